@@ -1,0 +1,57 @@
+"""Keep every try's record: copy it out before Airflow clears the task's XComs.
+
+When a task instance starts a new try (a retry, or a clear and re-run), the worker deletes
+all its XComs first, ddtrack's record of the previous try with them. That start is one
+request to the api-server's execution API (``PATCH /execution/task-instances/{id}/run``),
+so a root middleware of the plugin ingests that task instance's pending record just
+before the request goes on. It costs one indexed query when there is nothing to copy,
+waits at most ``_BUDGET_S``, and never fails the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ddtrack import config
+
+log = logging.getLogger("ddtrack.capture")
+
+_RUN_PATH = re.compile(r"/execution/task-instances/([0-9a-fA-F-]{32,36})/run$")
+_BUDGET_S = 5.0
+
+
+def capture_task_instance(ti_id: str) -> int:
+    """Ingest the pending record of task instance ``ti_id``; how many were written."""
+    from ddtrack.store.ingest import ingest_records, read_records_of_task_instance
+
+    metastore = config.metastore_url()
+    records = read_records_of_task_instance(metastore, ti_id)
+    if not records:
+        return 0
+    report = ingest_records(config.store_settings().url, records, metastore_url=metastore)
+    return report.written
+
+
+class CaptureBeforeRetryMiddleware:
+    """ASGI middleware for the api-server (registered as a plugin root middleware)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") == "http" and scope.get("method") == "PATCH":
+            match = _RUN_PATH.search(scope.get("path", ""))
+            if match and config.get_bool("capture_before_retry"):
+                await self._capture(match.group(1))
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _capture(ti_id: str) -> None:
+        import anyio
+
+        try:
+            with anyio.move_on_after(_BUDGET_S):
+                await anyio.to_thread.run_sync(capture_task_instance, ti_id, abandon_on_cancel=True)
+        except Exception as exc:  # never fail Airflow's own request
+            log.warning("ddtrack could not keep the previous try's record of %s: %s", ti_id, exc)

@@ -1,0 +1,427 @@
+"""``@track``, ``log_output`` and ``log_input``: what runs inside the user's task.
+
+This code runs on the user's hot path, inside tasks that cannot reach the metastore.
+It profiles outputs, gathers lineage and timing, and pushes one bounded JSON record per
+try through XCom (key ``ddtrack``). Any failure of its own logs one warning and leaves
+the task and its return value untouched, unless ``[ddtrack] strict`` is on.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar, overload
+
+from ddtrack import config
+from ddtrack.record import (
+    ERROR_LIMIT,
+    SOURCE_LIMIT,
+    XCOM_KEY,
+    bound_size,
+    code_hash,
+    cut,
+    new_record,
+    to_json_safe,
+)
+
+log = logging.getLogger("ddtrack")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RETURN_VALUE = "return_value"
+_FRAME_KINDS = ("pandas", "polars", "pyarrow")
+
+
+class TrackingError(RuntimeError):
+    """Raised for tracking failures in strict mode; a warning otherwise."""
+
+
+def _fail_softly(what: str, exc: BaseException) -> None:
+    """The one place a tracking failure is handled: warn, or raise in strict mode."""
+    if config.strict():
+        raise TrackingError(f"ddtrack could not {what}: {type(exc).__name__}: {exc}") from exc
+    log.warning(
+        "ddtrack could not %s (%s: %s); the task goes on unchanged.", what, type(exc).__name__, exc
+    )
+
+
+# ---------------------------------------------------------------------------
+# The record being built for the running try
+# ---------------------------------------------------------------------------
+
+
+class _TryRecorder:
+    """Collects one task try's record and pushes it through XCom."""
+
+    def __init__(self, context: Mapping[str, Any], tracked: bool) -> None:
+        ti = context["ti"]
+        self.ti = ti
+        self.context = context
+        self.record = new_record(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
+            try_number=int(getattr(ti, "try_number", 1) or 1),
+            tracked=tracked,
+        )
+        self.record["started_at"] = _now_iso()
+        self.record["upstream_task_ids"] = sorted(getattr(context.get("task"), "upstream_task_ids", ()) or ())
+        self.record["inputs"].extend(_task_inputs(context))
+        self._t0 = time.perf_counter()
+
+    @property
+    def key(self) -> tuple:
+        r = self.record
+        return (r["dag_id"], r["run_id"], r["task_id"], r["map_index"], r["try_number"])
+
+    def add_output(self, obj: Any, name: str, uri: str | None, tags: Mapping[str, Any] | None, **opts) -> None:
+        from ddtrack.profile import profile
+
+        names = [o["name"] for o in self.record["outputs"]]
+        if name in names:
+            name = _unique_name(name, names)
+        self.record["outputs"].append(
+            {
+                "name": cut(name, 250),
+                "uri": cut(uri, 700) if uri else None,
+                "tags": to_json_safe(dict(tags or {})),
+                "profile": profile(obj, **opts).to_dict(),
+            }
+        )
+
+    def add_input(self, name: str | None, uri: str | None, obj: Any = None) -> None:
+        entry: dict[str, Any] = {"kind": "uri", "name": cut(name, 250) if name else None, "uri": uri}
+        if obj is not None:
+            from ddtrack.profile import profile
+
+            summary = profile(obj).to_dict()
+            entry.update(rows=summary.get("rows"), schema_fingerprint=summary.get("schema_fingerprint"))
+        self.record["inputs"].append(entry)
+
+    def finish(self, error: BaseException | None) -> None:
+        r = self.record
+        r["ended_at"] = _now_iso()
+        r["duration_s"] = round(time.perf_counter() - self._t0, 6)
+        r["state"] = "failed" if error is not None else "success"
+        if error is not None:
+            r["error"] = {"type": type(error).__qualname__, "message": cut(str(error), ERROR_LIMIT)}
+
+    def push(self) -> None:
+        record = bound_size(to_json_safe(self.record), config.get_int("max_record_bytes"))
+        self.ti.xcom_push(key=XCOM_KEY, value=record)
+
+
+_current: contextvars.ContextVar[_TryRecorder | None] = contextvars.ContextVar("ddtrack_current", default=None)
+# Records of untracked tasks that call log_output/log_input, per try (each call re-pushes).
+_untracked: dict[tuple, _TryRecorder] = {}
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _unique_name(name: str, taken: list[str]) -> str:
+    i = 2
+    while f"{name}_{i}" in taken:
+        i += 1
+    return f"{name}_{i}"
+
+
+def _airflow_context() -> Mapping[str, Any] | None:
+    """The running task's context, or None outside a running Airflow task."""
+    try:
+        from airflow.sdk import get_current_context
+
+        return get_current_context()
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Lineage read from the task itself
+# ---------------------------------------------------------------------------
+
+
+def _iter_references(value: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(task_id, xcom key) of every XComArg inside an operator argument."""
+    if depth > 5:
+        return
+    refs = getattr(value, "iter_references", None)
+    if callable(refs) and not isinstance(value, type):
+        for operator, key in refs():
+            yield operator.task_id, key
+        return
+    if isinstance(value, Mapping):
+        for v in value.values():
+            yield from _iter_references(v, depth + 1)
+    elif isinstance(value, (list, tuple, set)):
+        for v in value:
+            yield from _iter_references(v, depth + 1)
+
+
+def _task_inputs(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Upstream task outputs the task's arguments come from, and its Asset inlets/outlets.
+
+    The DAG object holds the operator before templates were rendered, so its arguments
+    still are XComArgs that name the upstream task and XCom key they read.
+    """
+    task = context.get("task")
+    dag = context.get("dag")
+    inputs: list[dict[str, Any]] = []
+    original = getattr(dag, "task_dict", {}).get(getattr(task, "task_id", None)) if dag else None
+    seen: set[tuple[str, str]] = set()
+    if original is not None:
+        for attr in ("op_args", "op_kwargs", "op_kwargs_expand_input", "expand_input", "partial_kwargs"):
+            for task_id, key in _iter_references(getattr(original, attr, None)):
+                if (task_id, key) not in seen:
+                    seen.add((task_id, key))
+                    inputs.append({"kind": "task", "task_id": task_id, "name": key, "uri": None})
+    for direction, attr in (("input", "inlets"), ("output", "outlets")):
+        for asset in getattr(task, attr, None) or []:
+            uri = getattr(asset, "uri", None)
+            if uri:
+                inputs.append({"kind": "asset", "direction": direction, "name": getattr(asset, "name", None), "uri": uri})
+    return inputs
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+@overload
+def track(fn: F) -> F: ...
+
+
+@overload
+def track(
+    fn: None = None,
+    *,
+    name: str = RETURN_VALUE,
+    uri: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    pii: Iterable[str] = (),
+    sample: int = 0,
+) -> Callable[[F], F]: ...
+
+
+def track(
+    fn: Any = None,
+    *,
+    name: str = RETURN_VALUE,
+    uri: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    pii: Iterable[str] = (),
+    sample: int = 0,
+) -> Any:
+    """Record every run of a task function: its output's profile, lineage, timing and errors.
+
+    Use it under ``@task`` (or on a PythonOperator's ``python_callable``)::
+
+        @task
+        @track(tags={"team": "data-eng"}, pii=["name"])
+        def load_passengers() -> pd.DataFrame: ...
+
+    ``name``/``uri`` name the return value's output; ``tags`` label the run; columns in
+    ``pii`` never have values stored; ``sample=N`` stores the first N rows.
+    """
+    options = _Options(name=name, uri=uri, tags=dict(tags or {}), pii=tuple(pii), sample=int(sample))
+    if fn is None:
+        return lambda f: _decorate(f, options)
+    return _decorate(fn, options)
+
+
+class _Options:
+    __slots__ = ("name", "uri", "tags", "pii", "sample")
+
+    def __init__(self, *, name: str, uri: str | None, tags: dict, pii: tuple, sample: int) -> None:
+        self.name, self.uri, self.tags, self.pii, self.sample = name, uri, tags, pii, sample
+
+
+def _decorate(fn: Any, options: _Options) -> Any:
+    if _is_task_decorator(fn):
+        # @track stacked above @task: track the function inside and keep the task decorator.
+        import attr
+
+        return attr.evolve(fn, function=_decorate(fn.function, options))
+    if _is_operator_or_xcomarg(fn):
+        raise TypeError(
+            "@track must decorate the task's Python function, under @task:\n"
+            "    @task\n    @track\n    def my_task(): ...\n"
+            f"but it was given {type(fn).__name__} {getattr(fn, 'task_id', '')!r}. "
+            "For a PythonOperator use python_callable=track(my_function)."
+        )
+    if not callable(fn):
+        raise TypeError(f"@track decorates functions; got {type(fn).__name__}")
+    if getattr(fn, "__ddtrack_tracked__", False):
+        return fn
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError("@track does not support async task functions yet; track a synchronous function.")
+
+    source, function_name = _source_of(fn)
+
+    @functools.wraps(fn)
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        recorder = _start(options, source, function_name)
+        token = _current.set(recorder) if recorder is not None else None
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _end(recorder, options, error=exc)
+            raise
+        finally:
+            if token is not None:
+                _current.reset(token)
+        _end(recorder, options, result=result)
+        return result
+
+    tracked.__ddtrack_tracked__ = True  # type: ignore[attr-defined]
+    return tracked
+
+
+def _is_task_decorator(obj: Any) -> bool:
+    return hasattr(obj, "function") and hasattr(obj, "operator_class") and callable(obj)
+
+
+def _is_operator_or_xcomarg(obj: Any) -> bool:
+    for module, name in (("airflow.sdk", "BaseOperator"), ("airflow.sdk", "XComArg")):
+        try:
+            cls = getattr(__import__(module, fromlist=[name]), name)
+        except Exception:
+            continue
+        if isinstance(obj, cls):
+            return True
+    return type(obj).__name__ in ("MappedOperator", "PlainXComArg")
+
+
+def _source_of(fn: Callable) -> tuple[str | None, str]:
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
+    try:
+        return cut(inspect.getsource(inspect.unwrap(fn)), SOURCE_LIMIT), name
+    except (OSError, TypeError):
+        return None, name
+
+
+def _start(options: _Options, source: str | None, function_name: str) -> _TryRecorder | None:
+    context = _airflow_context()
+    if context is None:
+        return None  # called outside a running task (a unit test, a notebook): run untracked
+    try:
+        recorder = _TryRecorder(context, tracked=True)
+        recorder.record["function"] = cut(function_name, 250)
+        recorder.record["source"] = source
+        recorder.record["code_hash"] = code_hash(source) if source else None
+        recorder.record["tags"] = to_json_safe(options.tags)
+        return recorder
+    except Exception as exc:
+        _fail_softly("start recording this task", exc)
+        return None
+
+
+def _end(recorder: _TryRecorder | None, options: _Options, *, result: Any = None, error: BaseException | None = None) -> None:
+    if recorder is None:
+        return
+    try:
+        if error is None:
+            _add_result(recorder, result, options)
+    except Exception as exc:
+        recorder.record["warnings"].append(cut(f"profiling failed: {type(exc).__name__}: {exc}", 500))
+        _fail_softly("profile the task's return value", exc)
+    try:
+        recorder.finish(error)
+        recorder.push()
+    except Exception as exc:
+        _fail_softly("send this task's record to Airflow", exc)
+
+
+def _add_result(recorder: _TryRecorder, result: Any, options: _Options) -> None:
+    opts = {"pii": options.pii, "sample": options.sample}
+    if result is None and recorder.record["outputs"]:
+        return  # the task logged its outputs itself and returns nothing
+    frames = _frame_values(result)
+    if frames:
+        # multiple_outputs style {"train": df, "test": df}: one output per frame.
+        for key, value in frames.items():
+            recorder.add_output(value, f"{options.name}.{key}", None, None, **opts)
+        return
+    recorder.add_output(result, options.name, options.uri, None, **opts)
+
+
+def _frame_values(result: Any) -> dict[str, Any]:
+    if not isinstance(result, Mapping) or not result:
+        return {}
+    if all(_is_frame(v) for v in result.values()):
+        return {str(k): v for k, v in result.items()}
+    return {}
+
+
+def _is_frame(obj: Any) -> bool:
+    module = type(obj).__module__ or ""
+    return module.split(".")[0] in _FRAME_KINDS and hasattr(obj, "columns")
+
+
+def _recorder_for_log_call() -> _TryRecorder | None:
+    recorder = _current.get()
+    if recorder is not None:
+        return recorder
+    context = _airflow_context()
+    if context is None:
+        return None
+    probe = _TryRecorder(context, tracked=False)
+    recorder = _untracked.setdefault(probe.key, probe)
+    return recorder
+
+
+def log_output(
+    obj: Any,
+    name: str,
+    uri: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    pii: Iterable[str] = (),
+    sample: int = 0,
+) -> None:
+    """Record an extra output of the running task (tracked or not), e.g. a file it wrote.
+
+    Several calls with the same ``name`` keep every batch (``name``, ``name_2``, ...).
+    """
+    try:
+        recorder = _recorder_for_log_call()
+        if recorder is None:
+            log.info("ddtrack.log_output(%r) outside a running Airflow task: nothing recorded.", name)
+            return
+        recorder.add_output(obj, name, uri, tags, pii=tuple(pii), sample=int(sample))
+        _push_if_untracked(recorder)
+    except Exception as exc:
+        _fail_softly(f"record output {name!r}", exc)
+
+
+def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) -> None:
+    """Record an external input of the running task: a URI, or an object read from ``uri``."""
+    try:
+        recorder = _recorder_for_log_call()
+        if recorder is None:
+            log.info("ddtrack.log_input(%r) outside a running Airflow task: nothing recorded.", name)
+            return
+        if isinstance(obj_or_uri, str) and uri is None:
+            recorder.add_input(name or obj_or_uri, obj_or_uri)
+        else:
+            recorder.add_input(name, uri, obj_or_uri)
+        _push_if_untracked(recorder)
+    except Exception as exc:
+        _fail_softly(f"record input {name or obj_or_uri!r}", exc)
+
+
+def _push_if_untracked(recorder: _TryRecorder) -> None:
+    """An untracked task has no end hook: re-push the whole record after each call."""
+    if recorder.record["tracked"]:
+        return
+    # The task's own outcome is unknown here; ingest takes it from Airflow's task instance.
+    recorder.record["ended_at"] = _now_iso()
+    recorder.push()

@@ -1,0 +1,36 @@
+"""Airflow listener: ingest a DAG run's records when the run ends.
+
+Runs in the scheduler's loop (and where a run's state is set through the REST API). It
+only reads two attributes and hands them to :mod:`ddtrack.ingest_worker`'s thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.listeners import hookimpl
+
+from ddtrack import config
+
+log = logging.getLogger("ddtrack.listener")
+
+
+def _hand_over(dag_run) -> None:
+    try:
+        if not config.get_bool("ingest_on_dag_run_end"):
+            return
+        from ddtrack.ingest_worker import worker
+
+        worker.submit(str(dag_run.dag_id), str(dag_run.run_id))
+    except Exception as exc:  # never let ddtrack disturb the scheduler
+        log.warning("ddtrack could not schedule ingest: %s", exc)
+
+
+@hookimpl
+def on_dag_run_success(dag_run, msg: str) -> None:
+    _hand_over(dag_run)
+
+
+@hookimpl
+def on_dag_run_failed(dag_run, msg: str) -> None:
+    _hand_over(dag_run)

@@ -1,0 +1,66 @@
+"""Engines for ddtrack's side tables and for reading Airflow's XComs.
+
+ddtrack never uses Airflow's scoped ``settings.Session``: in the scheduler that session
+belongs to the scheduling loop, and committing on it breaks the scheduler's HA locks.
+Every ddtrack database call goes through an engine of its own, created here.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _normalise(url: str) -> str:
+    # Airflow accepts the "postgres://" spelling; SQLAlchemy does not.
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://") :]
+    return url
+
+
+def get_engine(url: str) -> Engine:
+    """A pooled engine for ``url``, one per process and URL."""
+    if not url:
+        raise ValueError(
+            "ddtrack has no database to use: set [database] sql_alchemy_conn or [ddtrack] sql_alchemy_conn"
+        )
+    url = _normalise(url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create(url)
+            _engines[url] = engine
+        return engine
+
+
+def _create(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def dispose_all() -> None:
+    """Forget every engine (tests, and forked processes that must not share sockets)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

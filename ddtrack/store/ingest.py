@@ -1,0 +1,445 @@
+"""Move task records from Airflow's XCom table into ddtrack's side tables.
+
+Runs server-side only (scheduler listener thread, api-server, ``ddtrack sync``), through
+engines of its own. Idempotent: a try's rows are keyed by dag/run/task/map_index/try and
+rewritten only when the record's content hash changed, so ingesting twice, or from two
+processes at once, leaves one copy. Each record is its own transaction: one bad record
+never blocks the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ddtrack.record import XCOM_KEY, is_record, record_hash
+from ddtrack.store.engine import get_engine, session_factory
+from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
+
+log = logging.getLogger("ddtrack.ingest")
+
+# Just the columns ddtrack reads of Airflow's tables (no import of Airflow's models, so
+# ingest also runs from a CLI that only has the metastore URL).
+_airflow = MetaData()
+XCOM = Table(
+    "xcom",
+    _airflow,
+    Column("dag_id", String),
+    Column("run_id", String),
+    Column("task_id", String),
+    Column("map_index", Integer),
+    Column("key", String),
+    Column("value", JSON),
+    Column("timestamp", DateTime(timezone=True)),
+)
+TASK_INSTANCE = Table(
+    "task_instance",
+    _airflow,
+    Column("id", String),
+    Column("dag_id", String),
+    Column("run_id", String),
+    Column("task_id", String),
+    Column("map_index", Integer),
+    Column("try_number", Integer),
+    Column("state", String),
+)
+TASK_INSTANCE_HISTORY = Table(
+    "task_instance_history",
+    _airflow,
+    Column("dag_id", String),
+    Column("run_id", String),
+    Column("task_id", String),
+    Column("map_index", Integer),
+    Column("try_number", Integer),
+    Column("state", String),
+)
+
+_COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch")
+_OUTPUT_DETAIL = ("repr", "sample", "pii", "type")
+
+
+@dataclass
+class IngestReport:
+    seen: int = 0
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestReport) -> None:
+        self.seen += other.seen
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.errors.extend(other.errors)
+
+
+# ---------------------------------------------------------------------------
+# Reading Airflow's XComs
+# ---------------------------------------------------------------------------
+
+
+def decode_xcom_value(value: Any) -> Any:
+    """An XCom value as stored (JSON text, maybe JSON inside JSON, or already decoded)."""
+    for _ in range(3):
+        if isinstance(value, bytes):
+            value = value.decode()
+        if not isinstance(value, str):
+            return value
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _xcom_query(dag_id: str | None = None, run_id: str | None = None, since: dt.datetime | None = None):
+    q = select(XCOM.c.value, XCOM.c.timestamp).where(XCOM.c.key == XCOM_KEY)
+    if dag_id is not None:
+        q = q.where(XCOM.c.dag_id == dag_id)
+    if run_id is not None:
+        q = q.where(XCOM.c.run_id == run_id)
+    if since is not None:
+        q = q.where(XCOM.c.timestamp >= since)
+    return q.order_by(XCOM.c.timestamp)
+
+
+def read_records(
+    metastore_url: str,
+    *,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    since: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The ddtrack records stored as XComs, optionally of one DAG / run / since a time."""
+    with get_engine(metastore_url).connect() as conn:
+        rows = conn.execute(_xcom_query(dag_id, run_id, since)).all()
+    return [v for v in (decode_xcom_value(r.value) for r in rows) if is_record(v)]
+
+
+def read_records_of_task_instance(metastore_url: str, ti_id: str) -> list[dict[str, Any]]:
+    """The record of one task instance (by its UUID), before Airflow clears its XComs."""
+    ti = TASK_INSTANCE
+    q = (
+        select(XCOM.c.value)
+        .select_from(
+            XCOM.join(
+                ti,
+                and_(
+                    XCOM.c.dag_id == ti.c.dag_id,
+                    XCOM.c.run_id == ti.c.run_id,
+                    XCOM.c.task_id == ti.c.task_id,
+                    XCOM.c.map_index == ti.c.map_index,
+                ),
+            )
+        )
+        .where(ti.c.id == ti_id, XCOM.c.key == XCOM_KEY)
+    )
+    with get_engine(metastore_url).connect() as conn:
+        rows = conn.execute(q).all()
+    return [v for v in (decode_xcom_value(r.value) for r in rows) if is_record(v)]
+
+
+def _airflow_state(metastore_url: str, record: Mapping[str, Any]) -> str | None:
+    """Airflow's state of the record's try (current try, or one kept in the history)."""
+    keys = {k: record[k] for k in ("dag_id", "run_id", "task_id", "map_index", "try_number")}
+    try:
+        with get_engine(metastore_url).connect() as conn:
+            for table in (TASK_INSTANCE, TASK_INSTANCE_HISTORY):
+                state = conn.execute(
+                    select(table.c.state).where(*(table.c[k] == v for k, v in keys.items()))
+                ).scalar()
+                if state:
+                    return str(state)
+    except Exception as exc:  # the history table may not exist on every version
+        log.debug("could not read task state: %s", exc)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Writing the side tables
+# ---------------------------------------------------------------------------
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    """ISO time as naive UTC (the side tables store UTC without zone on every database)."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    s = str(value)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _key_filter(record: Mapping[str, Any]):
+    return and_(
+        TaskRun.dag_id == record["dag_id"],
+        TaskRun.run_id == record["run_id"],
+        TaskRun.task_id == record["task_id"],
+        TaskRun.map_index == int(record.get("map_index", -1)),
+        TaskRun.try_number == int(record.get("try_number", 1)),
+    )
+
+
+def write_record(session: Session, record: Mapping[str, Any], *, state: str | None = None) -> bool:
+    """Store one record in ``session``'s transaction; False if it was already stored as is."""
+    digest = record_hash(record)
+    existing = session.execute(select(TaskRun.id, TaskRun.record_hash).where(_key_filter(record))).first()
+    if existing is not None:
+        if existing.record_hash == digest:
+            return False
+        _delete_children(session, existing.id)
+        session.execute(delete(TaskRun).where(TaskRun.id == existing.id))
+    started = _parse_time(record.get("started_at"))
+    error = record.get("error") or {}
+    run = TaskRun(
+        dag_id=record["dag_id"],
+        run_id=record["run_id"],
+        task_id=record["task_id"],
+        map_index=int(record.get("map_index", -1)),
+        try_number=int(record.get("try_number", 1)),
+        tracked=bool(record.get("tracked", True)),
+        state=_text(state or record.get("state") or "unknown", 20),
+        function=_text(record.get("function"), 255),
+        code_hash=record.get("code_hash"),
+        started_at=started,
+        ended_at=_parse_time(record.get("ended_at")),
+        duration_s=record.get("duration_s"),
+        error_type=_text(error.get("type"), 255),
+        error_message=error.get("message"),
+        record_hash=digest,
+        ingested_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+        extra={
+            "upstream_task_ids": record.get("upstream_task_ids") or [],
+            "warnings": record.get("warnings") or [],
+            "truncated": bool(record.get("truncated")),
+        },
+    )
+    session.add(run)
+    session.flush()
+    for output in record.get("outputs") or []:
+        _write_output(session, run, output)
+    _write_lineage(session, run, record)
+    _write_tags(session, run, record)
+    return True
+
+
+def _delete_children(session: Session, task_run_id: int) -> None:
+    # Databases without enforced cascades (SQLite without the pragma) still end up clean.
+    output_ids = select(Output.id).where(Output.task_run_id == task_run_id).scalar_subquery()
+    session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids)))
+    for model in (Output, Lineage, Tag):
+        session.execute(delete(model).where(model.task_run_id == task_run_id))
+
+
+def _ensure_source(make_session: sessionmaker[Session], record: Mapping[str, Any]) -> None:
+    """Store the function's source once per hash, in a transaction of its own."""
+    code_hash, source = record.get("code_hash"), record.get("source")
+    if not code_hash or source is None:
+        return
+    try:
+        with make_session() as session, session.begin():
+            if session.get(Source, code_hash) is None:
+                session.add(Source(code_hash=code_hash, function=_text(record.get("function"), 255), source=source))
+    except IntegrityError:
+        pass  # stored by a concurrent ingest
+
+
+def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> None:
+    profile = output.get("profile") or {}
+    row = Output(
+        task_run_id=run.id,
+        dag_id=run.dag_id,
+        task_id=run.task_id,
+        run_id=run.run_id,
+        started_at=run.started_at,
+        name=_text(output.get("name") or "return_value", 250),
+        uri=_text(output.get("uri"), 700),
+        kind=_text(profile.get("kind") or "other", 20),
+        type_name=_text(profile.get("type"), 255),
+        rows=profile.get("rows"),
+        n_columns=profile.get("n_columns"),
+        memory_bytes=profile.get("memory_bytes"),
+        schema_fingerprint=profile.get("schema_fingerprint"),
+        schema=profile.get("schema"),
+        truncated=bool(profile.get("truncated")),
+        detail={k: profile.get(k) for k in _OUTPUT_DETAIL if profile.get(k) is not None}
+        | ({"tags": output["tags"]} if output.get("tags") else {}),
+    )
+    session.add(row)
+    session.flush()
+    columns = [_column_row(row.id, col) for col in profile.get("columns") or []]
+    if columns:
+        session.execute(insert(ColumnProfile), columns)
+    for key, value in (output.get("tags") or {}).items():
+        session.add(Tag(task_run_id=run.id, output_name=row.name, key=_text(key, 250), value=_text(value, 500)))
+
+
+def _column_row(output_id: int, col: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "output_id": output_id,
+        "position": int(col.get("position", 0)),
+        "name": _text(col.get("name"), 250) or "",
+        "dtype": _text(col.get("dtype"), 100) or "",
+        "kind": _text(col.get("kind"), 20) or "other",
+        "count": col.get("count"),
+        "nulls": col.get("nulls"),
+        "null_pct": col.get("null_pct"),
+        "n_distinct": col.get("distinct"),
+        "distinct_estimated": bool(col.get("distinct_estimated")),
+        "mean": _finite(col.get("mean")),
+        "std": _finite(col.get("std")),
+        "zeros": col.get("zeros"),
+        "negatives": col.get("negatives"),
+        "infinities": col.get("infinities"),
+        "stats": {k: col.get(k) for k in _COLUMN_STATS if col.get(k) is not None},
+    }
+
+
+def _finite(value: Any) -> float | None:
+    # The record spells infinities as strings; a FLOAT column takes numbers only.
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _write_lineage(session: Session, run: TaskRun, record: Mapping[str, Any]) -> None:
+    base = {"task_run_id": run.id, "dag_id": run.dag_id, "run_id": run.run_id, "task_id": run.task_id}
+    rows: list[dict[str, Any]] = []
+    for item in record.get("inputs") or []:
+        kind = item.get("kind") or "uri"
+        direction = item.get("direction") or "input"
+        if kind == "task":
+            rows.append(
+                base
+                | {
+                    "direction": "input",
+                    "kind": "task",
+                    "name": _text(item.get("name"), 250),
+                    "uri": None,
+                    "upstream_task_id": _text(item.get("task_id"), 250),
+                    "upstream_output": _text(item.get("name"), 250),
+                }
+            )
+        else:
+            rows.append(
+                base
+                | {
+                    "direction": direction,
+                    "kind": "asset" if kind == "asset" else "uri",
+                    "name": _text(item.get("name"), 250),
+                    "uri": _text(item.get("uri"), 700),
+                    "upstream_task_id": None,
+                    "upstream_output": None,
+                }
+            )
+    for output in record.get("outputs") or []:
+        if output.get("uri"):
+            rows.append(
+                base
+                | {
+                    "direction": "output",
+                    "kind": "uri",
+                    "name": _text(output.get("name"), 250),
+                    "uri": _text(output.get("uri"), 700),
+                    "upstream_task_id": None,
+                    "upstream_output": None,
+                }
+            )
+    if rows:
+        session.execute(insert(Lineage), rows)
+
+
+def _write_tags(session: Session, run: TaskRun, record: Mapping[str, Any]) -> None:
+    for key, value in (record.get("tags") or {}).items():
+        session.add(Tag(task_run_id=run.id, output_name=None, key=_text(key, 250), value=_text(value, 500)))
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------
+
+
+def ingest_records(
+    store_url: str,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    metastore_url: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Write ``records`` to the side tables at ``store_url``, one transaction each."""
+    report = IngestReport()
+    make_session = session_factory(store_url)
+    for record in records:
+        report.seen += 1
+        state = None
+        if record.get("state") == "running" and metastore_url:
+            state = _airflow_state(metastore_url, record)
+        try:
+            _ensure_source(make_session, record)
+            with make_session() as session, session.begin():
+                changed = write_record(session, record, state=state)
+            report.written += int(changed)
+            report.unchanged += int(not changed)
+        except IntegrityError:
+            report.unchanged += 1  # a concurrent ingest stored the same try first
+        except Exception as exc:
+            report.failed += 1
+            report.errors.append(f"{_describe(record)}: {type(exc).__name__}: {exc}")
+            log.warning("ddtrack could not ingest %s: %s", _describe(record), exc)
+        if progress is not None:
+            progress(1)
+    return report
+
+
+def _describe(record: Mapping[str, Any]) -> str:
+    return "{}/{}/{}[{}] try {}".format(
+        record.get("dag_id"), record.get("run_id"), record.get("task_id"), record.get("map_index"), record.get("try_number")
+    )
+
+
+def ingest_run(metastore_url: str, store_url: str, dag_id: str, run_id: str) -> IngestReport:
+    """Ingest every record of one DAG run (what the dag-run listener does)."""
+    records = read_records(metastore_url, dag_id=dag_id, run_id=run_id)
+    return ingest_records(store_url, records, metastore_url=metastore_url)
+
+
+def ingest_all(
+    metastore_url: str,
+    store_url: str,
+    *,
+    dag_id: str | None = None,
+    since: dt.datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Ingest every record still in the metastore (``ddtrack sync``)."""
+    records = read_records(metastore_url, dag_id=dag_id, since=since)
+    return ingest_records(store_url, records, metastore_url=metastore_url, progress=progress)

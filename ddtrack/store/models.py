@@ -1,0 +1,202 @@
+"""ddtrack's side tables.
+
+Normalised so that the views' common questions are indexed look-ups:
+
+* ``ddtrack_task_run``: one row per task try (dag/run/task/map_index/try), how it ran.
+* ``ddtrack_output``: one row per recorded output of a try; row counts, schema fingerprint.
+  The run's dag/task/start time are copied here so "row count of task X over its last
+  1,000 runs" reads one index.
+* ``ddtrack_column``: one row per column profile of an output, so "which outputs have a
+  column named ``email``" is an index look-up.
+* ``ddtrack_lineage``: inputs and outputs of a try (upstream tasks, external URIs, Assets).
+* ``ddtrack_tag``: key/value tags of a try or of one of its outputs.
+* ``ddtrack_source``: function source code, stored once per hash.
+
+The schema is owned by Alembic (``ddtrack/store/migrations``); these models must match the
+newest migration (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Key lengths stay within MySQL/MariaDB's 3072-byte index limit with utf8mb4 (4 bytes a char).
+ID_LEN = 250
+NAME_LEN = 250
+URI_LEN = 700
+SHORT_TEXT = 255
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _big_id() -> Mapped[int]:
+    # BIGINT on PostgreSQL/MySQL, but plain INTEGER on SQLite so it stays a rowid alias.
+    return mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
+class Source(Base):
+    __tablename__ = "ddtrack_source"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    function: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class TaskRun(Base):
+    __tablename__ = "ddtrack_task_run"
+
+    id: Mapped[int] = _big_id()
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer, default=1)
+    tracked: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(20))
+    function: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    error_type: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    extra: Mapped[dict | None] = mapped_column(JSON)
+
+    outputs: Mapped[list[Output]] = relationship(back_populates="task_run", cascade="all, delete-orphan")
+    lineage: Mapped[list[Lineage]] = relationship(cascade="all, delete-orphan")
+    tags: Mapped[list[Tag]] = relationship(cascade="all, delete-orphan")
+
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),
+        Index("ix_ddtrack_task_run_history", "dag_id", "task_id", "started_at"),
+        Index("ix_ddtrack_task_run_started", "started_at"),
+    )
+
+
+class Output(Base):
+    __tablename__ = "ddtrack_output"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    # Copied from the task run: history and search queries read this table alone.
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    uri: Mapped[str | None] = mapped_column(String(URI_LEN))
+    kind: Mapped[str] = mapped_column(String(20))
+    type_name: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    n_columns: Mapped[int | None] = mapped_column(Integer)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    schema_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    schema: Mapped[list | None] = mapped_column(JSON)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Fields of the profile that have no column of their own (repr, sample, pii, ...).
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+    task_run: Mapped[TaskRun] = relationship(back_populates="outputs")
+    columns: Mapped[list[ColumnProfile]] = relationship(
+        cascade="all, delete-orphan", order_by="ColumnProfile.position"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("task_run_id", "name"),
+        Index("ix_ddtrack_output_history", "dag_id", "task_id", "name", "started_at"),
+        Index("ix_ddtrack_output_uri", "uri"),
+    )
+
+
+class ColumnProfile(Base):
+    __tablename__ = "ddtrack_column"
+
+    id: Mapped[int] = _big_id()
+    output_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_output.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    dtype: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int | None] = mapped_column(BigInteger)
+    nulls: Mapped[int | None] = mapped_column(BigInteger)
+    null_pct: Mapped[float | None] = mapped_column(Float)
+    n_distinct: Mapped[int | None] = mapped_column(BigInteger)
+    distinct_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    mean: Mapped[float | None] = mapped_column(Float)
+    std: Mapped[float | None] = mapped_column(Float)
+    zeros: Mapped[int | None] = mapped_column(BigInteger)
+    negatives: Mapped[int | None] = mapped_column(BigInteger)
+    infinities: Mapped[int | None] = mapped_column(BigInteger)
+    # min/max/quantiles/histogram/top values/string lengths/sketches: shown, not queried.
+    stats: Mapped[dict | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_ddtrack_column_output", "output_id", "position"),
+        Index("ix_ddtrack_column_name", "name"),
+    )
+
+
+class Lineage(Base):
+    __tablename__ = "ddtrack_lineage"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    # "input" or "output" of this task.
+    direction: Mapped[str] = mapped_column(String(10))
+    # "task" (an upstream task's tracked output), "uri" (log_input/log_output), "asset" (inlets/outlets).
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    uri: Mapped[str | None] = mapped_column(String(URI_LEN))
+    upstream_task_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    upstream_output: Mapped[str | None] = mapped_column(String(NAME_LEN))
+
+    __table_args__ = (
+        Index("ix_ddtrack_lineage_task", "dag_id", "task_id"),
+        Index("ix_ddtrack_lineage_uri", "uri"),
+        Index("ix_ddtrack_lineage_run", "task_run_id"),
+    )
+
+
+class Tag(Base):
+    __tablename__ = "ddtrack_tag"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    output_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    key: Mapped[str] = mapped_column(String(NAME_LEN))
+    value: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_ddtrack_tag_key_value", "key", "value"),
+        Index("ix_ddtrack_tag_run", "task_run_id"),
+    )
