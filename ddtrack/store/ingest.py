@@ -287,9 +287,9 @@ def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> 
         uri=_text(output.get("uri"), 700),
         kind=_text(profile.get("kind") or "other", 20),
         type_name=_text(profile.get("type"), 255),
-        rows=profile.get("rows"),
-        n_columns=profile.get("n_columns"),
-        memory_bytes=profile.get("memory_bytes"),
+        rows=_int(profile.get("rows")),
+        n_columns=_int(profile.get("n_columns")),
+        memory_bytes=_int(profile.get("memory_bytes")),
         schema_fingerprint=profile.get("schema_fingerprint"),
         schema=profile.get("schema"),
         truncated=bool(profile.get("truncated")),
@@ -312,18 +312,27 @@ def _column_row(output_id: int, col: Mapping[str, Any]) -> dict[str, Any]:
         "name": _text(col.get("name"), 250) or "",
         "dtype": _text(col.get("dtype"), 100) or "",
         "kind": _text(col.get("kind"), 20) or "other",
-        "count": col.get("count"),
-        "nulls": col.get("nulls"),
-        "null_pct": col.get("null_pct"),
-        "n_distinct": col.get("distinct"),
+        "count": _int(col.get("count")),
+        "nulls": _int(col.get("nulls")),
+        "null_pct": _finite(col.get("null_pct")),
+        "n_distinct": _int(col.get("distinct")),
         "distinct_estimated": bool(col.get("distinct_estimated")),
         "mean": _finite(col.get("mean")),
         "std": _finite(col.get("std")),
-        "zeros": col.get("zeros"),
-        "negatives": col.get("negatives"),
-        "infinities": col.get("infinities"),
+        "zeros": _int(col.get("zeros")),
+        "negatives": _int(col.get("negatives")),
+        "infinities": _int(col.get("infinities")),
         "stats": {k: col.get(k) for k in _COLUMN_STATS if col.get(k) is not None},
     }
+
+
+def _int(value: Any) -> int | None:
+    """An integer field of a record; anything else is a malformed record (on every database)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"expected an integer, got {value!r:.50}")
+    return int(value)
 
 
 def _finite(value: Any) -> float | None:

@@ -2,7 +2,7 @@
 
 ``upgrade()`` is what ``ddtrack install`` runs. It is idempotent, and safe when two
 processes run it at once: the migration runs under a database-wide lock (an advisory lock
-on PostgreSQL, ``GET_LOCK`` on MySQL/MariaDB, an immediate transaction on SQLite).
+on PostgreSQL, ``GET_LOCK`` on MySQL/MariaDB, a lock file beside a SQLite database).
 """
 
 from __future__ import annotations
@@ -71,6 +71,16 @@ def _schema_lock(connection: Connection) -> Iterator[None]:
             yield
         finally:
             connection.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
+    elif dialect == "sqlite" and connection.engine.url.database not in (None, "", ":memory:"):
+        # SQLite has no named locks: serialise on a lock file beside the database.
+        import fcntl
+
+        with open(f"{connection.engine.url.database}.ddtrack-lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
     else:
         yield
 
@@ -88,8 +98,6 @@ def upgrade(url: str, revision: str = "head") -> UpgradeReport:
         # The lock lives on its own connection, outside the migration's transaction.
         lock_conn = lock_conn.execution_options(isolation_level="AUTOCOMMIT")
         with _schema_lock(lock_conn), engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE") if not conn.in_transaction() else None
             before = current_revision(conn)
             command.upgrade(_alembic_config(conn), revision)
             after = current_revision(conn) or ""

@@ -9,7 +9,7 @@ from airflow.sdk import Asset, dag, task
 
 from ddtrack import log_input, track
 
-DAILY_SALES = Asset(f"file://{data_dir() / 'daily_sales.parquet'}", name="daily_sales")
+DAILY_SALES = Asset(name="daily_sales", uri=f"file://{data_dir() / 'daily_sales.parquet'}")
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["ddtrack-example"])

@@ -1,0 +1,149 @@
+"""ddtrack's side tables on SQLite, PostgreSQL and MariaDB: schema, ingest, idempotency."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from records import changed, make_record
+from sqlalchemy import func, inspect, select
+
+from ddtrack.store.engine import get_engine, session_factory
+from ddtrack.store.ingest import ingest_records
+from ddtrack.store.models import Base, ColumnProfile, Lineage, Output, Source, Tag, TaskRun
+from ddtrack.store.schema import VERSION_TABLE, head_revision, upgrade
+
+
+def count(url: str, model) -> int:
+    with session_factory(url)() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_install_creates_tables_and_is_idempotent(store_url):
+    first = upgrade(store_url)
+    assert first.before is None and first.after == head_revision() and first.changed
+    assert {"ddtrack_task_run", "ddtrack_output", "ddtrack_column", "ddtrack_lineage", "ddtrack_tag"} <= set(first.tables)
+    second = upgrade(store_url)
+    assert not second.changed and second.applied == []
+
+
+def test_models_match_the_migrations(installed_store):
+    """The ORM models and the Alembic history describe the same schema."""
+    with get_engine(installed_store).connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False, "version_table": VERSION_TABLE})
+        diff = [
+            d
+            for d in compare_metadata(ctx, Base.metadata)
+            if not (isinstance(d, tuple) and d[0] == "remove_table" and not d[1].name.startswith("ddtrack_"))
+        ]
+    assert diff == []
+
+
+def test_concurrent_installs_do_not_fail(store_url):
+    errors: list[BaseException] = []
+
+    def install():
+        try:
+            upgrade(store_url)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=install) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert "ddtrack_task_run" in inspect(get_engine(store_url)).get_table_names()
+
+
+def test_ingest_writes_normalised_rows(installed_store):
+    record = make_record(inputs=[{"kind": "task", "task_id": "extract", "name": "return_value"}], output_uri="file:///x")
+    report = ingest_records(installed_store, [record])
+    assert (report.written, report.failed) == (1, 0)
+    with session_factory(installed_store)() as s:
+        run = s.scalars(select(TaskRun)).one()
+        assert (run.dag_id, run.task_id, run.state, run.try_number) == ("dag_a", "load", "success", 1)
+        out = s.scalars(select(Output)).one()
+        assert (out.rows, out.n_columns, out.dag_id, out.uri) == (100, 4, "dag_a", "file:///x")
+        cols = {c.name: c for c in s.scalars(select(ColumnProfile))}
+        assert set(cols) == {"id", "amount", "email", "city"}
+        assert cols["id"].n_distinct == 100 and cols["id"].nulls == 0
+        hist = cols["amount"].stats["histogram"]
+        assert sum(hist["counts"]) == cols["amount"].count
+        # PII: counts only, never values.
+        assert "top_values" not in cols["email"].stats and "min" not in cols["email"].stats
+        edges = {(r.kind, r.direction, r.upstream_task_id, r.uri) for r in s.scalars(select(Lineage))}
+        assert ("task", "input", "extract", None) in edges and ("uri", "output", None, "file:///x") in edges
+        assert {(t.key, t.value, t.output_name) for t in s.scalars(select(Tag))} == {
+            ("team", "data-eng", None),
+            ("stage", "raw", "return_value"),
+        }
+        assert s.scalars(select(Source)).one().source.startswith("def load")
+
+
+def test_ingest_twice_creates_no_duplicates(installed_store):
+    records = [make_record(run_id=f"run_{i}") for i in range(3)]
+    ingest_records(installed_store, records)
+    again = ingest_records(installed_store, records)
+    assert (again.written, again.unchanged) == (0, 3)
+    assert count(installed_store, TaskRun) == 3
+    assert count(installed_store, Output) == 3
+    assert count(installed_store, ColumnProfile) == 12
+
+
+def test_changed_record_replaces_its_rows_and_tries_are_kept(installed_store):
+    first = make_record()
+    ingest_records(installed_store, [first])
+    ingest_records(installed_store, [changed(first, state="failed")])
+    ingest_records(installed_store, [make_record(try_number=2)])
+    with session_factory(installed_store)() as s:
+        states = s.execute(select(TaskRun.try_number, TaskRun.state).order_by(TaskRun.try_number)).all()
+    assert [tuple(r) for r in states] == [(1, "failed"), (2, "success")]
+    assert count(installed_store, Output) == 2
+    assert count(installed_store, ColumnProfile) == 8
+
+
+def test_concurrent_ingest_of_the_same_records_keeps_one_copy(installed_store):
+    records = [make_record(run_id=f"run_{i}", task_id=f"t{j}") for i in range(5) for j in range(4)]
+    errors: list[BaseException] = []
+
+    def ingest():
+        try:
+            report = ingest_records(installed_store, records)
+            assert report.failed == 0, report.errors
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert count(installed_store, TaskRun) == 20
+    assert count(installed_store, Output) == 20
+
+
+def test_a_bad_record_does_not_block_the_others(installed_store):
+    bad = make_record(run_id="bad")
+    bad["outputs"][0]["profile"]["columns"][0]["count"] = "not a number"
+    report = ingest_records(installed_store, [bad, make_record(run_id="good")])
+    assert report.written == 1 and report.failed == 1
+    assert "bad" in report.errors[0]
+
+
+@pytest.mark.parametrize("wide", [2_000])
+def test_wide_output_ingests(installed_store, wide):
+    import pandas as pd
+
+    from ddtrack.profile import profile
+
+    record = make_record()
+    df = pd.DataFrame({f"c{i}": range(10) for i in range(wide)})
+    record["outputs"][0]["profile"] = profile(df).to_dict()
+    report = ingest_records(installed_store, [record])
+    assert report.failed == 0, report.errors
+    assert count(installed_store, ColumnProfile) == wide
