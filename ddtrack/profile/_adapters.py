@@ -1,0 +1,268 @@
+"""Per-backend column access: pandas, pyarrow, polars (via Arrow, never via pandas) and numpy.
+
+Each function turns one column into the non-null values the statistics in ``_columns``
+work on, counting nulls on the way.  NaN counts as null in float columns of every backend
+(pandas semantics), so the same data gives the same profile whatever the container.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _columns as C
+from ._jsonsafe import Cut, safe_str
+
+
+def column_name(name: Any) -> str:
+    """Column names as text: tuples (MultiIndex) joined with " / ", others via ``str``."""
+    if isinstance(name, tuple):
+        return " / ".join(safe_str(p) for p in name)
+    return name if isinstance(name, str) else safe_str(name)
+
+
+def profile_column(
+    profile_fn: Any, name: str, position: int, dtype: str, pii: bool, cut: Cut, *args: Any
+) -> dict[str, Any]:
+    """Run one column's profiler, degrading to kind "other" (counts unknown) if it fails.
+
+    A column that cannot be profiled must not cost the user the whole profile.
+    """
+    try:
+        col = profile_fn(name, position, dtype, pii, cut, *args)
+    except Exception:  # noqa: BLE001
+        col = C.base_column(name, position, dtype, "other", 0, 0)
+        col["count"] = None
+        col["nulls"] = None
+        col["null_pct"] = None
+    if pii:
+        C.strip_pii(col)
+    return col
+
+
+# ---------------------------------------------------------------- pandas
+def pandas_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: Any) -> dict[str, Any]:
+    """Profile one pandas Series (numpy, extension and Arrow-backed dtypes)."""
+    import pandas as pd
+    from pandas.api import types as pt
+
+    dt = s.dtype
+    n = len(s)
+    if isinstance(dt, pd.CategoricalDtype):
+        codes = np.asarray(s.cat.codes.to_numpy())
+        valid = codes[codes >= 0]
+        col = C.base_column(name, position, dtype, "categorical", valid.size, n - valid.size)
+        return C.categorical_column(col, valid, list(dt.categories), bool(dt.ordered), pii, cut)
+    if isinstance(dt, pd.ArrowDtype):
+        return arrow_column(name, position, dtype, pii, cut, _arrow_of(s))
+    if isinstance(dt, pd.StringDtype):
+        return arrow_column(name, position, dtype, pii, cut, _arrow_of(s), "string")
+    if pt.is_bool_dtype(dt):
+        if isinstance(dt, np.dtype):
+            vals = s.to_numpy()
+        else:
+            mask = s.isna().to_numpy()
+            vals = s.to_numpy(dtype=bool, na_value=False)[~mask]
+        col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
+        return C.bool_column(col, vals, pii)
+    if isinstance(dt, pd.DatetimeTZDtype) or (isinstance(dt, np.dtype) and dt.kind == "M"):
+        tz = None
+        if isinstance(dt, pd.DatetimeTZDtype):
+            tz = safe_str(dt.tz)
+            s = s.dt.tz_convert(None)
+        arr = s.to_numpy()
+        unit = np.datetime_data(arr.dtype)[0]
+        ticks = arr.view(np.int64)
+        ticks = ticks[ticks != np.iinfo(np.int64).min]
+        col = C.base_column(name, position, dtype, "datetime", ticks.size, n - ticks.size)
+        return C.datetime_column(col, ticks, unit, tz, pii)
+    if isinstance(dt, np.dtype) and dt.kind == "m":
+        arr = s.to_numpy()
+        unit = np.datetime_data(arr.dtype)[0]
+        ticks = arr.view(np.int64)
+        ticks = ticks[ticks != np.iinfo(np.int64).min]
+        col = C.base_column(name, position, dtype, "timedelta", ticks.size, n - ticks.size)
+        return C.numeric_column(col, ticks, is_int=False, pii=pii, scale=C._ns_per_unit(unit) / 1e9)
+    if pt.is_numeric_dtype(dt) and not pt.is_complex_dtype(dt):
+        is_int = pt.is_integer_dtype(dt)
+        if isinstance(dt, np.dtype):
+            vals = s.to_numpy()
+            if not is_int:
+                vals = vals[~np.isnan(vals)] if np.isnan(vals).any() else vals
+        else:  # nullable Int64 / Float64 / ...: mask from pandas, NaN also null
+            mask = s.isna().to_numpy()
+            if is_int:
+                vals = s.to_numpy(dtype=np.int64 if dt.kind == "i" else np.uint64, na_value=0)[~mask]
+            else:
+                vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
+                vals = vals[~np.isnan(vals)]
+        col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
+        return C.numeric_column(col, vals, is_int=is_int, pii=pii)
+    if isinstance(dt, np.dtype) and dt.kind == "O":
+        return object_values_column(name, position, dtype, pii, cut, s.to_numpy(), n)
+    # interval, period, sparse, complex, ...: counts only
+    nulls = int(s.isna().sum())
+    return C.base_column(name, position, dtype, "other", n - nulls, nulls)
+
+
+def _arrow_of(s: Any) -> Any:
+    """The pyarrow array behind an Arrow-backed / string pandas Series (converted if needed)."""
+    import pyarrow as pa
+
+    arr = s.array
+    if hasattr(arr, "__arrow_array__"):
+        return arr.__arrow_array__()
+    return pa.array(s.to_numpy(dtype=object), from_pandas=True)
+
+
+def object_values_column(
+    name: str, position: int, dtype: str, pii: bool, cut: Cut, values: np.ndarray, n: int
+) -> dict[str, Any]:
+    """Profile an object array: all strings -> string stats, all real numbers -> numeric, else object."""
+    import pandas as pd
+
+    mask = pd.isna(values) if values.ndim == 1 else np.zeros(len(values), bool)
+    vals = values[~mask] if mask.any() else values
+    inferred = pd.api.types.infer_dtype(vals, skipna=False) if vals.size else "empty"
+    if inferred == "string":
+        import pyarrow as pa
+
+        col = C.base_column(name, position, dtype, "string", vals.size, n - vals.size)
+        return C.string_column(col, pa.array(vals, type=pa.large_string()), pii, cut)
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        is_int = inferred == "integer"
+        try:
+            num = vals.astype(np.int64 if is_int else np.float64)
+        except (TypeError, ValueError, OverflowError):
+            num = None
+        if num is not None:
+            if not is_int:
+                num = num[~np.isnan(num)]
+            col = C.base_column(name, position, dtype, "integer" if is_int else "float", num.size, n - num.size)
+            return C.numeric_column(col, num, is_int=is_int, pii=pii)
+    if inferred == "boolean":
+        col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
+        return C.bool_column(col, vals.astype(bool), pii)
+    col = C.base_column(name, position, dtype, "object", vals.size, n - vals.size)
+    return C.object_column(col, vals, pii, cut)
+
+
+# ---------------------------------------------------------------- pyarrow
+def arrow_column(
+    name: str, position: int, dtype: str, pii: bool, cut: Cut, arr: Any, force_kind: str | None = None
+) -> dict[str, Any]:
+    """Profile one pyarrow Array / ChunkedArray natively (Arrow compute + zero-copy numpy)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_dictionary(t):
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.unify_dictionaries() if arr.num_chunks > 1 else arr
+            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        nonnull = arr.drop_null()
+        codes = nonnull.indices.to_numpy(zero_copy_only=False)
+        col = C.base_column(name, position, dtype, "categorical", len(nonnull), n - len(nonnull))
+        cats = arr.dictionary.to_pylist()
+        return C.categorical_column(col, codes, cats, bool(t.ordered), pii, cut)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
+        if not pa.types.is_large_string(t):
+            arr = arr.cast(pa.large_string())
+        nonnull = pc.drop_null(arr)
+        col = C.base_column(name, position, dtype, force_kind or "string", len(nonnull), n - len(nonnull))
+        return C.string_column(col, nonnull, pii, cut)
+    if pa.types.is_boolean(t):
+        vals = _np(pc.drop_null(arr))
+        col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
+        return C.bool_column(col, vals.astype(bool), pii)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        is_int = pa.types.is_integer(t)
+        if pa.types.is_decimal(t) or pa.types.is_float16(t):
+            arr = arr.cast(pa.float64())
+        vals = _np(pc.drop_null(arr))
+        if not is_int:
+            vals = vals.astype(np.float64, copy=False)
+            nan = np.isnan(vals)
+            if nan.any():
+                vals = vals[~nan]
+        col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
+        return C.numeric_column(col, vals, is_int=is_int, pii=pii)
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        if pa.types.is_timestamp(t):
+            unit, tz = t.unit, t.tz
+            ticks = _np(pc.drop_null(arr).cast(pa.int64()))
+        elif pa.types.is_date32(t):
+            unit, tz = "D", None
+            ticks = _np(pc.drop_null(arr).cast(pa.int32())).astype(np.int64)
+        else:
+            unit, tz = "ms", None
+            ticks = _np(pc.drop_null(arr).cast(pa.int64()))
+        col = C.base_column(name, position, dtype, "datetime", ticks.size, n - ticks.size)
+        return C.datetime_column(col, ticks, unit, tz, pii)
+    if pa.types.is_duration(t):
+        ticks = _np(pc.drop_null(arr).cast(pa.int64()))
+        col = C.base_column(name, position, dtype, "timedelta", ticks.size, n - ticks.size)
+        return C.numeric_column(col, ticks, is_int=False, pii=pii, scale=C._ns_per_unit(t.unit) / 1e9)
+    if pa.types.is_null(t):
+        return C.base_column(name, position, dtype, "other", 0, n)
+    # nested, binary, time, ...: Python objects
+    nulls = arr.null_count
+    values = pc.drop_null(arr).to_pylist()
+    col = C.base_column(name, position, dtype, "object", len(values), nulls)
+    return C.object_column(col, values, pii, cut)
+
+
+def _is_string_view(t: Any) -> bool:
+    """pyarrow >= 16 has string_view (polars exports strings as views)."""
+    import pyarrow as pa
+
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check and check(t))
+
+
+def _np(arr: Any) -> np.ndarray:
+    """numpy view/copy of a null-free Arrow array or chunked array."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 1:
+            return arr.chunk(0).to_numpy(zero_copy_only=False)
+        return arr.to_numpy()
+    return arr.to_numpy(zero_copy_only=False)
+
+
+# ---------------------------------------------------------------- numpy
+def numpy_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, a: np.ndarray) -> dict[str, Any]:
+    """Profile a 1-D numpy array."""
+    n = a.size
+    k = a.dtype.kind
+    if k == "b":
+        col = C.base_column(name, position, dtype, "boolean", n, 0)
+        return C.bool_column(col, a, pii)
+    if k in "iu":
+        col = C.base_column(name, position, dtype, "integer", n, 0)
+        return C.numeric_column(col, a, is_int=True, pii=pii)
+    if k == "f":
+        vals = a[~np.isnan(a)]
+        col = C.base_column(name, position, dtype, "float", vals.size, n - vals.size)
+        return C.numeric_column(col, vals, is_int=False, pii=pii)
+    if k in "Mm":
+        unit = np.datetime_data(a.dtype)[0]
+        ticks = a.view(np.int64)
+        ticks = ticks[ticks != np.iinfo(np.int64).min]
+        if k == "M":
+            col = C.base_column(name, position, dtype, "datetime", ticks.size, n - ticks.size)
+            return C.datetime_column(col, ticks, unit, None, pii)
+        col = C.base_column(name, position, dtype, "timedelta", ticks.size, n - ticks.size)
+        return C.numeric_column(col, ticks, is_int=False, pii=pii, scale=C._ns_per_unit(unit) / 1e9)
+    if k == "U":
+        import pyarrow as pa
+
+        col = C.base_column(name, position, dtype, "string", n, 0)
+        return C.string_column(col, pa.array(a.tolist(), type=pa.large_string()), pii, cut)
+    if k == "O":
+        return object_values_column(name, position, dtype, pii, cut, a, n)
+    col = C.base_column(name, position, dtype, "object", n, 0)
+    return C.object_column(col, a.tolist(), pii, cut)

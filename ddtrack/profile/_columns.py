@@ -1,0 +1,431 @@
+"""Column statistics computed on plain numpy / pyarrow arrays.
+
+The adapters (``_adapters``) turn each column of any supported input into one of a few
+"column data" shapes (non-null values + null count); the functions here compute the
+:data:`ColumnProfile` dict from them.  Numeric work is done on one sorted copy of the
+non-null finite values: sorting (SIMD in numpy >= 2) gives min/max, exact quantiles,
+exact distinct counts, the histogram (binary search of 51 edges) and zeros/negatives
+in one O(n log n) pass with no hashing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _sketch as sk
+from ._jsonsafe import Cut, float_value, json_value, safe_repr, safe_str
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+QUANTILE_KEYS = tuple(str(q) for q in QUANTILES)
+MAX_BINS = 50
+TOP_N = 20
+
+VALUE_FIELDS = (
+    "min", "max", "mean", "std", "zeros", "negatives", "infinities",
+    "quantiles", "histogram", "top_values", "str_len",
+)
+
+
+def base_column(name: str, position: int, dtype: str, kind: str, count: int, nulls: int) -> dict[str, Any]:
+    """A ColumnProfile with every statistic unset; callers fill in what applies."""
+    total = count + nulls
+    return {
+        "name": name,
+        "position": position,
+        "dtype": dtype,
+        "kind": kind,
+        "count": int(count),
+        "nulls": int(nulls),
+        "null_pct": (100.0 * nulls / total) if total else 0.0,
+        "distinct": None,
+        "distinct_estimated": False,
+        "min": None,
+        "max": None,
+        "mean": None,
+        "std": None,
+        "zeros": None,
+        "negatives": None,
+        "infinities": None,
+        "quantiles": None,
+        "histogram": None,
+        "top_values": None,
+        "str_len": None,
+        "sketch": None,
+    }
+
+
+def _hll_sketch(hashes: np.ndarray, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sketch dict with a serialised HLL of the given value hashes."""
+    out: dict[str, Any] = {"hll": sk.encode_hll(sk.hll_registers(hashes))}
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _top_from_counts(labels: Sequence[Any], counts: np.ndarray, cut: Cut) -> list[dict[str, Any]]:
+    """Up to 20 (label, count) pairs, most frequent first, ties by label text."""
+    counts = np.asarray(counts)
+    nz = np.flatnonzero(counts > 0)
+    if nz.size > TOP_N:
+        # keep everything tied with the 20th count, then order exactly
+        kth = np.partition(counts[nz], nz.size - TOP_N)[nz.size - TOP_N]
+        nz = nz[counts[nz] >= kth]
+    items = [(safe_str(labels[i]), int(counts[i])) for i in nz]
+    items.sort(key=lambda t: (-t[1], t[0]))
+    return [{"value": cut.text(v), "count": c} for v, c in items[:TOP_N]]
+
+
+# ---------------------------------------------------------------- numeric
+def numeric_column(
+    col: dict[str, Any], values: np.ndarray, *, is_int: bool, pii: bool, scale: float | None = None
+) -> dict[str, Any]:
+    """Fill a numeric ColumnProfile from the non-null values (NaN already removed).
+
+    ``scale`` converts integer ticks to float units (timedelta ticks -> seconds).
+    Mean and std follow pandas: over all non-null values (so +-inf propagates),
+    std with ddof=1.  Quantiles and the histogram use the finite values only.
+    """
+    if scale is not None:
+        values = values.astype(np.float64) * scale
+        is_int = False
+    elif is_int:
+        values = _as_int64(values)
+        is_int = values.dtype.kind == "i"
+    else:
+        values = values.astype(np.float64, copy=False)
+    n = values.size
+    finite = values
+    n_pos_inf = n_neg_inf = 0
+    if not is_int and values.dtype.kind == "f":
+        inf_mask = np.isinf(values)
+        n_inf = int(np.count_nonzero(inf_mask))
+        if n_inf:
+            n_pos_inf = int(np.count_nonzero(values == np.inf))
+            n_neg_inf = n_inf - n_pos_inf
+            finite = values[~inf_mask]
+    s = np.sort(finite)
+    nf = s.size
+    # distinct (exact), from adjacent differences of the sorted values
+    if nf:
+        change = np.empty(nf, dtype=bool)
+        change[0] = True
+        np.not_equal(s[1:], s[:-1], out=change[1:])
+        uniques = s[change]
+    else:
+        uniques = s[:0]
+    distinct = int(uniques.size) + (n_pos_inf > 0) + (n_neg_inf > 0)
+    col["distinct"] = distinct
+    hashes = sk.hash_numbers(np.concatenate([uniques.astype(np.float64), _infs(n_pos_inf, n_neg_inf)]))
+    if pii:
+        col["sketch"] = _hll_sketch(hashes)
+        return col
+    col["infinities"] = n_pos_inf + n_neg_inf
+    if n:
+        col["min"] = _num(s[0] if nf and not n_neg_inf else (-np.inf if n_neg_inf else np.inf), is_int)
+        col["max"] = _num(s[-1] if nf and not n_pos_inf else (np.inf if n_pos_inf else -np.inf), is_int)
+        col["mean"], col["std"] = _mean_std(values, finite, n_pos_inf, n_neg_inf)
+    if nf:
+        zl = int(np.searchsorted(s, 0, "left"))
+        zr = int(np.searchsorted(s, 0, "right"))
+        col["zeros"] = zr - zl
+        col["negatives"] = zl + n_neg_inf
+        qs = sk.interpolate_sorted(s, np.asarray(QUANTILES) * (nf - 1))
+        col["quantiles"] = {k: float_value(v) for k, v in zip(QUANTILE_KEYS, qs, strict=True)}
+        edges = _edges(float(s[0]), float(s[-1]), is_int, nf)
+        col["histogram"] = {"edges": [float_value(e) for e in edges], "counts": _hist_sorted(s, edges)}
+        summary = sk.summary_from_sorted(s)
+    else:
+        col["zeros"] = 0
+        col["negatives"] = n_neg_inf
+        summary = np.zeros(0)
+    col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(summary), "summary_n": nf})
+    return col
+
+
+def _as_int64(values: np.ndarray) -> np.ndarray:
+    """Integers as int64 (uint64 beyond int64's range fall back to float64)."""
+    if values.dtype == np.int64:
+        return values
+    if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
+        return values.astype(np.float64)
+    return values.astype(np.int64)
+
+
+def _infs(n_pos: int, n_neg: int) -> np.ndarray:
+    """The distinct infinities present, for hashing."""
+    return np.array(([np.inf] if n_pos else []) + ([-np.inf] if n_neg else []), dtype=np.float64)
+
+
+def _num(x: Any, is_int: bool) -> Any:
+    """A statistic as a JSON number (int for integer columns), infinities as strings."""
+    if is_int and np.isfinite(x):
+        return int(x)
+    return float_value(x)
+
+
+def _mean_std(values: np.ndarray, finite: np.ndarray, n_pos_inf: int, n_neg_inf: int) -> tuple[Any, Any]:
+    """Mean and sample std (ddof=1) like pandas, computed in float64 with two passes."""
+    n = values.size
+    if n_pos_inf or n_neg_inf:
+        mean = np.inf if not n_neg_inf else (-np.inf if not n_pos_inf else np.nan)
+        return float_value(mean), None
+    total = finite.sum(dtype=np.float64)
+    mean = float(total) / n
+    if n < 2:
+        return float_value(mean), None
+    dev = finite.astype(np.float64) - mean
+    var = float(np.dot(dev, dev)) / (n - 1)
+    return float_value(mean), float_value(np.sqrt(var))
+
+
+def n_bins(n: int) -> int:
+    """Square-root rule capped at 50 bins: few values do not get 50 mostly empty bins."""
+    return int(min(MAX_BINS, max(1, np.ceil(np.sqrt(n)))))
+
+
+def _edges(lo: float, hi: float, is_int: bool, n: int) -> np.ndarray:
+    """Histogram edges: one bin per integer for small integer ranges, else equal-width bins."""
+    if hi == lo:
+        return np.array([lo, hi], dtype=np.float64)
+    if is_int and hi - lo + 1 <= MAX_BINS:
+        return np.arange(lo, hi + 2, dtype=np.float64)
+    return np.linspace(lo, hi, n_bins(n) + 1)
+
+
+def _hist_sorted(s: np.ndarray, edges: np.ndarray) -> list[int]:
+    """Counts of sorted values per bin [e_i, e_i+1), the last bin closed (numpy semantics)."""
+    inner_edges = edges[1:-1]
+    if s.dtype.kind in "iu":
+        # for integers, "value < e" is the same as "value < ceil(e)"; avoids casting s to float
+        inner_edges = np.ceil(inner_edges).astype(s.dtype)
+    inner = np.searchsorted(s, inner_edges, "left")
+    bounds = np.concatenate([[0], inner, [s.size]])
+    return [int(c) for c in np.diff(bounds)]
+
+
+# ---------------------------------------------------------------- datetime
+def datetime_column(col: dict[str, Any], ticks: np.ndarray, unit: str, tz: str | None, pii: bool) -> dict[str, Any]:
+    """Fill a datetime ColumnProfile from non-null int64 ticks of ``unit`` since the epoch (UTC).
+
+    Min, max, quantiles and histogram edges are ISO-8601 strings in the column's time zone.
+    Mean/std are left None (the format defines them as floats).
+    """
+    s = np.sort(ticks.astype(np.int64, copy=False))
+    n = s.size
+    if n:
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        np.not_equal(s[1:], s[:-1], out=change[1:])
+        uniques = s[change]
+    else:
+        uniques = s
+    col["distinct"] = int(uniques.size)
+    ns_per = _ns_per_unit(unit)
+    with np.errstate(over="ignore"):
+        hashes = sk.hash_int64(uniques * np.int64(ns_per))
+    if pii:
+        col["sketch"] = _hll_sketch(hashes)
+        return col
+    if not n:
+        col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(np.zeros(0)), "summary_n": 0})
+        return col
+
+    def fmt(v: float) -> str | None:
+        return ticks_to_iso(int(round(v)), unit, tz)
+
+    col["min"], col["max"] = fmt(s[0]), fmt(s[-1])
+    qs = sk.interpolate_sorted(s, np.asarray(QUANTILES) * (n - 1))
+    col["quantiles"] = {k: fmt(v) for k, v in zip(QUANTILE_KEYS, qs, strict=True)}
+    lo, hi = int(s[0]), int(s[-1])
+    if lo == hi:
+        edges_t = np.array([lo, hi], dtype=np.int64)
+    else:
+        edges_t = np.round(np.linspace(lo, hi, n_bins(n) + 1)).astype(np.int64)
+        edges_t[0], edges_t[-1] = lo, hi  # float64 rounding of large tick counts
+        edges_t = np.unique(edges_t)
+    col["histogram"] = {"edges": [fmt(e) for e in edges_t], "counts": _hist_sorted(s, edges_t)}
+    summary = sk.summary_from_sorted(s) * float(ns_per)
+    col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(summary), "summary_n": n, "unit": "ns"})
+    if tz:
+        col["sketch"]["tz"] = tz
+    return col
+
+
+_UNIT_NS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _ns_per_unit(unit: str) -> int:
+    """Nanoseconds per tick of a numpy/pandas/arrow time unit."""
+    return _UNIT_NS.get(unit, 1)
+
+
+def ticks_to_iso(ticks: int, unit: str, tz: str | None) -> str | None:
+    """ISO-8601 text of an epoch tick count in ``unit``, shown in time zone ``tz``."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(np.datetime64(int(ticks), unit))
+        if tz:
+            ts = ts.tz_localize("UTC").tz_convert(tz)
+        return ts.isoformat()
+    except Exception:  # noqa: BLE001 - out-of-range values still must not break profiling
+        return safe_str(np.datetime64(int(ticks), unit))
+
+
+# ---------------------------------------------------------------- boolean
+def bool_column(col: dict[str, Any], values: np.ndarray, pii: bool) -> dict[str, Any]:
+    """Fill a boolean ColumnProfile from non-null bools: mean is the share of True like pandas."""
+    n = values.size
+    t = int(np.count_nonzero(values))
+    f = n - t
+    col["distinct"] = int(t > 0) + int(f > 0)
+    present = [v for v, c in ((0.0, f), (1.0, t)) if c]
+    hashes = sk.hash_numbers(np.array(present, dtype=np.float64))
+    col["sketch"] = _hll_sketch(hashes)
+    if pii or not n:
+        if not pii:
+            col["top_values"] = []
+        return col
+    col["min"] = bool(f == 0)
+    col["max"] = bool(t > 0)
+    mean = t / n
+    col["mean"] = float(mean)
+    if n > 1:
+        var = (t * (1 - mean) ** 2 + f * mean**2) / (n - 1)
+        col["std"] = float(np.sqrt(var))
+    col["top_values"] = _top_from_counts(["False", "True"], np.array([f, t]), Cut())
+    return col
+
+
+# ---------------------------------------------------------------- strings
+def string_column(col: dict[str, Any], arr: Any, pii: bool, cut: Cut) -> dict[str, Any]:
+    """Fill a string ColumnProfile from a non-null pyarrow string array (exact stats).
+
+    Distinct values and their counts come from one hash pass (``value_counts``); min/max
+    are lexicographic (by code point), string lengths are in characters.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    vc = pc.value_counts(arr)
+    values = vc.field("values")
+    counts = vc.field("counts").to_numpy(zero_copy_only=False)
+    col["distinct"] = len(values)
+    uniq = values.to_numpy(zero_copy_only=False)
+    hashes = sk.hash_strings(uniq)
+    col["sketch"] = _hll_sketch(hashes)
+    if pii or len(arr) == 0:
+        if not pii:
+            col["top_values"] = []
+        return col
+    mm = pc.min_max(arr)
+    col["min"] = json_value(mm["min"].as_py(), cut)
+    col["max"] = json_value(mm["max"].as_py(), cut)
+    col["top_values"] = _top_from_counts(uniq, counts, cut)
+    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    col["str_len"] = {
+        "min": int(lengths.min()),
+        "mean": float(np.dot(lengths, counts) / counts.sum()),
+        "max": int(lengths.max()),
+    }
+    return col
+
+
+# ---------------------------------------------------------------- categorical
+def categorical_column(
+    col: dict[str, Any], codes: np.ndarray, categories: Sequence[Any], ordered: bool, pii: bool, cut: Cut
+) -> dict[str, Any]:
+    """Fill a categorical ColumnProfile from non-null codes (exact: counts per category).
+
+    min/max follow the category order and are only given for ordered categoricals (pandas
+    refuses min/max on unordered ones).
+    """
+    counts = np.bincount(codes.astype(np.intp), minlength=len(categories)) if codes.size else np.zeros(
+        len(categories), dtype=np.int64
+    )
+    present = np.flatnonzero(counts)
+    col["distinct"] = int(present.size)
+    labels = [categories[i] for i in present]
+    if labels and all(isinstance(v, str) for v in labels):
+        hashes = sk.hash_strings(labels)
+    else:
+        try:
+            hashes = sk.hash_numbers(np.asarray(labels, dtype=np.float64))
+        except (TypeError, ValueError):
+            hashes = sk.hash_strings([safe_repr(v) for v in labels])
+    col["sketch"] = _hll_sketch(hashes)
+    if pii:
+        return col
+    if ordered and present.size:
+        col["min"] = json_value(categories[present[0]], cut)
+        col["max"] = json_value(categories[present[-1]], cut)
+    col["top_values"] = _top_from_counts(categories, counts, cut)
+    return col
+
+
+# ---------------------------------------------------------------- object
+def object_column(col: dict[str, Any], values: Sequence[Any], pii: bool, cut: Cut) -> dict[str, Any]:
+    """Fill an object ColumnProfile from non-null Python objects (mixed types, nested values).
+
+    Distinct values compare like Python (and pandas): hashable values by equality,
+    unhashable ones (lists, dicts) by their repr.  min/max only when all values are of one
+    mutually comparable type.
+    """
+    counter: Counter[Any] = Counter()
+    for v in values:
+        try:
+            hash(v)
+            counter[v] += 1
+        except TypeError:
+            counter[_Unhashable(safe_repr(v))] += 1
+    keys = list(counter)
+    col["distinct"] = len(keys)
+    col["sketch"] = _hll_sketch(sk.hash_strings([_key_text(k) for k in keys]))
+    if pii:
+        return col
+    types = {type(v) for v in keys}
+    if len(types) == 1 and keys and not isinstance(keys[0], _Unhashable):
+        try:
+            col["min"] = json_value(min(keys), cut)
+            col["max"] = json_value(max(keys), cut)
+        except Exception:  # noqa: BLE001 - incomparable values simply get no min/max
+            col["min"] = col["max"] = None
+    labels = [k.text if isinstance(k, _Unhashable) else safe_str(k) for k in keys]
+    col["top_values"] = _top_from_counts(labels, np.array([counter[k] for k in keys], dtype=np.int64), cut)
+    return col
+
+
+class _Unhashable:
+    """Counter key standing for an unhashable value (compared by repr)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __hash__(self) -> int:
+        return hash(("_Unhashable", self.text))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unhashable) and other.text == self.text
+
+
+def _key_text(k: Any) -> str:
+    """Text hashed into the HLL for an object value."""
+    return k.text if isinstance(k, _Unhashable) else safe_repr(k)
+
+
+def strip_pii(col: dict[str, Any]) -> dict[str, Any]:
+    """Blank every value-bearing field of a PII column (keeps counts, distinct and the HLL)."""
+    for f in VALUE_FIELDS:
+        col[f] = None
+    sketch = col.get("sketch")
+    if isinstance(sketch, dict):
+        col["sketch"] = {"hll": sketch["hll"]} if "hll" in sketch else None
+    return col

@@ -1,0 +1,253 @@
+"""Mergeable sketches kept in a profile's ``sketch`` field.
+
+Two sketches, both vectorised in numpy so that building them costs a few milliseconds per
+million values (a per-item Python call into a sketch library would cost ~0.2 s per million):
+
+* **HyperLogLog** (distinct counts): ``2**12`` one-byte registers over a 64-bit hash of each
+  value, estimated with Ertl's improved raw estimator ("New cardinality estimation algorithms
+  for HyperLogLog sketches", 2017) which needs no empirical bias tables.  Relative standard
+  error 1.04/sqrt(4096) = 1.6 %; 99.7 % of estimates lie within +-5 %.  Unions are exact
+  (register-wise maximum), so the estimate of a merged profile has the same bound.  Registers
+  only keep the maximum leading-zero count of hashes, so they reveal no values (fine for PII).
+* **Quantile summary** (quantiles and histograms of merged profiles): the exact values at
+  129 evenly spaced ranks (0, 1/128, ..., 1) of the sorted column.  For one profile it is exact;
+  the CDF interpolated from it is off by at most 1/128 of the rows (+1 row).  Merging combines
+  the parts' CDFs weighted by their counts, so a merged quantile's normalised rank error is at
+  most 1/128 (0.8 %) per merge level - deterministically, unlike KLL's probabilistic 1.65 %
+  at k=200.
+
+Hashes: numbers (integers included, so an int batch and a float batch of the same values
+agree) hash the bits of their float64 value (-0.0 as 0.0), datetimes their int64 nanoseconds
+since the epoch (UTC), strings pandas' SipHash of their UTF-8 text; all then go through the
+splitmix64 finaliser.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+HLL_P = 12
+HLL_M = 1 << HLL_P
+HLL_RSE = 1.04 / math.sqrt(HLL_M)
+SUMMARY_POINTS = 129  # ranks 0, 1/128, ..., 1
+SUMMARY_RANK_ERROR = 1.0 / (SUMMARY_POINTS - 1)
+
+_U = np.uint64
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """Mix uint64 words into well-spread 64-bit hashes (bijective, so no extra collisions)."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64, copy=True)
+        z += _U(0x9E3779B97F4A7C15)
+        z ^= z >> _U(30)
+        z *= _U(0xBF58476D1CE4E5B9)
+        z ^= z >> _U(27)
+        z *= _U(0x94D049BB133111EB)
+        z ^= z >> _U(31)
+    return z
+
+
+def hash_numbers(values: np.ndarray) -> np.ndarray:
+    """Hashes of numeric values via their float64 bits, so 1 and 1.0 hash alike."""
+    f = np.asarray(values, dtype=np.float64)
+    f = f + 0.0  # turns -0.0 into 0.0
+    return splitmix64(f.view(np.uint64))
+
+
+def hash_int64(values: np.ndarray) -> np.ndarray:
+    """Hashes of int64 words (datetimes as nanoseconds)."""
+    return splitmix64(np.asarray(values, dtype=np.int64).view(np.uint64))
+
+
+def hash_strings(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Hashes of strings (SipHash of UTF-8 from pandas, then mixed)."""
+    import pandas as pd
+
+    arr = np.asarray(values, dtype=object)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.uint64)
+    return splitmix64(pd.util.hash_array(arr, categorize=False))
+
+
+def hll_registers(hashes: np.ndarray) -> np.ndarray:
+    """HyperLogLog registers (uint8[4096]) of a set of 64-bit hashes.
+
+    The top 12 bits choose the register; the register keeps the maximum of
+    (leading zeros of the remaining 52 bits) + 1.
+    """
+    reg = np.zeros(HLL_M, dtype=np.uint8)
+    if hashes.size == 0:
+        return reg
+    h = hashes.astype(np.uint64, copy=False)
+    idx = (h >> _U(64 - HLL_P)).astype(np.intp)
+    # Remaining bits shifted to the top, with a sentinel bit so the rank is at most 64-P+1.
+    w = (h << _U(HLL_P)) | _U(1 << (HLL_P - 1))
+    # Highest set bit of w is >= bit P-1, so w >> (P-1) >= 1 and < 2**53: exact in float64.
+    _, exp = np.frexp((w >> _U(HLL_P - 1)).astype(np.float64))
+    rank = (64 - (exp.astype(np.int64) - 1 + HLL_P - 1)).astype(np.uint8)
+    np.maximum.at(reg, idx, rank)
+    return reg
+
+
+def hll_estimate(reg: np.ndarray) -> float:
+    """Ertl's improved raw estimator for HyperLogLog registers (no bias tables needed)."""
+    m = reg.size
+    q = 64 - HLL_P
+    c = np.bincount(reg.astype(np.intp), minlength=q + 2).astype(np.float64)
+    z = m * _tau(1.0 - c[q + 1] / m)
+    for k in range(q, 0, -1):
+        z = 0.5 * (z + c[k])
+    z = z + m * _sigma(c[0] / m)
+    if z == 0:
+        return 0.0
+    return (m / (2.0 * math.log(2.0))) * m / z
+
+
+def _sigma(x: float) -> float:
+    """Ertl's sigma function (handles empty registers, replaces linear counting)."""
+    if x == 1.0:
+        return math.inf
+    y, z = 1.0, x
+    while True:
+        x = x * x
+        z_old = z
+        z += x * y
+        y += y
+        if z == z_old:
+            return z
+
+
+def _tau(x: float) -> float:
+    """Ertl's tau function (handles saturated registers)."""
+    if x == 0.0 or x == 1.0:
+        return 0.0
+    y, z = 1.0, 1.0 - x
+    while True:
+        x = math.sqrt(x)
+        z_old = z
+        y *= 0.5
+        z -= (1.0 - x) ** 2 * y
+        if z == z_old:
+            return z / 3.0
+
+
+def encode_bytes(raw: bytes) -> str:
+    """zlib + base64 text for bytes (HLL registers of small columns are mostly zeros)."""
+    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def decode_bytes(text: str) -> bytes:
+    """Inverse of :func:`encode_bytes`."""
+    return zlib.decompress(base64.b64decode(text))
+
+
+def encode_hll(reg: np.ndarray) -> str:
+    """Serialise HLL registers."""
+    return encode_bytes(reg.astype(np.uint8).tobytes())
+
+
+def decode_hll(text: str) -> np.ndarray | None:
+    """Registers from :func:`encode_hll`; None if the text is not a valid sketch."""
+    try:
+        reg = np.frombuffer(decode_bytes(text), dtype=np.uint8)
+    except Exception:  # noqa: BLE001
+        return None
+    return reg if reg.size == HLL_M else None
+
+
+def union_hll(texts: Iterable[str]) -> np.ndarray | None:
+    """Register-wise maximum of several serialised HLLs (None if any is unreadable)."""
+    out = np.zeros(HLL_M, dtype=np.uint8)
+    for t in texts:
+        reg = decode_hll(t)
+        if reg is None:
+            return None
+        np.maximum(out, reg, out=out)
+    return out
+
+
+def summary_from_sorted(sorted_values: np.ndarray) -> np.ndarray:
+    """The exact values at ranks 0, 1/128, ..., 1 of a sorted array (all values if fewer)."""
+    n = sorted_values.size
+    if n <= SUMMARY_POINTS:
+        return sorted_values.astype(np.float64)
+    pos = np.linspace(0.0, n - 1, SUMMARY_POINTS)
+    return interpolate_sorted(sorted_values, pos)
+
+
+def interpolate_sorted(sorted_values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Linear interpolation at fractional positions of a sorted array (numpy's 'linear')."""
+    n = sorted_values.size
+    lo = np.floor(pos).astype(np.intp)
+    lo = np.clip(lo, 0, n - 1)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    a = sorted_values[lo].astype(np.float64)
+    b = sorted_values[hi].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = a + (b - a) * frac
+        # numpy's lerp formula for t >= 0.5 keeps monotonicity and end points exact
+        upper = frac >= 0.5
+        out[upper] = (b - (b - a) * (1 - frac))[upper]
+    equal = a == b
+    out[equal] = a[equal]
+    return out
+
+
+def encode_floats(values: np.ndarray) -> str:
+    """Serialise float64 values (little endian) as base64."""
+    return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def decode_floats(text: str) -> np.ndarray | None:
+    """Inverse of :func:`encode_floats`; None if unreadable."""
+    try:
+        return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def merged_cdf(parts: Sequence[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Points and CDF (fraction of all values <= point) of the union of several summaries.
+
+    Each part is (summary points, number of values).  Each part's CDF is interpolated
+    linearly between its points; its error is at most 1/128 of its values, so the
+    weighted sum's error is at most 1/128 of all values.
+    """
+    parts = [(np.asarray(p, dtype=np.float64), n) for p, n in parts if n > 0 and len(p) > 0]
+    if not parts:
+        return np.zeros(0), np.zeros(0)
+    xs = np.unique(np.concatenate([p for p, _ in parts]))
+    total = float(sum(n for _, n in parts))
+    cdf = np.zeros(xs.size)
+    for pts, n in parts:
+        if pts.size == 1:
+            frac = (xs >= pts[0]).astype(np.float64)
+        else:
+            # rank fraction of each stored point; ties take the highest rank (CDF is "<=")
+            levels = np.linspace(0.0, 1.0, pts.size)
+            frac = np.interp(xs, pts, levels, left=0.0, right=1.0)
+            frac[xs >= pts[-1]] = 1.0
+        cdf += frac * (n / total)
+    return xs, np.minimum(cdf, 1.0)
+
+
+def quantiles_from_cdf(xs: np.ndarray, cdf: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """Invert a (monotone) CDF at the given probabilities."""
+    if xs.size == 0:
+        return np.full(len(probs), np.nan)
+    if xs.size == 1:
+        return np.full(len(probs), xs[0])
+    # Make the CDF strictly increasing for np.interp; start the curve at (xs[0], 0).
+    c = np.concatenate([[0.0], cdf])
+    x = np.concatenate([[xs[0]], xs])
+    c = np.maximum.accumulate(c)
+    keep = np.concatenate([[True], np.diff(c) > 0])
+    return np.interp(np.asarray(probs, dtype=np.float64), c[keep], x[keep])
