@@ -1,0 +1,184 @@
+"""merge_profiles: exact parts exact, estimates within their documented bounds and flagged."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ddtrack.profile import merge_profiles, profile
+from ddtrack.profile._sketch import SUMMARY_RANK_ERROR
+
+EXACT = ("count", "nulls", "min", "max", "zeros", "negatives", "infinities")
+
+
+def frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=n)
+    f[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame({
+        "f": f,
+        "i": rng.integers(0, 1000, n),
+        "s": rng.choice([f"v{k}" for k in range(50)], n),
+        "t": pd.date_range("2020-01-01", periods=n, freq="s", tz="UTC") + pd.Timedelta(seconds=seed * n),
+        "b": rng.random(n) > 0.4,
+        "few": rng.choice(["x", "y", "z"], n),
+    })
+
+
+def split(df: pd.DataFrame, k: int) -> list[pd.DataFrame]:
+    bounds = np.linspace(0, len(df), k + 1).astype(int)
+    return [df.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def rank_of(values: np.ndarray, x: float) -> tuple[float, float]:
+    """Range of normalised ranks that value x occupies in the data."""
+    v = np.sort(values)
+    return np.searchsorted(v, x, "left") / len(v), np.searchsorted(v, x, "right") / len(v)
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_merge_equals_whole_for_exact_statistics(k):
+    df = frame(20_000, 1)
+    whole = profile(df).to_dict()
+    merged = merge_profiles([profile(p).to_dict() for p in split(df, k)])
+    json.dumps(merged, allow_nan=False)
+    assert merged["rows"] == whole["rows"] and merged["n_columns"] == whole["n_columns"]
+    assert merged["schema"] == whole["schema"] and merged["schema_fingerprint"] == whole["schema_fingerprint"]
+    for m, w in zip(merged["columns"], whole["columns"], strict=True):
+        for f in EXACT:
+            assert m[f] == w[f], (m["name"], f, m[f], w[f])
+        assert m["null_pct"] == pytest.approx(w["null_pct"])
+        for f in ("mean", "std"):
+            assert (m[f] is None and w[f] is None) or m[f] == pytest.approx(w[f], rel=1e-9), (m["name"], f)
+        if w["str_len"]:
+            assert m["str_len"] == pytest.approx(w["str_len"])
+        if w["histogram"]:
+            assert sum(m["histogram"]["counts"]) == sum(w["histogram"]["counts"])
+            assert m["histogram"]["edges"][0] == w["histogram"]["edges"][0]
+            assert m["histogram"]["edges"][-1] == w["histogram"]["edges"][-1]
+    # few distinct values listed completely in top_values: merged distinct and counts exact
+    few = next(c for c in merged["columns"] if c["name"] == "few")
+    assert few["distinct"] == 3 and few["distinct_estimated"] is False
+    assert few["top_values"] == next(c for c in whole["columns"] if c["name"] == "few")["top_values"]
+    b = next(c for c in merged["columns"] if c["name"] == "b")
+    assert b["distinct"] == 2 and not b["distinct_estimated"]
+
+
+def test_merged_distinct_within_hll_bound_and_flagged():
+    df = frame(60_000, 2)
+    merged = merge_profiles([profile(p).to_dict() for p in split(df, 3)])
+    for name in ("f", "i", "s", "t"):
+        c = next(c for c in merged["columns"] if c["name"] == name)
+        true = df[name].nunique()
+        assert c["distinct_estimated"] is True and "distinct" in c["estimates"]
+        assert abs(c["distinct"] - true) <= 0.05 * true, (name, c["distinct"], true)
+
+
+def test_merged_quantiles_within_rank_bound():
+    df = frame(30_000, 3)
+    merged = merge_profiles([profile(p).to_dict() for p in split(df, 4)])
+    for name in ("f", "i"):
+        c = next(c for c in merged["columns"] if c["name"] == name)
+        assert "quantiles" in c["estimates"]
+        data = df[name].dropna().to_numpy(dtype=float)
+        for q, v in c["quantiles"].items():
+            lo, hi = rank_of(data, v)
+            err = max(0.0, lo - float(q), float(q) - hi)
+            assert err <= SUMMARY_RANK_ERROR + 1 / len(data), (name, q, v, lo, hi)
+    t = next(c for c in merged["columns"] if c["name"] == "t")
+    ns = df["t"].dt.as_unit("ns").astype("int64").to_numpy().astype(float)
+    for q, v in t["quantiles"].items():
+        lo, hi = rank_of(ns, pd.Timestamp(v).value)
+        assert max(0.0, lo - float(q), float(q) - hi) <= SUMMARY_RANK_ERROR + 1e-3
+
+
+def test_merge_is_associative_enough_and_accepts_merged_input():
+    parts = [profile(p).to_dict() for p in split(frame(9000, 4), 3)]
+    once = merge_profiles(parts)
+    twice = merge_profiles([merge_profiles(parts[:2]), parts[2]])
+    for a, b in zip(once["columns"], twice["columns"], strict=True):
+        for f in ("count", "nulls", "min", "max", "zeros", "negatives"):
+            assert a[f] == b[f]
+        assert (a["mean"] is None) or a["mean"] == pytest.approx(b["mean"])
+
+
+def test_merge_without_sketches_keeps_exact_parts_and_flags_estimates():
+    df = frame(10_000, 5)
+    parts = []
+    for p in split(df, 2):
+        d = profile(p).to_dict()
+        for c in d["columns"]:
+            c.pop("sketch")
+        parts.append(d)
+    merged = merge_profiles(parts)
+    whole = profile(df).to_dict()
+    for m, w in zip(merged["columns"], whole["columns"], strict=True):
+        for f in EXACT:
+            assert m[f] == w[f]
+        assert m["sketch"] is None
+        if w["quantiles"]:
+            assert "quantiles" in m["estimates"] and m["quantiles"] is not None
+        if m["name"] in ("f", "i", "s", "t"):
+            assert m["distinct"] is None and m["distinct_estimated"] is True
+    i = next(c for c in merged["columns"] if c["name"] == "i")
+    data = df["i"].to_numpy(dtype=float)
+    for q, v in i["quantiles"].items():  # from histograms: within one source bin (1000/50 values wide)
+        assert abs(v - np.quantile(data, float(q))) <= 1000 / 50 + 1
+
+
+def test_missing_columns_count_as_nulls_and_schema_union():
+    a = profile(pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})).to_dict()
+    b = profile(pd.DataFrame({"x": [3.5, None, 4.0]})).to_dict()
+    m = merge_profiles([a, b])
+    assert m["rows"] == 5 and [c["name"] for c in m["columns"]] == ["x", "y"]
+    x, y = m["columns"]
+    assert x["dtype"] == "int64 | float64" and x["kind"] == "float"
+    assert x["count"] == 4 and x["nulls"] == 1 and x["min"] == 1 and x["max"] == 4.0
+    assert x["mean"] == pytest.approx(np.mean([1, 2, 3.5, 4.0]))
+    assert x["std"] == pytest.approx(np.std([1, 2, 3.5, 4.0], ddof=1))
+    assert x["distinct"] == 4
+    assert y["count"] == 2 and y["nulls"] == 3 and y["null_pct"] == pytest.approx(60.0)
+
+
+def test_merge_pii_empty_and_odd_inputs():
+    a = profile(pd.DataFrame({"email": ["a@x", "b@x"]}), pii=["email"]).to_dict()
+    b = profile(pd.DataFrame({"email": ["c@x"]}), sample=1).to_dict()  # not marked PII in this batch
+    m = merge_profiles([a, b])
+    assert m["pii"] == ["email"]
+    c = m["columns"][0]
+    assert c["top_values"] is None and c["min"] is None and (c["sketch"] is None or set(c["sketch"]) == {"hll"})
+    assert "c@x" not in json.dumps(m) and c["count"] == 3 and c["distinct"] == 3
+    assert merge_profiles([])["kind"] == "none"
+    one = profile(pd.DataFrame({"a": [1]})).to_dict()
+    assert merge_profiles([one]) == one
+    s = merge_profiles([profile(1).to_dict(), profile("x").to_dict()])
+    assert s["kind"] == "scalar" and s["columns"] == []
+    empty = merge_profiles([profile(pd.DataFrame({"a": pd.Series([], dtype=float)})).to_dict(), one])
+    assert empty["columns"][0]["count"] == 1 and empty["columns"][0]["mean"] == 1.0
+
+
+def test_merge_mean_with_inf_and_single_rows():
+    a = profile(pd.DataFrame({"v": [1.0]})).to_dict()
+    b = profile(pd.DataFrame({"v": [3.0]})).to_dict()
+    m = merge_profiles([a, b])["columns"][0]
+    assert m["mean"] == 2.0 and math.isclose(m["std"], np.std([1.0, 3.0], ddof=1))
+    c = profile(pd.DataFrame({"v": [np.inf]})).to_dict()
+    m = merge_profiles([a, c])["columns"][0]
+    assert m["mean"] == "inf" and m["max"] == "inf" and m["infinities"] == 1
+
+
+def test_merge_samples_and_polars_pyarrow_parts():
+    pl = pytest.importorskip("polars")
+    import pyarrow as pa
+
+    a = profile(pd.DataFrame({"v": [1, 2]}), sample=2).to_dict()
+    b = profile(pl.DataFrame({"v": [3, 4]}), sample=2).to_dict()
+    c = profile(pa.table({"v": [5, 6]})).to_dict()
+    m = merge_profiles([a, b, c])
+    assert m["kind"] == "other" and m["type"] == "mixed"
+    assert m["sample"] == [{"v": 1}, {"v": 2}]
+    assert m["columns"][0]["count"] == 6 and m["columns"][0]["max"] == 6 and m["columns"][0]["distinct"] == 6
