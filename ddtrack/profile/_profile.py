@@ -94,7 +94,8 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0) -> Profile:
     except Exception:  # noqa: BLE001
         n_sample = 0
     try:
-        data = _profile(obj, pii_set, n_sample)
+        with np.errstate(all="ignore"):  # inf/NaN arithmetic is expected; no warnings in user tasks
+            data = _profile(obj, pii_set, n_sample)
     except Exception:  # noqa: BLE001 - profiling must never break the user's task
         data = _other(obj, Cut())
     data["pii"] = sorted(pii_set)

@@ -479,3 +479,25 @@ def test_never_raises_on_odd_inputs():
     for o in odd:
         d = prof(o)
         assert d["kind"] in {"pandas", "pyarrow", "numpy", "dict", "list", "scalar", "other"}
+
+
+# ---------------------------------------------------------------- property test
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_floats = st.one_of(st.floats(-1e6, 1e6, allow_subnormal=False), st.just(np.nan), st.just(np.inf), st.just(-np.inf))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_floats, max_size=40),
+    st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=40),
+    st.lists(st.integers(-(2**40), 2**40), max_size=40),
+)
+def test_random_columns_match_pandas(floats, texts, ints):
+    df_f = pd.DataFrame({"f": pd.Series(floats, dtype="float64")})
+    check_numeric(prof(df_f)["columns"][0], df_f["f"])
+    df_i = pd.DataFrame({"i": pd.Series(ints, dtype="int64")})
+    check_numeric(prof(df_i)["columns"][0], df_i["i"])
+    df_s = pd.DataFrame({"s": pd.Series(texts, dtype="str")})
+    check_string(prof(df_s)["columns"][0], df_s["s"])
