@@ -11,25 +11,16 @@ process (it is a plugin), and most of them never profile anything.
 from __future__ import annotations
 
 import importlib
-import types
 from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["track", "log_output", "log_input", "profile", "__version__"]
 
 
-class _CallableModule(types.ModuleType):
-    """``ddtrack.profile`` is a package and, called, profiles an object."""
-
-    def __call__(self, obj: Any, **options: Any):
-        return self.profile(obj, **options)
-
-
 def __getattr__(name: str) -> Any:
     if name in ("track", "log_output", "log_input"):
         return getattr(importlib.import_module("ddtrack.decorator"), name)
     if name == "profile":
-        module = importlib.import_module("ddtrack.profile")
-        module.__class__ = _CallableModule
-        return module
+        # A package that is also callable: ddtrack.profile(obj) (see ddtrack/profile/__init__.py).
+        return importlib.import_module("ddtrack.profile")
     raise AttributeError(f"module 'ddtrack' has no attribute {name!r}")

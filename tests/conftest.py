@@ -22,12 +22,17 @@ sys.path.insert(0, str(REPO / "tests" / "dags"))
 sys.path.insert(0, str(REPO / "tests"))
 
 _HOME = Path(tempfile.mkdtemp(prefix="ddtrack-test-airflow-"))
+# The session's DAG folder: the example DAGs plus DAGs written for particular tests.
+DAGS = _HOME / "dags"
+DAGS.mkdir()
+for source in [*(REPO / "tests" / "dags").glob("*.py"), *(REPO / "tests" / "integration" / "dags").glob("*.py")]:
+    (DAGS / source.name).symlink_to(source)
 for key in [k for k in os.environ if k.startswith("AIRFLOW__")]:
     del os.environ[key]
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "tests" / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

@@ -88,7 +88,20 @@ in the column's ``estimates``; histogram counts still sum exactly.  Columns are 
 name (k-th occurrence with k-th occurrence); a part without a column adds its rows as nulls.
 """
 
+import sys as _sys
+import types as _types
+
 from ._merge import merge_profiles
 from ._profile import Profile, profile
 
 __all__ = ["Profile", "merge_profiles", "profile"]
+
+
+class _CallableModule(_types.ModuleType):
+    """Lets ``ddtrack.profile(obj)`` work: the package, called, profiles ``obj``."""
+
+    def __call__(self, obj, **options) -> Profile:
+        return profile(obj, **options)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

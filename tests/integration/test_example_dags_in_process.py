@@ -13,9 +13,9 @@ from helpers import columns, lineage, outputs, run_in_process, task_runs
 @pytest.fixture(scope="module")
 def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
-    from conftest import REPO
+    from conftest import DAGS
 
-    bag = DagBag(str(REPO / "tests" / "dags"))
+    bag = DagBag(str(DAGS))
     assert not bag.import_errors, bag.import_errors
     return bag
 
