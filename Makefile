@@ -17,7 +17,7 @@ test-fast: setup
 	.venv/bin/pytest -m "not scheduler and not browser"
 
 lint: setup
-	.venv/bin/ruff check ddtrack tests benchmarks
+	.venv/bin/ruff check .
 
 bench: setup
 	.venv/bin/python benchmarks/profile_speed.py

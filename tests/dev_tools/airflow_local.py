@@ -93,6 +93,7 @@ class LocalAirflow:
     dags_folder: Path = EXAMPLE_DAGS
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    redis_db: int | None = None  # CeleryExecutor: broker and result backend on local Redis
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -139,8 +140,34 @@ class LocalAirflow:
         )
         if self.store_url:
             env["AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN"] = self.store_url
+        if self.redis_db is not None:
+            redis = f"redis://127.0.0.1:6379/{self.redis_db}"
+            env.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": redis,
+                    "AIRFLOW__CELERY__RESULT_BACKEND": redis,
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+                }
+            )
         env.update(self.extra_env)
         return env
+
+    def worker_env(self) -> dict[str, str]:
+        """A Celery worker's environment: its own AIRFLOW_HOME and no metastore at all.
+
+        Tasks reach Airflow only through the execution API; ddtrack's records travel as
+        XComs. Any ORM access from the worker would find no database.
+        """
+        env = dict(self.env)
+        for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN"):
+            env.pop(key, None)
+        worker_home = self.home / "worker-home"
+        worker_home.mkdir(exist_ok=True)
+        env["AIRFLOW_HOME"] = str(worker_home)
+        return env
+
+    def start_celery_worker(self) -> None:
+        self.start_component("celery worker", env=self.worker_env())
 
     def _secret(self) -> str:
         path = self.home / "jwt_secret"

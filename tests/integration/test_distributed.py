@@ -1,0 +1,79 @@
+"""A distributed deployment: CeleryExecutor, Redis broker, PostgreSQL metastore, and a
+worker whose environment holds no metastore connection at all (its own AIRFLOW_HOME).
+The example DAGs are triggered through the REST API; every tracked output must reach
+ddtrack's tables, through XCom and the scheduler-side ingest only.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from dev_tools.airflow_local import LocalAirflow, create_postgres_database, drop_database
+from helpers import outputs, task_runs
+
+from ddtrack.store.engine import dispose_all
+
+pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1500)]
+
+EXPECTED_OUTPUTS = {
+    "titanic": {("load_passengers", "return_value"), ("features", "return_value"), ("features", "model_input"), ("train_model", "return_value")},
+    "mapped_batches": {("load_day", "return_value"), ("combine", "return_value")},
+    "sales_producer": {("write_daily_sales", "return_value")},
+    "sales_consumer": {("store_totals", "return_value")},
+    "quality_check": {("extract", "return_value")},
+}
+
+
+@pytest.fixture(scope="module")
+def celery_deployment(tmp_path_factory):
+    import redis
+
+    db = random.randint(1, 15)
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    client.flushdb()
+    metastore = create_postgres_database()
+    airflow = LocalAirflow(
+        home=tmp_path_factory.mktemp("airflow"), metastore_url=metastore, executor="CeleryExecutor", redis_db=db
+    )
+    try:
+        airflow.setup()
+        airflow.start()
+        airflow.start_celery_worker()
+        airflow.states = airflow.run_examples()
+        yield airflow
+    finally:
+        airflow.stop()
+        dispose_all()
+        drop_database(metastore)
+        client.flushdb()
+
+
+def test_worker_has_no_metastore(celery_deployment):
+    env = celery_deployment.worker_env()
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
+    assert env["AIRFLOW_HOME"] != str(celery_deployment.home)
+    assert "celery worker" in celery_deployment.processes
+
+
+def test_every_tracked_output_arrives(celery_deployment):
+    by_dag = {dag_id: (run_id, state) for (dag_id, run_id), state in celery_deployment.states.items()}
+    assert by_dag["quality_check"][1] == "failed"
+    assert all(state == "success" for dag_id, (_, state) in by_dag.items() if dag_id != "quality_check")
+    store = celery_deployment.metastore_url
+    deadline = time.monotonic() + 60
+    missing = {}
+    while time.monotonic() < deadline:
+        missing = {
+            dag_id: expected - set(outputs(store, dag_id, by_dag[dag_id][0]))
+            for dag_id, expected in EXPECTED_OUTPUTS.items()
+        }
+        if not any(missing.values()):
+            break
+        time.sleep(2)
+    assert not any(missing.values()), missing
+    mapped = task_runs(store, "mapped_batches", by_dag["mapped_batches"][0])
+    assert sorted(r.map_index for r in mapped if r.task_id == "load_day") == [0, 1, 2, 3]
+    checks = [r for r in task_runs(store, "quality_check", by_dag["quality_check"][0]) if r.task_id == "check_no_missing_ages"]
+    assert [r.try_number for r in checks] == [1, 2]
