@@ -87,16 +87,12 @@ def pandas_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: 
     if pt.is_numeric_dtype(dt) and not pt.is_complex_dtype(dt):
         is_int = pt.is_integer_dtype(dt)
         if isinstance(dt, np.dtype):
-            vals = s.to_numpy()
-            if not is_int:
-                vals = vals[~np.isnan(vals)] if np.isnan(vals).any() else vals
-        else:  # nullable Int64 / Float64 / ...: mask from pandas, NaN also null
+            vals = s.to_numpy()  # float NaN stays in: numeric_column counts it as null
+        elif is_int:  # nullable Int64 / UInt8 / ...: mask from pandas
             mask = s.isna().to_numpy()
-            if is_int:
-                vals = s.to_numpy(dtype=np.int64 if dt.kind == "i" else np.uint64, na_value=0)[~mask]
-            else:
-                vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
-                vals = vals[~np.isnan(vals)]
+            vals = s.to_numpy(dtype=np.int64 if dt.kind == "i" else np.uint64, na_value=0)[~mask]
+        else:  # nullable Float64: NA and NaN both null
+            vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
         return C.numeric_column(col, vals, is_int=is_int, pii=pii)
     if isinstance(dt, np.dtype) and dt.kind == "O":
@@ -119,33 +115,43 @@ def _arrow_of(s: Any) -> Any:
 def object_values_column(
     name: str, position: int, dtype: str, pii: bool, cut: Cut, values: np.ndarray, n: int
 ) -> dict[str, Any]:
-    """Profile an object array: all strings -> string stats, all real numbers -> numeric, else object."""
+    """Profile an object array: all strings -> string stats, all real numbers -> numeric,
+    all bools -> boolean, else object.
+
+    One ``pd.factorize`` pass (hashing Python objects, NA -> -1) gives nulls, distinct
+    values and counts; the type checks then only look at the distinct values.
+    """
     import pandas as pd
 
-    mask = pd.isna(values) if values.ndim == 1 else np.zeros(len(values), bool)
-    vals = values[~mask] if mask.any() else values
-    inferred = pd.api.types.infer_dtype(vals, skipna=False) if vals.size else "empty"
+    try:
+        codes, uniq = pd.factorize(values)
+    except (TypeError, ValueError):  # unhashable cells (lists, dicts): count by repr
+        mask = pd.isna(values)
+        vals = values[~mask] if mask.any() else values
+        col = C.base_column(name, position, dtype, "object", vals.size, n - vals.size)
+        return C.object_column(col, vals, pii, cut)
+    counts_all = np.bincount(codes + 1, minlength=len(uniq) + 1)
+    nulls = int(counts_all[0])
+    counts = counts_all[1:]
+    inferred = pd.api.types.infer_dtype(uniq, skipna=False) if len(uniq) else "empty"
     if inferred == "string":
-        import pyarrow as pa
-
-        col = C.base_column(name, position, dtype, "string", vals.size, n - vals.size)
-        return C.string_column(col, pa.array(vals, type=pa.large_string()), pii, cut)
-    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        col = C.base_column(name, position, dtype, "string", n - nulls, nulls)
+        return C.string_column(col, np.asarray(uniq, dtype=object), counts, pii, cut)
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
+        vals = values[codes >= 0] if nulls else values
+        if inferred == "boolean":
+            col = C.base_column(name, position, dtype, "boolean", vals.size, nulls)
+            return C.bool_column(col, vals.astype(bool), pii)
         is_int = inferred == "integer"
         try:
             num = vals.astype(np.int64 if is_int else np.float64)
         except (TypeError, ValueError, OverflowError):
             num = None
         if num is not None:
-            if not is_int:
-                num = num[~np.isnan(num)]
-            col = C.base_column(name, position, dtype, "integer" if is_int else "float", num.size, n - num.size)
+            col = C.base_column(name, position, dtype, "integer" if is_int else "float", num.size, nulls)
             return C.numeric_column(col, num, is_int=is_int, pii=pii)
-    if inferred == "boolean":
-        col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
-        return C.bool_column(col, vals.astype(bool), pii)
-    col = C.base_column(name, position, dtype, "object", vals.size, n - vals.size)
-    return C.object_column(col, vals, pii, cut)
+    col = C.base_column(name, position, dtype, "object", n - nulls, nulls)
+    return C.object_from_counts(col, list(uniq), counts, pii, cut)
 
 
 # ---------------------------------------------------------------- pyarrow
@@ -168,11 +174,11 @@ def arrow_column(
         cats = arr.dictionary.to_pylist()
         return C.categorical_column(col, codes, cats, bool(t.ordered), pii, cut)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
-        if not pa.types.is_large_string(t):
+        if _is_string_view(t):
             arr = arr.cast(pa.large_string())
-        nonnull = pc.drop_null(arr)
-        col = C.base_column(name, position, dtype, force_kind or "string", len(nonnull), n - len(nonnull))
-        return C.string_column(col, nonnull, pii, cut)
+        values, counts, nulls = C.arrow_value_counts(arr)
+        col = C.base_column(name, position, dtype, force_kind or "string", n - nulls, nulls)
+        return C.string_column(col, values, counts, pii, cut)
     if pa.types.is_boolean(t):
         vals = _np(pc.drop_null(arr))
         col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
@@ -181,12 +187,7 @@ def arrow_column(
         is_int = pa.types.is_integer(t)
         if pa.types.is_decimal(t) or pa.types.is_float16(t):
             arr = arr.cast(pa.float64())
-        vals = _np(pc.drop_null(arr))
-        if not is_int:
-            vals = vals.astype(np.float64, copy=False)
-            nan = np.isnan(vals)
-            if nan.any():
-                vals = vals[~nan]
+        vals = _np(pc.drop_null(arr) if arr.null_count else arr)  # NaN counted by numeric_column
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
         return C.numeric_column(col, vals, is_int=is_int, pii=pii)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
@@ -245,9 +246,8 @@ def numpy_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, a: n
         col = C.base_column(name, position, dtype, "integer", n, 0)
         return C.numeric_column(col, a, is_int=True, pii=pii)
     if k == "f":
-        vals = a[~np.isnan(a)]
-        col = C.base_column(name, position, dtype, "float", vals.size, n - vals.size)
-        return C.numeric_column(col, vals, is_int=False, pii=pii)
+        col = C.base_column(name, position, dtype, "float", n, 0)
+        return C.numeric_column(col, a, is_int=False, pii=pii)
     if k in "Mm":
         unit = np.datetime_data(a.dtype)[0]
         ticks = a.view(np.int64)
@@ -260,8 +260,9 @@ def numpy_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, a: n
     if k == "U":
         import pyarrow as pa
 
+        values, counts, _ = C.arrow_value_counts(pa.array(a.tolist(), type=pa.large_string()))
         col = C.base_column(name, position, dtype, "string", n, 0)
-        return C.string_column(col, pa.array(a.tolist(), type=pa.large_string()), pii, cut)
+        return C.string_column(col, values, counts, pii, cut)
     if k == "O":
         return object_values_column(name, position, dtype, pii, cut, a, n)
     col = C.base_column(name, position, dtype, "object", n, 0)

@@ -80,11 +80,22 @@ def _top_from_counts(labels: Sequence[Any], counts: np.ndarray, cut: Cut) -> lis
 
 
 # ---------------------------------------------------------------- numeric
+def set_counts(col: dict[str, Any], count: int, nulls: int) -> None:
+    """(Re)set count, nulls and null_pct once nulls found inside the values are known."""
+    col["count"] = int(count)
+    col["nulls"] = int(nulls)
+    total = count + nulls
+    col["null_pct"] = (100.0 * nulls / total) if total else 0.0
+
+
 def numeric_column(
     col: dict[str, Any], values: np.ndarray, *, is_int: bool, pii: bool, scale: float | None = None
 ) -> dict[str, Any]:
-    """Fill a numeric ColumnProfile from the non-null values (NaN already removed).
+    """Fill a numeric ColumnProfile from the values (float NaN counted here as nulls).
 
+    One sort does all the work: NaN sorts last and +-inf to the ends, so the finite values
+    are a view in the middle; distinct values are the changes between neighbours, and
+    quantiles, histogram counts, zeros and negatives are index look-ups / binary searches.
     ``scale`` converts integer ticks to float units (timedelta ticks -> seconds).
     Mean and std follow pandas: over all non-null values (so +-inf propagates),
     std with ddof=1.  Quantiles and the histogram use the finite values only.
@@ -97,53 +108,74 @@ def numeric_column(
         is_int = values.dtype.kind == "i"
     else:
         values = values.astype(np.float64, copy=False)
-    n = values.size
-    finite = values
-    n_pos_inf = n_neg_inf = 0
-    if not is_int and values.dtype.kind == "f":
-        inf_mask = np.isinf(values)
-        n_inf = int(np.count_nonzero(inf_mask))
-        if n_inf:
-            n_pos_inf = int(np.count_nonzero(values == np.inf))
-            n_neg_inf = n_inf - n_pos_inf
-            finite = values[~inf_mask]
-    s = np.sort(finite)
-    nf = s.size
-    # distinct (exact), from adjacent differences of the sorted values
-    if nf:
-        change = np.empty(nf, dtype=bool)
-        change[0] = True
-        np.not_equal(s[1:], s[:-1], out=change[1:])
-        uniques = s[change]
+    s = _sorted(values)
+    n_all = s.size
+    n = n_all
+    if not is_int:
+        n = int(np.searchsorted(s, np.nan, "left")) if n_all and np.isnan(s[-1]) else n_all
+        if n < n_all:
+            set_counts(col, col["count"] - (n_all - n), col["nulls"] + (n_all - n))
+            s = s[:n]
+        n_neg_inf = int(np.searchsorted(s, -np.inf, "right")) if n and s[0] == -np.inf else 0
+        n_pos_inf = n - int(np.searchsorted(s, np.inf, "left")) if n and s[-1] == np.inf else 0
     else:
-        uniques = s[:0]
-    distinct = int(uniques.size) + (n_pos_inf > 0) + (n_neg_inf > 0)
-    col["distinct"] = distinct
-    hashes = sk.hash_numbers(np.concatenate([uniques.astype(np.float64), _infs(n_pos_inf, n_neg_inf)]))
+        n_neg_inf = n_pos_inf = 0
+    finite = s[n_neg_inf : n - n_pos_inf]
+    nf = finite.size
+    uniques = _uniques_sorted(finite)
+    col["distinct"] = int(uniques.size) + (n_pos_inf > 0) + (n_neg_inf > 0)
+    hashes = sk.hash_numbers(uniques)
+    if n_pos_inf or n_neg_inf:
+        hashes = np.concatenate([hashes, sk.hash_numbers(_infs(n_pos_inf, n_neg_inf))])
     if pii:
         col["sketch"] = _hll_sketch(hashes)
         return col
     col["infinities"] = n_pos_inf + n_neg_inf
     if n:
-        col["min"] = _num(s[0] if nf and not n_neg_inf else (-np.inf if n_neg_inf else np.inf), is_int)
-        col["max"] = _num(s[-1] if nf and not n_pos_inf else (np.inf if n_pos_inf else -np.inf), is_int)
-        col["mean"], col["std"] = _mean_std(values, finite, n_pos_inf, n_neg_inf)
+        col["min"] = _num(s[0], is_int)
+        col["max"] = _num(s[n - 1], is_int)
+        col["mean"], col["std"] = _mean_std(finite, n, n_pos_inf, n_neg_inf)
     if nf:
-        zl = int(np.searchsorted(s, 0, "left"))
-        zr = int(np.searchsorted(s, 0, "right"))
+        zl = int(np.searchsorted(finite, 0, "left"))
+        zr = int(np.searchsorted(finite, 0, "right"))
         col["zeros"] = zr - zl
         col["negatives"] = zl + n_neg_inf
-        qs = sk.interpolate_sorted(s, np.asarray(QUANTILES) * (nf - 1))
+        qs = sk.interpolate_sorted(finite, np.asarray(QUANTILES) * (nf - 1))
         col["quantiles"] = {k: float_value(v) for k, v in zip(QUANTILE_KEYS, qs, strict=True)}
-        edges = _edges(float(s[0]), float(s[-1]), is_int, nf)
-        col["histogram"] = {"edges": [float_value(e) for e in edges], "counts": _hist_sorted(s, edges)}
-        summary = sk.summary_from_sorted(s)
+        edges = _edges(float(finite[0]), float(finite[-1]), is_int, nf)
+        col["histogram"] = {"edges": [float_value(e) for e in edges], "counts": _hist_sorted(finite, edges)}
+        summary = sk.summary_from_sorted(finite)
     else:
         col["zeros"] = 0
         col["negatives"] = n_neg_inf
         summary = np.zeros(0)
     col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(summary), "summary_n": nf})
     return col
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    """A sorted copy; skips the sort when the values are already in order (ids, timestamps)."""
+    if values.size > 1 and values[0] <= values[-1] and _is_sorted(values):
+        return values
+    return np.sort(values)
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    """Non-decreasing check, first on a short prefix so random data costs almost nothing."""
+    head = values[:1024]
+    if not bool(np.all(head[1:] >= head[:-1])):
+        return False
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+def _uniques_sorted(s: np.ndarray) -> np.ndarray:
+    """Distinct values of a sorted array (changes between neighbours)."""
+    if s.size == 0:
+        return s
+    change = np.empty(s.size, dtype=bool)
+    change[0] = True
+    np.not_equal(s[1:], s[:-1], out=change[1:])
+    return s[change]
 
 
 def _as_int64(values: np.ndarray) -> np.ndarray:
@@ -167,9 +199,8 @@ def _num(x: Any, is_int: bool) -> Any:
     return float_value(x)
 
 
-def _mean_std(values: np.ndarray, finite: np.ndarray, n_pos_inf: int, n_neg_inf: int) -> tuple[Any, Any]:
+def _mean_std(finite: np.ndarray, n: int, n_pos_inf: int, n_neg_inf: int) -> tuple[Any, Any]:
     """Mean and sample std (ddof=1) like pandas, computed in float64 with two passes."""
-    n = values.size
     if n_pos_inf or n_neg_inf:
         mean = np.inf if not n_neg_inf else (-np.inf if not n_pos_inf else np.nan)
         return float_value(mean), None
@@ -177,7 +208,7 @@ def _mean_std(values: np.ndarray, finite: np.ndarray, n_pos_inf: int, n_neg_inf:
     mean = float(total) / n
     if n < 2:
         return float_value(mean), None
-    dev = finite.astype(np.float64) - mean
+    dev = np.subtract(finite, mean, dtype=np.float64)
     var = float(np.dot(dev, dev)) / (n - 1)
     return float_value(mean), float_value(np.sqrt(var))
 
@@ -302,33 +333,55 @@ def bool_column(col: dict[str, Any], values: np.ndarray, pii: bool) -> dict[str,
 
 
 # ---------------------------------------------------------------- strings
-def string_column(col: dict[str, Any], arr: Any, pii: bool, cut: Cut) -> dict[str, Any]:
-    """Fill a string ColumnProfile from a non-null pyarrow string array (exact stats).
+def arrow_value_counts(arr: Any) -> tuple[Any, np.ndarray, int]:
+    """(distinct non-null values as an Arrow array, their counts, null count) in one hash pass."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    Distinct values and their counts come from one hash pass (``value_counts``); min/max
-    are lexicographic (by code point), string lengths are in characters.
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
+        arr = arr.chunk(0)
+    vc = pc.value_counts(arr)
+    values = vc.field("values")
+    counts = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+    nulls = 0
+    if values.null_count:
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        nulls = int(counts[~valid].sum())
+        values = values.filter(pa.array(valid))
+        counts = counts[valid]
+    return values, counts, nulls
+
+
+def string_column(col: dict[str, Any], uniques: Any, counts: np.ndarray, pii: bool, cut: Cut) -> dict[str, Any]:
+    """Fill a string ColumnProfile from the distinct values and their counts (all exact).
+
+    ``uniques`` is an Arrow string array or a sequence of ``str``.  Working on distinct
+    values only makes low-cardinality columns cheap: min/max are lexicographic by code
+    point, lengths are in characters, weighted by the counts.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    vc = pc.value_counts(arr)
-    values = vc.field("values")
-    counts = vc.field("counts").to_numpy(zero_copy_only=False)
-    col["distinct"] = len(values)
-    uniq = values.to_numpy(zero_copy_only=False)
-    hashes = sk.hash_strings(uniq)
-    col["sketch"] = _hll_sketch(hashes)
-    if pii or len(arr) == 0:
-        if not pii:
-            col["top_values"] = []
+    col["distinct"] = len(uniques)
+    if isinstance(uniques, pa.Array | pa.ChunkedArray):
+        texts = uniques.to_numpy(zero_copy_only=False)
+        lengths = pc.utf8_length(uniques).to_numpy(zero_copy_only=False).astype(np.int64) if len(uniques) else None
+        mm = pc.min_max(uniques) if len(uniques) else None
+        lo = mm["min"].as_py() if mm else None
+        hi = mm["max"].as_py() if mm else None
+    else:
+        texts = np.asarray(uniques, dtype=object)
+        lengths = np.fromiter((len(x) for x in texts), dtype=np.int64, count=len(texts)) if len(texts) else None
+        lo = min(texts) if len(texts) else None
+        hi = max(texts) if len(texts) else None
+    col["sketch"] = _hll_sketch(sk.hash_strings(texts))
+    if pii:
         return col
-    mm = pc.min_max(arr)
-    col["min"] = json_value(mm["min"].as_py(), cut)
-    col["max"] = json_value(mm["max"].as_py(), cut)
-    col["top_values"] = _top_from_counts(uniq, counts, cut)
-    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    col["top_values"] = _top_from_counts(texts, counts, cut)
+    if lengths is None or not counts.sum():
+        return col
+    col["min"] = json_value(lo, cut)
+    col["max"] = json_value(hi, cut)
     col["str_len"] = {
         "min": int(lengths.min()),
         "mean": float(np.dot(lengths, counts) / counts.sum()),
@@ -374,8 +427,7 @@ def object_column(col: dict[str, Any], values: Sequence[Any], pii: bool, cut: Cu
     """Fill an object ColumnProfile from non-null Python objects (mixed types, nested values).
 
     Distinct values compare like Python (and pandas): hashable values by equality,
-    unhashable ones (lists, dicts) by their repr.  min/max only when all values are of one
-    mutually comparable type.
+    unhashable ones (lists, dicts) by their repr.
     """
     counter: Counter[Any] = Counter()
     for v in values:
@@ -385,6 +437,15 @@ def object_column(col: dict[str, Any], values: Sequence[Any], pii: bool, cut: Cu
         except TypeError:
             counter[_Unhashable(safe_repr(v))] += 1
     keys = list(counter)
+    return object_from_counts(col, keys, np.array([counter[k] for k in keys], dtype=np.int64), pii, cut)
+
+
+def object_from_counts(
+    col: dict[str, Any], keys: Sequence[Any], counts: np.ndarray, pii: bool, cut: Cut
+) -> dict[str, Any]:
+    """Object statistics from distinct values and counts; min/max only when all values are
+    of one mutually comparable type."""
+    keys = list(keys)
     col["distinct"] = len(keys)
     col["sketch"] = _hll_sketch(sk.hash_strings([_key_text(k) for k in keys]))
     if pii:
@@ -397,7 +458,7 @@ def object_column(col: dict[str, Any], values: Sequence[Any], pii: bool, cut: Cu
         except Exception:  # noqa: BLE001 - incomparable values simply get no min/max
             col["min"] = col["max"] = None
     labels = [k.text if isinstance(k, _Unhashable) else safe_str(k) for k in keys]
-    col["top_values"] = _top_from_counts(labels, np.array([counter[k] for k in keys], dtype=np.int64), cut)
+    col["top_values"] = _top_from_counts(labels, counts, cut)
     return col
 
 

@@ -80,19 +80,37 @@ def hll_registers(hashes: np.ndarray) -> np.ndarray:
     """HyperLogLog registers (uint8[4096]) of a set of 64-bit hashes.
 
     The top 12 bits choose the register; the register keeps the maximum of
-    (leading zeros of the remaining 52 bits) + 1.
+    (leading zeros of the remaining 52 bits) + 1.  For large inputs only hashes with a
+    high enough rank are scattered (a register's maximum is always among them); if that
+    leaves a register empty, all hashes are used, so the result is always exact.
     """
+    h = np.asarray(hashes, dtype=np.uint64)
+    if h.size > 16 * HLL_M:
+        # keep ranks >= k, where ~20+ hashes per register are expected to survive
+        k = int(np.floor(np.log2(h.size / HLL_M / 20.0))) + 1
+        if k > 1:
+            low = h & _U((1 << (64 - HLL_P)) - 1)
+            survivors = h[low < _U(1 << (64 - HLL_P - (k - 1)))]
+            reg = _scatter_max(survivors)
+            if np.count_nonzero(reg) == HLL_M:
+                return reg
+    return _scatter_max(h)
+
+
+def _scatter_max(h: np.ndarray) -> np.ndarray:
+    """Register-wise maximum rank of hashes; the rank is read off a float64's exponent."""
     reg = np.zeros(HLL_M, dtype=np.uint8)
-    if hashes.size == 0:
+    if h.size == 0:
         return reg
-    h = hashes.astype(np.uint64, copy=False)
     idx = (h >> _U(64 - HLL_P)).astype(np.intp)
-    # Remaining bits shifted to the top, with a sentinel bit so the rank is at most 64-P+1.
-    w = (h << _U(HLL_P)) | _U(1 << (HLL_P - 1))
-    # Highest set bit of w is >= bit P-1, so w >> (P-1) >= 1 and < 2**53: exact in float64.
-    _, exp = np.frexp((w >> _U(HLL_P - 1)).astype(np.float64))
-    rank = (64 - (exp.astype(np.int64) - 1 + HLL_P - 1)).astype(np.uint8)
-    np.maximum.at(reg, idx, rank)
+    # low 52 bits as the mantissa of a double in [1, 2); minus 1 gives m / 2**52 exactly,
+    # whose biased exponent B gives rank = clz52(m) + 1 = 1023 - B (m = 0 -> 53)
+    m = (h & _U((1 << 52) - 1)) | _U(0x3FF0000000000000)
+    d = m.view(np.float64)
+    d -= 1.0
+    rank = _U(1023) - (d.view(np.uint64) >> _U(52))
+    np.minimum(rank, _U(64 - HLL_P + 1), out=rank)
+    np.maximum.at(reg, idx, rank.astype(np.uint8))
     return reg
 
 
