@@ -3,8 +3,8 @@
 Two sketches, both vectorised in numpy so that building them costs a few milliseconds per
 million values (a per-item Python call into a sketch library would cost ~0.2 s per million):
 
-* **HyperLogLog** (distinct counts): ``2**12`` one-byte registers over a 64-bit hash of each
-  value, estimated with Ertl's improved raw estimator ("New cardinality estimation algorithms
+* **HyperLogLog** (distinct counts): ``2**12`` one-byte registers (register = low 12 bits of
+  the hash, rank = leading zeros of the high 52 bits + 1) over a 64-bit hash of each value, estimated with Ertl's improved raw estimator ("New cardinality estimation algorithms
   for HyperLogLog sketches", 2017) which needs no empirical bias tables.  Relative standard
   error 1.04/sqrt(4096) = 1.6 %; 99.7 % of estimates lie within +-5 %.  Unions are exact
   (register-wise maximum), so the estimate of a merged profile has the same bound.  Registers
@@ -42,23 +42,30 @@ _U = np.uint64
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
-    """Mix uint64 words into well-spread 64-bit hashes (bijective, so no extra collisions)."""
-    with np.errstate(over="ignore"):
-        z = x.astype(np.uint64, copy=True)
-        z += _U(0x9E3779B97F4A7C15)
-        z ^= z >> _U(30)
-        z *= _U(0xBF58476D1CE4E5B9)
-        z ^= z >> _U(27)
-        z *= _U(0x94D049BB133111EB)
-        z ^= z >> _U(31)
+    """Mix uint64 words into well-spread 64-bit hashes (splitmix64 finaliser; bijective)."""
+    return _splitmix_inplace(np.array(x, dtype=np.uint64, copy=True))
+
+
+def _splitmix_inplace(z: np.ndarray) -> np.ndarray:
+    """splitmix64 on a uint64 array we own, in place with one scratch buffer.
+
+    Each extra pass over a million values costs ~0.5 ms and fresh 8 MB temporaries cost
+    page faults, so no operation allocates.
+    """
+    z += _U(0x9E3779B97F4A7C15)
+    tmp = np.empty_like(z)
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, 0)):
+        np.right_shift(z, _U(shift), out=tmp)
+        np.bitwise_xor(z, tmp, out=z)
+        if mult:
+            np.multiply(z, _U(mult), out=z)
     return z
 
 
 def hash_numbers(values: np.ndarray) -> np.ndarray:
-    """Hashes of numeric values via their float64 bits, so 1 and 1.0 hash alike."""
-    f = np.asarray(values, dtype=np.float64)
-    f = f + 0.0  # turns -0.0 into 0.0
-    return splitmix64(f.view(np.uint64))
+    """Hashes of numeric values via their float64 bits, so 1 and 1.0 hash alike (-0.0 as 0.0)."""
+    f = np.add(values, 0.0, dtype=np.float64)  # a float64 copy we own; -0.0 + 0.0 == 0.0
+    return _splitmix_inplace(f.view(np.uint64))
 
 
 def hash_int64(values: np.ndarray) -> np.ndarray:
@@ -79,19 +86,18 @@ def hash_strings(values: Sequence[Any] | np.ndarray) -> np.ndarray:
 def hll_registers(hashes: np.ndarray) -> np.ndarray:
     """HyperLogLog registers (uint8[4096]) of a set of 64-bit hashes.
 
-    The top 12 bits choose the register; the register keeps the maximum of
-    (leading zeros of the remaining 52 bits) + 1.  For large inputs only hashes with a
-    high enough rank are scattered (a register's maximum is always among them); if that
-    leaves a register empty, all hashes are used, so the result is always exact.
+    The low 12 bits choose the register; the register keeps the maximum of
+    (leading zeros of the high 52 bits) + 1.  For large inputs only hashes with a high
+    enough rank (``hash < 2**(64 - k + 1)``, one comparison) are scattered - a register's
+    maximum is always among them; if that leaves a register empty, all hashes are used,
+    so the registers are always exactly those of the full input.
     """
     h = np.asarray(hashes, dtype=np.uint64)
     if h.size > 16 * HLL_M:
         # keep ranks >= k, where ~20+ hashes per register are expected to survive
         k = int(np.floor(np.log2(h.size / HLL_M / 20.0))) + 1
         if k > 1:
-            low = h & _U((1 << (64 - HLL_P)) - 1)
-            survivors = h[low < _U(1 << (64 - HLL_P - (k - 1)))]
-            reg = _scatter_max(survivors)
+            reg = _scatter_max(h[h < _U(1 << (64 - (k - 1)))])
             if np.count_nonzero(reg) == HLL_M:
                 return reg
     return _scatter_max(h)
@@ -102,10 +108,10 @@ def _scatter_max(h: np.ndarray) -> np.ndarray:
     reg = np.zeros(HLL_M, dtype=np.uint8)
     if h.size == 0:
         return reg
-    idx = (h >> _U(64 - HLL_P)).astype(np.intp)
-    # low 52 bits as the mantissa of a double in [1, 2); minus 1 gives m / 2**52 exactly,
+    idx = (h & _U(HLL_M - 1)).astype(np.intp)
+    # high 52 bits as the mantissa of a double in [1, 2); minus 1 gives m / 2**52 exactly,
     # whose biased exponent B gives rank = clz52(m) + 1 = 1023 - B (m = 0 -> 53)
-    m = (h & _U((1 << 52) - 1)) | _U(0x3FF0000000000000)
+    m = (h >> _U(HLL_P)) | _U(0x3FF0000000000000)
     d = m.view(np.float64)
     d -= 1.0
     rank = _U(1023) - (d.view(np.uint64) >> _U(52))

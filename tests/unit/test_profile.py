@@ -501,3 +501,22 @@ def test_random_columns_match_pandas(floats, texts, ints):
     check_numeric(prof(df_i)["columns"][0], df_i["i"])
     df_s = pd.DataFrame({"s": pd.Series(texts, dtype="str")})
     check_string(prof(df_s)["columns"][0], df_s["s"])
+
+
+def test_threaded_columns_give_the_same_profile(monkeypatch):
+    from ddtrack.profile import _profile
+
+    rng = np.random.default_rng(9)
+    n = 50_000
+    df = pd.DataFrame({
+        "f": rng.normal(size=n), "i": rng.integers(0, 100, n), "o": rng.choice(["a", "b"], n).astype(object),
+        "s": pd.Series(rng.choice(["x", "y", None], n), dtype="str"), "t": pd.date_range("2020", periods=n, freq="s"),
+    })
+    monkeypatch.setattr(_profile, "PARALLEL_MIN_CELLS", 10**12)
+    sequential = prof(df)
+    monkeypatch.setattr(_profile, "PARALLEL_MIN_CELLS", 1)
+    monkeypatch.setattr(_profile.os, "cpu_count", lambda: 4)
+    threaded = prof(df)
+    assert threaded == sequential
+    for name in ("f", "i"):
+        check_numeric(col(threaded, name), df[name])

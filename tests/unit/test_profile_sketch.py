@@ -67,3 +67,21 @@ def test_summary_exact_for_small_inputs():
     v = np.sort(np.array([3.0, 1.0, 2.0]))
     assert sk.summary_from_sorted(v).tolist() == [1.0, 2.0, 3.0]
     assert np.allclose(sk.interpolate_sorted(np.arange(11.0), np.array([0.0, 2.5, 10.0])), [0.0, 2.5, 10.0])
+
+
+def _reference_registers(hashes: np.ndarray) -> np.ndarray:
+    """Plain-Python HLL registers: low 12 bits pick the register, rank = clz(high 52 bits) + 1."""
+    reg = [0] * sk.HLL_M
+    for h in hashes.tolist():
+        w = h >> sk.HLL_P
+        rank = (64 - sk.HLL_P) - w.bit_length() + 1
+        reg[h & (sk.HLL_M - 1)] = max(reg[h & (sk.HLL_M - 1)], rank)
+    return np.array(reg, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("n", [0, 3, 5_000, 200_000])
+def test_hll_registers_equal_reference_including_high_rank_filter(n):
+    rng = np.random.default_rng(n + 11)
+    h = sk.hash_numbers(rng.random(n))
+    h[:1] = 0 if n else h[:1]  # rank 53 (all high bits zero) is handled
+    assert np.array_equal(sk.hll_registers(h), _reference_registers(h))
