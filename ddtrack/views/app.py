@@ -1,0 +1,115 @@
+"""The Dash app behind Airflow's "Data" menu entry and tabs.
+
+One Dash app, one URL per page (ids travel in the query string, so every page is a
+shareable link): ``/ddtrack/`` home, ``dag?dag_id=``, ``task?dag_id=&task_id=&n=``,
+``run?dag_id=&run_id=``, ``ti?dag_id=&run_id=&task_id=&map_index=&try_number=``.
+A single router callback builds the page for the URL after checking what the user may
+read; the pages' own callbacks check again, since a callback can be called directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from dash import Dash, Input, Output, dcc, html
+
+from ddtrack.views import common
+from ddtrack.views.common import empty_state, error_state
+from ddtrack.views.context import request_context
+from ddtrack.views.pages import dag, home, instance, run, task
+
+log = logging.getLogger("ddtrack.views")
+
+ASSETS = Path(__file__).parent / "assets"
+PAGES = {"": home, "dag": dag, "task": task, "run": run, "ti": instance}
+
+INDEX = """<!DOCTYPE html>
+<html lang="en">
+<head>
+{%metas%}
+<title>{%title%}</title>
+{%favicon%}
+<script>
+(function () {
+  // Follow Airflow's colour mode before the first paint (the iframe shares its origin).
+  var dark = false;
+  try { dark = window.parent.document.documentElement.classList.contains("dark"); } catch (e) {}
+  if (!dark) { try { var t = localStorage.getItem("theme"); dark = t === "dark" || (t !== "light" && matchMedia("(prefers-color-scheme: dark)").matches); } catch (e) {} }
+  document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
+})();
+</script>
+{%css%}
+</head>
+<body>
+{%app_entry%}
+<footer>{%config%}{%scripts%}{%renderer%}</footer>
+</body>
+</html>"""
+
+
+def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
+    """Build the app; ``requests_prefix`` is where the browser reaches it (base_url path included)."""
+    common.set_prefix(requests_prefix)
+    app = Dash(
+        __name__,
+        requests_pathname_prefix=requests_prefix,
+        routes_pathname_prefix="/",
+        assets_folder=str(ASSETS),
+        title="Data · ddtrack",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+        compress=False,
+    )
+    app.index_string = INDEX
+    app.layout = html.Div(
+        [dcc.Location(id="url", refresh=False), html.Main(id="page", className="dd-page", children=html.Div("Loading…", className="dd-muted"))],
+        className="dd-root",
+    )
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
+    def route(pathname: str | None, search: str | None) -> Any:
+        return render(pathname or requests_prefix, search or "", requests_prefix)
+
+    for page in (home, dag, task):
+        page.register(app)
+    _harden(app)
+    return app
+
+
+def page_params(search: str) -> dict[str, str]:
+    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+    return {k: v[0][:1000] for k, v in parsed.items() if v}
+
+
+def render(pathname: str, search: str, requests_prefix: str) -> Any:
+    """The page for a URL, built for the current user; any failure becomes a message."""
+    name = pathname[len(requests_prefix) :] if pathname.startswith(requests_prefix) else pathname.strip("/")
+    name = name.strip("/")
+    module = PAGES.get(name)
+    if module is None:
+        return empty_state(f"No page {name!r} here.", "Open ddtrack from Airflow's Data menu entry.")
+    try:
+        ctx = request_context()
+        return module.layout(ctx, page_params(search))
+    except Exception as exc:
+        log.exception("ddtrack could not render %s", name or "home")
+        return error_state(f"show this page ({name or 'home'})", exc)
+
+
+def _harden(app: Dash) -> None:
+    """No framework error page with a traceback, ever."""
+    server = app.server
+    server.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @server.errorhandler(Exception)
+    def _error(exc: Exception):  # noqa: ANN202
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return {"detail": exc.description}, exc.code
+        log.exception("ddtrack request failed")
+        return {"detail": f"ddtrack failed: {type(exc).__name__}"}, 500

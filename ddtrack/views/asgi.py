@@ -1,0 +1,47 @@
+"""The ASGI object Airflow mounts: cheap to import, builds Dash on its first request.
+
+Airflow imports plugins in every process, workers included; Dash, Plotly and the WSGI
+bridge are only imported here, when the api-server serves the first ``/ddtrack`` request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+MOUNT_PATH = "/ddtrack"
+
+
+class LazyDashApp:
+    """ASGI app: authentication guard in front of the Dash app, both built on first use."""
+
+    def __init__(self, mount_path: str = MOUNT_PATH) -> None:
+        self.mount_path = mount_path
+        self._app: Any = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if self._app is None:
+            async with self._lock:
+                if self._app is None:
+                    self._app = await asyncio.get_running_loop().run_in_executor(None, self.build)
+        await self._app(scope, receive, send)
+
+    def build(self) -> Any:
+        from a2wsgi import WSGIMiddleware
+
+        from ddtrack.auth import AuthGuard, base_path
+        from ddtrack.views.app import create_dash_app
+
+        dash_app = create_dash_app(f"{base_path()}{self.mount_path}/")
+        return AuthGuard(WSGIMiddleware(dash_app.server, workers=4))
+
+
+app = LazyDashApp()

@@ -1,0 +1,192 @@
+"""Pieces every page shares: links, state badges, empty and error states, formatting.
+
+User data (DAG ids, column names, values) only ever goes into components as text
+children or into figures through :func:`ddtrack.views.figures.plot_text`, so markup in
+it is shown, never interpreted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from dash import dcc, html
+
+log = logging.getLogger("ddtrack.views")
+
+# Airflow's state colours (airflow-core/src/airflow/ui: theme state tokens).
+STATE_COLORS: dict[str, str] = {
+    "success": "#16a34a",
+    "failed": "#dc2626",
+    "upstream_failed": "#f97316",
+    "up_for_retry": "#eab308",
+    "up_for_reschedule": "#06b6d4",
+    "running": "#84cc16",
+    "queued": "#78716c",
+    "scheduled": "#a8a29e",
+    "deferred": "#a855f7",
+    "skipped": "#ec4899",
+    "removed": "#d4d4d8",
+    "restarting": "#8b5cf6",
+    "unknown": "#a1a1aa",
+}
+
+PREFIX = "/ddtrack/"  # replaced by the app factory with the real requests prefix
+
+
+def set_prefix(prefix: str) -> None:
+    global PREFIX
+    PREFIX = prefix if prefix.endswith("/") else prefix + "/"
+
+
+def href(page: str, **params: Any) -> str:
+    """A shareable link to one of ddtrack's pages; ids travel URL-encoded in the query."""
+    query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+    return f"{PREFIX}{page}" + (f"?{query}" if query else "")
+
+
+def airflow_href(path: str) -> str:
+    """A link to a page of Airflow's own UI (opened in the top window, outside the iframe)."""
+    from ddtrack.auth import base_path
+
+    return f"{base_path()}{path}"
+
+
+def state_color(state: str | None) -> str:
+    return STATE_COLORS.get((state or "unknown").lower(), STATE_COLORS["unknown"])
+
+
+def state_badge(state: str | None) -> html.Span:
+    text = state or "unknown"
+    return html.Span(text, className="dd-state", style={"backgroundColor": state_color(state)}, title=f"state: {text}")
+
+
+def link(text: str, url: str, **kwargs: Any) -> dcc.Link:
+    return dcc.Link(str(text), href=url, className=kwargs.pop("className", "dd-link"), **kwargs)
+
+
+def top_link(text: str, url: str) -> html.A:
+    """A link that leaves the iframe (Airflow's own pages)."""
+    return html.A(str(text), href=url, target="_top", className="dd-link")
+
+
+def empty_state(title: str, hint: str) -> html.Div:
+    return html.Div([html.Div(title, className="dd-empty-title"), html.Div(hint, className="dd-empty-hint")], className="dd-empty")
+
+
+def error_state(what: str, exc: BaseException | None = None) -> html.Div:
+    detail = f"{type(exc).__name__}: {exc}"[:300] if exc is not None else ""
+    return html.Div(
+        [html.Div(f"ddtrack could not {what}.", className="dd-error-title"), html.Div(detail, className="dd-error-detail")],
+        className="dd-error",
+        role="alert",
+    )
+
+
+def not_found(kind: str, name: str) -> html.Div:
+    """The same answer for 'does not exist' and 'not yours': no leaking of DAG ids."""
+    return empty_state(
+        f"No {kind} {name!r} that you can read.",
+        "It does not exist, has no tracked data yet, or your Airflow role does not let you read it.",
+    )
+
+
+def safe(what: str) -> Callable:
+    """Decorate a page builder or callback: any error becomes a message, never a traceback."""
+
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                from dash.exceptions import PreventUpdate
+
+                if isinstance(exc, PreventUpdate):
+                    raise
+                log.exception("ddtrack view failed to %s", what)
+                return error_state(what, exc)
+
+        return wrapper
+
+    return decorator
+
+
+def fmt_time(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC" if value else "–"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def fmt_number(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if abs(value) >= 1e6 or (0 < abs(value) < 1e-3):
+            return f"{value:.{digits}g}"
+        return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "–"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def table(header: list[str], rows: list[list[Any]], className: str = "dd-table", **kwargs: Any) -> html.Table:
+    """A plain HTML table; cells are text or components."""
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in header])),
+            html.Tbody([html.Tr([html.Td(c if not isinstance(c, (int, float)) else fmt_number(c)) for c in row]) for row in rows]),
+        ],
+        className=className,
+        **kwargs,
+    )
+
+
+def card(title: Any, body: Any, **kwargs: Any) -> html.Section:
+    return html.Section([html.H3(title, className="dd-card-title"), html.Div(body, className="dd-card-body")], className="dd-card", **kwargs)
+
+
+def breadcrumbs(*parts: tuple[str, str | None]) -> html.Nav:
+    items: list[Any] = []
+    for i, (text, url) in enumerate(parts):
+        if i:
+            items.append(html.Span("/", className="dd-crumb-sep"))
+        items.append(link(text, url) if url else html.Span(text, className="dd-crumb-current"))
+    return html.Nav(items, className="dd-crumbs", **{"aria-label": "breadcrumb"})
+
+
+def page_header(title: str, subtitle: Any, crumbs: html.Nav, share_url: str, extra: list | None = None) -> html.Header:
+    actions = [html.A("Open in new tab ↗", href=share_url, target="_blank", className="dd-link dd-share", title="Shareable link to this page")]
+    return html.Header(
+        [crumbs, html.Div([html.H2(title, className="dd-title"), html.Div(actions + (extra or []), className="dd-actions")], className="dd-title-row"), html.Div(subtitle, className="dd-subtitle")],
+        className="dd-header",
+    )

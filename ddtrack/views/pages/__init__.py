@@ -1,0 +1,1 @@
+"""One module per page: ``layout(ctx, params)`` builds it, ``register(app)`` wires its callbacks."""

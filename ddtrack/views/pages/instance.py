@@ -1,0 +1,300 @@
+"""Task instance page, the heart: each output's profile, code, tags, lineage and diff."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from dash import dcc, html
+
+from ddtrack.store import queries
+from ddtrack.views import figures
+from ddtrack.views.common import (
+    airflow_href,
+    breadcrumbs,
+    card,
+    empty_state,
+    fmt_bytes,
+    fmt_duration,
+    fmt_number,
+    fmt_time,
+    href,
+    link,
+    not_found,
+    page_header,
+    state_badge,
+    top_link,
+)
+from ddtrack.views.context import PageContext
+
+MAX_CHARTS = 40
+BASE_STATS = ("dtype", "kind", "count", "nulls", "null %", "distinct", "mean", "std", "min", "max", "zeros", "negatives", "infinities")
+
+
+def _int(value: str | None, default: int | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def layout(ctx: PageContext, params: dict[str, str]) -> Any:
+    dag_id, run_id, task_id = params.get("dag_id", ""), params.get("run_id", ""), params.get("task_id", "")
+    map_index = _int(params.get("map_index"), -1)
+    try_number = _int(params.get("try_number"), None)
+    if not ctx.can_read(dag_id):
+        return not_found("DAG", dag_id)
+    detail = queries.task_instance(ctx.sources, dag_id, run_id, task_id, map_index, try_number)
+    name = task_id + (f" [{map_index}]" if map_index >= 0 else "")
+    crumbs = breadcrumbs(
+        ("Data", href("")),
+        (dag_id, href("dag", dag_id=dag_id)),
+        (run_id, href("run", dag_id=dag_id, run_id=run_id)),
+        (name, None),
+    )
+    if detail is None:
+        header = page_header(name, f"Task instance of run {run_id}", crumbs, href("ti", dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index))
+        return html.Div(
+            [
+                header,
+                empty_state(
+                    "This task instance has no tracked outputs.",
+                    "Add @track under @task on the task's function (from ddtrack import track), or call "
+                    "ddtrack.log_output(...) in it; its next run records its outputs here. "
+                    "If it just finished, its record is ingested when the DAG run ends (or run `ddtrack sync`).",
+                ),
+                html.Div(link("History of this task →", href("task", dag_id=dag_id, task_id=task_id))),
+            ]
+        )
+    return _page(detail, crumbs, name)
+
+
+def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
+    ti_path = f"/dags/{quote(d.dag_id, safe='')}/runs/{quote(d.run_id, safe='')}/tasks/{quote(d.task_id, safe='')}"
+    if d.map_index >= 0:
+        ti_path += f"/mapped/{d.map_index}"
+    header = page_header(
+        name,
+        [state_badge(d.state), f" try {d.try_number} · started {fmt_time(d.started_at)} · took {fmt_duration(d.duration_s)}"],
+        crumbs,
+        href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=d.map_index, try_number=d.try_number),
+        extra=[
+            link("Task history", href("task", dag_id=d.dag_id, task_id=d.task_id)),
+            top_link("Open in Airflow", airflow_href(ti_path)),
+        ],
+    )
+    parts: list[Any] = [header, _pickers(d)]
+    if d.error_type:
+        parts.append(html.Div([html.Strong(f"{d.error_type}: "), d.error_message or ""], className="dd-error", role="alert"))
+    for w in d.warnings:
+        parts.append(html.Div(w, className="dd-warning"))
+    if not d.outputs:
+        parts.append(
+            empty_state(
+                "This try recorded no outputs.",
+                "It failed before returning, or its function returned None without calling ddtrack.log_output(...).",
+            )
+        )
+    elif len(d.outputs) == 1:
+        parts.append(_output_section(d, d.outputs[0]))
+    else:
+        parts.append(
+            dcc.Tabs(
+                [dcc.Tab(_output_section(d, o), label=o.name, value=f"out-{i}") for i, o in enumerate(d.outputs)],
+                value="out-0",
+                className="dd-tabs",
+            )
+        )
+    parts.append(html.Div([card("Lineage", _lineage(d)), card("Run", _run_facts(d))], className="dd-two"))
+    parts.append(card(["Code ", html.Span(f"sha256 {d.code_hash[:12]}…" if d.code_hash else "", className="dd-muted dd-mono", title=d.code_hash or "")], _code(d)))
+    return html.Div(parts)
+
+
+def _pickers(d: queries.InstanceDetail) -> html.Div:
+    tries = [
+        link(f"try {t.try_number} ({t.state})", href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=d.map_index, try_number=t.try_number), className="dd-chip" + (" dd-chip-on" if t.try_number == d.try_number else ""))
+        for t in d.tries
+    ]
+    items: list[Any] = [html.Span("Tries: ", className="dd-muted"), *tries] if len(d.tries) > 1 else []
+    if len(d.map_indexes) > 1:
+        items.append(html.Span(" Mapped instances: ", className="dd-muted"))
+        items += [
+            link(str(m), href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=m), className="dd-chip" + (" dd-chip-on" if m == d.map_index else ""))
+            for m in d.map_indexes[:100]
+        ]
+    return html.Div(items, className="dd-pickers")
+
+
+def _output_section(d: queries.InstanceDetail, o: queries.OutputDetail) -> html.Div:
+    tags = d.output_tags.get(o.name, {})
+    facts = [
+        ("Output", o.name),
+        ("Type", o.type_name or o.kind),
+        ("Rows", fmt_number(o.rows)),
+        ("Columns", fmt_number(o.n_columns)),
+        ("Memory", fmt_bytes(o.memory_bytes)),
+        ("URI", o.uri or "–"),
+        ("Schema fingerprint", (o.schema_fingerprint or "–")[:16]),
+    ]
+    header = html.Div(
+        [html.Div([html.Div(k, className="dd-stat-label"), html.Div(v, className="dd-stat-value dd-wrap")], className="dd-stat") for k, v in facts],
+        className="dd-stats",
+    )
+    parts: list[Any] = [header]
+    if tags:
+        parts.append(_tag_chips(tags))
+    if o.truncated:
+        parts.append(html.Div("The profile was truncated to keep the record small: some columns lack detail.", className="dd-warning"))
+    if o.detail.get("pii"):
+        parts.append(html.Div(f"PII columns (values never stored): {', '.join(map(str, o.detail['pii']))}", className="dd-muted"))
+    diff = next((x for x in (d.previous.diffs if d.previous else []) if x.name == o.name), None)
+    parts.append(card("Compared with the previous successful run", _diff(d, diff)))
+    if o.columns:
+        parts.append(card("Nulls and distinct values per column", dcc.Graph(figure=figures.nulls_and_distinct(o.columns), config=figures.graph_config())))
+        parts.append(card("Distributions", _column_charts(o)))
+        parts.append(card("Describe", _describe(o)))
+        parts.append(card("Schema", _schema(o)))
+    elif o.detail.get("repr"):
+        parts.append(card("Value", html.Pre(str(o.detail["repr"]), className="dd-code")))
+    if o.detail.get("sample"):
+        parts.append(card("Sample rows", _sample(o.detail["sample"])))
+    return html.Div(parts, className="dd-output", **{"data-output": o.name})
+
+
+def _column_charts(o: queries.OutputDetail) -> html.Div:
+    charts = []
+    for c in o.columns[:MAX_CHARTS]:
+        hist = c.stats.get("histogram") or {}
+        top = c.stats.get("top_values")
+        if hist.get("edges") and hist.get("counts"):
+            fig = figures.histogram(c.name, hist["edges"], hist["counts"], is_time=c.kind == "datetime")
+        elif top:
+            fig = figures.top_values(c.name, top, c.count)
+        else:
+            continue
+        charts.append(html.Div(dcc.Graph(figure=fig, config=figures.graph_config()), className="dd-chart", **{"data-column": c.name}))
+    if not charts:
+        return empty_state("No distributions recorded.", "Histograms and top values are recorded for numeric, datetime and categorical columns (never for PII columns).")
+    more = len(o.columns) - MAX_CHARTS
+    note = [html.Div(f"{more} more columns: see the describe table.", className="dd-muted")] if more > 0 else []
+    return html.Div([html.Div(charts, className="dd-chart-grid"), *note])
+
+
+def _describe(o: queries.OutputDetail) -> html.Div:
+    quantile_keys = sorted({k for c in o.columns for k in (c.stats.get("quantiles") or {})}, key=float)
+    has_len = any(c.stats.get("str_len") for c in o.columns)
+    header = ["column", *BASE_STATS, *[f"q{float(k) * 100:g}%" for k in quantile_keys]] + (["len min", "len mean", "len max"] if has_len else [])
+    rows = []
+    for c in o.columns:
+        q = c.stats.get("quantiles") or {}
+        sl = c.stats.get("str_len") or {}
+        values = [
+            c.dtype, c.kind, c.count, c.nulls, f"{c.null_pct:.2f}%" if c.null_pct is not None else None,
+            f"~{c.n_distinct:,}" if c.distinct_estimated and c.n_distinct is not None else c.n_distinct,
+            c.mean, c.std, c.stats.get("min"), c.stats.get("max"), c.zeros, c.negatives, c.infinities,
+            *[q.get(k) for k in quantile_keys],
+        ] + ([sl.get("min"), sl.get("mean"), sl.get("max")] if has_len else [])
+        rows.append(html.Tr([html.Th(c.name, scope="row"), *[html.Td(fmt_number(v)) for v in values]]))
+    return html.Div(html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-describe"), className="dd-scroll")
+
+
+def _schema(o: queries.OutputDetail) -> html.Table:
+    schema = o.schema or [{"name": c.name, "dtype": c.dtype} for c in o.columns]
+    rows = [html.Tr([html.Td(str(i)), html.Td(str(s.get("name"))), html.Td(str(s.get("dtype")), className="dd-mono")]) for i, s in enumerate(schema) if isinstance(s, dict)]
+    return html.Table([html.Thead(html.Tr([html.Th("#"), html.Th("column"), html.Th("type")])), html.Tbody(rows)], className="dd-table dd-schema")
+
+
+def _sample(sample: Any) -> Any:
+    if isinstance(sample, list) and sample and isinstance(sample[0], dict):
+        cols = list(sample[0].keys())
+        rows = [html.Tr([html.Td(str(r.get(c))) for c in cols]) for r in sample[:50]]
+        return html.Div(html.Table([html.Thead(html.Tr([html.Th(str(c)) for c in cols])), html.Tbody(rows)], className="dd-table"), className="dd-scroll")
+    return html.Pre(str(sample)[:5000], className="dd-code")
+
+
+def _diff(d: queries.InstanceDetail, diff: queries.OutputDiff | None) -> Any:
+    if d.previous is None:
+        return html.Div("No earlier successful run of this task to compare with.", className="dd-muted")
+    prev = d.previous
+    intro = html.Div(
+        ["Against ", link(prev.run_id, href("ti", dag_id=d.dag_id, run_id=prev.run_id, task_id=d.task_id, map_index=d.map_index, try_number=prev.try_number)), f" (started {fmt_time(prev.started_at)})."],
+        className="dd-muted",
+    )
+    if diff is None or diff.rows_before is None and not any(c.change != "same" or c.null_pct_before is not None for c in diff.columns):
+        return html.Div([intro, html.Div("That run had no output of this name.")])
+    delta = (diff.rows_after or 0) - (diff.rows_before or 0)
+    rows_line = html.Div(
+        [html.Strong("Rows: "), f"{fmt_number(diff.rows_before)} → {fmt_number(diff.rows_after)} ", html.Span(f"({delta:+,})", className="dd-bad" if delta < 0 else "dd-good" if delta > 0 else "dd-muted")]
+    )
+    schema_line = html.Div([html.Strong("Schema: "), "changed" if diff.schema_changed else "unchanged"], className="dd-bad" if diff.schema_changed else "")
+    rows = []
+    for c in diff.columns:
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(c.name),
+                    html.Td(c.change, className=f"dd-change-{c.change}"),
+                    html.Td(f"{c.dtype_before or '–'} → {c.dtype_after or '–'}" if c.change == "type" else (c.dtype_after or c.dtype_before or "")),
+                    html.Td(_pair(c.null_pct_before, c.null_pct_after, "%")),
+                    html.Td(_pair(c.mean_before, c.mean_after, "")),
+                ]
+            )
+        )
+    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in ("column", "change", "type", "null rate before → after", "mean before → after")])), html.Tbody(rows)], className="dd-table dd-diff")
+    return html.Div([intro, rows_line, schema_line, table])
+
+
+def _pair(before: float | None, after: float | None, unit: str) -> str:
+    if before is None and after is None:
+        return "–"
+    text = f"{fmt_number(before)}{unit if before is not None else ''} → {fmt_number(after)}{unit if after is not None else ''}"
+    if before is not None and after is not None and before != after:
+        text += f" ({after - before:+.4g})"
+    return text
+
+
+def _tag_chips(tags: dict[str, str]) -> html.Div:
+    return html.Div([html.Span(f"{k}={v}", className="dd-tag") for k, v in sorted(tags.items())], className="dd-tags")
+
+
+def _lineage(d: queries.InstanceDetail) -> html.Div:
+    inputs = []
+    for i in d.inputs:
+        if i.get("kind") == "task" and i.get("upstream_task_id"):
+            inputs.append(html.Li([html.Span("task ", className="dd-kind"), link(f"{i['upstream_task_id']}.{i.get('upstream_output') or 'return_value'}", href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=i["upstream_task_id"]))]))
+        else:
+            inputs.append(html.Li([html.Span(f"{i.get('kind')} ", className="dd-kind"), html.Span(str(i.get("name") or ""), className="dd-strong"), " ", html.Span(str(i.get("uri") or ""), className="dd-mono dd-wrap")]))
+    consumers = []
+    for c in d.consumers:
+        url = href("ti", dag_id=c["dag_id"], run_id=c["run_id"], task_id=c["task_id"]) if c["via"] == "xcom" else href("task", dag_id=c["dag_id"], task_id=c["task_id"])
+        label = c["task_id"] if c["dag_id"] == d.dag_id else f"{c['dag_id']}.{c['task_id']}"
+        consumers.append(html.Li([html.Span(f"{c['via']} ", className="dd-kind"), link(label, url), html.Span(f" reads {c.get('name') or 'return_value'}", className="dd-muted")]))
+    return html.Div(
+        [
+            html.H4("Upstream inputs"),
+            html.Ul(inputs, className="dd-inputs") if inputs else html.Div("None recorded (no XCom arguments, log_input or Asset inlets).", className="dd-muted"),
+            html.H4("Downstream consumers"),
+            html.Ul(consumers, className="dd-consumers") if consumers else html.Div("No task reads this output (as recorded).", className="dd-muted"),
+        ]
+    )
+
+
+def _run_facts(d: queries.InstanceDetail) -> html.Div:
+    facts = [
+        ("Function", d.function or "–"),
+        ("Started", fmt_time(d.started_at)),
+        ("Ended", fmt_time(d.ended_at)),
+        ("Duration", fmt_duration(d.duration_s)),
+        ("Tracked", "yes (@track)" if d.tracked else "log_output/log_input only"),
+    ]
+    rows = [html.Tr([html.Th(k, scope="row"), html.Td(v, className="dd-wrap")]) for k, v in facts]
+    parts: list[Any] = [html.Table(html.Tbody(rows), className="dd-table dd-facts")]
+    if d.tags:
+        parts += [html.H4("Tags"), _tag_chips(d.tags)]
+    return html.Div(parts)
+
+
+def _code(d: queries.InstanceDetail) -> Any:
+    if not d.source:
+        return html.Div("No source recorded for this function.", className="dd-muted")
+    return html.Pre(html.Code(d.source), className="dd-code")
