@@ -34,6 +34,17 @@ EXAMPLE_DAG_IDS = ("titanic", "mapped_batches", "sales_producer", "quality_check
 FINISHED = {"success", "failed"}
 
 
+def dags_folder_with(home: Path, *extra: Path) -> Path:
+    """A DAG folder holding the example DAGs plus ``extra`` DAG files (as symlinks)."""
+    folder = home / "dags"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in [*EXAMPLE_DAGS.glob("*.py"), *extra]:
+        link = folder / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
