@@ -258,19 +258,12 @@ def datetime_column(col: dict[str, Any], ticks: np.ndarray, unit: str, tz: str |
     Min, max, quantiles and histogram edges are ISO-8601 strings in the column's time zone.
     Mean/std are left None (the format defines them as floats).
     """
-    s = np.sort(ticks.astype(np.int64, copy=False))
+    s = _sorted(ticks.astype(np.int64, copy=False))
     n = s.size
-    if n:
-        change = np.empty(n, dtype=bool)
-        change[0] = True
-        np.not_equal(s[1:], s[:-1], out=change[1:])
-        uniques = s[change]
-    else:
-        uniques = s
-    col["distinct"] = int(uniques.size)
+    n_unique, uniques = _distinct_sorted(s)
+    col["distinct"] = n_unique
     ns_per = _ns_per_unit(unit)
-    with np.errstate(over="ignore"):
-        hashes = sk.hash_int64(uniques * np.int64(ns_per))
+    hashes = sk.hash_int64(uniques, ns_per)
     if pii:
         col["sketch"] = _hll_sketch(hashes)
         return col

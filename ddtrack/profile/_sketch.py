@@ -68,9 +68,10 @@ def hash_numbers(values: np.ndarray) -> np.ndarray:
     return _splitmix_inplace(f.view(np.uint64))
 
 
-def hash_int64(values: np.ndarray) -> np.ndarray:
-    """Hashes of int64 words (datetimes as nanoseconds)."""
-    return splitmix64(np.asarray(values, dtype=np.int64).view(np.uint64))
+def hash_int64(values: np.ndarray, scale: int = 1) -> np.ndarray:
+    """Hashes of int64 words times ``scale`` (datetime ticks -> nanoseconds; wraps on overflow)."""
+    z = np.multiply(np.asarray(values, dtype=np.int64), np.int64(scale))  # a copy we own
+    return _splitmix_inplace(z.view(np.uint64))
 
 
 def hash_strings(values: Sequence[Any] | np.ndarray) -> np.ndarray:
