@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ddtrack.record import XCOM_KEY, is_record, record_hash
+from ddtrack.store.catalog import entries_of_record, insert_ignore
 from ddtrack.store.engine import get_engine, session_factory
 from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
@@ -251,6 +252,7 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
         _write_output(session, run, output)
     _write_lineage(session, run, record)
     _write_tags(session, run, record)
+    insert_ignore(session, entries_of_record(record))
     return True
 
 

@@ -200,3 +200,25 @@ class Tag(Base):
         Index("ix_ddtrack_tag_key_value", "key", "value"),
         Index("ix_ddtrack_tag_run", "task_run_id"),
     )
+
+
+class CatalogEntry(Base):
+    """One distinct searchable name: a DAG, task, output, column or tag seen in any run.
+
+    Search reads this small table instead of scanning millions of column profiles with
+    ``LIKE '%text%'`` (which no B-tree index serves). ``entry_hash`` makes the identity
+    unique within MySQL's index size limit.
+    """
+
+    __tablename__ = "ddtrack_catalog"
+
+    id: Mapped[int] = _big_id()
+    entry_hash: Mapped[str] = mapped_column(String(40), unique=True)
+    # "dag", "task", "output", "column" or "tag".
+    kind: Mapped[str] = mapped_column(String(10))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN), default="")
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    text: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_ddtrack_catalog_text", "text"), Index("ix_ddtrack_catalog_dag", "dag_id"))

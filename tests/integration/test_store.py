@@ -147,3 +147,40 @@ def test_wide_output_ingests(installed_store, wide):
     report = ingest_records(installed_store, [record])
     assert report.failed == 0, report.errors
     assert count(installed_store, ColumnProfile) == wide
+
+
+def test_upgrade_from_the_first_schema_keeps_data_and_catalogues_it(store_url, monkeypatch):
+    """A store written by ddtrack's first schema (0001) upgrades to head with its rows intact."""
+    import ddtrack.store.ingest as ingest_module
+    from ddtrack.store.models import CatalogEntry
+
+    upgrade(store_url, "0001")
+    assert "ddtrack_catalog" not in inspect(get_engine(store_url)).get_table_names()
+    # Write the way 0001-era ingest did: no catalog yet.
+    monkeypatch.setattr(ingest_module, "insert_ignore", lambda session, rows: None)
+    with session_factory(store_url)() as s, s.begin():
+        ingest_module.write_record(s, make_record(run_id="old"))
+    monkeypatch.undo()
+    report = upgrade(store_url)
+    assert report.before == "0001" and report.after == head_revision() and "0002" in report.applied
+    assert count(store_url, TaskRun) == 1 and count(store_url, ColumnProfile) == 4
+    with session_factory(store_url)() as s:
+        texts = {(e.kind, e.text) for e in s.scalars(select(CatalogEntry))}
+    assert {
+        ("dag", "dag_a"),
+        ("task", "load"),
+        ("output", "return_value"),
+        ("column", "email"),
+        ("tag", "team=data-eng"),
+        ("tag", "stage=raw"),
+    } <= texts
+
+
+def test_ingest_keeps_the_catalog_distinct(installed_store):
+    from ddtrack.store.models import CatalogEntry
+
+    ingest_records(installed_store, [make_record(run_id=f"r{i}") for i in range(5)])
+    with session_factory(installed_store)() as s:
+        entries = list(s.scalars(select(CatalogEntry)))
+    # dag, task, output, 4 columns, 2 tags: the same for every run
+    assert len(entries) == 9
