@@ -58,9 +58,9 @@ def base_column(name: str, position: int, dtype: str, kind: str, count: int, nul
     }
 
 
-def _hll_sketch(hashes: np.ndarray, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The sketch dict with a serialised HLL of the given value hashes."""
-    out: dict[str, Any] = {"hll": sk.encode_hll(sk.hll_registers(hashes))}
+def _hll_sketch(hashes: np.ndarray, extra: dict[str, Any] | None = None, *, registers: bool = False) -> dict[str, Any]:
+    """The sketch dict with a serialised HLL of the given value hashes (or ready registers)."""
+    out: dict[str, Any] = {"hll": sk.encode_hll(hashes if registers else sk.hll_registers(hashes))}
     if extra:
         out.update(extra)
     return out
@@ -124,11 +124,11 @@ def numeric_column(
     nf = finite.size
     n_unique, uniques = _distinct_sorted(finite)
     col["distinct"] = n_unique + (n_pos_inf > 0) + (n_neg_inf > 0)
-    hashes = sk.hash_numbers(uniques)
+    reg = sk.hll_of_numbers(uniques)
     if n_pos_inf or n_neg_inf:
-        hashes = np.concatenate([hashes, sk.hash_numbers(_infs(n_pos_inf, n_neg_inf))])
+        np.maximum(reg, sk.hll_of_numbers(_infs(n_pos_inf, n_neg_inf)), out=reg)
     if pii:
-        col["sketch"] = _hll_sketch(hashes)
+        col["sketch"] = _hll_sketch(reg, registers=True)
         return col
     col["infinities"] = n_pos_inf + n_neg_inf
     if n:
@@ -149,7 +149,7 @@ def numeric_column(
         col["zeros"] = 0
         col["negatives"] = n_neg_inf
         summary = np.zeros(0)
-    col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(summary), "summary_n": nf})
+    col["sketch"] = _hll_sketch(reg, {"summary": sk.encode_floats(summary), "summary_n": nf}, registers=True)
     return col
 
 
@@ -263,12 +263,12 @@ def datetime_column(col: dict[str, Any], ticks: np.ndarray, unit: str, tz: str |
     n_unique, uniques = _distinct_sorted(s)
     col["distinct"] = n_unique
     ns_per = _ns_per_unit(unit)
-    hashes = sk.hash_int64(uniques, ns_per)
+    reg = sk.hll_of_int64(uniques, ns_per)
     if pii:
-        col["sketch"] = _hll_sketch(hashes)
+        col["sketch"] = _hll_sketch(reg, registers=True)
         return col
     if not n:
-        col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(np.zeros(0)), "summary_n": 0})
+        col["sketch"] = _hll_sketch(reg, {"summary": sk.encode_floats(np.zeros(0)), "summary_n": 0}, registers=True)
         return col
 
     def fmt(v: float) -> str | None:
@@ -286,7 +286,9 @@ def datetime_column(col: dict[str, Any], ticks: np.ndarray, unit: str, tz: str |
         edges_t = np.unique(edges_t)
     col["histogram"] = {"edges": [fmt(e) for e in edges_t], "counts": _hist_sorted(s, edges_t)}
     summary = sk.summary_from_sorted(s) * float(ns_per)
-    col["sketch"] = _hll_sketch(hashes, {"summary": sk.encode_floats(summary), "summary_n": n, "unit": "ns"})
+    col["sketch"] = _hll_sketch(
+        reg, {"summary": sk.encode_floats(summary), "summary_n": n, "unit": "ns"}, registers=True
+    )
     if tz:
         col["sketch"]["tz"] = tz
     return col

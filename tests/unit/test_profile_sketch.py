@@ -85,3 +85,12 @@ def test_hll_registers_equal_reference_including_high_rank_filter(n):
     h = sk.hash_numbers(rng.random(n))
     h[:1] = 0 if n else h[:1]  # rank 53 (all high bits zero) is handled
     assert np.array_equal(sk.hll_registers(h), _reference_registers(h))
+
+
+@pytest.mark.parametrize("n", [10, 70_000, 300_001])
+def test_chunked_hll_equals_full_hash_registers(n):
+    rng = np.random.default_rng(n)
+    f = rng.normal(size=n)
+    assert np.array_equal(sk.hll_of_numbers(f), sk.hll_registers(sk.hash_numbers(f)))
+    t = rng.integers(0, 10**12, n)
+    assert np.array_equal(sk.hll_of_int64(t, 1000), sk.hll_registers(sk.hash_int64(t, 1000)))
