@@ -146,7 +146,7 @@ def sparkline(points: Sequence[tuple[Any, int]]) -> dict[str, Any]:
 def task_history(rows: Sequence[Any]) -> dict[str, Any]:
     """Duration bars coloured by state, rows and null rate lines, schema changes marked."""
     rows = list(reversed(rows))  # oldest left
-    xs = [r.started_at.isoformat() if r.started_at else r.run_id for r in rows]
+    xs = _history_labels(rows)
     hover = [
         f"{plot_text(r.run_id)}<br>try {r.try_number} · {plot_text(r.state)}<br>{fmt_duration(r.duration_s)}"
         + (f"<br>{r.rows:,} rows" if r.rows is not None else "")
@@ -212,8 +212,25 @@ def task_history(rows: Sequence[Any]) -> dict[str, Any]:
     layout["yaxis"] = {"domain": [0.66, 1.0], "gridcolor": GRID, "automargin": True}
     layout["yaxis2"] = {"domain": [0.34, 0.6], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
     layout["yaxis3"] = {"domain": [0.0, 0.27], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
-    layout["xaxis"] = {"gridcolor": GRID, "automargin": True, "anchor": "y3"}
+    layout["xaxis"] = {"type": "category", "gridcolor": GRID, "automargin": True, "anchor": "y3", "tickangle": -30, "nticks": 12}
+    layout["bargap"] = 0.25 if len(rows) > 3 else 0.6
     return {"data": data, "layout": layout}
+
+
+def _history_labels(rows: Sequence[Any]) -> list[str]:
+    """Evenly spaced, unique category labels (start time, try, map index) for the history."""
+    labels, seen = [], set()
+    for r in rows:
+        label = r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else plot_text(r.run_id)[:24]
+        if r.map_index >= 0:
+            label += f" [{r.map_index}]"
+        if r.try_number > 1:
+            label += f" try {r.try_number}"
+        while label in seen:
+            label += "\u200b"
+        seen.add(label)
+        labels.append(label)
+    return labels
 
 
 def waterfall(tasks: Sequence[Any]) -> dict[str, Any]:

@@ -17,14 +17,16 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dev_tools.airflow_local import USERS, LocalAirflow, free_port  # noqa: E402
+from dev_tools.airflow_local import BIN, EXAMPLE_DAGS, USERS, LocalAirflow, free_port  # noqa: E402
 
 # Logins of the demo. "outsider" is a user the auth manager lets read no DAG at all.
 DEMO_USERS = {**USERS, "outsider": "outsider"}
@@ -32,21 +34,64 @@ DEMO_ROLES = "admin:admin,viewer:viewer,outsider:"
 EXTRA_TITANIC_RUNS = 2
 
 
-def make_demo(home: Path, port: int | None = None, host: str = "127.0.0.1") -> LocalAirflow:
-    """Set up and start the deployment, run the example DAGs; returns the running harness."""
-    airflow = LocalAirflow(
+@dataclass
+class DemoAirflow(LocalAirflow):
+    """The harness, with the api-server bound to ``host`` (0.0.0.0 inside a container only)."""
+
+    host: str = "127.0.0.1"
+
+    def start_component(self, name: str, argv: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        if name != "api-server" or self.host == "127.0.0.1":
+            super().start_component(name, argv, env)
+            return
+        log = open(self.home / "logs" / "api-server.out", "ab")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(
+            [str(BIN / "airflow"), "api-server", "-H", self.host, "-p", str(self.port)],
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _dags_folder(home: Path, extra_dags: list[Path]) -> Path:
+    """The example DAGs, plus ``extra_dags`` (the browser tests add a DAG of their own)."""
+    if not extra_dags:
+        return EXAMPLE_DAGS
+    folder = home / "dags"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in [*EXAMPLE_DAGS.glob("*.py"), *extra_dags]:
+        target = folder / source.name
+        if not target.exists():
+            target.symlink_to(source.resolve())
+    return folder
+
+
+def make_demo(
+    home: Path, port: int | None = None, host: str = "127.0.0.1", extra_dags: list[Path] | None = None
+) -> LocalAirflow:
+    """Set up and start the deployment, run the example DAGs; returns the running harness.
+
+    ``extra_dags`` are DAG files added to the example DAGs and run once each.
+    """
+    extra_dags = list(extra_dags or [])
+    airflow = DemoAirflow(
         home=home,
+        host=host,
         port=port or free_port(),
+        dags_folder=_dags_folder(home, extra_dags),
         extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": DEMO_ROLES},
     )
     airflow.setup()
     (home / "passwords.json").write_text(json.dumps(DEMO_USERS))
-    if host != "127.0.0.1":  # inside a container only: the port is published by Docker
-        airflow.extra_env["AIRFLOW__API__HOST"] = host
     airflow.start()
     try:
         airflow.run_examples()
         extra = [("titanic", airflow.trigger("titanic")) for _ in range(EXTRA_TITANIC_RUNS)]
+        if extra_dags:
+            added = [path.stem for path in extra_dags]
+            airflow.wait_dags(added)
+            extra += [(dag_id, airflow.trigger(dag_id)) for dag_id in added]
         airflow.wait_runs(extra)
         # The listener ingests each run as it ends; `ddtrack sync` is the documented safety net.
         airflow.run_cli(["ddtrack", "sync"])

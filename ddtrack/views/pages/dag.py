@@ -27,7 +27,7 @@ from ddtrack.views.common import (
 )
 from ddtrack.views.context import PageContext, request_context
 
-X_STEP, Y_STEP = 210, 90
+X_STEP, Y_STEP = 175, 70
 
 
 def layout(ctx: PageContext, params: dict[str, str]) -> Any:
@@ -56,7 +56,7 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
     if not graph.nodes:
         return empty_state("No tasks to show.", "This DAG has no serialized tasks and no tracked outputs yet.")
     elements = graph_elements(graph, ctx.allowed)
-    height = max(260, 90 * max(_layer_sizes(elements) + [1]) + 60)
+    height = max(340, 75 * max(_layer_sizes(elements) + [1]) + 80)
     cytoscape = cyto.Cytoscape(
         id="dag-graph",
         elements=elements,
@@ -64,7 +64,7 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
         stylesheet=STYLESHEET,
         style={"width": "100%", "height": f"{min(height, 640)}px"},
         minZoom=0.3,
-        maxZoom=2.5,
+        maxZoom=1.4,
         userZoomingEnabled=True,
         boxSelectionEnabled=False,
         autoRefreshLayout=False,
@@ -236,9 +236,9 @@ STYLESHEET: list[dict[str, Any]] = [
             "font-size": 11,
             "font-family": "Inter, -apple-system, Segoe UI, Roboto, sans-serif",
             "color": "#27272a",
-            "width": 150,
-            "height": 44,
-            "text-max-width": 140,
+            "width": 140,
+            "height": 42,
+            "text-max-width": 132,
         },
     },
     {
@@ -248,11 +248,11 @@ STYLESHEET: list[dict[str, Any]] = [
     {"selector": ".untracked", "style": {"border-style": "dashed", "background-color": "#f4f4f5"}},
     {
         "selector": ".output",
-        "style": {"shape": "barrel", "background-color": "#e0edff", "border-width": 1, "border-color": "#017cee", "width": 130, "height": 38},
+        "style": {"shape": "barrel", "background-color": "#e0edff", "border-width": 1, "border-color": "#017cee", "width": 120, "height": 38},
     },
     {
         "selector": ".external",
-        "style": {"shape": "tag", "background-color": "#fef3c7", "border-width": 1, "border-color": "#d97706", "width": 140, "height": 34},
+        "style": {"shape": "tag", "background-color": "#fef3c7", "border-width": 1, "border-color": "#d97706", "width": 124, "height": 34},
     },
     {
         "selector": ".dag",

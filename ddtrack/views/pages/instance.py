@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -148,14 +149,15 @@ def _output_section(d: queries.InstanceDetail, o: queries.OutputDetail) -> html.
     if o.detail.get("pii"):
         parts.append(html.Div(f"PII columns (values never stored): {', '.join(map(str, o.detail['pii']))}", className="dd-muted"))
     diff = next((x for x in (d.previous.diffs if d.previous else []) if x.name == o.name), None)
-    parts.append(card("Compared with the previous successful run", _diff(d, diff)))
     if o.columns:
-        parts.append(card("Nulls and distinct values per column", dcc.Graph(figure=figures.nulls_and_distinct(o.columns), config=figures.graph_config())))
         parts.append(card("Distributions", _column_charts(o)))
+        parts.append(card("Nulls and distinct values per column", dcc.Graph(figure=figures.nulls_and_distinct(o.columns), config=figures.graph_config())))
         parts.append(card("Describe", _describe(o)))
-        parts.append(card("Schema", _schema(o)))
     elif o.detail.get("repr"):
         parts.append(card("Value", html.Pre(str(o.detail["repr"]), className="dd-code")))
+    parts.append(card("Compared with the previous successful run", _diff(d, diff)))
+    if o.columns:
+        parts.append(card("Schema", _schema(o)))
     if o.detail.get("sample"):
         parts.append(card("Sample rows", _sample(o.detail["sample"])))
     return html.Div(parts, className="dd-output", **{"data-output": o.name})
@@ -235,7 +237,7 @@ def _diff(d: queries.InstanceDetail, diff: queries.OutputDiff | None) -> Any:
                     html.Td(c.name),
                     html.Td(c.change, className=f"dd-change-{c.change}"),
                     html.Td(f"{c.dtype_before or '–'} → {c.dtype_after or '–'}" if c.change == "type" else (c.dtype_after or c.dtype_before or "")),
-                    html.Td(_pair(c.null_pct_before, c.null_pct_after, "%")),
+                    html.Td(_pair(c.null_pct_before, c.null_pct_after, "%", digits=2)),
                     html.Td(_pair(c.mean_before, c.mean_after, "")),
                 ]
             )
@@ -244,10 +246,10 @@ def _diff(d: queries.InstanceDetail, diff: queries.OutputDiff | None) -> Any:
     return html.Div([intro, rows_line, schema_line, table])
 
 
-def _pair(before: float | None, after: float | None, unit: str) -> str:
+def _pair(before: float | None, after: float | None, unit: str, digits: int = 4) -> str:
     if before is None and after is None:
         return "–"
-    text = f"{fmt_number(before)}{unit if before is not None else ''} → {fmt_number(after)}{unit if after is not None else ''}"
+    text = f"{fmt_number(before, digits)}{unit if before is not None else ''} → {fmt_number(after, digits)}{unit if after is not None else ''}"
     if before is not None and after is not None and before != after:
         text += f" ({after - before:+.4g})"
     return text
@@ -281,7 +283,7 @@ def _lineage(d: queries.InstanceDetail) -> html.Div:
 
 def _run_facts(d: queries.InstanceDetail) -> html.Div:
     facts = [
-        ("Function", d.function or "–"),
+        ("Function", _function_name(d.function)),
         ("Started", fmt_time(d.started_at)),
         ("Ended", fmt_time(d.ended_at)),
         ("Duration", fmt_duration(d.duration_s)),
@@ -292,6 +294,13 @@ def _run_facts(d: queries.InstanceDetail) -> html.Div:
     if d.tags:
         parts += [html.H4("Tags"), _tag_chips(d.tags)]
     return html.Div(parts)
+
+
+def _function_name(name: str | None) -> str:
+    """The function's dotted name without the module prefix Airflow gives DAG files it loads."""
+    if not name:
+        return "–"
+    return re.sub(r"unusual_prefix_[0-9a-f]+_", "", name)
 
 
 def _code(d: queries.InstanceDetail) -> Any:

@@ -1,0 +1,209 @@
+"""Headless Chromium against a live Airflow 3: ddtrack's views as a person sees them.
+
+One deployment per session (``tests/dev_tools/run_webserver.py``'s ``make_demo``: the
+api-server, scheduler and dag-processor on 127.0.0.1, the example DAGs run through the
+REST API). The tests log in through Airflow's login page, open the "Data" menu entry and
+the "Data" tab of Airflow's DAG, run, task and task-instance pages, and look inside the
+iframe. Each writes its screenshot to ``img/`` (used by the README).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.scheduler]
+
+REPO = Path(__file__).resolve().parents[2]
+IMG = REPO / "img"
+PROBE_DAG = REPO / "tests" / "views" / "dags" / "html_probe.py"
+CHROMIUM = os.environ.get("DDTRACK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+
+sys.path.insert(0, str(REPO / "tests"))
+
+
+@pytest.fixture(scope="session")
+def demo():
+    from dev_tools.run_webserver import make_demo
+
+    home = Path(tempfile.mkdtemp(prefix="ddtrack-browser-"))
+    airflow = make_demo(home, extra_dags=[PROBE_DAG])
+    yield airflow
+    airflow.remove()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def login(browser, demo, user: str = "admin", password: str | None = None, dark: bool = False):
+    """A page logged in through Airflow's own login form."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1100}, color_scheme="dark" if dark else "light")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{demo.base_url}/")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password or user)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{demo.base_url}/")
+    return page
+
+
+def last_run(demo, dag_id: str, state: str | None = None) -> str:
+    runs = [r for r in demo.find_runs(dag_id) if state is None or r["state"] == state]
+    return runs[0]["dag_run_id"]
+
+
+def open_tab(page, demo, airflow_path: str, route: str):
+    """Open an Airflow page, click its "Data" tab, return the iframe."""
+    page.goto(f"{demo.base_url}{airflow_path}")
+    page.locator(f'a[href$="/plugin/{route}"]').click()
+    frame = page.frame_locator("iframe")
+    frame.locator(".dd-header").wait_for()
+    return frame
+
+
+def shot(page, name: str, height: int = 1100) -> None:
+    IMG.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1440, "height": height})
+    page.wait_for_timeout(800)  # charts finish their transition
+    page.screenshot(path=str(IMG / f"{name}.png"))
+
+
+def test_data_menu_entry_lists_tracked_dags(browser, demo):
+    page = login(browser, demo)
+    page.get_by_role("link", name="Data").first.click()
+    page.wait_for_url("**/plugin/ddtrack")
+    frame = page.frame_locator("iframe")
+    for dag_id in ("titanic", "quality_check", "mapped_batches", "sales_producer", "sales_consumer"):
+        frame.locator(f'tr[data-dag-id="{dag_id}"]').wait_for()
+    frame.locator('tr[data-dag-id="quality_check"] .dd-state').filter(has_text="failed").wait_for()
+    frame.get_by_placeholder("Search DAGs").fill("fare")
+    frame.locator(".dd-hits").get_by_text("log_fare").wait_for()
+    frame.get_by_placeholder("Search DAGs").fill("")
+    shot(page, "home", 900)
+
+
+def test_dag_tab_shows_lineage_between_known_tasks(browser, demo):
+    page = login(browser, demo)
+    frame = open_tab(page, demo, "/dags/titanic", "ddtrack-dag")
+    frame.locator("#dag-graph canvas").first.wait_for()
+    frame.get_by_text("Edges (").click()
+    frame.get_by_text("load_passengers.return_value → features (data)").wait_for()
+    frame.get_by_text("features.return_value → train_model (data)").wait_for()
+    frame.get_by_text("Edges (").click()
+    shot(page, "dag", 1250)
+
+
+def test_dag_tab_links_dags_through_an_asset(browser, demo):
+    page = login(browser, demo)
+    frame = open_tab(page, demo, "/dags/sales_consumer", "ddtrack-dag")
+    frame.get_by_text("Edges (").click()
+    frame.get_by_text("sales_producer.write_daily_sales → daily_sales (cross-dag)").wait_for()
+
+
+def test_task_tab_shows_the_failed_run(browser, demo):
+    page = login(browser, demo)
+    frame = open_tab(page, demo, "/dags/quality_check/tasks/check_no_missing_ages", "ddtrack-task")
+    frame.locator("tr.dd-row-failed .dd-state").filter(has_text="failed").first.wait_for()
+    frame.get_by_text("DataQualityError: ").first.wait_for()
+    frame.locator("#task-history-graph .js-plotly-plot").wait_for()
+    shot(page, "task_failed", 1000)
+
+
+def test_task_tab_history_of_a_healthy_task(browser, demo):
+    page = login(browser, demo)
+    frame = open_tab(page, demo, "/dags/titanic/tasks/features", "ddtrack-task")
+    assert frame.locator("tr.dd-row-success").count() >= 3
+    shot(page, "task", 1200)
+
+
+def test_task_instance_tab_shows_histogram_of_a_known_column(browser, demo):
+    page = login(browser, demo)
+    run_id = last_run(demo, "titanic", "success")
+    frame = open_tab(page, demo, f"/dags/titanic/runs/{quote(run_id, safe='')}/tasks/load_passengers", "ddtrack-ti")
+    age = frame.locator('[data-column="age"] .js-plotly-plot')
+    age.wait_for()
+    assert age.locator("g.point").count() >= 10  # bars of the age histogram
+    assert frame.locator('[data-column="name"]').count() == 0  # PII: no values, no chart
+    frame.get_by_text("Compared with the previous successful run").wait_for()
+    frame.get_by_text("def load_passengers").wait_for()
+    shot(page, "task_instance", 1800)
+
+
+def test_run_tab_shows_waterfall(browser, demo):
+    page = login(browser, demo)
+    run_id = last_run(demo, "titanic", "success")
+    frame = open_tab(page, demo, f"/dags/titanic/runs/{quote(run_id, safe='')}", "ddtrack-run")
+    frame.locator("#run-waterfall .js-plotly-plot").wait_for()
+    for task_id in ("load_passengers", "features", "train_model"):
+        frame.get_by_role("link", name=task_id, exact=True).wait_for()
+    shot(page, "run", 1000)
+
+
+def test_dark_mode_follows_airflow(browser, demo):
+    page = login(browser, demo, dark=True)
+    run_id = last_run(demo, "mapped_batches")
+    frame = open_tab(page, demo, f"/dags/mapped_batches/runs/{quote(run_id, safe='')}/tasks/load_day/mapped/1", "ddtrack-ti")
+    frame.locator('[data-column="amount"] .js-plotly-plot').wait_for()
+    assert frame.locator("html").get_attribute("data-theme") == "dark"
+    shot(page, "task_instance_dark", 1300)
+
+
+def test_unauthenticated_browser_is_sent_to_login(browser, demo):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{demo.base_url}/ddtrack/dag?dag_id=titanic")
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert "/auth/login" in page.url
+    context.close()
+
+
+def test_user_without_access_sees_neither_page_nor_data(browser, demo):
+    page = login(browser, demo, "outsider")
+    page.goto(f"{demo.base_url}/ddtrack/")
+    page.get_by_text("No tracked outputs yet.").wait_for()
+    page.goto(f"{demo.base_url}/ddtrack/dag?dag_id=titanic")
+    page.get_by_text("No DAG 'titanic' that you can read.").wait_for()
+    assert page.locator("#dag-graph").count() == 0
+    page.goto(f"{demo.base_url}/ddtrack/?q=fare")
+    page.get_by_placeholder("Search DAGs").fill("passenger")
+    page.get_by_text("Nothing tracked matches").wait_for()
+
+
+def test_markup_in_column_names_is_text(browser, demo):
+    page = login(browser, demo)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    run_id = last_run(demo, "html_probe")
+    page.goto(f"{demo.base_url}/ddtrack/ti?dag_id=html_probe&task_id=weird_columns&run_id={quote(run_id, safe='')}")
+    page.locator(".dd-describe").wait_for()
+    img_name = "<img src=x onerror=\"document.title='pwned'\">"
+    page.locator(".dd-describe th", has_text=img_name).wait_for()
+    page.locator(".dd-describe th", has_text="<b>bold</b>").wait_for()
+    page.wait_for_timeout(1000)
+    assert page.title() != "pwned" and not dialogs
+    assert page.locator(".dd-page img").count() == 0 and page.locator(".dd-page b").count() == 0
