@@ -187,19 +187,21 @@ def arrow_column(
         is_int = pa.types.is_integer(t)
         if pa.types.is_decimal(t) or pa.types.is_float16(t):
             arr = arr.cast(pa.float64())
-        vals = _np(pc.drop_null(arr) if arr.null_count else arr)  # NaN counted by numeric_column
+        # floats: nulls become NaN, which numeric_column counts as nulls (one pass, no filter)
+        vals = _np(pc.drop_null(arr)) if is_int and arr.null_count else _np(arr)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
         return C.numeric_column(col, vals, is_int=is_int, pii=pii)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        nonnull = pc.drop_null(arr) if arr.null_count else arr
         if pa.types.is_timestamp(t):
             unit, tz = t.unit, t.tz
-            ticks = _np(pc.drop_null(arr).cast(pa.int64()))
+            ticks = _np(nonnull.cast(pa.int64()))
         elif pa.types.is_date32(t):
             unit, tz = "D", None
-            ticks = _np(pc.drop_null(arr).cast(pa.int32())).astype(np.int64)
+            ticks = _np(nonnull.cast(pa.int32())).astype(np.int64)
         else:
             unit, tz = "ms", None
-            ticks = _np(pc.drop_null(arr).cast(pa.int64()))
+            ticks = _np(nonnull.cast(pa.int64()))
         col = C.base_column(name, position, dtype, "datetime", ticks.size, n - ticks.size)
         return C.datetime_column(col, ticks, unit, tz, pii)
     if pa.types.is_duration(t):

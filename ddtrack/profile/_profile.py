@@ -296,7 +296,22 @@ def _polars(obj: Any, pii: set[str], n_sample: int, cut: Cut) -> dict[str, Any] 
 
 
 def _polars_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: Any) -> dict[str, Any]:
-    """One polars Series: exported to Arrow (zero-copy for numbers) and profiled there."""
+    """One polars Series: strings counted by polars itself, the rest exported to Arrow
+    (zero-copy for numbers) and profiled there; never through pandas."""
+    pl = sys.modules["polars"]
+    if s.dtype == pl.String:
+        from . import _columns as C
+
+        nulls = s.null_count()
+        vc = s.rename("value").value_counts(sort=False, name="n").filter(pl.col("value").is_not_null())
+        values = vc.get_column("value").to_arrow()
+        if A._is_string_view(values.type):
+            import pyarrow as pa
+
+            values = values.cast(pa.large_string())
+        counts = vc.get_column("n").to_numpy().astype(np.int64)
+        col = C.base_column(name, position, dtype, "string", len(s) - nulls, nulls)
+        return C.string_column(col, values, counts, pii, cut)
     return A.arrow_column(name, position, dtype, pii, cut, s.to_arrow())
 
 
