@@ -30,6 +30,14 @@ def capture_task_instance(ti_id: str) -> int:
     if not records:
         return 0
     report = ingest_records(config.store_settings().url, records, metastore_url=metastore)
+    if report.unreachable:
+        # The XComs are about to be cleared: keep the records on disk until the database is back.
+        from ddtrack.ingest_worker import worker
+        from ddtrack.store import spool
+
+        spool.put(report.unreachable)
+        worker.drain_spool_later()
+        log.warning("ddtrack's database is unreachable; %d record(s) spooled", len(report.unreachable))
     return report.written
 
 

@@ -93,6 +93,10 @@ def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> Non
         raise click.ClickException("Airflow's metastore is not configured ([database] sql_alchemy_conn)")
     store = _store_url(conn)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
+    from ddtrack.store import spool
+
+    if spool.pending():
+        click.echo(f"{spool.drain(store, metastore)} spooled record(s) ingested, {spool.pending()} still waiting")
     records = read_records(metastore, dag_id=dag_id, since=since_utc)
     with click.progressbar(length=len(records), label=f"Ingesting {len(records)} records", file=sys.stderr) as bar:
         report = ingest_records(store, records, metastore_url=metastore, progress=bar.update)

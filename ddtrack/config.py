@@ -23,8 +23,10 @@ DEFAULTS: dict[str, str] = {
     "ingest_on_dag_run_end": "True",
     # Keep records of earlier tries: copy a try's record before Airflow clears its XComs.
     "capture_before_retry": "True",
-    # Days of records `ddtrack cleanup` keeps when no --older-than is given (0 keeps all).
+    # Days of records kept; older ones are deleted in the background (0 keeps all).
     "retention_days": "0",
+    # Where records wait when ddtrack's database is down; empty: $AIRFLOW_HOME/ddtrack_spool.
+    "spool_dir": "",
 }
 
 

@@ -2,14 +2,16 @@
 
 Listeners run inside the scheduler's loop, on the loop's own session: ddtrack must not
 touch that session, must not raise, and must return at once. So a listener only hands
-``(dag_id, run_id)`` to this thread, which ingests through engines of its own and retries
-with back-off while the database is busy (SQLite's lock) or down. Records that still
-cannot be stored stay in Airflow's XCom table, where ``ddtrack sync`` and the views'
-on-demand ingest find them later: nothing is lost.
+``(dag_id, run_id)`` to this thread, which ingests through engines of its own. A run that
+fails (SQLite's lock, ddtrack's database down) is retried with back-off for about a
+quarter of an hour without holding up other runs; its records wait in Airflow's XCom
+table meanwhile, where ``ddtrack sync`` and the views' on-demand ingest also find them.
+Records spooled to disk by the capture middleware are drained here too.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import queue
 import threading
@@ -19,34 +21,47 @@ from ddtrack import config
 
 log = logging.getLogger("ddtrack.ingest")
 
-_RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30, 60)
+RETRY_DELAYS = (1, 2, 5, 10, 20, 30, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60)
+SPOOL_CHECK_S = 30
 _QUEUE_LIMIT = 10_000
+_DRAIN = ("__drain__", "")
 
 
 class IngestWorker:
     """One daemon thread per process that ingests DAG runs handed to it."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._queue: queue.Queue[tuple[str, str]] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._retries: list[tuple[float, int, str, str]] = []  # (due, attempt, dag_id, run_id)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._busy = 0
+        self._busy = False
+        self._spool_due = 0.0
+
+    # -- called from Airflow's threads: never block, never raise -------------------------
 
     def submit(self, dag_id: str, run_id: str) -> None:
-        """Queue a DAG run for ingest; never blocks, never raises."""
+        """Queue a DAG run for ingest."""
+        self._put((dag_id, run_id))
+
+    def drain_spool_later(self) -> None:
+        """Ask the thread to ingest spooled records as soon as it can."""
+        self._put(_DRAIN)
+
+    def _put(self, item: tuple[str, str]) -> None:
         try:
             self._ensure_thread()
-            self._queue.put_nowait((dag_id, run_id))
+            self._queue.put_nowait(item)
         except queue.Full:
-            log.warning("ddtrack ingest queue is full; %s/%s is left for `ddtrack sync`", dag_id, run_id)
+            log.warning("ddtrack ingest queue is full; %s/%s is left for `ddtrack sync`", *item)
         except Exception as exc:
-            log.warning("ddtrack could not queue %s/%s for ingest: %s", dag_id, run_id, exc)
+            log.warning("ddtrack could not queue %s/%s for ingest: %s", *item, exc)
 
     def wait_idle(self, timeout: float = 60) -> bool:
-        """Block until everything queued is ingested (for tests and shutdown)."""
+        """Block until nothing is queued, running or waiting for a retry (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.empty() and self._busy == 0:
+            if self._queue.empty() and not self._busy and not self._retries:
                 return True
             time.sleep(0.05)
         return False
@@ -54,39 +69,71 @@ class IngestWorker:
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="ddtrack-ingest", daemon=True)
+                self._thread = threading.Thread(target=self._loop, name="ddtrack-ingest", daemon=True)
                 self._thread.start()
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            self._busy += 1
-            try:
-                self._ingest_with_retries(*item)
-            finally:
-                self._busy -= 1
+    # -- the thread ----------------------------------------------------------------------
 
-    def _ingest_with_retries(self, dag_id: str, run_id: str) -> None:
+    def _loop(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._seconds_to_next_job())
+            except queue.Empty:
+                item = None
+            self._busy = True
+            try:
+                if item == _DRAIN:
+                    self._spool_due = 0.0
+                elif item is not None:
+                    self._attempt(item[0], item[1], attempt=0)
+                self._run_due_retries()
+                self._drain_spool_if_due()
+            except Exception as exc:  # the thread must outlive any bug of ours
+                log.warning("ddtrack ingest thread error: %s", exc)
+            finally:
+                self._busy = False
+
+    def _seconds_to_next_job(self) -> float:
+        now = time.monotonic()
+        due = [self._spool_due if self._spool_due else now + SPOOL_CHECK_S]
+        if self._retries:
+            due.append(self._retries[0][0])
+        return max(0.05, min(due) - now)
+
+    def _attempt(self, dag_id: str, run_id: str, attempt: int) -> None:
         from ddtrack.store.ingest import ingest_run
 
-        settings = config.store_settings()
-        metastore = config.metastore_url()
-        for attempt, delay in enumerate((0, *_RETRY_DELAYS)):
-            time.sleep(delay)
-            try:
-                report = ingest_run(metastore, settings.url, dag_id, run_id)
-            except Exception as exc:
-                log.warning(
-                    "ddtrack ingest of %s/%s failed (attempt %d): %s", dag_id, run_id, attempt + 1, exc
-                )
-                continue
-            if report.failed == 0:
-                log.info("ddtrack ingested %s/%s: %d new, %d unchanged", dag_id, run_id, report.written, report.unchanged)
-                return
-            log.warning("ddtrack ingest of %s/%s: %d records failed", dag_id, run_id, report.failed)
-        log.warning("ddtrack gave up ingesting %s/%s for now; `ddtrack sync` will pick it up", dag_id, run_id)
+        try:
+            report = ingest_run(config.metastore_url(), config.store_settings().url, dag_id, run_id)
+            problem = "; ".join(report.errors[:3]) if report.failed else ""
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if not problem:
+            log.info("ddtrack ingested %s/%s: %d new, %d unchanged", dag_id, run_id, report.written, report.unchanged)
+            return
+        if attempt >= len(RETRY_DELAYS):
+            log.warning("ddtrack gave up ingesting %s/%s for now (%s); `ddtrack sync` will pick it up", dag_id, run_id, problem)
+            return
+        delay = RETRY_DELAYS[attempt]
+        log.warning("ddtrack ingest of %s/%s failed (%s); retrying in %ss", dag_id, run_id, problem, delay)
+        heapq.heappush(self._retries, (time.monotonic() + delay, attempt + 1, dag_id, run_id))
+
+    def _run_due_retries(self) -> None:
+        while self._retries and self._retries[0][0] <= time.monotonic():
+            _, attempt, dag_id, run_id = heapq.heappop(self._retries)
+            self._attempt(dag_id, run_id, attempt)
+
+    def _drain_spool_if_due(self) -> None:
+        now = time.monotonic()
+        if self._spool_due and now < self._spool_due:
+            return
+        self._spool_due = now + SPOOL_CHECK_S
+        from ddtrack.store import spool
+
+        if spool.pending():
+            stored = spool.drain(config.store_settings().url, config.metastore_url())
+            if stored:
+                log.info("ddtrack ingested %d spooled record(s)", stored)
 
 
 worker = IngestWorker()

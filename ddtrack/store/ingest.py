@@ -29,7 +29,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ddtrack.record import XCOM_KEY, is_record, record_hash
@@ -86,6 +86,8 @@ class IngestReport:
     unchanged: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # Records that failed because the database could not be reached (worth retrying).
+    unreachable: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def add(self, other: IngestReport) -> None:
         self.seen += other.seen
@@ -93,6 +95,7 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.failed += other.failed
         self.errors.extend(other.errors)
+        self.unreachable.extend(other.unreachable)
 
 
 # ---------------------------------------------------------------------------
@@ -425,6 +428,8 @@ def ingest_records(
         except Exception as exc:
             report.failed += 1
             report.errors.append(f"{_describe(record)}: {type(exc).__name__}: {exc}")
+            if isinstance(exc, (OperationalError, InterfaceError)):
+                report.unreachable.append(dict(record))
             log.warning("ddtrack could not ingest %s: %s", _describe(record), exc)
         if progress is not None:
             progress(1)
