@@ -247,6 +247,10 @@ def volume_part() -> bool:
     from ddtrack.store.engine import get_engine
     from ddtrack.store.schema import upgrade
     from ddtrack.views.context import PageContext
+    from ddtrack.views.pages import dag as dag_page
+    from ddtrack.views.pages import home as home_page
+    from ddtrack.views.pages import instance as instance_page
+    from ddtrack.views.pages import run as run_page
     from ddtrack.views.pages import task as task_page
 
     url = create_postgres_database(PG_SERVER)
@@ -262,6 +266,11 @@ def volume_part() -> bool:
         ok = True
         ok &= report("task history page, last 50 runs (queries + layout)", *timed(lambda: task_page.layout(ctx, {"dag_id": "bench_dag", "task_id": "task_07"})), 500)
         ok &= report("task history page, last 1,000 runs (queries + layout)", *timed(lambda: task_page.layout(ctx, {"dag_id": "bench_dag", "task_id": "task_07", "n": "1000"})), 500)
+        ti = {"dag_id": "bench_dag", "task_id": "task_07", "run_id": last_run}
+        report("home page (queries + layout)", *timed(lambda: home_page.layout(ctx, {})), 500)
+        report("DAG page (lineage + runs; queries + layout)", *timed(lambda: dag_page.layout(ctx, {"dag_id": "bench_dag"})), 500)
+        report("task instance page (queries + layout)", *timed(lambda: instance_page.layout(ctx, ti)), 500)
+        report("run page (queries + layout)", *timed(lambda: run_page.layout(ctx, {"dag_id": "bench_dag", "run_id": last_run})), 500)
         report("query: task_history(50)", *timed(lambda: queries.task_history(sources, "bench_dag", "task_07", 50)), 500)
         report("query: task_instance (newest run, diff vs previous)", *timed(lambda: queries.task_instance(sources, "bench_dag", last_run, "task_07")), 500)
         report("query: tracked_dags (home)", *timed(lambda: queries.tracked_dags(sources, {"bench_dag"})), 500)

@@ -149,12 +149,17 @@ class DagSummary:
 def tracked_dags(sources: Sources, allowed: Iterable[str] | None) -> list[DagSummary]:
     """Every DAG with tracked outputs the caller may read, with its last run and sparkline."""
     out = Output.__table__
+    outputs = (
+        select(out.c.dag_id, out.c.task_id, out.c.name)
+        .where(_allowed_filter(out.c.dag_id, allowed))
+        .distinct()
+        .subquery()
+    )
     with _store(sources) as conn:
         rows = conn.execute(
-            select(out.c.dag_id, func.count(func.distinct(out.c.task_id + "/" + out.c.name)), func.count(func.distinct(out.c.task_id)))
-            .where(_allowed_filter(out.c.dag_id, allowed))
-            .group_by(out.c.dag_id)
-            .order_by(out.c.dag_id)
+            select(outputs.c.dag_id, func.count(), func.count(func.distinct(outputs.c.task_id)))
+            .group_by(outputs.c.dag_id)
+            .order_by(outputs.c.dag_id)
         ).all()
         summaries = {r[0]: DagSummary(dag_id=r[0], n_outputs=int(r[1]), n_tasks=int(r[2])) for r in rows}
         for summary in summaries.values():
@@ -164,17 +169,35 @@ def tracked_dags(sources: Sources, allowed: Iterable[str] | None) -> list[DagSum
     return list(summaries.values())
 
 
-def _rows_by_recent_run(conn: Connection, dag_id: str) -> list[tuple[dt.datetime | None, int]]:
-    out = Output.__table__
-    recent = (
-        select(out.c.run_id, func.min(out.c.started_at).label("started"), func.sum(out.c.rows).label("rows"))
-        .where(out.c.dag_id == dag_id)
-        .group_by(out.c.run_id)
-        .order_by(func.min(out.c.started_at).desc())
-        .limit(SPARK_RUNS)
-    )
-    rows = conn.execute(recent).all()
-    return [(_utc(r.started), int(r.rows or 0)) for r in reversed(rows)]
+def _rows_by_recent_run(conn: Connection, dag_id: str, runs: int = SPARK_RUNS) -> list[tuple[dt.datetime | None, int]]:
+    """Total tracked rows of the DAG's newest runs, oldest first.
+
+    Newest tries come from the ``started_at`` index, their outputs by ``task_run_id``: the
+    cost depends on the number of runs shown, not on the DAG's whole history.
+    """
+    run, out = TaskRun.__table__, Output.__table__
+    recent = conn.execute(
+        select(run.c.id, run.c.run_id, run.c.started_at)
+        .where(run.c.dag_id == dag_id)
+        .order_by(run.c.started_at.desc())
+        .limit(runs * 50)
+    ).all()
+    run_ids: list[str] = []
+    started: dict[str, dt.datetime | None] = {}
+    try_run: dict[int, str] = {}
+    for r in recent:
+        if r.run_id not in started:
+            if len(run_ids) == runs:
+                continue
+            run_ids.append(r.run_id)
+        started[r.run_id] = _utc(r.started_at)  # ends at the run's earliest try seen
+        try_run[r.id] = r.run_id
+    if not try_run:
+        return []
+    totals: dict[str, int] = defaultdict(int)
+    for o in conn.execute(select(out.c.task_run_id, out.c.rows).where(out.c.task_run_id.in_(list(try_run)))):
+        totals[try_run[o.task_run_id]] += int(o.rows or 0)
+    return [(started[r], totals.get(r, 0)) for r in reversed(run_ids)]
 
 
 def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
