@@ -7,6 +7,8 @@ work on, counting nulls on the way.  NaN counts as null in float columns of ever
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from typing import Any
 
 import numpy as np
@@ -118,27 +120,24 @@ def object_values_column(
     """Profile an object array: all strings -> string stats, all real numbers -> numeric,
     all bools -> boolean, else object.
 
-    One ``pd.factorize`` pass (hashing Python objects, NA -> -1) gives nulls, distinct
-    values and counts; the type checks then only look at the distinct values.
+    Distinct values and their counts come first (see :func:`_object_counts`); the type
+    checks then only look at the distinct values.
     """
     import pandas as pd
 
-    try:
-        codes, uniq = pd.factorize(values)
-    except (TypeError, ValueError):  # unhashable cells (lists, dicts): count by repr
+    counted = _object_counts(values)
+    if counted is None:  # unhashable cells (lists, dicts): count by repr
         mask = pd.isna(values)
         vals = values[~mask] if mask.any() else values
         col = C.base_column(name, position, dtype, "object", vals.size, n - vals.size)
         return C.object_column(col, vals, pii, cut)
-    counts_all = np.bincount(codes + 1, minlength=len(uniq) + 1)
-    nulls = int(counts_all[0])
-    counts = counts_all[1:]
+    uniq, counts, nulls = counted
     inferred = pd.api.types.infer_dtype(uniq, skipna=False) if len(uniq) else "empty"
     if inferred == "string":
         col = C.base_column(name, position, dtype, "string", n - nulls, nulls)
         return C.string_column(col, np.asarray(uniq, dtype=object), counts, pii, cut)
     if inferred in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
-        vals = values[codes >= 0] if nulls else values
+        vals = values[~pd.isna(values)] if nulls else values
         if inferred == "boolean":
             col = C.base_column(name, position, dtype, "boolean", vals.size, nulls)
             return C.bool_column(col, vals.astype(bool), pii)
@@ -152,6 +151,70 @@ def object_values_column(
             return C.numeric_column(col, num, is_int=is_int, pii=pii)
     col = C.base_column(name, position, dtype, "object", n - nulls, nulls)
     return C.object_from_counts(col, list(uniq), counts, pii, cut)
+
+
+def _object_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(distinct non-null values, their counts, null count) of an object array; None if unhashable.
+
+    Values compare like pandas (Python equality: 1 == 1.0 == True; None/NaN/NaT/NA are null).
+    Large arrays whose cells repeat the same few objects (strings from parquet, categories
+    built from a list of labels) are first grouped by object identity, which hashes
+    machine words instead of calling Python's hash and ``==`` per cell (~7x faster);
+    only the distinct objects are then compared by value.
+    """
+    import pandas as pd
+
+    by_identity = _identity_counts(values)
+    if by_identity is not None:
+        objs, obj_counts = by_identity
+        try:
+            vcodes, uniq = pd.factorize(objs)
+        except (TypeError, ValueError):
+            return None
+        keep = vcodes >= 0
+        counts = np.bincount(vcodes[keep], weights=obj_counts[keep], minlength=len(uniq)).astype(np.int64)
+        return np.asarray(uniq, dtype=object), counts, int(obj_counts[~keep].sum())
+    try:
+        codes, uniq = pd.factorize(values)
+    except (TypeError, ValueError):
+        return None
+    counts_all = np.bincount(codes + 1, minlength=len(uniq) + 1)
+    return np.asarray(uniq, dtype=object), counts_all[1:], int(counts_all[0])
+
+
+IDENTITY_MIN_ROWS = 8192
+IDENTITY_MAX_DISTINCT = 20_000
+
+
+def _identity_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct objects by identity, counts) of a big object array, or None when not worth it.
+
+    CPython object arrays store PyObject pointers; the array itself keeps every object
+    alive, so the pointers can be read as integers, factorized, and turned back into the
+    (few) objects.  Falls back (None) for other interpreters, non-contiguous arrays and
+    arrays with more than 20,000 distinct objects.
+    """
+    n = values.size
+    if (
+        n < IDENTITY_MIN_ROWS or values.ndim != 1 or values.dtype != object
+        or not values.flags.c_contiguous or sys.implementation.name != "cpython"
+        or ctypes.sizeof(ctypes.c_void_p) != 8
+    ):
+        return None
+    import pandas as pd
+
+    try:
+        ptrs = np.ctypeslib.as_array((ctypes.c_uint64 * n).from_address(values.ctypes.data))
+        codes, uptrs = pd.factorize(ptrs)
+        if len(uptrs) > IDENTITY_MAX_DISTINCT:
+            return None
+        counts = np.bincount(codes, minlength=len(uptrs))
+        objs = np.empty(len(uptrs), dtype=object)
+        for i, p in enumerate(uptrs.tolist()):
+            objs[i] = ctypes.cast(p, ctypes.py_object).value
+    except Exception:  # noqa: BLE001 - any surprise: use the plain path
+        return None
+    return objs, counts
 
 
 # ---------------------------------------------------------------- pyarrow

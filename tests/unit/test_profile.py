@@ -520,3 +520,22 @@ def test_threaded_columns_give_the_same_profile(monkeypatch):
     assert threaded == sequential
     for name in ("f", "i"):
         check_numeric(col(threaded, name), df[name])
+
+
+def test_large_object_columns_counted_by_identity_match_pandas():
+    """Big object columns take the identity fast path; results must equal pandas'."""
+    rng = np.random.default_rng(12)
+    n = 30_000
+    labels = np.array(["a", "bb", "ccc", None, np.nan], dtype=object)
+    s = pd.Series(labels[rng.integers(0, 5, n)], dtype=object)
+    s.iloc[5] = "".join(["cc", "c"])  # equal to "ccc" but a different object
+    assert s.iloc[5] is not labels[2] and s.iloc[5] == labels[2]
+    d = prof(s.to_frame("s"))
+    check_string(d["columns"][0], s)
+    mixed = pd.Series(np.array([1, 1.0, True, "x", None], dtype=object)[rng.integers(0, 5, n)], dtype=object)
+    c = prof(mixed.to_frame("m"))["columns"][0]
+    assert c["distinct"] == mixed.nunique() == 2 and c["nulls"] == int(mixed.isna().sum())
+    assert sum(t["count"] for t in c["top_values"]) == c["count"]
+    lists = pd.Series([[1], [2]] * (n // 2), dtype=object)
+    c = prof(lists.to_frame("l"))["columns"][0]
+    assert c["kind"] == "object" and c["distinct"] == 2
