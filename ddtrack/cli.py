@@ -107,5 +107,40 @@ def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> Non
         sys.exit(1)
 
 
+@main.command()
+@click.option("--older-than", "older_than", help="Delete tries that started longer ago than this (e.g. 90d, 12h, 2w).")
+@click.option("--orphans", is_flag=True, help="Delete tries whose DAG run no longer exists in Airflow.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--conn", help="SQLAlchemy URL of ddtrack's tables.")
+def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | None) -> None:
+    """Delete old records (default: [ddtrack] retention_days) and orphans, in small batches."""
+    from ddtrack.store import retention
+
+    store = _store_url(conn)
+    if not older_than and not orphans:
+        days = config.get_int("retention_days")
+        if days <= 0:
+            raise click.UsageError("give --older-than AGE and/or --orphans (or set [ddtrack] retention_days)")
+        older_than = f"{days}d"
+    reports = []
+    if older_than:
+        try:
+            age = retention.parse_age(older_than)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+        cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - age
+        total = retention.count_older_than(store, cutoff)
+        with click.progressbar(length=total, label=f"Tries older than {older_than}", file=sys.stderr) as bar:
+            reports.append(retention.delete_older_than(store, age, dry_run=dry_run, progress=bar.update))
+    if orphans:
+        metastore = config.metastore_url()
+        if not metastore:
+            raise click.ClickException("--orphans needs Airflow's metastore ([database] sql_alchemy_conn)")
+        reports.append(retention.delete_orphans(store, metastore, dry_run=dry_run))
+    verb = "would delete" if dry_run else "deleted"
+    for report in reports:
+        click.echo(f"{verb}: " + ", ".join(f"{n} {what}" for what, n in report.deleted.items()))
+
+
 if __name__ == "__main__":
     main()

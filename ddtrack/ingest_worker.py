@@ -23,6 +23,7 @@ log = logging.getLogger("ddtrack.ingest")
 
 RETRY_DELAYS = (1, 2, 5, 10, 20, 30, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60)
 SPOOL_CHECK_S = 30
+RETENTION_EVERY_S = 3600
 _QUEUE_LIMIT = 10_000
 _DRAIN = ("__drain__", "")
 
@@ -37,6 +38,7 @@ class IngestWorker:
         self._lock = threading.Lock()
         self._busy = False
         self._spool_due = 0.0
+        self._retention_due = time.monotonic() + 60
 
     # -- called from Airflow's threads: never block, never raise -------------------------
 
@@ -88,6 +90,7 @@ class IngestWorker:
                     self._attempt(item[0], item[1], attempt=0)
                 self._run_due_retries()
                 self._drain_spool_if_due()
+                self._apply_retention_if_due()
             except Exception as exc:  # the thread must outlive any bug of ours
                 log.warning("ddtrack ingest thread error: %s", exc)
             finally:
@@ -134,6 +137,23 @@ class IngestWorker:
             stored = spool.drain(config.store_settings().url, config.metastore_url())
             if stored:
                 log.info("ddtrack ingested %d spooled record(s)", stored)
+
+
+    def _apply_retention_if_due(self) -> None:
+        """Delete records older than ``[ddtrack] retention_days`` about once an hour."""
+        if time.monotonic() < self._retention_due:
+            return
+        self._retention_due = time.monotonic() + RETENTION_EVERY_S
+        days = config.get_int("retention_days")
+        if days <= 0:
+            return
+        import datetime as dt
+
+        from ddtrack.store.retention import delete_older_than
+
+        report = delete_older_than(config.store_settings().url, dt.timedelta(days=days))
+        if report.total_tries:
+            log.info("ddtrack retention (%d days) deleted %s", days, report.deleted)
 
 
 worker = IngestWorker()

@@ -1,0 +1,159 @@
+"""Delete old or orphaned records in small batches.
+
+Each batch is its own short transaction (a few hundred task tries and their rows), so
+ingest keeps writing while a cleanup runs. "Orphans" are tries whose DAG run no longer
+exists in Airflow (deleted DAGs, ``airflow db clean``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Column, MetaData, String, Table, delete, exists, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from ddtrack.store.engine import get_engine, session_factory
+from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
+
+BATCH = 500
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+_airflow = MetaData()
+DAG_RUN = Table("dag_run", _airflow, Column("dag_id", String), Column("run_id", String))
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """'90d', '12h', '2w', '30m', '45s' -> timedelta."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(f"not an age: {text!r} (use e.g. 90d, 12h, 2w)")
+    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass
+class CleanupReport:
+    dry_run: bool
+    deleted: dict[str, int] = field(default_factory=lambda: {"task tries": 0, "outputs": 0, "column profiles": 0, "lineage edges": 0, "tags": 0})
+
+    def add(self, counts: dict[str, int]) -> None:
+        for key, value in counts.items():
+            self.deleted[key] += value
+
+    @property
+    def total_tries(self) -> int:
+        return self.deleted["task tries"]
+
+
+def _counts(session: Session, ids: list[int]) -> dict[str, int]:
+    output_ids = select(Output.id).where(Output.task_run_id.in_(ids))
+    return {
+        "task tries": len(ids),
+        "outputs": session.scalar(select(func.count()).select_from(Output).where(Output.task_run_id.in_(ids))),
+        "column profiles": session.scalar(
+            select(func.count()).select_from(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids))
+        ),
+        "lineage edges": session.scalar(select(func.count()).select_from(Lineage).where(Lineage.task_run_id.in_(ids))),
+        "tags": session.scalar(select(func.count()).select_from(Tag).where(Tag.task_run_id.in_(ids))),
+    }
+
+
+def _delete(session: Session, ids: list[int]) -> None:
+    # Children first: correct whether or not the database enforces the cascades.
+    output_ids = [r for (r,) in session.execute(select(Output.id).where(Output.task_run_id.in_(ids)))]
+    for i in range(0, len(output_ids), BATCH):
+        session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids[i : i + BATCH])))
+    for model in (Output, Lineage, Tag):
+        session.execute(delete(model).where(model.task_run_id.in_(ids)))
+    session.execute(delete(TaskRun).where(TaskRun.id.in_(ids)))
+
+
+def _process(store_url: str, batches: Iterable[list[int]], dry_run: bool, progress: Callable[[int], None] | None) -> CleanupReport:
+    report = CleanupReport(dry_run=dry_run)
+    make_session = session_factory(store_url)
+    for ids in batches:
+        if not ids:
+            continue
+        with make_session() as session, session.begin():
+            report.add(_counts(session, ids))
+            if not dry_run:
+                _delete(session, ids)
+        if progress:
+            progress(len(ids))
+    if not dry_run:
+        _forget_catalog_of_vanished_dags(store_url)
+    return report
+
+
+def _older_than_batches(store_url: str, cutoff: dt.datetime) -> Iterable[list[int]]:
+    """Pages of ids by keyset; each page read in a short session of its own (no lock held)."""
+    when = func.coalesce(TaskRun.started_at, TaskRun.ingested_at)
+    make_session = session_factory(store_url)
+    last_id = 0
+    while True:
+        with make_session() as session:
+            ids = list(
+                session.scalars(
+                    select(TaskRun.id).where(when < cutoff, TaskRun.id > last_id).order_by(TaskRun.id).limit(BATCH)
+                )
+            )
+        if not ids:
+            return
+        last_id = ids[-1]
+        yield ids
+
+
+def count_older_than(store_url: str, cutoff: dt.datetime) -> int:
+    when = func.coalesce(TaskRun.started_at, TaskRun.ingested_at)
+    with session_factory(store_url)() as session:
+        return session.scalar(select(func.count()).select_from(TaskRun).where(when < cutoff))
+
+
+def delete_older_than(
+    store_url: str, age: dt.timedelta, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
+) -> CleanupReport:
+    """Delete (or count, with ``dry_run``) every try that started more than ``age`` ago."""
+    cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - age
+    return _process(store_url, _older_than_batches(store_url, cutoff), dry_run, progress)
+
+
+def orphan_ids(store_url: str, metastore_url: str) -> list[int]:
+    """Tries whose DAG run no longer exists in Airflow's metastore."""
+    with session_factory(store_url)() as session:
+        pairs = session.execute(select(TaskRun.dag_id, TaskRun.run_id).distinct()).all()
+    missing: set[tuple[str, str]] = set()
+    with get_engine(metastore_url).connect() as conn:
+        for i in range(0, len(pairs), BATCH):
+            page = [tuple(p) for p in pairs[i : i + BATCH]]
+            present = set(
+                map(tuple, conn.execute(select(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).where(tuple_(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).in_(page))))
+            )
+            missing.update(set(page) - present)
+    if not missing:
+        return []
+    ids: list[int] = []
+    with session_factory(store_url)() as session:
+        items = sorted(missing)
+        for i in range(0, len(items), BATCH):
+            ids.extend(
+                session.scalars(select(TaskRun.id).where(tuple_(TaskRun.dag_id, TaskRun.run_id).in_(items[i : i + BATCH])))
+            )
+    return sorted(ids)
+
+
+def delete_orphans(
+    store_url: str, metastore_url: str, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
+) -> CleanupReport:
+    ids = orphan_ids(store_url, metastore_url)
+    batches = (ids[i : i + BATCH] for i in range(0, len(ids), BATCH))
+    return _process(store_url, batches, dry_run, progress)
+
+
+def _forget_catalog_of_vanished_dags(store_url: str) -> None:
+    with session_factory(store_url)() as session, session.begin():
+        session.execute(
+            delete(CatalogEntry).where(~exists().where(TaskRun.dag_id == CatalogEntry.dag_id))
+        )
