@@ -90,13 +90,14 @@ def build_frame(rows: int, seed: int = 42, strings: str = "object") -> pd.DataFr
         cols[f"i{k}"] = rng.integers(0, 1000, rows)
     labels = np.array([f"category_{j:02d}" for j in range(50)], dtype=object)
     for k in range(4):
-        cols[f"s{k}"] = pd.Series(labels[rng.integers(0, 50, rows)], dtype="str")
+        cols[f"s{k}"] = labels[rng.integers(0, 50, rows)]
     cols["ts"] = pd.date_range("2024-01-01", periods=rows, freq="s")
     cols["flag"] = rng.random(rows) < 0.5
     df = pd.DataFrame(cols)
-    if strings == "object":  # pandas 3 would infer its Arrow-backed "str" dtype otherwise
-        for k in range(4):
-            df[f"s{k}"] = df[f"s{k}"].astype(object)
+    for k in range(4):
+        # object: cells share the 50 label objects (as np.random.choice / pyarrow's
+        # to_pandas give them); "str": pandas 3's Arrow-backed default string dtype
+        df[f"s{k}"] = pd.Series(cols[f"s{k}"], dtype=object if strings == "object" else "str")
     return df
 
 
