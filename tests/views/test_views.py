@@ -282,3 +282,47 @@ def test_markup_in_column_names_and_values_stays_text(admin, example_runs):
             for value in [*(trace.get("x") or []), *(trace.get("y") or []), *(trace.get("hovertext") or [])]:
                 assert "<img" not in str(value) and "<b>" not in str(value) and "<script" not in str(value)
         assert "<img" not in json.dumps(fig["layout"]) and "<b>" not in json.dumps(fig["layout"])
+
+
+# -- per-DAG authorization (the auth manager decides DAG by DAG) --------------------------
+
+
+@pytest.fixture
+def restricted_probe(example_runs):
+    """html_probe moved into a bundle owned by team "secret" (Airflow's multi-team model)."""
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.team import Team, dag_bundle_team_association_table
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, insert, select, update
+
+    with create_session() as session:
+        before = session.scalar(select(DagModel.bundle_name).where(DagModel.dag_id == "html_probe"))
+        session.add(DagBundleModel(name="secret-bundle"))
+        session.add(Team(name="secret"))
+        session.flush()
+        session.execute(insert(dag_bundle_team_association_table).values(dag_bundle_name="secret-bundle", team_name="secret"))
+        session.execute(update(DagModel).where(DagModel.dag_id == "html_probe").values(bundle_name="secret-bundle"))
+    yield
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == "html_probe").values(bundle_name=before))
+        session.execute(delete(dag_bundle_team_association_table).where(dag_bundle_team_association_table.c.team_name == "secret"))
+        session.execute(delete(Team).where(Team.name == "secret"))
+        session.execute(delete(DagBundleModel).where(DagBundleModel.name == "secret-bundle"))
+
+
+def test_auth_manager_decides_dag_by_dag(client, make_token, restricted_probe, example_runs):
+    member = DashClient(client, make_token("sam", "viewer", ["secret"]))
+    other = DashClient(client, make_token("otto", "viewer", ["analytics"]))
+    run_id = example_runs["html_probe"][-1].run_id
+    ti = f"?dag_id=html_probe&task_id=weird_columns&run_id={quote(run_id)}"
+
+    member_home = {r["props"]["data-dag-id"] for r in find(member.page(""), lambda n: "data-dag-id" in n["props"])}
+    other_home = {r["props"]["data-dag-id"] for r in find(other.page(""), lambda n: "data-dag-id" in n["props"])}
+    assert "html_probe" in member_home and "titanic" in member_home
+    assert "html_probe" not in other_home and "titanic" in other_home
+
+    assert BOLD in texts(member.page("ti", ti))
+    refused = json.dumps(other.page("ti", ti))
+    assert "that you can read" in refused and "bold" not in refused
+    assert "that you can read" in json.dumps(other.page("dag", "?dag_id=html_probe"))

@@ -9,7 +9,17 @@
         dark = t === "dark" || (t !== "light" && window.matchMedia("(prefers-color-scheme: dark)").matches);
       }
     } catch (e) { /* a parent on another origin: keep what we have */ }
-    document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
+    var root = document.documentElement;
+    root.setAttribute("data-theme", dark ? "dark" : "light");
+    try {
+      // Airflow's own background and font, so the iframe blends into the page around it.
+      var body = window.parent !== window ? window.parent.getComputedStyle(window.parent.document.body) : null;
+      if (body && body.backgroundColor && body.backgroundColor !== "rgba(0, 0, 0, 0)") {
+        root.style.setProperty("--dd-bg", body.backgroundColor);
+        root.style.setProperty("--dd-panel", body.backgroundColor);
+      }
+      if (body && body.fontFamily) { document.body && (document.body.style.fontFamily = body.fontFamily); }
+    } catch (e) {}
   }
   apply();
   try {

@@ -56,10 +56,15 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
 def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
     rows = []
     for d in dags:
+        latest = html.Span(f"{d.rows_by_run[-1][1]:,} rows" if d.rows_by_run else "–", className="dd-muted")
         spark = (
-            dcc.Graph(figure=figures.sparkline(d.rows_by_run), config={"staticPlot": True}, className="dd-spark")
+            html.Div(
+                [dcc.Graph(figure=figures.sparkline(d.rows_by_run), config={"staticPlot": True}, className="dd-spark"), latest],
+                className="dd-spark-cell",
+                title=f"rows of the last {len(d.rows_by_run)} runs",
+            )
             if len(d.rows_by_run) > 1
-            else html.Span(f"{d.rows_by_run[-1][1]:,} rows" if d.rows_by_run else "–", className="dd-muted")
+            else latest
         )
         last = (
             [state_badge(d.last_state), " ", link(fmt_time(d.last_time), href("run", dag_id=d.dag_id, run_id=d.last_run_id))]
