@@ -147,8 +147,8 @@ def test_clicking_a_node_highlights_upstream_and_downstream(admin):
     elements = find(page, lambda n: n["type"] == "Cytoscape")[0]["props"]["elements"]
     node = next(e["data"] for e in elements if e["data"]["id"] == "task::titanic::features")
     resp = admin.callback(
-        "..dag-graph.elements...dag-node-panel.children..",
-        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}],
+        "..dag-graph.elements...dag-node-panel.children...dag-open.href..",
+        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}, {"id": "dag-open", "property": "href"}],
         [{"id": "dag-graph", "property": "tapNodeData", "value": node}],
         [{"id": "dag-graph", "property": "elements", "value": elements}, {"id": "dag-page-dag-id", "property": "data", "value": "titanic"}],
     )
@@ -158,6 +158,14 @@ def test_clicking_a_node_highlights_upstream_and_downstream(admin):
     assert "downstream" in classes["task::titanic::train_model"]
     assert "picked" in classes["task::titanic::features"]
     assert "Open task →" in texts(out["dag-node-panel"]["children"])
+    # A second click on the selected node opens its task page.
+    again = admin.callback(
+        "..dag-graph.elements...dag-node-panel.children...dag-open.href..",
+        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}, {"id": "dag-open", "property": "href"}],
+        [{"id": "dag-graph", "property": "tapNodeData", "value": node}],
+        [{"id": "dag-graph", "property": "elements", "value": out["dag-graph"]["elements"]}, {"id": "dag-page-dag-id", "property": "data", "value": "titanic"}],
+    )
+    assert again.json()["response"]["dag-open"]["href"] == "/ddtrack/task?dag_id=titanic&task_id=features"
 
 
 def test_highlight_marks_only_connected_nodes():
@@ -257,8 +265,8 @@ def test_user_without_access_sees_no_dag_and_no_data(outsider, example_runs):
 def test_node_callback_refuses_a_forbidden_dag(outsider):
     fake = [{"data": {"id": "task::titanic::features", "label": "features"}}]
     resp = outsider.callback(
-        "..dag-graph.elements...dag-node-panel.children..",
-        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}],
+        "..dag-graph.elements...dag-node-panel.children...dag-open.href..",
+        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}, {"id": "dag-open", "property": "href"}],
         [{"id": "dag-graph", "property": "tapNodeData", "value": fake[0]["data"]}],
         [{"id": "dag-graph", "property": "elements", "value": fake}, {"id": "dag-page-dag-id", "property": "data", "value": "titanic"}],
     )

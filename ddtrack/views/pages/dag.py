@@ -6,22 +6,22 @@ from collections import defaultdict
 from typing import Any
 
 import dash_cytoscape as cyto
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 
 from ddtrack.store import queries
-from ddtrack.views import figures
+from ddtrack.views import common, figures
 from ddtrack.views.common import (
     STATE_COLORS,
     breadcrumbs,
     card,
     empty_state,
+    error_state,
     fmt_duration,
     fmt_time,
     href,
     link,
     not_found,
     page_header,
-    safe,
     state_badge,
     state_color,
 )
@@ -46,6 +46,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         [
             header,
             dcc.Store(id="dag-page-dag-id", data=dag_id),
+            dcc.Location(id="dag-open", refresh=True),
             card("Lineage", _graph_section(ctx, graph)),
             card("Runs", _runs_section(dag_id, runs)),
         ]
@@ -76,7 +77,10 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
             html.Span([html.Span(className="dd-legend-box dd-legend-output"), "tracked output (rows)"]),
             html.Span([html.Span(className="dd-legend-box dd-legend-external"), "external input / asset"]),
             html.Span([html.Span(className="dd-legend-box dd-legend-dag"), "other DAG"]),
-            html.Span("Click a node: what feeds it is highlighted in blue, what it feeds in orange.", className="dd-muted"),
+            html.Span(
+                "Click a node: what feeds it turns blue, what it feeds orange. Click it again to open it.",
+                className="dd-muted",
+            ),
         ],
         className="dd-legend",
     )
@@ -277,20 +281,34 @@ def register(app) -> None:
     @app.callback(
         Output("dag-graph", "elements"),
         Output("dag-node-panel", "children"),
+        Output("dag-open", "href"),
         Input("dag-graph", "tapNodeData"),
         State("dag-graph", "elements"),
         State("dag-page-dag-id", "data"),
         prevent_initial_call=True,
     )
-    @safe("highlight the selected node")
     def select_node(node: dict | None, elements: list[dict], dag_id: str) -> Any:
-        ctx = request_context()
-        if not ctx.can_read(dag_id):
-            return [], not_found("DAG", dag_id or "")
-        if not node:
-            return elements, _panel_hint()
-        highlighted = highlight(elements or [], node["id"])
-        return highlighted, _panel(node, highlighted)
+        try:
+            return _select_node(node, elements, dag_id)
+        except Exception as exc:
+            return no_update, error_state("highlight the selected node", exc), no_update
+
+
+def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[Any, Any, Any]:
+    """Highlight what feeds the tapped node and what it feeds; a second tap opens it."""
+    ctx = request_context()
+    if not ctx.can_read(dag_id):
+        return [], not_found("DAG", dag_id or ""), no_update
+    if not node:
+        return elements, _panel_hint(), no_update
+    picked = next((el for el in elements or [] if el.get("data", {}).get("id") == node.get("id")), None)
+    url = node.get("url")
+    if not (isinstance(url, str) and url.startswith(common.PREFIX)):
+        url = None  # only ever navigate to ddtrack's own pages
+    if picked is not None and "picked" in picked.get("classes", "").split() and url:
+        return no_update, no_update, url
+    highlighted = highlight(elements or [], node["id"])
+    return highlighted, _panel(node, highlighted), no_update
 
 
 def highlight(elements: list[dict], node_id: str) -> list[dict]:
