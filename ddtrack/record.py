@@ -154,7 +154,8 @@ def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
 
     Order: samples, then sketches, top values, histograms and quantiles of columns past
     the first 1,000 and then of all columns, then column profiles past the first 1,000,
-    then the source code. Counts, nulls and min/max/mean survive longest.
+    then the source code; counts, nulls and min/max/mean survive longest. As a last
+    resort each output keeps only its kind, rows and column count.
     """
     if len(dumps(record)) <= max_bytes:
         return record
@@ -173,7 +174,14 @@ def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
             return record
     if record.get("source"):
         record["source"] = cut(record["source"], 2000)
+        if len(dumps(record)) <= max_bytes:
+            return record
+    # Last resort (absurd schemas, e.g. megabyte-long column names): keep only the counts.
     for output in record.get("outputs", []):
         profile = output.get("profile") or {}
-        profile["schema"] = (profile.get("schema") or [])[:1000]
+        for key in ("columns", "schema"):
+            profile[key] = []
+        for key in ("repr", "sample"):
+            profile[key] = None
+        profile["truncated"] = True
     return record
