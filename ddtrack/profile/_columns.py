@@ -108,6 +108,10 @@ def numeric_column(
         is_int = values.dtype.kind == "i"
     else:
         values = values.astype(np.float64, copy=False)
+    if is_int and values.size > SMALL_RANGE_MIN_ROWS:
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < min(values.size, SMALL_RANGE_MAX):
+            return _int_counts_column(col, values, lo, hi, pii)
     s = _sorted(values)
     n_all = s.size
     n = n_all
@@ -150,6 +154,59 @@ def numeric_column(
         col["negatives"] = n_neg_inf
         summary = np.zeros(0)
     col["sketch"] = _hll_sketch(reg, {"summary": sk.encode_floats(summary), "summary_n": nf}, registers=True)
+    return col
+
+
+SMALL_RANGE_MIN_ROWS = 65_536
+SMALL_RANGE_MAX = 1 << 20
+
+
+def _int_counts_column(col: dict[str, Any], values: np.ndarray, lo: int, hi: int, pii: bool) -> dict[str, Any]:
+    """Integer column with a small value range: one ``bincount`` instead of a sort.
+
+    The count of every value in [lo, hi] gives every statistic exactly (distinct values,
+    mean and std from the weighted values, quantiles and histogram from the cumulative
+    counts) - codes, years, ratings, small ids are common in task outputs.
+    """
+    counts = np.bincount(values - lo if lo else values, minlength=hi - lo + 1)
+    n = int(values.size)
+    present = np.flatnonzero(counts)
+    col["distinct"] = int(present.size)
+    reg = sk.hll_of_numbers(present + lo)
+    if pii:
+        col["sketch"] = _hll_sketch(reg, registers=True)
+        return col
+    offsets = np.arange(counts.size, dtype=np.float64)
+    weights = counts.astype(np.float64)
+    mean_off = float(np.einsum("i,i->", weights, offsets)) / n
+    col["min"], col["max"] = lo, hi
+    col["mean"] = float(lo + mean_off)
+    if n > 1:
+        dev = offsets[present] - mean_off
+        col["std"] = float(np.sqrt(float(np.einsum("i,i,i->", weights[present], dev, dev)) / (n - 1)))
+    col["infinities"] = 0
+    col["zeros"] = int(counts[-lo]) if lo <= 0 <= hi else 0
+    col["negatives"] = int(counts[: -lo].sum()) if lo < 0 else 0
+    below = np.concatenate([[0], np.cumsum(counts)])  # below[k] = number of values < lo + k
+
+    def at_rank(pos: np.ndarray) -> np.ndarray:
+        """Linearly interpolated value at fractional 0-based ranks (numpy 'linear')."""
+        r0 = np.floor(pos).astype(np.int64)
+        r1 = np.minimum(r0 + 1, n - 1)
+        v0 = lo + np.searchsorted(below, r0, "right") - 1
+        v1 = lo + np.searchsorted(below, r1, "right") - 1
+        return v0 + (v1 - v0) * (pos - r0)
+
+    qs = at_rank(np.asarray(QUANTILES) * (n - 1))
+    col["quantiles"] = {k: float_value(v) for k, v in zip(QUANTILE_KEYS, qs, strict=True)}
+    edges = _edges(float(lo), float(hi), True, n)
+    k = np.clip(np.ceil(edges[1:-1]).astype(np.int64) - lo, 0, counts.size)
+    bounds = np.concatenate([[0], below[k], [n]])
+    col["histogram"] = {"edges": [float_value(e) for e in edges], "counts": [int(c) for c in np.diff(bounds)]}
+    summary = at_rank(np.linspace(0.0, n - 1, sk.SUMMARY_POINTS)) if n > sk.SUMMARY_POINTS else np.repeat(
+        np.arange(lo, hi + 1, dtype=np.float64), counts
+    )
+    col["sketch"] = _hll_sketch(reg, {"summary": sk.encode_floats(summary), "summary_n": n}, registers=True)
     return col
 
 
@@ -218,11 +275,11 @@ def _mean_std(finite: np.ndarray, n: int, n_pos_inf: int, n_neg_inf: int) -> tup
     mean = float(f.sum()) / n
     if n < 2:
         return float_value(mean), None
-    sq = float(np.dot(f, f))
+    sq = float(np.einsum("i,i->", f, f))  # not np.dot: BLAS threads would spin on busy cores
     var = (sq - n * mean * mean) / (n - 1)
     if not (var > 0 and mean * mean <= 1e3 * var):
         dev = np.subtract(f, mean)
-        var = float(np.dot(dev, dev)) / (n - 1)
+        var = float(np.einsum("i,i->", dev, dev)) / (n - 1)
     return float_value(mean), float_value(np.sqrt(var))
 
 

@@ -180,6 +180,25 @@ def _finish_frame(
     return d
 
 
+def thread_budget() -> int:
+    """Threads worth using: cores available to us that other work is not already using.
+
+    Profiling runs inside a user's task, often next to other tasks on the same worker;
+    extra threads on cores that are already busy only slow everyone down (1-minute load
+    average as the measure of busy cores).
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    free = int(round(cpus - load)) + 1  # +1: the load includes this very thread
+    return max(1, min(MAX_THREADS, cpus, free))
+
+
 def run_columns(tasks: list[Callable[[], dict[str, Any]]], first: list[bool], cells: int) -> list[dict[str, Any]]:
     """Run per-column profiling tasks, in parallel threads for large frames.
 
@@ -187,7 +206,7 @@ def run_columns(tasks: list[Callable[[], dict[str, Any]]], first: list[bool], ce
     Python objects, so they should overlap with numeric columns, not queue at the end).
     Results keep the column order.
     """
-    workers = min(MAX_THREADS, os.cpu_count() or 1, len(tasks))
+    workers = min(thread_budget(), len(tasks))
     if cells < PARALLEL_MIN_CELLS or workers < 2:
         return [task() for task in tasks]
     order = sorted(range(len(tasks)), key=lambda i: not first[i])

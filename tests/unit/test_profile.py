@@ -515,7 +515,7 @@ def test_threaded_columns_give_the_same_profile(monkeypatch):
     monkeypatch.setattr(_profile, "PARALLEL_MIN_CELLS", 10**12)
     sequential = prof(df)
     monkeypatch.setattr(_profile, "PARALLEL_MIN_CELLS", 1)
-    monkeypatch.setattr(_profile.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(_profile, "thread_budget", lambda: 4)
     threaded = prof(df)
     assert threaded == sequential
     for name in ("f", "i"):
@@ -539,3 +539,15 @@ def test_large_object_columns_counted_by_identity_match_pandas():
     lists = pd.Series([[1], [2]] * (n // 2), dtype=object)
     c = prof(lists.to_frame("l"))["columns"][0]
     assert c["kind"] == "object" and c["distinct"] == 2
+
+
+@pytest.mark.parametrize("low,high", [(0, 1000), (-50, 50), (5, 6), (10**9, 10**9 + 70_000)])
+def test_large_small_range_integers_match_pandas(low, high):
+    """Big integer columns with a small range take the bincount path; same results as pandas."""
+    rng = np.random.default_rng(low & 0xFFFF)
+    s = pd.Series(rng.integers(low, high, 100_000))
+    c = prof(s.to_frame("i"))["columns"][0]
+    check_numeric(c, s)
+    assert isinstance(c["min"], int) and isinstance(c["max"], int)
+    nullable = s.astype("Int64").mask(rng.random(s.size) < 0.1)
+    check_numeric(prof(nullable.to_frame("n"))["columns"][0], nullable)
