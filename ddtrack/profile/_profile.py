@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -27,14 +28,17 @@ MAX_THREADS = 4
 class Profile:
     """The result of :func:`profile`; ``to_dict()`` gives the JSON-able version-1 dict."""
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_json")
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], text: str | None = None) -> None:
         self._data = data
+        self._json = text
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as a plain JSON-able dict (a fresh copy each call)."""
-        return json.loads(json.dumps(self._data, allow_nan=False))
+        if self._json is None:
+            self._json = json.dumps(self._data, allow_nan=False)
+        return json.loads(self._json)
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -100,18 +104,24 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0) -> Profile:
         n_sample = max(0, int(sample or 0))
     except Exception:  # noqa: BLE001
         n_sample = 0
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a wide frame creates ~100 small dicts per column; GC passes would dominate
     try:
         with np.errstate(all="ignore"):  # inf/NaN arithmetic is expected; no warnings in user tasks
             data = _profile(obj, pii_set, n_sample)
     except Exception:  # noqa: BLE001 - profiling must never break the user's task
         data = _other(obj, Cut())
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     data["pii"] = sorted(pii_set)
     try:
-        json.dumps(data, allow_nan=False)
+        text = json.dumps(data, allow_nan=False)
     except Exception:  # noqa: BLE001 - last line of defence: never hand out an unserialisable dict
         data = _other(obj, Cut())
         data["pii"] = sorted(pii_set)
-    return Profile(data)
+        text = None
+    return Profile(data, text)
 
 
 def _other(obj: Any, cut: Cut) -> dict[str, Any]:

@@ -227,13 +227,27 @@ def decode_bytes(text: str) -> bytes:
 
 
 def encode_hll(reg: np.ndarray) -> str:
-    """Serialise HLL registers."""
-    return encode_bytes(reg.astype(np.uint8).tobytes())
+    """Serialise HLL registers: sparse ("s:" + base64 of uint16 indexes and uint8 values)
+    when few registers are set - small columns, most of a 10,000-column frame - otherwise
+    dense (zlib + base64)."""
+    reg = np.asarray(reg, dtype=np.uint8)
+    nz = np.flatnonzero(reg)
+    if nz.size * 3 < HLL_M // 2:
+        raw = nz.astype("<u2").tobytes() + reg[nz].tobytes()
+        return "s:" + base64.b64encode(raw).decode("ascii")
+    return base64.b64encode(zlib.compress(reg.tobytes(), 1)).decode("ascii")
 
 
 def decode_hll(text: str) -> np.ndarray | None:
     """Registers from :func:`encode_hll`; None if the text is not a valid sketch."""
     try:
+        if text.startswith("s:"):
+            raw = base64.b64decode(text[2:])
+            k = len(raw) // 3
+            idx = np.frombuffer(raw[: 2 * k], dtype="<u2").astype(np.intp)
+            reg = np.zeros(HLL_M, dtype=np.uint8)
+            reg[idx] = np.frombuffer(raw[2 * k :], dtype=np.uint8)
+            return reg
         reg = np.frombuffer(decode_bytes(text), dtype=np.uint8)
     except Exception:  # noqa: BLE001
         return None

@@ -94,3 +94,11 @@ def test_chunked_hll_equals_full_hash_registers(n):
     assert np.array_equal(sk.hll_of_numbers(f), sk.hll_registers(sk.hash_numbers(f)))
     t = rng.integers(0, 10**12, n)
     assert np.array_equal(sk.hll_of_int64(t, 1000), sk.hll_registers(sk.hash_int64(t, 1000)))
+
+
+@pytest.mark.parametrize("n", [0, 5, 300, 100_000])
+def test_hll_encoding_round_trips_sparse_and_dense(n):
+    reg = sk.hll_registers(sk.hash_numbers(np.arange(n, dtype=float)))
+    text = sk.encode_hll(reg)
+    assert text.startswith("s:") == (n < 600)
+    assert np.array_equal(sk.decode_hll(text), reg)
