@@ -84,6 +84,24 @@ def test_unauthenticated_requests_get_401(client, method, path):
     assert "titanic" not in resp.text
 
 
+def test_every_dash_route_requires_login(client):
+    from ddtrack.views.app import create_dash_app
+
+    rules = list(create_dash_app("/ddtrack/").server.url_map.iter_rules())
+    assert len(rules) >= 5
+    for rule in rules:
+        path = "/ddtrack" + "".join("x" if part.startswith("<") else part for part in _split_rule(rule.rule))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            resp = client.request(method, path)
+            assert resp.status_code == 401, (method, path, resp.status_code)
+
+
+def _split_rule(rule: str) -> list[str]:
+    import re
+
+    return re.split(r"(<[^>]+>)", rule)
+
+
 def test_browser_without_login_is_sent_to_airflows_login(client):
     resp = client.get("/ddtrack/dag?dag_id=titanic", headers={"Accept": "text/html"}, follow_redirects=False)
     assert resp.status_code == 302
