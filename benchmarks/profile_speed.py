@@ -152,34 +152,29 @@ def numpy_pass(df: pd.DataFrame) -> float:
 
 
 def peak_extra_memory(fn: Callable[[], Any]) -> tuple[int, str]:
-    """Peak memory added while ``fn`` runs.
+    """Peak memory added while ``fn`` runs: tracemalloc's peak (numpy buffers and Python
+    objects; numpy reports its allocations to tracemalloc) plus the growth of Arrow's
+    memory pool peak (Arrow allocates outside tracemalloc's view).
 
-    On Linux: the process's peak RSS (VmHWM, reset through /proc/self/clear_refs) minus
-    the RSS before, which sees numpy, Arrow and Python allocations alike.  Elsewhere:
-    tracemalloc's peak (numpy and Python objects only).
+    Process RSS is no good here: freed-but-resident heap pages from earlier work are
+    reused, so RSS need not grow at all.
     """
+    import tracemalloc
+
+    import pyarrow as pa
+
     gc.collect()
+    pool = pa.default_memory_pool()
+    arrow_before = pool.bytes_allocated()
+    arrow_peak_before = pool.max_memory()
+    tracemalloc.start()
     try:
-        Path("/proc/self/clear_refs").write_text("5")
-        before = _proc_status("VmRSS")
         fn()
-        return _proc_status("VmHWM") - before, "peak RSS"
-    except OSError:
-        import tracemalloc
-
-        tracemalloc.start()
-        fn()
-        peak = tracemalloc.get_traced_memory()[1]
+        py_peak = tracemalloc.get_traced_memory()[1]
+    finally:
         tracemalloc.stop()
-        return peak, "tracemalloc"
-
-
-def _proc_status(key: str) -> int:
-    """A memory figure (bytes) from /proc/self/status."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise OSError(key)
+    arrow_peak = max(0, pool.max_memory() - max(arrow_peak_before, arrow_before))
+    return py_peak + arrow_peak, "tracemalloc + Arrow pool"
 
 
 # ---------------------------------------------------------------- peers
@@ -191,6 +186,9 @@ def peer_python(name: str) -> tuple[Path | None, str]:
     if marker.exists():
         return py, ""
     print(f"  setting up {venv} (pip install {' '.join(PEERS[name]['pip'])}) ...", flush=True)
+    PEERS_DIR.mkdir(parents=True, exist_ok=True)
+    # keep the side venvs out of git and of linters that honour .gitignore
+    (PEERS_DIR / ".gitignore").write_text("*\n")
     try:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True, text=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", *PEERS[name]["pip"]], check=True,

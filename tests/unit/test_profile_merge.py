@@ -182,3 +182,28 @@ def test_merge_samples_and_polars_pyarrow_parts():
     assert m["kind"] == "other" and m["type"] == "mixed"
     assert m["sample"] == [{"v": 1}, {"v": 2}]
     assert m["columns"][0]["count"] == 6 and m["columns"][0]["max"] == 6 and m["columns"][0]["distinct"] == 6
+
+
+def test_merge_large_parts_from_fast_paths():
+    """Parts big enough for the bincount (small-range ints) and identity (object strings) paths."""
+    rng = np.random.default_rng(21)
+    n = 240_000
+    labels = np.array([f"label_{k}" for k in range(30)], dtype=object)
+    df = pd.DataFrame({"i": rng.integers(-20, 500, n), "o": pd.Series(labels[rng.integers(0, 30, n)], dtype=object)})
+    parts = [profile(p).to_dict() for p in split(df, 3)]
+    merged = merge_profiles(parts)
+    i = merged["columns"][0]
+    assert (i["count"], i["min"], i["max"]) == (n, int(df["i"].min()), int(df["i"].max()))
+    assert i["mean"] == pytest.approx(df["i"].mean()) and i["std"] == pytest.approx(df["i"].std())
+    assert i["zeros"] == int((df["i"] == 0).sum()) and i["negatives"] == int((df["i"] < 0).sum())
+    assert abs(i["distinct"] - df["i"].nunique()) <= 0.05 * df["i"].nunique()
+    data = df["i"].to_numpy(dtype=float)
+    for q, v in i["quantiles"].items():
+        lo, hi = rank_of(data, v)
+        assert max(0.0, lo - float(q), float(q) - hi) <= SUMMARY_RANK_ERROR + 1 / n
+    o = merged["columns"][1]
+    assert o["distinct"] == 30 and o["count"] == n
+    # 30 labels > 20 listed per part: merged counts are lower bounds, and flagged as such
+    want = df["o"].value_counts()
+    assert "top_values" in o["estimates"] and len(o["top_values"]) == 20
+    assert all(t["count"] <= want[t["value"]] for t in o["top_values"])
