@@ -280,12 +280,13 @@ def interpolate_sorted(sorted_values: np.ndarray, pos: np.ndarray) -> np.ndarray
     lo = np.floor(pos).astype(np.intp)
     lo = np.clip(lo, 0, n - 1)
     hi = np.minimum(lo + 1, n - 1)
-    frac = pos - lo
-    a = sorted_values[lo].astype(np.float64)
-    b = sorted_values[hi].astype(np.float64)
+    return lerp(sorted_values[lo].astype(np.float64), sorted_values[hi].astype(np.float64), pos - lo)
+
+
+def lerp(a: np.ndarray, b: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """numpy's quantile interpolation formula (monotone, exact at the end points)."""
     with np.errstate(invalid="ignore", over="ignore"):
         out = a + (b - a) * frac
-        # numpy's lerp formula for t >= 0.5 keeps monotonicity and end points exact
         upper = frac >= 0.5
         out[upper] = (b - (b - a) * (1 - frac))[upper]
     equal = a == b

@@ -551,3 +551,44 @@ def test_large_small_range_integers_match_pandas(low, high):
     assert isinstance(c["min"], int) and isinstance(c["max"], int)
     nullable = s.astype("Int64").mask(rng.random(s.size) < 0.1)
     check_numeric(prof(nullable.to_frame("n"))["columns"][0], nullable)
+
+
+@pytest.mark.parametrize("case", ["normal", "nan_inf", "int_wide", "int_valued_floats", "constant", "two_values"])
+def test_linear_path_for_huge_columns_matches_pandas(monkeypatch, case):
+    """Columns over LINEAR_MIN_ROWS skip the sort: everything but distinct still exact."""
+    from ddtrack.profile import _columns
+
+    monkeypatch.setattr(_columns, "LINEAR_MIN_ROWS", 1000)
+    rng = np.random.default_rng(len(case))
+    n = 20_000
+    x = {
+        "normal": lambda: rng.normal(size=n),
+        "nan_inf": lambda: np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(size=n) * np.where(rng.random(n) < 0.01, np.inf, 1)),
+        "int_wide": lambda: rng.integers(-(10**12), 10**12, n),
+        "int_valued_floats": lambda: rng.integers(0, 1000, n).astype(float),
+        "constant": lambda: np.full(n, 3.5),
+        "two_values": lambda: rng.choice([-1.0, 2.0], n),
+    }[case]()
+    x[0] = x[1] if case == "constant" else x[0]
+    s = pd.Series(x, name="v")
+    c = prof(s.to_frame())["columns"][0]
+    nonnull = s.dropna()
+    finite = nonnull[np.isfinite(nonnull.astype(float))]
+    assert c["count"] == len(nonnull) and c["nulls"] == int(s.isna().sum())
+    assert close(c["min"], nonnull.min()) and close(c["max"], nonnull.max())
+    assert close(c["mean"], nonnull.mean()) and (close(c["std"], nonnull.std()) or c["std"] is None)
+    assert c["zeros"] == int((nonnull == 0).sum()) and c["negatives"] == int((nonnull < 0).sum())
+    assert c["infinities"] == int(np.isinf(nonnull.astype(float)).sum())
+    got = [c["quantiles"][str(q)] for q in QS]
+    want = finite.quantile(QS).tolist()
+    assert all(close(g, w, 1e-12) for g, w in zip(got, want, strict=True)), (got, want)
+    edges = np.asarray(c["histogram"]["edges"], dtype=float)
+    if edges[0] == edges[-1]:
+        assert c["histogram"]["counts"] == [len(finite)]
+    else:
+        assert c["histogram"]["counts"] == np.histogram(finite.to_numpy(dtype=float), bins=edges)[0].tolist()
+    true_distinct = s.nunique()
+    if case == "constant":  # already sorted: takes the (cheap, exact) sorted path
+        assert c["distinct_estimated"] is False and c["distinct"] == 1
+    else:
+        assert c["distinct_estimated"] is True and abs(c["distinct"] - true_distinct) <= max(1, 0.05 * true_distinct)
