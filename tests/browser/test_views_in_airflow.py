@@ -118,6 +118,32 @@ def test_dag_tab_shows_lineage_between_known_tasks(browser, demo):
     shot(page, "dag", 1250)
 
 
+def test_clicking_a_graph_node_highlights_what_feeds_it(browser, demo):
+    page = login(browser, demo)
+    open_tab(page, demo, "/dags/titanic", "ddtrack-dag")
+    inner = page.locator("iframe").element_handle().content_frame()
+    inner.locator("#dag-graph canvas").first.wait_for()
+    page.wait_for_timeout(500)
+    # Where Cytoscape drew the node (its instance hangs on its container), then a real click there.
+    x, y = inner.evaluate(
+        """(id) => {
+            const host = [...document.querySelectorAll('#dag-graph, #dag-graph *')].find(e => e._cyreg && e._cyreg.cy);
+            const cy = host._cyreg.cy, box = host.getBoundingClientRect(), p = cy.getElementById(id).renderedPosition();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        "task::titanic::features",
+    )
+    iframe_box = page.locator("iframe").bounding_box()
+    page.mouse.click(iframe_box["x"] + x, iframe_box["y"] + y)
+    panel = inner.locator("#dag-node-panel")
+    panel.get_by_text("Feeds from (").wait_for()
+    assert "load_passengers" in panel.inner_text() and "train_model" in panel.inner_text()
+    shot(page, "dag_selected", 1250)
+    page.mouse.click(iframe_box["x"] + x, iframe_box["y"] + y)  # a second click opens the task
+    inner.wait_for_url("**/ddtrack/task?dag_id=titanic&task_id=features")
+    inner.locator("#task-history-graph").wait_for()
+
+
 def test_dag_tab_links_dags_through_an_asset(browser, demo):
     page = login(browser, demo)
     frame = open_tab(page, demo, "/dags/sales_consumer", "ddtrack-dag")
@@ -207,3 +233,8 @@ def test_markup_in_column_names_is_text(browser, demo):
     page.wait_for_timeout(1000)
     assert page.title() != "pwned" and not dialogs
     assert page.locator(".dd-page img").count() == 0 and page.locator(".dd-page b").count() == 0
+    # Chart labels too: Plotly shows the markup as characters (its SVG holds no <b> element).
+    page.locator(".js-plotly-plot").first.wait_for()
+    assert page.locator(".js-plotly-plot svg b, .js-plotly-plot svg img").count() == 0
+    assert page.locator(".js-plotly-plot text", has_text="<b>bold</b>").count() >= 1
+    page.screenshot(path=str(IMG / "markup_as_text.png"), full_page=True)

@@ -57,7 +57,7 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
     if not graph.nodes:
         return empty_state("No tasks to show.", "This DAG has no serialized tasks and no tracked outputs yet.")
     elements = graph_elements(graph, ctx.allowed)
-    height = max(340, 75 * max(_layer_sizes(elements) + [1]) + 80)
+    height = max(300, 75 * max(_layer_sizes(elements) + [1]) + 60)
     cytoscape = cyto.Cytoscape(
         id="dag-graph",
         elements=elements,
@@ -88,7 +88,7 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
         [
             legend,
             html.Div(
-                [html.Div(cytoscape, className="dd-graph"), html.Aside(_panel_hint(), id="dag-node-panel", className="dd-panel")],
+                [html.Aside(_panel_hint(), id="dag-node-panel", className="dd-panel"), html.Div(cytoscape, className="dd-graph")],
                 className="dd-graph-row",
             ),
             _edge_list(graph),
@@ -141,6 +141,7 @@ def graph_elements(graph: queries.LineageGraph, allowed: set[str]) -> list[dict[
                     "label": label,
                     "kind": n.kind,
                     "name": n.label,
+                    "title": f"{n.task_id}.{n.label}" if n.kind == "output" else n.label,
                     "dag_id": n.dag_id,
                     "task_id": n.task_id,
                     "state": n.state,
@@ -237,7 +238,7 @@ STYLESHEET: list[dict[str, Any]] = [
             "text-wrap": "wrap",
             "text-valign": "center",
             "text-halign": "center",
-            "font-size": 11,
+            "font-size": 12,
             "font-family": "Inter, -apple-system, Segoe UI, Roboto, sans-serif",
             "color": "#27272a",
             "width": 140,
@@ -344,9 +345,9 @@ def highlight(elements: list[dict], node_id: str) -> list[dict]:
 
 
 def _panel(node: dict, elements: list[dict]) -> Any:
-    ups = [el["data"].get("name") for el in elements if "upstream" in el.get("classes", "") and "source" not in el["data"]]
-    downs = [el["data"].get("name") for el in elements if "downstream" in el.get("classes", "") and "source" not in el["data"]]
-    items: list[Any] = [html.Div(node.get("kind", ""), className="dd-kind"), html.H4(str(node.get("name", "")), className="dd-panel-title")]
+    ups = [el["data"].get("title") or el["data"].get("name") for el in elements if "upstream" in el.get("classes", "") and "source" not in el["data"]]
+    downs = [el["data"].get("title") or el["data"].get("name") for el in elements if "downstream" in el.get("classes", "") and "source" not in el["data"]]
+    items: list[Any] = [html.Div(node.get("kind", ""), className="dd-kind"), html.H4(str(node.get("title") or node.get("name", "")), className="dd-panel-title")]
     if node.get("state"):
         items.append(html.Div(["last state ", state_badge(node.get("state"))]))
     if node.get("rows") is not None:
