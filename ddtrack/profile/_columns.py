@@ -112,8 +112,6 @@ def numeric_column(
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < min(values.size, SMALL_RANGE_MAX):
             return _int_counts_column(col, values, lo, hi, pii)
-    if values.size > LINEAR_MIN_ROWS and not _is_sorted(values):
-        return _linear_numeric_column(col, values, is_int, pii)
     s = _sorted(values)
     n_all = s.size
     n = n_all
@@ -210,120 +208,6 @@ def _int_counts_column(col: dict[str, Any], values: np.ndarray, lo: int, hi: int
     )
     col["sketch"] = _hll_sketch(reg, {"summary": sk.encode_floats(summary), "summary_n": n}, registers=True)
     return col
-
-
-LINEAR_MIN_ROWS = 2_000_000
-FINE_BINS = 4096
-
-
-def _linear_numeric_column(col: dict[str, Any], values: np.ndarray, is_int: bool, pii: bool) -> dict[str, Any]:
-    """Numeric column too big for a sort (> 2M values): linear time, all but ``distinct`` exact.
-
-    A sort costs O(n log n) and its memory traffic grows faster than n, so big columns use
-    a fixed number of passes instead: moments and counts directly, and exact quantiles and
-    histogram counts by *refining a fine histogram* (see :func:`_fine_refine`).  Only
-    ``distinct`` comes from the HLL (``distinct_estimated`` True, rel. std. error 1.6 %).
-    """
-    n_all = values.size
-    n_nan = n_pos_inf = n_neg_inf = 0
-    v = values
-    if not is_int:
-        fin = np.isfinite(values)
-        n_fin = int(np.count_nonzero(fin))
-        if n_fin < n_all:
-            n_nan = int(np.count_nonzero(np.isnan(values)))
-            n_pos_inf = int(np.count_nonzero(values == np.inf))
-            n_neg_inf = n_all - n_fin - n_nan - n_pos_inf
-            v = values[fin]
-        del fin
-    if n_nan:
-        set_counts(col, col["count"] - n_nan, col["nulls"] + n_nan)
-    n = v.size + n_pos_inf + n_neg_inf
-    nf = v.size
-    reg = sk.hll_of_numbers(v)
-    if n_pos_inf or n_neg_inf:
-        np.maximum(reg, sk.hll_of_numbers(_infs(n_pos_inf, n_neg_inf)), out=reg)
-    col["distinct"] = int(round(sk.hll_estimate(reg)))
-    col["distinct_estimated"] = True
-    if pii:
-        col["sketch"] = _hll_sketch(reg, registers=True)
-        return col
-    col["infinities"] = n_pos_inf + n_neg_inf
-    col["zeros"] = int(np.count_nonzero(v == 0)) if nf else 0
-    col["negatives"] = (int(np.count_nonzero(v < 0)) if nf else 0) + n_neg_inf
-    summary = np.zeros(0)
-    if nf:
-        lo, hi = v.min(), v.max()
-        col["min"] = _num(-np.inf if n_neg_inf else lo, is_int)
-        col["max"] = _num(np.inf if n_pos_inf else hi, is_int)
-        col["mean"], col["std"] = _mean_std(v, n, n_pos_inf, n_neg_inf)
-        q_pos = np.asarray(QUANTILES) * (nf - 1)
-        s_pos = np.linspace(0.0, nf - 1, sk.SUMMARY_POINTS)
-        edges = _edges(float(lo), float(hi), is_int, nf)
-        at_ranks, below_edges = _fine_refine(v, lo, hi, np.concatenate([q_pos, s_pos]), edges[1:-1], is_int)
-        qs = at_ranks[: len(QUANTILES)]
-        summary = at_ranks[len(QUANTILES) :]
-        col["quantiles"] = {k: float_value(x) for k, x in zip(QUANTILE_KEYS, qs, strict=True)}
-        bounds = np.concatenate([[0], below_edges, [nf]])
-        col["histogram"] = {"edges": [float_value(e) for e in edges], "counts": [int(c) for c in np.diff(bounds)]}
-    elif n:
-        col["min"] = _num(-np.inf if n_neg_inf else np.inf, is_int)
-        col["max"] = _num(np.inf if n_pos_inf else -np.inf, is_int)
-        col["mean"], col["std"] = _mean_std(v, n, n_pos_inf, n_neg_inf)
-    col["sketch"] = _hll_sketch(reg, {"summary": sk.encode_floats(summary), "summary_n": nf}, registers=True)
-    return col
-
-
-def _fine_refine(
-    v: np.ndarray, lo: Any, hi: Any, positions: np.ndarray, edges: np.ndarray, is_int: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact order statistics and edge counts of unsorted values in O(n).
-
-    Every value gets a fine bin ``g(x) = floor((x - lo) * 4096 / (hi - lo))``; ``g`` is
-    monotone (rounding preserves order), so bins partition the sorted order.  One
-    ``bincount`` tells which bin holds each wanted rank and each histogram edge; only the
-    values of those few bins are gathered and sorted (a few % of the data), which gives
-    the exact value at every rank and the exact number of values below every edge.
-
-    Returns the values at the fractional 0-based ``positions`` (numpy "linear"
-    interpolation) and, per edge, the count of values strictly below it.
-    """
-    n = v.size
-    if lo == hi:
-        return np.full(positions.size, float(lo)), np.where(edges > lo, n, 0).astype(np.int64)
-    width = float(hi) - float(lo) if not is_int else float(int(hi) - int(lo))
-    scale = FINE_BINS / width
-
-    def fine(x: np.ndarray) -> np.ndarray:
-        d = (x - lo).astype(np.float64) if is_int else np.subtract(x, lo)
-        d *= scale
-        idx = d.astype(np.intp)
-        np.clip(idx, 0, FINE_BINS - 1, out=idx)
-        return idx
-
-    edge_vals = np.ceil(edges).astype(v.dtype) if is_int else edges.astype(np.float64)
-    idx = fine(v)
-    counts = np.bincount(idx, minlength=FINE_BINS)
-    below = np.concatenate([[0], np.cumsum(counts)])  # below[b] = values in bins < b
-    r0 = np.floor(positions).astype(np.int64)
-    r1 = np.minimum(r0 + 1, n - 1)
-    ranks = np.concatenate([r0, r1])
-    rank_bins = np.searchsorted(below, ranks, "right") - 1
-    edge_bins = fine(edge_vals) if edge_vals.size else np.zeros(0, dtype=np.intp)
-    wanted = np.unique(np.concatenate([rank_bins, edge_bins]))
-    lut = np.zeros(FINE_BINS, dtype=bool)
-    lut[wanted] = True
-    sub = np.sort(v[lut[idx]])
-    del idx
-    start = np.zeros(FINE_BINS, dtype=np.int64)  # where each wanted bin starts inside ``sub``
-    start[wanted] = np.concatenate([[0], np.cumsum(counts[wanted])[:-1]])
-    picked = sub[start[rank_bins] + (ranks - below[rank_bins])].astype(np.float64)
-    at = sk.lerp(picked[: r0.size], picked[r0.size :], positions - r0)
-    below_edges = np.empty(edge_vals.size, dtype=np.int64)
-    for i, (e, bn) in enumerate(zip(edge_vals, edge_bins, strict=True)):
-        seg = sub[start[bn] : start[bn] + counts[bn]]
-        below_edges[i] = below[bn] + int(np.searchsorted(seg, e, "left"))
-    return at, below_edges
 
 
 def _sorted(values: np.ndarray) -> np.ndarray:
