@@ -75,15 +75,13 @@ def pandas_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: 
             s = s.dt.tz_convert(None)
         arr = s.to_numpy()
         unit = np.datetime_data(arr.dtype)[0]
-        ticks = arr.view(np.int64)
-        ticks = ticks[ticks != np.iinfo(np.int64).min]
+        ticks = _drop_nat(arr.view(np.int64))
         col = C.base_column(name, position, dtype, "datetime", ticks.size, n - ticks.size)
         return C.datetime_column(col, ticks, unit, tz, pii)
     if isinstance(dt, np.dtype) and dt.kind == "m":
         arr = s.to_numpy()
         unit = np.datetime_data(arr.dtype)[0]
-        ticks = arr.view(np.int64)
-        ticks = ticks[ticks != np.iinfo(np.int64).min]
+        ticks = _drop_nat(arr.view(np.int64))
         col = C.base_column(name, position, dtype, "timedelta", ticks.size, n - ticks.size)
         return C.numeric_column(col, ticks, is_int=False, pii=pii, scale=C._ns_per_unit(unit) / 1e9)
     if pt.is_numeric_dtype(dt) and not pt.is_complex_dtype(dt):
@@ -102,6 +100,12 @@ def pandas_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: 
     # interval, period, sparse, complex, ...: counts only
     nulls = int(s.isna().sum())
     return C.base_column(name, position, dtype, "other", n - nulls, nulls)
+
+
+def _drop_nat(ticks: np.ndarray) -> np.ndarray:
+    """int64 ticks without NaT; no copy when there is none (the common case)."""
+    nat = ticks == np.iinfo(np.int64).min
+    return ticks[~nat] if nat.any() else ticks
 
 
 def _arrow_of(s: Any) -> Any:
@@ -208,12 +212,12 @@ def _identity_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
         ptrs = np.ctypeslib.as_array((ctypes.c_uint64 * n).from_address(values.ctypes.data))
         if np.unique(ptrs[:4096]).size > 1024:  # cells are mostly distinct objects: not worth it
             return None
-        codes, uptrs = pd.factorize(ptrs)
-        if len(uptrs) > IDENTITY_MAX_DISTINCT:
+        vc = pd.Series(ptrs, copy=False).value_counts(sort=False)  # one hash pass, no codes array
+        if len(vc) > IDENTITY_MAX_DISTINCT:
             return None
-        counts = np.bincount(codes, minlength=len(uptrs))
-        objs = np.empty(len(uptrs), dtype=object)
-        for i, p in enumerate(uptrs.tolist()):
+        counts = vc.to_numpy(dtype=np.int64)
+        objs = np.empty(len(vc), dtype=object)
+        for i, p in enumerate(vc.index.tolist()):
             objs[i] = ctypes.cast(p, ctypes.py_object).value
     except Exception:  # noqa: BLE001 - any surprise: use the plain path
         return None
@@ -318,8 +322,7 @@ def numpy_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, a: n
         return C.numeric_column(col, a, is_int=False, pii=pii)
     if k in "Mm":
         unit = np.datetime_data(a.dtype)[0]
-        ticks = a.view(np.int64)
-        ticks = ticks[ticks != np.iinfo(np.int64).min]
+        ticks = _drop_nat(a.view(np.int64))
         if k == "M":
             col = C.base_column(name, position, dtype, "datetime", ticks.size, n - ticks.size)
             return C.datetime_column(col, ticks, unit, None, pii)
