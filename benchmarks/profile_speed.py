@@ -117,12 +117,15 @@ def interleaved(contenders: dict[str, Callable[[], Any]], reps: int) -> dict[str
     for fn in contenders.values():  # warm-up (imports, caches), untimed
         fn()
     times: dict[str, list[float]] = {k: [] for k in contenders}
+    for k in contenders:
+        times[k + ":cpu"] = []
     for _ in range(reps):
         for name, fn in contenders.items():
             gc.collect()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
+            times[name + ":cpu"].append(time.process_time() - c0)
     return times
 
 
@@ -295,10 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         r["times"] = times
         for k in contenders:
             r[k] = statistics.median(times[k])
+            r[k + ":cpu"] = statistics.median(times[k + ":cpu"])
         r["ddtrack/describe"] = ratio(times, "ddtrack", "describe")
         r["ddtrack/numpy"] = ratio(times, "ddtrack", "numpy")
         for k in ("ddtrack", "describe", "numpy"):
-            print(f"  {k:<28}{r[k]:9.3f} s   (runs: {', '.join(f'{x:.3f}' for x in times[k])})")
+            print(f"  {k:<28}{r[k]:9.3f} s   CPU {r[k + ':cpu']:6.3f} s   "
+                  f"(runs: {', '.join(f'{x:.3f}' for x in times[k])})")
         print(f"  ddtrack / describe          {r['ddtrack/describe']:9.2f}   (median of per-round ratios)")
         print(f"  ddtrack / numpy pass        {r['ddtrack/numpy']:9.2f}")
         for k in ("pyarrow", "polars"):
