@@ -97,6 +97,8 @@ class TaskRun(Base):
         UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),
         Index("ix_ddtrack_task_run_history", "dag_id", "task_id", "started_at"),
         Index("ix_ddtrack_task_run_started", "started_at"),
+        # Newest tries of a whole DAG (home sparklines, DAG run history).
+        Index("ix_ddtrack_task_run_dag_started", "dag_id", "started_at"),
     )
 
 

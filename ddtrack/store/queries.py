@@ -31,15 +31,15 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    case,
     func,
-    or_,
     select,
 )
 from sqlalchemy.engine import Connection
 
 from ddtrack import config
 from ddtrack.store.engine import get_engine
-from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
+from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
 DEFAULT_HISTORY = 50
 MAX_HISTORY = 1000
@@ -147,19 +147,18 @@ class DagSummary:
 
 
 def tracked_dags(sources: Sources, allowed: Iterable[str] | None) -> list[DagSummary]:
-    """Every DAG with tracked outputs the caller may read, with its last run and sparkline."""
-    out = Output.__table__
-    outputs = (
-        select(out.c.dag_id, out.c.task_id, out.c.name)
-        .where(_allowed_filter(out.c.dag_id, allowed))
-        .distinct()
-        .subquery()
-    )
+    """Every DAG with tracked outputs the caller may read, with its last run and sparkline.
+
+    Output and task counts come from the catalog (one row per distinct output), not from
+    a scan of every recorded output.
+    """
+    cat = CatalogEntry.__table__
     with _store(sources) as conn:
         rows = conn.execute(
-            select(outputs.c.dag_id, func.count(), func.count(func.distinct(outputs.c.task_id)))
-            .group_by(outputs.c.dag_id)
-            .order_by(outputs.c.dag_id)
+            select(cat.c.dag_id, func.count(), func.count(func.distinct(cat.c.task_id)))
+            .where(cat.c.kind == "output", _allowed_filter(cat.c.dag_id, allowed))
+            .group_by(cat.c.dag_id)
+            .order_by(cat.c.dag_id)
         ).all()
         summaries = {r[0]: DagSummary(dag_id=r[0], n_outputs=int(r[1]), n_tasks=int(r[2])) for r in rows}
         for summary in summaries.values():
@@ -232,69 +231,54 @@ class SearchHit:
     detail: str = ""
 
 
+_KIND_ORDER = {"dag": 0, "task": 1, "output": 2, "column": 3, "tag": 4}
+
+
 def search(sources: Sources, text: str, allowed: Iterable[str] | None, limit: int = 50) -> list[SearchHit]:
-    """DAGs, tasks, outputs, columns and tags whose name contains ``text`` (case-insensitive)."""
+    """DAGs, tasks, outputs, columns and tags whose name contains ``text`` (case-insensitive).
+
+    Reads ``ddtrack_catalog`` (each distinct name once, kept at ingest), not the profile
+    tables: a substring match cannot use a B-tree index, and the catalog stays small when
+    the column table holds millions of profiles.
+    """
     text = (text or "").strip().lower()[:100]
     if len(text) < 2:
         return []
     pattern = f"%{_escape_like(text)}%"
-    out, col, tag, run = Output.__table__, ColumnProfile.__table__, Tag.__table__, TaskRun.__table__
+    cat = CatalogEntry.__table__
+    kind_order = case(_KIND_ORDER, value=cat.c.kind, else_=9)
+    with _store(sources) as conn:
+        rows = conn.execute(
+            select(cat.c.kind, cat.c.dag_id, cat.c.task_id, cat.c.output_name, cat.c.text)
+            .where(_allowed_filter(cat.c.dag_id, allowed))
+            .where(func.lower(cat.c.text).like(pattern, escape="\\"))
+            .order_by(kind_order, cat.c.dag_id, cat.c.task_id, cat.c.text)
+            .limit(limit * 4)
+        ).all()
     hits: list[SearchHit] = []
     seen: set[tuple] = set()
-
-    def add(hit: SearchHit) -> None:
+    for r in rows:
+        hit = _search_hit(r)
         key = (hit.kind, hit.dag_id, hit.task_id, hit.label)
-        if key not in seen and len(hits) < limit:
+        if key not in seen:
             seen.add(key)
             hits.append(hit)
-
-    with _store(sources) as conn:
-        names = conn.execute(
-            select(out.c.dag_id, out.c.task_id, out.c.name)
-            .where(_allowed_filter(out.c.dag_id, allowed))
-            .where(
-                or_(
-                    func.lower(out.c.dag_id).like(pattern, escape="\\"),
-                    func.lower(out.c.task_id).like(pattern, escape="\\"),
-                    func.lower(out.c.name).like(pattern, escape="\\"),
-                )
-            )
-            .group_by(out.c.dag_id, out.c.task_id, out.c.name)
-            .limit(limit)
-        ).all()
-        for r in names:
-            if text in r.dag_id.lower():
-                add(SearchHit("dag", r.dag_id, None, r.dag_id))
-            if text in r.task_id.lower():
-                add(SearchHit("task", r.dag_id, r.task_id, r.task_id, r.dag_id))
-            if text in r.name.lower():
-                add(SearchHit("output", r.dag_id, r.task_id, r.name, f"{r.dag_id} / {r.task_id}"))
-        columns = conn.execute(
-            select(out.c.dag_id, out.c.task_id, out.c.name, col.c.name.label("column"))
-            .join(out, out.c.id == col.c.output_id)
-            .where(func.lower(col.c.name).like(pattern, escape="\\"))
-            .where(_allowed_filter(out.c.dag_id, allowed))
-            .group_by(out.c.dag_id, out.c.task_id, out.c.name, col.c.name)
-            .limit(limit)
-        ).all()
-        for r in columns:
-            add(SearchHit("column", r.dag_id, r.task_id, r.column, f"{r.dag_id} / {r.task_id} / {r.name}"))
-        tags = conn.execute(
-            select(run.c.dag_id, run.c.task_id, tag.c.key, tag.c.value)
-            .join(run, run.c.id == tag.c.task_run_id)
-            .where(
-                or_(
-                    func.lower(tag.c.key).like(pattern, escape="\\"),
-                    func.lower(tag.c.value).like(pattern, escape="\\"),
-                )
-            )
-            .where(_allowed_filter(run.c.dag_id, allowed))
-            .group_by(run.c.dag_id, run.c.task_id, tag.c.key, tag.c.value)
-            .limit(limit)
-        ).all()
-        for r in tags:
-            add(SearchHit("tag", r.dag_id, r.task_id, f"{r.key}={r.value}", f"{r.dag_id} / {r.task_id}"))
+        if len(hits) == limit:
+            break
     return hits
+
+
+def _search_hit(r: Any) -> SearchHit:
+    task_id = r.task_id or None
+    if r.kind == "dag":
+        return SearchHit("dag", r.dag_id, None, r.text)
+    if r.kind == "task":
+        return SearchHit("task", r.dag_id, task_id, r.text, r.dag_id)
+    if r.kind == "output":
+        return SearchHit("output", r.dag_id, task_id, r.text, f"{r.dag_id} / {r.task_id}")
+    if r.kind == "column":
+        return SearchHit("column", r.dag_id, task_id, r.text, f"{r.dag_id} / {r.task_id} / {r.output_name}")
+    return SearchHit(r.kind, r.dag_id, task_id, r.text, f"{r.dag_id} / {r.task_id}" if task_id else r.dag_id)
 
 
 def _escape_like(text: str) -> str:

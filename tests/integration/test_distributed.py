@@ -77,3 +77,16 @@ def test_every_tracked_output_arrives(celery_deployment):
     assert sorted(r.map_index for r in mapped if r.task_id == "load_day") == [0, 1, 2, 3]
     checks = [r for r in task_runs(store, "quality_check", by_dag["quality_check"][0]) if r.task_id == "check_no_missing_ages"]
     assert [r.try_number for r in checks] == [1, 2]
+
+
+def test_visible_through_the_views_query_layer(celery_deployment):
+    from ddtrack.store import queries
+
+    sources = queries.Sources(store_url=celery_deployment.metastore_url, metastore_url=celery_deployment.metastore_url)
+    by_dag = {dag_id: run_id for (dag_id, run_id) in celery_deployment.states}
+    assert {d.dag_id for d in queries.tracked_dags(sources, allowed=None)} >= set(EXPECTED_OUTPUTS)
+    detail = queries.task_instance(sources, "titanic", by_dag["titanic"], "features")
+    assert detail is not None and {o.name for o in detail.outputs} == {"return_value", "model_input"}
+    assert any(i.get("task_id") == "load_passengers" or "load_passengers" in str(i) for i in detail.inputs)
+    history = queries.task_history(sources, "quality_check", "check_no_missing_ages")
+    assert [(h.try_number, h.state) for h in sorted(history, key=lambda h: h.try_number)] == [(1, "failed"), (2, "failed")]
