@@ -5,7 +5,7 @@ The adapters (``_adapters``) turn each column of any supported input into one of
 :data:`ColumnProfile` dict from them.  Numeric work is done on one sorted copy of the
 non-null finite values: sorting (SIMD in numpy >= 2) gives min/max, exact quantiles,
 exact distinct counts, the histogram (binary search of 51 edges) and zeros/negatives
-in one O(n log n) pass with no hashing.
+in one O(n log n) pass with no hash table.
 """
 
 from __future__ import annotations
