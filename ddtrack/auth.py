@@ -11,6 +11,7 @@ Keycloak all work the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -72,6 +73,7 @@ def readable_dag_ids(user: Any) -> set[str]:
     return set(auth_manager().get_authorized_dag_ids(user=user, method="GET"))
 
 
+@functools.lru_cache(maxsize=1)
 def base_path() -> str:
     """The path part of ``[api] base_url`` ('' or e.g. '/airflow'), where Airflow is served."""
     from urllib.parse import urlsplit
