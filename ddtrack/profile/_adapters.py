@@ -193,9 +193,10 @@ IDENTITY_MAX_DISTINCT = 20_000
 def _identity_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(distinct objects by identity, counts) of a big object array, or None when not worth it.
 
-    CPython object arrays store PyObject pointers; the array itself keeps every object
-    alive, so the pointers can be read as integers, factorized, and turned back into the
-    (few) objects.  Falls back (None) for other interpreters, non-contiguous arrays and
+    CPython object arrays store PyObject pointers; they are read as integers and counted
+    (machine words hash fast), and each distinct pointer is turned back into its object by
+    indexing the array at its first occurrence (``id`` checked, so a concurrently modified
+    array falls back instead of misreading).  Falls back (None) for other interpreters, non-contiguous arrays and
     arrays with more than 20,000 distinct objects (checked first on the first 4,096 cells,
     so columns of per-cell objects lose almost nothing).
     """
@@ -216,12 +217,32 @@ def _identity_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
         if len(vc) > IDENTITY_MAX_DISTINCT:
             return None
         counts = vc.to_numpy(dtype=np.int64)
-        objs = np.empty(len(vc), dtype=object)
-        for i, p in enumerate(vc.index.tolist()):
-            objs[i] = ctypes.cast(p, ctypes.py_object).value
+        keys = vc.index.to_numpy(dtype=np.uint64).tolist()
+        first = _first_positions(ptrs, set(keys))
+        objs = np.empty(len(keys), dtype=object)
+        for i, p in enumerate(keys):
+            obj = values[first[p]]  # an owned reference: raw pointers are never dereferenced
+            if id(obj) != p:  # the array changed while we read it
+                return None
+            objs[i] = obj
     except Exception:  # noqa: BLE001 - any surprise: use the plain path
         return None
     return objs, counts
+
+
+def _first_positions(ptrs: np.ndarray, wanted: set[int]) -> dict[int, int]:
+    """Position of the first occurrence of each wanted pointer, scanning in chunks and
+    stopping once all are found (usually within the first chunk)."""
+    found: dict[int, int] = {}
+    step = 8192
+    for start in range(0, ptrs.size, step):
+        uniq, idx = np.unique(ptrs[start : start + step], return_index=True)
+        for p, i in zip(uniq.tolist(), idx.tolist(), strict=True):
+            if p not in found and p in wanted:
+                found[p] = start + i
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 # ---------------------------------------------------------------- pyarrow
