@@ -78,6 +78,7 @@ def example_part() -> bool:
             "AIRFLOW__API_AUTH__JWT_SECRET": "benchmark-secret-benchmark-secret-benchmark-secret-benchmark-sec",
             "DDTRACK_DEMO_DATA": str(home / "data"),
             "PYTHONPATH": f"{dags}:{env.get('PYTHONPATH', '')}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         }
     )
     bin_dir = Path(sys.executable).parent
@@ -174,6 +175,20 @@ def _csv(rows, columns: list[str]) -> io.StringIO:
     return buf
 
 
+_FILL_CATALOG = """
+INSERT INTO ddtrack_catalog (entry_hash, kind, dag_id, task_id, output_name, text)
+SELECT md5(kind || chr(31) || dag_id || chr(31) || task_id || chr(31) || output_name || chr(31) || text),
+       kind, dag_id, task_id, output_name, text
+FROM (
+    SELECT DISTINCT 'dag' AS kind, dag_id, '' AS task_id, '' AS output_name, dag_id AS text FROM ddtrack_task_run
+    UNION SELECT DISTINCT 'task', dag_id, task_id, '', task_id FROM ddtrack_task_run
+    UNION SELECT DISTINCT 'output', dag_id, task_id, name, name FROM ddtrack_output
+    UNION SELECT DISTINCT 'column', o.dag_id, o.task_id, o.name, c.name
+          FROM ddtrack_column c JOIN ddtrack_output o ON o.id = c.output_id
+) entries
+"""
+
+
 def seed(url: str) -> None:
     """COPY 10,000 runs x 20 tasks into ddtrack's tables at ``url``."""
     import datetime as dt
@@ -231,6 +246,7 @@ def seed(url: str) -> None:
             names = [c.name for c in table.columns if any(c.name in row for row in rows[:1])]
             cur.copy_expert(f"COPY {table.name} ({', '.join(names)}) FROM STDIN", _csv(rows, names))
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
+        cur.execute(_FILL_CATALOG)  # what ingest (and migration 0002) keep for search and home
         raw.commit()
         cur.execute("ANALYZE")
         raw.commit()
@@ -240,6 +256,7 @@ def seed(url: str) -> None:
 
 
 def volume_part() -> bool:
+    import airflow.configuration  # noqa: F401  (loaded in the api-server; not a page's cost)
     from dev_tools.airflow_local import create_postgres_database, drop_database
     from sqlalchemy import event, text
 
@@ -273,6 +290,7 @@ def volume_part() -> bool:
         report("run page (queries + layout)", *timed(lambda: run_page.layout(ctx, {"dag_id": "bench_dag", "run_id": last_run})), 500)
         report("query: task_history(50)", *timed(lambda: queries.task_history(sources, "bench_dag", "task_07", 50)), 500)
         report("query: task_instance (newest run, diff vs previous)", *timed(lambda: queries.task_instance(sources, "bench_dag", last_run, "task_07")), 500)
+        report("query: search 'amount' (catalog)", *timed(lambda: queries.search(sources, "amount", {"bench_dag"})), 500)
         report("query: tracked_dags (home)", *timed(lambda: queries.tracked_dags(sources, {"bench_dag"})), 500)
         report("query: run_detail (20 tasks)", *timed(lambda: queries.run_detail(sources, "bench_dag", last_run)), 500)
         report("query: lineage_graph", *timed(lambda: queries.lineage_graph(sources, "bench_dag")), 500)
