@@ -94,7 +94,8 @@ def pandas_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: 
         else:  # nullable Float64: NA and NaN both null
             vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
-        return C.numeric_column(col, vals, is_int=is_int, pii=pii)
+        # the Int64 path made a private copy (boolean indexing); Float64's to_numpy may be a view
+        return C.numeric_column(col, vals, is_int=is_int, pii=pii, owned=is_int and not isinstance(dt, np.dtype))
     if isinstance(dt, np.dtype) and dt.kind == "O":
         return object_values_column(name, position, dtype, pii, cut, s.to_numpy(), n)
     # interval, period, sparse, complex, ...: counts only
@@ -281,7 +282,7 @@ def arrow_column(
         # floats: nulls become NaN, which numeric_column counts as nulls (one pass, no filter)
         vals = _np(pc.drop_null(arr)) if is_int and arr.null_count else _np(arr)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
-        return C.numeric_column(col, vals, is_int=is_int, pii=pii)
+        return C.numeric_column(col, vals, is_int=is_int, pii=pii, owned=bool(arr.null_count))
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         nonnull = pc.drop_null(arr) if arr.null_count else arr
         if pa.types.is_timestamp(t):

@@ -89,7 +89,13 @@ def set_counts(col: dict[str, Any], count: int, nulls: int) -> None:
 
 
 def numeric_column(
-    col: dict[str, Any], values: np.ndarray, *, is_int: bool, pii: bool, scale: float | None = None
+    col: dict[str, Any],
+    values: np.ndarray,
+    *,
+    is_int: bool,
+    pii: bool,
+    scale: float | None = None,
+    owned: bool = False,
 ) -> dict[str, Any]:
     """Fill a numeric ColumnProfile from the values (float NaN counted here as nulls).
 
@@ -97,22 +103,28 @@ def numeric_column(
     are a view in the middle; distinct values are the changes between neighbours, and
     quantiles, histogram counts, zeros and negatives are index look-ups / binary searches.
     ``scale`` converts integer ticks to float units (timedelta ticks -> seconds).
+    ``owned``: ``values`` is a private copy (e.g. Arrow data with nulls turned into NaN),
+    so it may be sorted in place instead of copied again.
     Mean and std follow pandas: over all non-null values (so +-inf propagates),
     std with ddof=1.  Quantiles and the histogram use the finite values only.
     """
     if scale is not None:
         values = values.astype(np.float64) * scale
-        is_int = False
+        is_int, owned = False, True
     elif is_int:
-        values = _as_int64(values)
+        converted = _as_int64(values)
+        owned = owned or converted is not values
+        values = converted
         is_int = values.dtype.kind == "i"
     else:
-        values = values.astype(np.float64, copy=False)
+        converted = values.astype(np.float64, copy=False)
+        owned = owned or converted is not values
+        values = converted
     if is_int and values.size > SMALL_RANGE_MIN_ROWS:
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < min(values.size, SMALL_RANGE_MAX):
             return _int_counts_column(col, values, lo, hi, pii)
-    s = _sorted(values)
+    s = _sorted(values, owned)
     n_all = s.size
     n = n_all
     if not is_int:
@@ -210,9 +222,13 @@ def _int_counts_column(col: dict[str, Any], values: np.ndarray, lo: int, hi: int
     return col
 
 
-def _sorted(values: np.ndarray) -> np.ndarray:
-    """A sorted copy; skips the sort when the values are already in order (ids, timestamps)."""
+def _sorted(values: np.ndarray, owned: bool = False) -> np.ndarray:
+    """Sorted values: skips the sort when already in order (ids, timestamps), sorts a
+    private copy in place, and copies otherwise (never reorders the caller's data)."""
     if values.size > 1 and values[0] <= values[-1] and _is_sorted(values):
+        return values
+    if owned and values.flags.writeable:
+        values.sort()
         return values
     return np.sort(values)
 

@@ -551,3 +551,28 @@ def test_large_small_range_integers_match_pandas(low, high):
     assert isinstance(c["min"], int) and isinstance(c["max"], int)
     nullable = s.astype("Int64").mask(rng.random(s.size) < 0.1)
     check_numeric(prof(nullable.to_frame("n"))["columns"][0], nullable)
+
+
+def test_profiling_never_modifies_the_input():
+    """Sorting happens on private copies only: the user's data must be untouched."""
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(5)
+    n = 70_000
+    df = pd.DataFrame({
+        "f": rng.normal(size=n), "fn": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "F": pd.array(rng.normal(size=n), dtype="Float64"), "I": pd.array(rng.integers(-9, 9, n), dtype="Int64"),
+        "i": rng.integers(-(10**9), 10**9, n), "t": pd.to_datetime(rng.integers(0, 10**18, n)),
+        "d": pd.to_timedelta(rng.integers(0, 10**12, n)), "o": rng.choice(["a", "b"], n).astype(object),
+    })
+    before = df.copy(deep=True)
+    tbl = pa.table({"f": pa.array(df["fn"].to_numpy(), from_pandas=True), "i": df["i"].to_numpy()})
+    tbl_before = tbl.to_pandas()
+    pdf = pl.from_pandas(df[["fn", "i"]])
+    pdf_before = pdf.clone()
+    prof(df)
+    prof(tbl)
+    prof(pdf)
+    prof(df["f"].to_numpy())
+    pd.testing.assert_frame_equal(df, before)
+    pd.testing.assert_frame_equal(tbl.to_pandas(), tbl_before)
+    assert pdf.equals(pdf_before)
