@@ -272,7 +272,7 @@ def arrow_column(
         col = C.base_column(name, position, dtype, force_kind or "string", n - nulls, nulls)
         return C.string_column(col, values, counts, pii, cut)
     if pa.types.is_boolean(t):
-        vals = _np(pc.drop_null(arr))
+        vals = _np(pc.drop_null(arr) if arr.null_count else arr)
         col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
         return C.bool_column(col, vals.astype(bool), pii)
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
