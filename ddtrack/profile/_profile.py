@@ -154,11 +154,11 @@ def _profile(obj: Any, pii: set[str], n_sample: int) -> dict[str, Any]:
         d = _dict(obj, pii, n_sample, cut)
     elif isinstance(obj, list | tuple):
         d = _list(obj, pii, n_sample, cut)
-    elif _is_scalar(obj):
-        d = empty_profile("scalar", type_name(obj))
-        d["repr"] = cut.text(safe_repr(obj), REPR_LIMIT)
     else:
         d = None
+    if d is None and _is_scalar(obj):  # also pandas' Timestamp/Timedelta, numpy scalars
+        d = empty_profile("scalar", type_name(obj))
+        d["repr"] = cut.text(safe_repr(obj), REPR_LIMIT)
     if d is None:
         return _other(obj, cut)
     d["truncated"] = bool(d.get("truncated")) or cut.any

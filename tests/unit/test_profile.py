@@ -391,6 +391,8 @@ def test_scalar_none_other():
     assert prof("x" * 500)["repr"] == repr("x" * 500)[:200] and prof("x" * 500)["truncated"]
     assert prof(None)["kind"] == "none"
     assert prof(np.float64(1.5))["kind"] == "scalar"
+    assert prof(pd.Timestamp("2020-01-01"))["kind"] == "scalar"
+    assert prof(pd.Timestamp("2020-01-01"))["type"] == "pandas.Timestamp"
 
     class Weird:
         def __repr__(self):
