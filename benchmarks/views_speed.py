@@ -52,7 +52,9 @@ def timed(fn: Callable[[], object], repeat: int = 7) -> tuple[float, float]:
 def report(label: str, cold: float, warm: float, target_ms: float) -> bool:
     ratio = warm / target_ms
     verdict = "ok" if ratio <= 1 else "SLOW"
-    print(f"  {label:<58} cold {cold:8.1f} ms   warm {warm:8.1f} ms   target {target_ms:5.0f} ms   ratio {ratio:5.2f}  {verdict}")
+    print(
+        f"  {label:<58} cold {cold:8.1f} ms   warm {warm:8.1f} ms   target {target_ms:5.0f} ms   ratio {ratio:5.2f}  {verdict}"
+    )
     return ratio <= 1
 
 
@@ -101,7 +103,14 @@ def example_child() -> int:
 
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     runs = {}
-    for dag_id in ("titanic", "titanic", "quality_check", "mapped_batches", "sales_producer", "sales_consumer"):
+    for dag_id in (
+        "titanic",
+        "titanic",
+        "quality_check",
+        "mapped_batches",
+        "sales_producer",
+        "sales_consumer",
+    ):
         run = bag.get_dag(dag_id).test()
         worker.wait_idle(60)
         ingest_run(config.metastore_url(), config.store_settings().url, dag_id, run.run_id)
@@ -123,8 +132,14 @@ def example_child() -> int:
         "dag sales_consumer (cross-DAG)": ("dag", "?dag_id=sales_consumer"),
         "task titanic.features (50 runs)": ("task", "?dag_id=titanic&task_id=features"),
         "task quality_check (failed tries)": ("task", "?dag_id=quality_check&task_id=check_no_missing_ages"),
-        "task instance titanic.load_passengers": ("ti", f"?dag_id=titanic&task_id=load_passengers&run_id={titanic}"),
-        "task instance mapped load_day[2]": ("ti", f"?dag_id=mapped_batches&task_id=load_day&run_id={mapped}&map_index=2"),
+        "task instance titanic.load_passengers": (
+            "ti",
+            f"?dag_id=titanic&task_id=load_passengers&run_id={titanic}",
+        ),
+        "task instance mapped load_day[2]": (
+            "ti",
+            f"?dag_id=mapped_batches&task_id=load_day&run_id={mapped}&map_index=2",
+        ),
         "run titanic (waterfall)": ("run", f"?dag_id=titanic&run_id={titanic}"),
     }
 
@@ -132,7 +147,10 @@ def example_child() -> int:
         body = {
             "output": "page.children",
             "outputs": {"id": "page", "property": "children"},
-            "inputs": [{"id": "url", "property": "pathname", "value": f"/ddtrack/{path}"}, {"id": "url", "property": "search", "value": search}],
+            "inputs": [
+                {"id": "url", "property": "pathname", "value": f"/ddtrack/{path}"},
+                {"id": "url", "property": "search", "value": search},
+            ],
             "changedPropIds": ["url.pathname"],
         }
 
@@ -210,11 +228,22 @@ def seed(url: str) -> None:
             failed = (r * TASKS + t) % 97 == 0
             runs.append(
                 {
-                    "id": rid, "dag_id": "bench_dag", "run_id": run_id, "task_id": f"task_{t:02d}", "map_index": -1,
-                    "try_number": 1, "tracked": "t", "state": "failed" if failed else "success", "function": f"bench.task_{t:02d}",
-                    "started_at": started, "ended_at": started + dt.timedelta(seconds=5), "duration_s": 5.0 + (r % 7),
-                    "error_type": "ValueError" if failed else None, "error_message": "bad batch" if failed else None,
-                    "record_hash": "x" * 64, "ingested_at": now,
+                    "id": rid,
+                    "dag_id": "bench_dag",
+                    "run_id": run_id,
+                    "task_id": f"task_{t:02d}",
+                    "map_index": -1,
+                    "try_number": 1,
+                    "tracked": "t",
+                    "state": "failed" if failed else "success",
+                    "function": f"bench.task_{t:02d}",
+                    "started_at": started,
+                    "ended_at": started + dt.timedelta(seconds=5),
+                    "duration_s": 5.0 + (r % 7),
+                    "error_type": "ValueError" if failed else None,
+                    "error_message": "bad batch" if failed else None,
+                    "record_hash": "x" * 64,
+                    "ingested_at": now,
                 }
             )
             if failed:
@@ -222,18 +251,37 @@ def seed(url: str) -> None:
             oid += 1
             outputs.append(
                 {
-                    "id": oid, "task_run_id": rid, "dag_id": "bench_dag", "task_id": f"task_{t:02d}", "run_id": run_id,
-                    "started_at": started, "name": "return_value", "kind": "pandas", "type_name": "pandas.DataFrame",
-                    "rows": 1000 + (r % 50), "n_columns": COLUMNS, "memory_bytes": 64000,
-                    "schema_fingerprint": f"fp{r // 1000}", "truncated": "f",
+                    "id": oid,
+                    "task_run_id": rid,
+                    "dag_id": "bench_dag",
+                    "task_id": f"task_{t:02d}",
+                    "run_id": run_id,
+                    "started_at": started,
+                    "name": "return_value",
+                    "kind": "pandas",
+                    "type_name": "pandas.DataFrame",
+                    "rows": 1000 + (r % 50),
+                    "n_columns": COLUMNS,
+                    "memory_bytes": 64000,
+                    "schema_fingerprint": f"fp{r // 1000}",
+                    "truncated": "f",
                 }
             )
             for position, (name, (dtype, kind)) in enumerate(zip(col_names, kinds, strict=True)):
                 cid += 1
                 columns.append(
                     {
-                        "id": cid, "output_id": oid, "position": position, "name": name, "dtype": dtype, "kind": kind,
-                        "count": 1000, "nulls": r % 5, "null_pct": (r % 5) / 10, "n_distinct": 900, "distinct_estimated": "f",
+                        "id": cid,
+                        "output_id": oid,
+                        "position": position,
+                        "name": name,
+                        "dtype": dtype,
+                        "kind": kind,
+                        "count": 1000,
+                        "nulls": r % 5,
+                        "null_pct": (r % 5) / 10,
+                        "n_distinct": 900,
+                        "distinct_estimated": "f",
                         "mean": 10.0 + r % 3 if kind in ("integer", "float") else None,
                     }
                 )
@@ -245,7 +293,9 @@ def seed(url: str) -> None:
             table = model.__table__
             names = [c.name for c in table.columns if any(c.name in row for row in rows[:1])]
             cur.copy_expert(f"COPY {table.name} ({', '.join(names)}) FROM STDIN", _csv(rows, names))
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"
+            )
         cur.execute(_FILL_CATALOG)  # what ingest (and migration 0002) keep for search and home
         raw.commit()
         cur.execute("ANALYZE")
@@ -281,20 +331,56 @@ def volume_part() -> bool:
         ctx = PageContext(sources, {"bench_dag"}, None)
         last_run = f"scheduled__{(__import__('datetime').datetime(2025, 1, 1) + __import__('datetime').timedelta(hours=RUNS - 1)).isoformat()}+00:00"
         ok = True
-        ok &= report("task history page, last 50 runs (queries + layout)", *timed(lambda: task_page.layout(ctx, {"dag_id": "bench_dag", "task_id": "task_07"})), 500)
-        ok &= report("task history page, last 1,000 runs (queries + layout)", *timed(lambda: task_page.layout(ctx, {"dag_id": "bench_dag", "task_id": "task_07", "n": "1000"})), 500)
+        ok &= report(
+            "task history page, last 50 runs (queries + layout)",
+            *timed(lambda: task_page.layout(ctx, {"dag_id": "bench_dag", "task_id": "task_07"})),
+            500,
+        )
+        ok &= report(
+            "task history page, last 1,000 runs (queries + layout)",
+            *timed(lambda: task_page.layout(ctx, {"dag_id": "bench_dag", "task_id": "task_07", "n": "1000"})),
+            500,
+        )
         ti = {"dag_id": "bench_dag", "task_id": "task_07", "run_id": last_run}
         report("home page (queries + layout)", *timed(lambda: home_page.layout(ctx, {})), 500)
-        report("DAG page (lineage + runs; queries + layout)", *timed(lambda: dag_page.layout(ctx, {"dag_id": "bench_dag"})), 500)
+        report(
+            "DAG page (lineage + runs; queries + layout)",
+            *timed(lambda: dag_page.layout(ctx, {"dag_id": "bench_dag"})),
+            500,
+        )
         report("task instance page (queries + layout)", *timed(lambda: instance_page.layout(ctx, ti)), 500)
-        report("run page (queries + layout)", *timed(lambda: run_page.layout(ctx, {"dag_id": "bench_dag", "run_id": last_run})), 500)
-        report("query: task_history(50)", *timed(lambda: queries.task_history(sources, "bench_dag", "task_07", 50)), 500)
-        report("query: task_instance (newest run, diff vs previous)", *timed(lambda: queries.task_instance(sources, "bench_dag", last_run, "task_07")), 500)
-        report("query: search 'amount' (catalog)", *timed(lambda: queries.search(sources, "amount", {"bench_dag"})), 500)
-        report("query: tracked_dags (home)", *timed(lambda: queries.tracked_dags(sources, {"bench_dag"})), 500)
-        report("query: run_detail (20 tasks)", *timed(lambda: queries.run_detail(sources, "bench_dag", last_run)), 500)
+        report(
+            "run page (queries + layout)",
+            *timed(lambda: run_page.layout(ctx, {"dag_id": "bench_dag", "run_id": last_run})),
+            500,
+        )
+        report(
+            "query: task_history(50)",
+            *timed(lambda: queries.task_history(sources, "bench_dag", "task_07", 50)),
+            500,
+        )
+        report(
+            "query: task_instance (newest run, diff vs previous)",
+            *timed(lambda: queries.task_instance(sources, "bench_dag", last_run, "task_07")),
+            500,
+        )
+        report(
+            "query: search 'amount' (catalog)",
+            *timed(lambda: queries.search(sources, "amount", {"bench_dag"})),
+            500,
+        )
+        report(
+            "query: tracked_dags (home)", *timed(lambda: queries.tracked_dags(sources, {"bench_dag"})), 500
+        )
+        report(
+            "query: run_detail (20 tasks)",
+            *timed(lambda: queries.run_detail(sources, "bench_dag", last_run)),
+            500,
+        )
         report("query: lineage_graph", *timed(lambda: queries.lineage_graph(sources, "bench_dag")), 500)
-        _explain(get_engine(url), lambda: queries.task_history(sources, "bench_dag", "task_07", 50), event, text)
+        _explain(
+            get_engine(url), lambda: queries.task_history(sources, "bench_dag", "task_07", 50), event, text
+        )
         return ok
     finally:
         from ddtrack.store.engine import dispose_all
@@ -335,7 +421,9 @@ def _explain(engine, fn: Callable[[], object], event, text) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip-example", action="store_true", help="skip part 1 (example data through Airflow's app)")
+    parser.add_argument(
+        "--skip-example", action="store_true", help="skip part 1 (example data through Airflow's app)"
+    )
     parser.add_argument("--skip-volume", action="store_true", help="skip part 2 (PostgreSQL volume)")
     parser.add_argument("--example-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

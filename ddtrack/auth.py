@@ -120,7 +120,9 @@ class AuthGuard:
             return
         except Exception as exc:  # the auth manager itself failed: never crash the api-server
             log.warning("ddtrack could not check the caller's token: %s", exc)
-            await _send(send, 503, "application/json", json.dumps({"detail": "authentication unavailable"}).encode())
+            await _send(
+                send, 503, "application/json", json.dumps({"detail": "authentication unavailable"}).encode()
+            )
             return
         scope[SCOPE_USER_KEY] = user
         await self.app(scope, receive, send)
@@ -132,7 +134,9 @@ class AuthGuard:
             path = _full_path(scope)
             query = scope.get("query_string", b"").decode("latin-1")
             location = login_url(path + (f"?{query}" if query else ""))
-            await _send(send, 302, "text/plain", b"Redirecting to Airflow's login", [(b"location", location.encode())])
+            await _send(
+                send, 302, "text/plain", b"Redirecting to Airflow's login", [(b"location", location.encode())]
+            )
             return
         body = json.dumps({"detail": f"Airflow login required ({reason})"}).encode()
         await _send(send, 401, "application/json", body, [(b"www-authenticate", b"Bearer")])
@@ -144,7 +148,9 @@ def _full_path(scope: Scope) -> str:
     return path if root and path.startswith(root) else root + path
 
 
-async def _send(send, status: int, content_type: str, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send(
+    send, status: int, content_type: str, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     headers += extra or []
     await send({"type": "http.response.start", "status": status, "headers": headers})

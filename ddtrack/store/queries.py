@@ -168,7 +168,9 @@ def tracked_dags(sources: Sources, allowed: Iterable[str] | None) -> list[DagSum
     return list(summaries.values())
 
 
-def _rows_by_recent_run(conn: Connection, dag_id: str, runs: int = SPARK_RUNS) -> list[tuple[dt.datetime | None, int]]:
+def _rows_by_recent_run(
+    conn: Connection, dag_id: str, runs: int = SPARK_RUNS
+) -> list[tuple[dt.datetime | None, int]]:
     """Total tracked rows of the DAG's newest runs, oldest first.
 
     Newest tries come from the ``started_at`` index, their outputs by ``task_run_id``: the
@@ -335,7 +337,10 @@ def dag_exists(sources: Sources, dag_id: str) -> bool:
             return True
     try:
         with _meta(sources) as conn:
-            return conn.execute(select(DAG_RUN.c.id).where(DAG_RUN.c.dag_id == dag_id).limit(1)).first() is not None
+            return (
+                conn.execute(select(DAG_RUN.c.id).where(DAG_RUN.c.dag_id == dag_id).limit(1)).first()
+                is not None
+            )
     except Exception:
         return False
 
@@ -402,7 +407,9 @@ def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
     nodes: dict[str, GraphNode] = {}
     edges: list[GraphEdge] = []
     for task_id in task_ids:
-        nodes[task_node_id(dag_id, task_id)] = GraphNode(task_node_id(dag_id, task_id), "task", task_id, dag_id, task_id)
+        nodes[task_node_id(dag_id, task_id)] = GraphNode(
+            task_node_id(dag_id, task_id), "task", task_id, dag_id, task_id
+        )
     for up, down in dep_edges:
         edges.append(GraphEdge(task_node_id(dag_id, up), task_node_id(dag_id, down), "dependency"))
     out, lin = Output.__table__, Lineage.__table__
@@ -411,33 +418,55 @@ def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
         run_ids = {r.id for r in latest}
         for r in latest:
             node = nodes.setdefault(
-                task_node_id(dag_id, r.task_id), GraphNode(task_node_id(dag_id, r.task_id), "task", r.task_id, dag_id, r.task_id)
+                task_node_id(dag_id, r.task_id),
+                GraphNode(task_node_id(dag_id, r.task_id), "task", r.task_id, dag_id, r.task_id),
             )
             node.state, node.tracked = r.state, bool(r.tracked) or node.tracked
-        outputs = conn.execute(
-            select(out.c.task_id, out.c.name, out.c.rows, out.c.uri, out.c.task_run_id).where(out.c.task_run_id.in_(run_ids))
-        ).all() if run_ids else []
+        outputs = (
+            conn.execute(
+                select(out.c.task_id, out.c.name, out.c.rows, out.c.uri, out.c.task_run_id).where(
+                    out.c.task_run_id.in_(run_ids)
+                )
+            ).all()
+            if run_ids
+            else []
+        )
         state_of = {r.id: r.state for r in latest}
         by_output: dict[str, GraphNode] = {}
         for o in outputs:
             oid = output_node_id(dag_id, o.task_id, o.name)
             node = by_output.get(oid)
             if node is None:
-                node = GraphNode(oid, "output", o.name, dag_id, o.task_id, state_of.get(o.task_run_id), None, True, o.uri)
+                node = GraphNode(
+                    oid, "output", o.name, dag_id, o.task_id, state_of.get(o.task_run_id), None, True, o.uri
+                )
                 by_output[oid] = node
                 edges.append(GraphEdge(task_node_id(dag_id, o.task_id), oid, "produces"))
             if o.rows is not None:  # mapped instances add up
                 node.rows = (node.rows or 0) + int(o.rows)
         nodes.update(by_output)
-        lineage = conn.execute(
-            select(lin.c.task_id, lin.c.direction, lin.c.kind, lin.c.name, lin.c.uri, lin.c.upstream_task_id, lin.c.upstream_output)
-            .where(lin.c.task_run_id.in_(run_ids))
-        ).all() if run_ids else []
+        lineage = (
+            conn.execute(
+                select(
+                    lin.c.task_id,
+                    lin.c.direction,
+                    lin.c.kind,
+                    lin.c.name,
+                    lin.c.uri,
+                    lin.c.upstream_task_id,
+                    lin.c.upstream_output,
+                ).where(lin.c.task_run_id.in_(run_ids))
+            ).all()
+            if run_ids
+            else []
+        )
         _add_lineage_edges(conn, dag_id, nodes, edges, lineage)
     return LineageGraph(dag_id, list(nodes.values()), _dedupe(edges))
 
 
-def _add_lineage_edges(conn: Connection, dag_id: str, nodes: dict[str, GraphNode], edges: list[GraphEdge], lineage) -> None:
+def _add_lineage_edges(
+    conn: Connection, dag_id: str, nodes: dict[str, GraphNode], edges: list[GraphEdge], lineage
+) -> None:
     lin = Lineage.__table__
     uris_in: set[str] = set()
     uris_out: set[str] = set()
@@ -467,7 +496,9 @@ def _add_lineage_edges(conn: Connection, dag_id: str, nodes: dict[str, GraphNode
     ).all()
     for o in others:
         other = f"dag::{o.dag_id}::{o.task_id}"
-        nodes.setdefault(other, GraphNode(other, "dag", f"{o.dag_id}.{o.task_id}", o.dag_id, o.task_id, uri=o.uri))
+        nodes.setdefault(
+            other, GraphNode(other, "dag", f"{o.dag_id}.{o.task_id}", o.dag_id, o.task_id, uri=o.uri)
+        )
         ext = f"uri::{o.uri}"
         if o.direction == "output" and o.uri in uris_in:
             edges.append(GraphEdge(other, ext, "cross_dag"))
@@ -547,7 +578,12 @@ def dag_runs(sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY) -> lis
                 .order_by(func.min(run.c.started_at).desc())
                 .limit(limit)
             ).all()
-            runs = [DagRunRow(r[0], None, None, r[1], r[2], (r[2] - r[1]).total_seconds() if r[1] and r[2] else None) for r in rows]
+            runs = [
+                DagRunRow(
+                    r[0], None, None, r[1], r[2], (r[2] - r[1]).total_seconds() if r[1] and r[2] else None
+                )
+                for r in rows
+            ]
         if runs:
             counts = conn.execute(
                 select(run.c.run_id, func.count(), func.sum(func.cast(run.c.state == "failed", Integer)))
@@ -583,7 +619,9 @@ class TaskHistoryRow:
     error: str | None = None
 
 
-def task_history(sources: Sources, dag_id: str, task_id: str, limit: int = DEFAULT_HISTORY) -> list[TaskHistoryRow]:
+def task_history(
+    sources: Sources, dag_id: str, task_id: str, limit: int = DEFAULT_HISTORY
+) -> list[TaskHistoryRow]:
     """The task's last ``limit`` tries (newest first): duration, state, rows, null rate, schema.
 
     Reads ``ix_ddtrack_task_run_history`` (dag_id, task_id, started_at) for the tries and the
@@ -594,8 +632,15 @@ def task_history(sources: Sources, dag_id: str, task_id: str, limit: int = DEFAU
     with _store(sources) as conn:
         tries = conn.execute(
             select(
-                run.c.id, run.c.run_id, run.c.map_index, run.c.try_number, run.c.state, run.c.started_at,
-                run.c.duration_s, run.c.error_type, run.c.error_message,
+                run.c.id,
+                run.c.run_id,
+                run.c.map_index,
+                run.c.try_number,
+                run.c.state,
+                run.c.started_at,
+                run.c.duration_s,
+                run.c.error_type,
+                run.c.error_message,
             )
             .where(run.c.dag_id == dag_id, run.c.task_id == task_id)
             .order_by(run.c.started_at.desc())
@@ -610,11 +655,17 @@ def task_history(sources: Sources, dag_id: str, task_id: str, limit: int = DEFAU
             .order_by(out.c.id)
         ).all()
         out_ids = [o.id for o in outputs]
-        nulls = dict(
-            conn.execute(
-                select(col.c.output_id, func.avg(col.c.null_pct)).where(col.c.output_id.in_(out_ids)).group_by(col.c.output_id)
-            ).all()
-        ) if out_ids else {}
+        nulls = (
+            dict(
+                conn.execute(
+                    select(col.c.output_id, func.avg(col.c.null_pct))
+                    .where(col.c.output_id.in_(out_ids))
+                    .group_by(col.c.output_id)
+                ).all()
+            )
+            if out_ids
+            else {}
+        )
     rows_of: dict[int, int] = defaultdict(int)
     null_of: dict[int, list[float]] = defaultdict(list)
     fingerprint_of: dict[int, str] = {}
@@ -625,7 +676,9 @@ def task_history(sources: Sources, dag_id: str, task_id: str, limit: int = DEFAU
         fingerprint_of.setdefault(o.task_run_id, o.schema_fingerprint)
     tries_per_instance: dict[tuple[str, int], int] = defaultdict(int)
     for t in tries:
-        tries_per_instance[(t.run_id, t.map_index)] = max(tries_per_instance[(t.run_id, t.map_index)], t.try_number)
+        tries_per_instance[(t.run_id, t.map_index)] = max(
+            tries_per_instance[(t.run_id, t.map_index)], t.try_number
+        )
     history = [
         TaskHistoryRow(
             run_id=t.run_id,
@@ -766,7 +819,12 @@ def task_instance(
     with _store(sources) as conn:
         tries = conn.execute(
             select(run.c.id, run.c.try_number, run.c.state)
-            .where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id == task_id, run.c.map_index == map_index)
+            .where(
+                run.c.dag_id == dag_id,
+                run.c.run_id == run_id,
+                run.c.task_id == task_id,
+                run.c.map_index == map_index,
+            )
             .order_by(run.c.try_number)
         ).all()
         map_indexes = [
@@ -785,7 +843,9 @@ def task_instance(
         outputs = _outputs_of(conn, [row.id])[row.id]
         source = None
         if row.code_hash:
-            source = conn.execute(select(Source.__table__.c.source).where(Source.__table__.c.code_hash == row.code_hash)).scalar()
+            source = conn.execute(
+                select(Source.__table__.c.source).where(Source.__table__.c.code_hash == row.code_hash)
+            ).scalar()
         tags, output_tags = _tags_of(conn, row.id)
         inputs = _inputs_of(conn, row.id)
         consumers = _consumers_of(conn, dag_id, run_id, task_id, outputs)
@@ -821,22 +881,51 @@ def task_instance(
 def _outputs_of(conn: Connection, task_run_ids: Sequence[int]) -> dict[int, list[OutputDetail]]:
     out, col = Output.__table__, ColumnProfile.__table__
     result: dict[int, list[OutputDetail]] = {i: [] for i in task_run_ids}
-    outputs = conn.execute(select(out).where(out.c.task_run_id.in_(list(task_run_ids))).order_by(out.c.id)).all()
+    outputs = conn.execute(
+        select(out).where(out.c.task_run_id.in_(list(task_run_ids))).order_by(out.c.id)
+    ).all()
     if not outputs:
         return result
     columns: dict[int, list[ColumnDetail]] = defaultdict(list)
-    for c in conn.execute(select(col).where(col.c.output_id.in_([o.id for o in outputs])).order_by(col.c.output_id, col.c.position)):
+    for c in conn.execute(
+        select(col)
+        .where(col.c.output_id.in_([o.id for o in outputs]))
+        .order_by(col.c.output_id, col.c.position)
+    ):
         columns[c.output_id].append(
             ColumnDetail(
-                c.position, c.name, c.dtype, c.kind, c.count, c.nulls, c.null_pct, c.n_distinct, bool(c.distinct_estimated),
-                c.mean, c.std, c.zeros, c.negatives, c.infinities, dict(c.stats or {}),
+                c.position,
+                c.name,
+                c.dtype,
+                c.kind,
+                c.count,
+                c.nulls,
+                c.null_pct,
+                c.n_distinct,
+                bool(c.distinct_estimated),
+                c.mean,
+                c.std,
+                c.zeros,
+                c.negatives,
+                c.infinities,
+                dict(c.stats or {}),
             )
         )
     for o in outputs:
         result[o.task_run_id].append(
             OutputDetail(
-                o.name, o.uri, o.kind, o.type_name, o.rows, o.n_columns, o.memory_bytes, o.schema_fingerprint,
-                o.schema, bool(o.truncated), dict(o.detail or {}), columns.get(o.id, []),
+                o.name,
+                o.uri,
+                o.kind,
+                o.type_name,
+                o.rows,
+                o.n_columns,
+                o.memory_bytes,
+                o.schema_fingerprint,
+                o.schema,
+                bool(o.truncated),
+                dict(o.detail or {}),
+                columns.get(o.id, []),
             )
         )
     return result
@@ -846,7 +935,9 @@ def _tags_of(conn: Connection, task_run_id: int) -> tuple[dict[str, str], dict[s
     tag = Tag.__table__
     run_tags: dict[str, str] = {}
     output_tags: dict[str, dict[str, str]] = defaultdict(dict)
-    for t in conn.execute(select(tag.c.output_name, tag.c.key, tag.c.value).where(tag.c.task_run_id == task_run_id)):
+    for t in conn.execute(
+        select(tag.c.output_name, tag.c.key, tag.c.value).where(tag.c.task_run_id == task_run_id)
+    ):
         if t.output_name is None:
             run_tags[t.key] = t.value
         else:
@@ -857,21 +948,36 @@ def _tags_of(conn: Connection, task_run_id: int) -> tuple[dict[str, str], dict[s
 def _inputs_of(conn: Connection, task_run_id: int) -> list[dict[str, Any]]:
     lin = Lineage.__table__
     rows = conn.execute(
-        select(lin.c.direction, lin.c.kind, lin.c.name, lin.c.uri, lin.c.upstream_task_id, lin.c.upstream_output)
+        select(
+            lin.c.direction, lin.c.kind, lin.c.name, lin.c.uri, lin.c.upstream_task_id, lin.c.upstream_output
+        )
         .where(lin.c.task_run_id == task_run_id, lin.c.direction == "input")
         .order_by(lin.c.id)
     ).all()
     return [dict(r._mapping) for r in rows]
 
 
-def _consumers_of(conn: Connection, dag_id: str, run_id: str, task_id: str, outputs: list[OutputDetail]) -> list[dict[str, Any]]:
+def _consumers_of(
+    conn: Connection, dag_id: str, run_id: str, task_id: str, outputs: list[OutputDetail]
+) -> list[dict[str, Any]]:
     """Tasks that read this task's outputs: in the same run, and other DAGs through shared URIs."""
     lin = Lineage.__table__
     consumers = [
-        {"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "name": r.upstream_output, "via": "xcom"}
+        {
+            "dag_id": r.dag_id,
+            "run_id": r.run_id,
+            "task_id": r.task_id,
+            "name": r.upstream_output,
+            "via": "xcom",
+        }
         for r in conn.execute(
             select(lin.c.dag_id, lin.c.run_id, lin.c.task_id, lin.c.upstream_output)
-            .where(lin.c.dag_id == dag_id, lin.c.run_id == run_id, lin.c.kind == "task", lin.c.upstream_task_id == task_id)
+            .where(
+                lin.c.dag_id == dag_id,
+                lin.c.run_id == run_id,
+                lin.c.kind == "task",
+                lin.c.upstream_task_id == task_id,
+            )
             .group_by(lin.c.dag_id, lin.c.run_id, lin.c.task_id, lin.c.upstream_output)
         )
     ]
@@ -883,7 +989,9 @@ def _consumers_of(conn: Connection, dag_id: str, run_id: str, task_id: str, outp
             .group_by(lin.c.dag_id, lin.c.task_id, lin.c.uri)
             .limit(50)
         ):
-            consumers.append({"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "name": r.uri, "via": "uri"})
+            consumers.append(
+                {"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "name": r.uri, "via": "uri"}
+            )
     return consumers
 
 
@@ -920,15 +1028,28 @@ def diff_outputs(before: OutputDetail | None, after: OutputDetail) -> OutputDiff
     for name, c in new.items():
         b = old.get(name)
         if b is None:
-            changes.append(ColumnChange(name, "added" if before else "same", null_pct_after=c.null_pct, mean_after=c.mean, dtype_after=c.dtype))
+            changes.append(
+                ColumnChange(
+                    name,
+                    "added" if before else "same",
+                    null_pct_after=c.null_pct,
+                    mean_after=c.mean,
+                    dtype_after=c.dtype,
+                )
+            )
             continue
         change = "type" if b.dtype != c.dtype else "same"
         changes.append(ColumnChange(name, change, b.null_pct, c.null_pct, b.mean, c.mean, b.dtype, c.dtype))
     for name, b in old.items():
         if name not in new:
-            changes.append(ColumnChange(name, "removed", null_pct_before=b.null_pct, mean_before=b.mean, dtype_before=b.dtype))
+            changes.append(
+                ColumnChange(
+                    name, "removed", null_pct_before=b.null_pct, mean_before=b.mean, dtype_before=b.dtype
+                )
+            )
     schema_changed = before is not None and (
-        (before.schema_fingerprint or "") != (after.schema_fingerprint or "") or any(ch.change != "same" for ch in changes)
+        (before.schema_fingerprint or "") != (after.schema_fingerprint or "")
+        or any(ch.change != "same" for ch in changes)
     )
     return OutputDiff(after.name, before.rows if before else None, after.rows, schema_changed, changes)
 
@@ -977,18 +1098,33 @@ def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
                 found, state, start, end = True, r.state, _utc(r.start_date), _utc(r.end_date)
             ti = TASK_INSTANCE
             for t in conn.execute(
-                select(ti.c.task_id, ti.c.map_index, ti.c.try_number, ti.c.state, ti.c.start_date, ti.c.end_date).where(
-                    ti.c.dag_id == dag_id, ti.c.run_id == run_id
-                )
+                select(
+                    ti.c.task_id, ti.c.map_index, ti.c.try_number, ti.c.state, ti.c.start_date, ti.c.end_date
+                ).where(ti.c.dag_id == dag_id, ti.c.run_id == run_id)
             ):
                 tasks[(t.task_id, t.map_index)] = RunTask(
-                    t.task_id, t.map_index, t.try_number, t.state, _utc(t.start_date), _utc(t.end_date), False, []
+                    t.task_id,
+                    t.map_index,
+                    t.try_number,
+                    t.state,
+                    _utc(t.start_date),
+                    _utc(t.end_date),
+                    False,
+                    [],
                 )
     except Exception:
         pass
     with _store(sources) as conn:
         tries = conn.execute(
-            select(run.c.id, run.c.task_id, run.c.map_index, run.c.try_number, run.c.state, run.c.started_at, run.c.ended_at)
+            select(
+                run.c.id,
+                run.c.task_id,
+                run.c.map_index,
+                run.c.try_number,
+                run.c.state,
+                run.c.started_at,
+                run.c.ended_at,
+            )
             .where(run.c.dag_id == dag_id, run.c.run_id == run_id)
             .order_by(run.c.try_number)
         ).all()
@@ -996,7 +1132,9 @@ def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
         outputs: dict[int, list[tuple[str, int | None]]] = defaultdict(list)
         if newest:
             for o in conn.execute(
-                select(out.c.task_run_id, out.c.name, out.c.rows).where(out.c.task_run_id.in_([t.id for t in newest.values()]))
+                select(out.c.task_run_id, out.c.name, out.c.rows).where(
+                    out.c.task_run_id.in_([t.id for t in newest.values()])
+                )
             ):
                 outputs[o.task_run_id].append((o.name, o.rows))
     if not found and not newest:
@@ -1004,7 +1142,9 @@ def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
     for key, t in newest.items():
         task = tasks.get(key)
         if task is None:
-            task = tasks[key] = RunTask(t.task_id, t.map_index, t.try_number, t.state, _utc(t.started_at), _utc(t.ended_at), True, [])
+            task = tasks[key] = RunTask(
+                t.task_id, t.map_index, t.try_number, t.state, _utc(t.started_at), _utc(t.ended_at), True, []
+            )
         task.tracked = True
         task.outputs = outputs.get(t.id, [])
         task.start = task.start or _utc(t.started_at)
@@ -1017,7 +1157,15 @@ def task_ids_of_dag(sources: Sources, dag_id: str) -> list[str]:
     """Tracked task ids of a DAG (for pickers), from the side tables."""
     run = TaskRun.__table__
     with _store(sources) as conn:
-        return [r[0] for r in conn.execute(select(run.c.task_id).where(run.c.dag_id == dag_id).group_by(run.c.task_id).order_by(run.c.task_id))]
+        return [
+            r[0]
+            for r in conn.execute(
+                select(run.c.task_id)
+                .where(run.c.dag_id == dag_id)
+                .group_by(run.c.task_id)
+                .order_by(run.c.task_id)
+            )
+        ]
 
 
 __all__ = [

@@ -66,7 +66,10 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
     )
     app.index_string = INDEX
     app.layout = html.Div(
-        [dcc.Location(id="url", refresh=False), html.Main(id="page", className="dd-page", children=html.Div("Loading…", className="dd-muted"))],
+        [
+            dcc.Location(id="url", refresh=False),
+            html.Main(id="page", className="dd-page", children=html.Div("Loading…", className="dd-muted")),
+        ],
         className="dd-root",
     )
 

@@ -62,7 +62,9 @@ def state_color(state: str | None) -> str:
 
 def state_badge(state: str | None) -> html.Span:
     text = state or "unknown"
-    return html.Span(text, className="dd-state", style={"backgroundColor": state_color(state)}, title=f"state: {text}")
+    return html.Span(
+        text, className="dd-state", style={"backgroundColor": state_color(state)}, title=f"state: {text}"
+    )
 
 
 def link(text: str, url: str, **kwargs: Any) -> dcc.Link:
@@ -75,13 +77,19 @@ def top_link(text: str, url: str) -> html.A:
 
 
 def empty_state(title: str, hint: str) -> html.Div:
-    return html.Div([html.Div(title, className="dd-empty-title"), html.Div(hint, className="dd-empty-hint")], className="dd-empty")
+    return html.Div(
+        [html.Div(title, className="dd-empty-title"), html.Div(hint, className="dd-empty-hint")],
+        className="dd-empty",
+    )
 
 
 def error_state(what: str, exc: BaseException | None = None) -> html.Div:
     detail = f"{type(exc).__name__}: {exc}"[:300] if exc is not None else ""
     return html.Div(
-        [html.Div(f"ddtrack could not {what}.", className="dd-error-title"), html.Div(detail, className="dd-error-detail")],
+        [
+            html.Div(f"ddtrack could not {what}.", className="dd-error-title"),
+            html.Div(detail, className="dd-error-detail"),
+        ],
         className="dd-error",
         role="alert",
     )
@@ -164,7 +172,12 @@ def table(header: list[str], rows: list[list[Any]], className: str = "dd-table",
     return html.Table(
         [
             html.Thead(html.Tr([html.Th(h) for h in header])),
-            html.Tbody([html.Tr([html.Td(c if not isinstance(c, (int, float)) else fmt_number(c)) for c in row]) for row in rows]),
+            html.Tbody(
+                [
+                    html.Tr([html.Td(c if not isinstance(c, (int, float)) else fmt_number(c)) for c in row])
+                    for row in rows
+                ]
+            ),
         ],
         className=className,
         **kwargs,
@@ -172,7 +185,11 @@ def table(header: list[str], rows: list[list[Any]], className: str = "dd-table",
 
 
 def card(title: Any, body: Any, **kwargs: Any) -> html.Section:
-    return html.Section([html.H3(title, className="dd-card-title"), html.Div(body, className="dd-card-body")], className="dd-card", **kwargs)
+    return html.Section(
+        [html.H3(title, className="dd-card-title"), html.Div(body, className="dd-card-body")],
+        className="dd-card",
+        **kwargs,
+    )
 
 
 def breadcrumbs(*parts: tuple[str, str | None]) -> html.Nav:
@@ -184,9 +201,29 @@ def breadcrumbs(*parts: tuple[str, str | None]) -> html.Nav:
     return html.Nav(items, className="dd-crumbs", **{"aria-label": "breadcrumb"})
 
 
-def page_header(title: str, subtitle: Any, crumbs: html.Nav, share_url: str, extra: list | None = None) -> html.Header:
-    actions = [html.A("Open in new tab ↗", href=share_url, target="_blank", className="dd-link dd-share", title="Shareable link to this page")]
+def page_header(
+    title: str, subtitle: Any, crumbs: html.Nav, share_url: str, extra: list | None = None
+) -> html.Header:
+    actions = [
+        html.A(
+            "Open in new tab ↗",
+            href=share_url,
+            target="_blank",
+            className="dd-link dd-share",
+            title="Shareable link to this page",
+        )
+    ]
     return html.Header(
-        [crumbs, html.Div([html.H2(title, className="dd-title"), html.Div(actions + (extra or []), className="dd-actions")], className="dd-title-row"), html.Div(subtitle, className="dd-subtitle")],
+        [
+            crumbs,
+            html.Div(
+                [
+                    html.H2(title, className="dd-title"),
+                    html.Div(actions + (extra or []), className="dd-actions"),
+                ],
+                className="dd-title-row",
+            ),
+            html.Div(subtitle, className="dd-subtitle"),
+        ],
         className="dd-header",
     )

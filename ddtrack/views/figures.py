@@ -17,7 +17,11 @@ from ddtrack.views.common import fmt_duration, state_color
 ACCENT = "#017cee"  # Airflow's blue
 MUTED = "rgba(128,128,128,0.55)"
 GRID = "rgba(128,128,128,0.18)"
-FONT = {"family": "Inter, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", "size": 12, "color": "#8a8a94"}
+FONT = {
+    "family": "Inter, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+    "size": 12,
+    "color": "#8a8a94",
+}
 
 
 def plot_text(value: Any) -> str:
@@ -45,7 +49,9 @@ def graph_config() -> dict[str, Any]:
     return {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def histogram(column: str, edges: Sequence[Any], counts: Sequence[int], *, is_time: bool = False) -> dict[str, Any]:
+def histogram(
+    column: str, edges: Sequence[Any], counts: Sequence[int], *, is_time: bool = False
+) -> dict[str, Any]:
     """Bars over the profiler's bins (edges n+1, counts n), as recorded."""
     if len(edges) < 2 or not counts:
         return empty_figure("no histogram recorded")
@@ -95,7 +101,10 @@ def top_values(column: str, values: Sequence[dict[str, Any]], total: int | None 
     items = list(values)[:15][::-1]
     labels = [plot_text(v.get("value")) for v in items]
     counts = [int(v.get("count") or 0) for v in items]
-    hover = [f"{lab}: {c:,}" + (f" ({100 * c / total:.1f}%)" if total else "") for lab, c in zip(labels, counts, strict=False)]
+    hover = [
+        f"{lab}: {c:,}" + (f" ({100 * c / total:.1f}%)" if total else "")
+        for lab, c in zip(labels, counts, strict=False)
+    ]
     trace = {
         "type": "bar",
         "orientation": "h",
@@ -105,7 +114,9 @@ def top_values(column: str, values: Sequence[dict[str, Any]], total: int | None 
         "hovertext": hover,
         "hoverinfo": "text",
     }
-    layout = base_layout(max(160, 22 * len(items) + 50), title={"text": plot_text(column), "font": {"size": 13}, "x": 0.01})
+    layout = base_layout(
+        max(160, 22 * len(items) + 50), title={"text": plot_text(column), "font": {"size": 13}, "x": 0.01}
+    )
     layout["yaxis"] = {"type": "category", "automargin": True}
     return {"data": [trace], "layout": layout}
 
@@ -119,9 +130,15 @@ def nulls_and_distinct(columns: Sequence[Any]) -> dict[str, Any]:
         {"type": "bar", "name": "nulls", "x": names, "y": nulls, "marker": {"color": "#dc2626"}},
         {"type": "bar", "name": "distinct", "x": names, "y": distinct, "marker": {"color": ACCENT}},
     ]
-    layout = base_layout(240, barmode="group", showlegend=True, legend={"orientation": "h", "y": 1.15, "x": 0})
+    layout = base_layout(
+        240, barmode="group", showlegend=True, legend={"orientation": "h", "y": 1.15, "x": 0}
+    )
     layout["xaxis"] = {"type": "category", "automargin": True, "tickangle": -30 if len(names) > 8 else 0}
-    layout["yaxis"] = {"gridcolor": GRID, "type": "log" if max(distinct + nulls + [1]) > 1000 else "linear", "automargin": True}
+    layout["yaxis"] = {
+        "gridcolor": GRID,
+        "type": "log" if max(distinct + nulls + [1]) > 1000 else "linear",
+        "automargin": True,
+    }
     return {"data": data, "layout": layout}
 
 
@@ -129,7 +146,15 @@ def sparkline(points: Sequence[tuple[Any, int]]) -> dict[str, Any]:
     """A tiny row-count line over recent runs (no axes)."""
     xs = [p[0].isoformat() if isinstance(p[0], dt.datetime) else str(p[0]) for p in points]
     ys = [p[1] for p in points]
-    trace = {"type": "scatter", "mode": "lines+markers", "x": xs, "y": ys, "line": {"color": ACCENT, "width": 2}, "marker": {"size": 4}, "hovertemplate": "%{y:,} rows<extra></extra>"}
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "x": xs,
+        "y": ys,
+        "line": {"color": ACCENT, "width": 2},
+        "marker": {"size": 4},
+        "hovertemplate": "%{y:,} rows<extra></extra>",
+    }
     layout = {
         "height": 36,
         "width": 140,
@@ -191,28 +216,84 @@ def task_history(rows: Sequence[Any]) -> dict[str, Any]:
     ]
     changes = [x for x, r in zip(xs, rows, strict=False) if r.schema_changed]
     shapes = [
-        {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": {"color": "#a855f7", "width": 1.5, "dash": "dot"}}
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": x,
+            "x1": x,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "#a855f7", "width": 1.5, "dash": "dot"},
+        }
         for x in changes
     ]
     annotations = [
-        {"x": x, "y": 1.0, "xref": "x", "yref": "paper", "text": "schema changed", "showarrow": False, "font": {"color": "#a855f7", "size": 10}, "yanchor": "bottom"}
+        {
+            "x": x,
+            "y": 1.0,
+            "xref": "x",
+            "yref": "paper",
+            "text": "schema changed",
+            "showarrow": False,
+            "font": {"color": "#a855f7", "size": 10},
+            "yanchor": "bottom",
+        }
         for x in changes
     ]
     layout = base_layout(
         420,
         showlegend=False,
         shapes=shapes,
-        annotations=annotations + [
-            {"text": "duration (s), coloured by state", "xref": "paper", "yref": "paper", "x": 0, "y": 1.0, "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 11}},
-            {"text": "rows", "xref": "paper", "yref": "paper", "x": 0, "y": 0.6, "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 11}},
-            {"text": "mean null rate (%)", "xref": "paper", "yref": "paper", "x": 0, "y": 0.27, "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 11}},
+        annotations=annotations
+        + [
+            {
+                "text": "duration (s), coloured by state",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 1.0,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 11},
+            },
+            {
+                "text": "rows",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 0.6,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 11},
+            },
+            {
+                "text": "mean null rate (%)",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 0.27,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 11},
+            },
         ],
         margin={"l": 56, "r": 12, "t": 24, "b": 36},
     )
     layout["yaxis"] = {"domain": [0.66, 1.0], "gridcolor": GRID, "automargin": True}
     layout["yaxis2"] = {"domain": [0.34, 0.6], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
     layout["yaxis3"] = {"domain": [0.0, 0.27], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
-    layout["xaxis"] = {"type": "category", "gridcolor": GRID, "automargin": True, "anchor": "y3", "tickangle": -30, "nticks": 12}
+    layout["xaxis"] = {
+        "type": "category",
+        "gridcolor": GRID,
+        "automargin": True,
+        "anchor": "y3",
+        "tickangle": -30,
+        "nticks": 12,
+    }
     layout["bargap"] = 0.25 if len(rows) > 3 else 0.6
     return {"data": data, "layout": layout}
 
@@ -247,7 +328,9 @@ def waterfall(tasks: Sequence[Any]) -> dict[str, Any]:
         bases.append((t.start - t0).total_seconds())
         lengths.append(max((end - t.start).total_seconds(), 0.002))
         colors.append(state_color(t.state))
-        hover.append(f"{plot_text(label)}<br>{plot_text(t.state)} · {fmt_duration((end - t.start).total_seconds())}<br>+{(t.start - t0).total_seconds():.2f}s")
+        hover.append(
+            f"{plot_text(label)}<br>{plot_text(t.state)} · {fmt_duration((end - t.start).total_seconds())}<br>+{(t.start - t0).total_seconds():.2f}s"
+        )
     trace = {
         "type": "bar",
         "orientation": "h",
@@ -259,7 +342,11 @@ def waterfall(tasks: Sequence[Any]) -> dict[str, Any]:
         "hoverinfo": "text",
     }
     layout = base_layout(max(160, 28 * len(labels) + 60))
-    layout["xaxis"] = {"title": {"text": "seconds since the first task started"}, "gridcolor": GRID, "zeroline": False}
+    layout["xaxis"] = {
+        "title": {"text": "seconds since the first task started"},
+        "gridcolor": GRID,
+        "zeroline": False,
+    }
     layout["yaxis"] = {"type": "category", "automargin": True}
     return {"data": [trace], "layout": layout}
 
@@ -268,5 +355,7 @@ def empty_figure(message: str) -> dict[str, Any]:
     layout = base_layout(120)
     layout["xaxis"] = {"visible": False}
     layout["yaxis"] = {"visible": False}
-    layout["annotations"] = [{"text": plot_text(message), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
+    layout["annotations"] = [
+        {"text": plot_text(message), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
+    ]
     return {"data": [], "layout": layout}

@@ -61,7 +61,9 @@ def browser():
 
 def login(browser, demo, user: str = "admin", password: str | None = None, dark: bool = False):
     """A page logged in through Airflow's own login form."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1100}, color_scheme="dark" if dark else "light")
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 1100}, color_scheme="dark" if dark else "light"
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.goto(f"{demo.base_url}/")
@@ -170,7 +172,9 @@ def test_task_tab_history_of_a_healthy_task(browser, demo):
 def test_task_instance_tab_shows_histogram_of_a_known_column(browser, demo):
     page = login(browser, demo)
     run_id = last_run(demo, "titanic", "success")
-    frame = open_tab(page, demo, f"/dags/titanic/runs/{quote(run_id, safe='')}/tasks/load_passengers", "ddtrack-ti")
+    frame = open_tab(
+        page, demo, f"/dags/titanic/runs/{quote(run_id, safe='')}/tasks/load_passengers", "ddtrack-ti"
+    )
     age = frame.locator('[data-column="age"] .js-plotly-plot')
     age.wait_for()
     assert age.locator("g.point").count() >= 10  # bars of the age histogram
@@ -193,7 +197,12 @@ def test_run_tab_shows_waterfall(browser, demo):
 def test_dark_mode_follows_airflow(browser, demo):
     page = login(browser, demo, dark=True)
     run_id = last_run(demo, "mapped_batches")
-    frame = open_tab(page, demo, f"/dags/mapped_batches/runs/{quote(run_id, safe='')}/tasks/load_day/mapped/1", "ddtrack-ti")
+    frame = open_tab(
+        page,
+        demo,
+        f"/dags/mapped_batches/runs/{quote(run_id, safe='')}/tasks/load_day/mapped/1",
+        "ddtrack-ti",
+    )
     frame.locator('[data-column="amount"] .js-plotly-plot').wait_for()
     assert frame.locator("html").get_attribute("data-theme") == "dark"
     shot(page, "task_instance_dark", 1300)
@@ -225,7 +234,9 @@ def test_markup_in_column_names_is_text(browser, demo):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     run_id = last_run(demo, "html_probe")
-    page.goto(f"{demo.base_url}/ddtrack/ti?dag_id=html_probe&task_id=weird_columns&run_id={quote(run_id, safe='')}")
+    page.goto(
+        f"{demo.base_url}/ddtrack/ti?dag_id=html_probe&task_id=weird_columns&run_id={quote(run_id, safe='')}"
+    )
     page.locator(".dd-describe").wait_for()
     img_name = "<img src=x onerror=\"document.title='pwned'\">"
     page.locator(".dd-describe th", has_text=img_name).wait_for()

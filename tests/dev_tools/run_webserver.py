@@ -40,7 +40,9 @@ class DemoAirflow(LocalAirflow):
 
     host: str = "127.0.0.1"
 
-    def start_component(self, name: str, argv: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+    def start_component(
+        self, name: str, argv: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
         if name != "api-server" or self.host == "127.0.0.1":
             super().start_component(name, argv, env)
             return
@@ -105,7 +107,9 @@ def token_for(airflow: LocalAirflow, user: str) -> str:
     """A JWT for any demo user (the harness knows admin and viewer only)."""
     import httpx
 
-    resp = httpx.post(f"{airflow.base_url}/auth/token", json={"username": user, "password": DEMO_USERS[user]}, timeout=30)
+    resp = httpx.post(
+        f"{airflow.base_url}/auth/token", json={"username": user, "password": DEMO_USERS[user]}, timeout=30
+    )
     resp.raise_for_status()
     return resp.json()["access_token"]
 
@@ -113,11 +117,18 @@ def token_for(airflow: LocalAirflow, user: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("DDTRACK_DEMO_PORT", "8080")))
-    parser.add_argument("--home", type=Path, help="AIRFLOW_HOME to create (default: a new temporary directory)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 only inside a container)")
+    parser.add_argument(
+        "--home", type=Path, help="AIRFLOW_HOME to create (default: a new temporary directory)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (0.0.0.0 only inside a container)"
+    )
     args = parser.parse_args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="ddtrack-demo-"))
-    print(f"ddtrack demo: AIRFLOW_HOME={home}; setting up Airflow and running the example DAGs (a few minutes)…", flush=True)
+    print(
+        f"ddtrack demo: AIRFLOW_HOME={home}; setting up Airflow and running the example DAGs (a few minutes)…",
+        flush=True,
+    )
     airflow = make_demo(home, args.port, args.host)
     url = f"http://127.0.0.1:{airflow.port}"
     print(

@@ -33,13 +33,22 @@ def run_dag(dag, metastore_url: str):
 def example_runs(airflow_home, metastore_url) -> dict[str, list[Any]]:
     """Every example DAG run in process (titanic twice), plus the HTML probe DAG."""
     from airflow.dag_processing.dagbag import DagBag
+
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     probe = dags / "html_probe.py"
     if not probe.exists():
         shutil.copy(HERE / "dags" / "html_probe.py", probe)
     bag = DagBag(str(dags))
     runs: dict[str, list[Any]] = {}
-    for dag_id in ("titanic", "titanic", "quality_check", "mapped_batches", "sales_producer", "sales_consumer", "html_probe"):
+    for dag_id in (
+        "titanic",
+        "titanic",
+        "quality_check",
+        "mapped_batches",
+        "sales_producer",
+        "sales_consumer",
+        "html_probe",
+    ):
         runs.setdefault(dag_id, []).append(run_dag(bag.get_dag(dag_id), metastore_url))
     return runs
 
@@ -63,7 +72,9 @@ def make_token(api_app):
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     def make(username: str = "admin", role: str | None = "admin", teams: list[str] | None = None) -> str:
-        return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role, teams=teams))
+        return get_auth_manager().generate_jwt(
+            SimpleAuthManagerUser(username=username, role=role, teams=teams)
+        )
 
     return make
 

@@ -17,13 +17,22 @@ class DashClient:
         resp = self.callback(
             "page.children",
             {"id": "page", "property": "children"},
-            [{"id": "url", "property": "pathname", "value": f"{self.prefix}/{path}"}, {"id": "url", "property": "search", "value": search}],
+            [
+                {"id": "url", "property": "pathname", "value": f"{self.prefix}/{path}"},
+                {"id": "url", "property": "search", "value": search},
+            ],
         )
         assert resp.status_code == 200, resp.text
         return resp.json()["response"]["page"]["children"]
 
     def callback(self, output: str, outputs: Any, inputs: list[dict], state: list[dict] | None = None):
-        body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [], "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+        body = {
+            "output": output,
+            "outputs": outputs,
+            "inputs": inputs,
+            "state": state or [],
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+        }
         return self.client.post(f"{self.prefix}/_dash-update-component", json=body, headers=self.headers)
 
 

@@ -40,12 +40,16 @@ def test_run_docker_script_passes_shellcheck():
 
 def test_image_runs_the_same_demo_entry_point():
     lines = (REPO / "Dockerfile").read_text().splitlines()
-    assert lines[lines.index(next(line for line in lines if line.startswith("FROM ")))].startswith("FROM apache/airflow:3.")
+    assert lines[lines.index(next(line for line in lines if line.startswith("FROM ")))].startswith(
+        "FROM apache/airflow:3."
+    )
     entrypoint = json.loads(next(line for line in lines if line.startswith("ENTRYPOINT ")).split(" ", 1)[1])
     script = entrypoint[1].replace("/opt/ddtrack/", "")
     assert script == "tests/dev_tools/run_webserver.py"
     assert entrypoint[entrypoint.index("--port") + 1] == "8080"
     # The entry point's arguments are ones the demo script accepts.
-    help_text = subprocess.run([sys.executable, str(REPO / script), "--help"], capture_output=True, text=True, check=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, str(REPO / script), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for option in (a for a in entrypoint[2:] if a.startswith("--")):
         assert option in help_text

@@ -52,7 +52,13 @@ def sources(installed_store) -> queries.Sources:
         records += [load, clean]
     records.append(make_record("dag_b", "run_1", "secret", started=T0))
     records.append(
-        make_record("dag_c", "run_1", "read_shared", started=T0 + dt.timedelta(hours=9), inputs=[{"kind": "uri", "name": "shared", "uri": SHARED_URI}])
+        make_record(
+            "dag_c",
+            "run_1",
+            "read_shared",
+            started=T0 + dt.timedelta(hours=9),
+            inputs=[{"kind": "uri", "name": "shared", "uri": SHARED_URI}],
+        )
     )
     report = ingest_records(installed_store, records)
     assert report.failed == 0, report.errors

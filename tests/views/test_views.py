@@ -48,7 +48,9 @@ def test_plugin_mounts_views_and_tabs(client, make_token):
     assert all(v["name"] == "Data" for v in views.values())
     assert "{DAG_ID}" in views["dag"]["href"]
     assert {"{DAG_ID}", "{RUN_ID}"} <= {p for p in ("{DAG_ID}", "{RUN_ID}") if p in views["dag_run"]["href"]}
-    assert all(p in views["task_instance"]["href"] for p in ("{DAG_ID}", "{RUN_ID}", "{TASK_ID}", "{MAP_INDEX}"))
+    assert all(
+        p in views["task_instance"]["href"] for p in ("{DAG_ID}", "{RUN_ID}", "{TASK_ID}", "{MAP_INDEX}")
+    )
 
 
 def test_importing_the_plugin_does_not_import_dash():
@@ -110,7 +112,14 @@ def test_browser_without_login_is_sent_to_airflows_login(client):
 
 def test_forged_token_is_refused(client, admin):
     forged = DashClient(client, "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJhZG1pbiJ9.c2lnbmF0dXJl")
-    resp = forged.callback("page.children", {"id": "page", "property": "children"}, [{"id": "url", "property": "pathname", "value": "/ddtrack/"}, {"id": "url", "property": "search", "value": ""}])
+    resp = forged.callback(
+        "page.children",
+        {"id": "page", "property": "children"},
+        [
+            {"id": "url", "property": "pathname", "value": "/ddtrack/"},
+            {"id": "url", "property": "search", "value": ""},
+        ],
+    )
     assert resp.status_code == 401
 
 
@@ -135,16 +144,28 @@ def test_home_lists_tracked_dags_with_runs(admin):
 
 
 def test_search_finds_columns_and_tags(admin):
-    resp = admin.callback("home-search-results.children", {"id": "home-search-results", "property": "children"}, [{"id": "home-search", "property": "value", "value": "fare"}])
+    resp = admin.callback(
+        "home-search-results.children",
+        {"id": "home-search-results", "property": "children"},
+        [{"id": "home-search", "property": "value", "value": "fare"}],
+    )
     assert "log_fare" in texts(resp.json()["response"]["home-search-results"]["children"])
-    resp = admin.callback("home-search-results.children", {"id": "home-search-results", "property": "children"}, [{"id": "home-search", "property": "value", "value": "data-eng"}])
+    resp = admin.callback(
+        "home-search-results.children",
+        {"id": "home-search-results", "property": "children"},
+        [{"id": "home-search", "property": "value", "value": "data-eng"}],
+    )
     assert "team=data-eng" in texts(resp.json()["response"]["home-search-results"]["children"])
 
 
 def test_dag_page_shows_lineage_between_tasks(admin):
     page = admin.page("dag", "?dag_id=titanic")
     graph = find(page, lambda n: n["type"] == "Cytoscape")[0]
-    edges = {(e["data"]["source"], e["data"]["target"]) for e in graph["props"]["elements"] if "source" in e["data"]}
+    edges = {
+        (e["data"]["source"], e["data"]["target"])
+        for e in graph["props"]["elements"]
+        if "source" in e["data"]
+    }
     assert ("output::titanic::load_passengers::return_value", "task::titanic::features") in edges
     assert ("task::titanic::load_passengers", "output::titanic::load_passengers::return_value") in edges
     assert ("uri::s3://example-bucket/fares.parquet", "task::titanic::features") in edges
@@ -157,7 +178,9 @@ def test_dag_page_links_dags_through_shared_assets(admin):
     graph = find(page, lambda n: n["type"] == "Cytoscape")[0]
     kinds = {e["data"].get("kind") for e in graph["props"]["elements"]}
     assert "dag" in kinds  # the producer DAG as a node
-    assert any(e["data"].get("kind") == "cross_dag" for e in graph["props"]["elements"] if "source" in e["data"])
+    assert any(
+        e["data"].get("kind") == "cross_dag" for e in graph["props"]["elements"] if "source" in e["data"]
+    )
 
 
 def test_clicking_a_node_highlights_upstream_and_downstream(admin):
@@ -166,9 +189,16 @@ def test_clicking_a_node_highlights_upstream_and_downstream(admin):
     node = next(e["data"] for e in elements if e["data"]["id"] == "task::titanic::features")
     resp = admin.callback(
         "..dag-graph.elements...dag-node-panel.children...dag-open.href..",
-        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}, {"id": "dag-open", "property": "href"}],
+        [
+            {"id": "dag-graph", "property": "elements"},
+            {"id": "dag-node-panel", "property": "children"},
+            {"id": "dag-open", "property": "href"},
+        ],
         [{"id": "dag-graph", "property": "tapNodeData", "value": node}],
-        [{"id": "dag-graph", "property": "elements", "value": elements}, {"id": "dag-page-dag-id", "property": "data", "value": "titanic"}],
+        [
+            {"id": "dag-graph", "property": "elements", "value": elements},
+            {"id": "dag-page-dag-id", "property": "data", "value": "titanic"},
+        ],
     )
     out = resp.json()["response"]
     classes = {e["data"]["id"]: e.get("classes", "") for e in out["dag-graph"]["elements"]}
@@ -179,20 +209,38 @@ def test_clicking_a_node_highlights_upstream_and_downstream(admin):
     # A second click on the selected node opens its task page.
     again = admin.callback(
         "..dag-graph.elements...dag-node-panel.children...dag-open.href..",
-        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}, {"id": "dag-open", "property": "href"}],
+        [
+            {"id": "dag-graph", "property": "elements"},
+            {"id": "dag-node-panel", "property": "children"},
+            {"id": "dag-open", "property": "href"},
+        ],
         [{"id": "dag-graph", "property": "tapNodeData", "value": node}],
-        [{"id": "dag-graph", "property": "elements", "value": out["dag-graph"]["elements"]}, {"id": "dag-page-dag-id", "property": "data", "value": "titanic"}],
+        [
+            {"id": "dag-graph", "property": "elements", "value": out["dag-graph"]["elements"]},
+            {"id": "dag-page-dag-id", "property": "data", "value": "titanic"},
+        ],
     )
     assert again.json()["response"]["dag-open"]["href"] == "/ddtrack/task?dag_id=titanic&task_id=features"
 
 
 def test_highlight_marks_only_connected_nodes():
     elements = [
-        {"data": {"id": "a"}}, {"data": {"id": "b"}}, {"data": {"id": "c"}}, {"data": {"id": "x"}},
-        {"data": {"id": "a->b", "source": "a", "target": "b"}}, {"data": {"id": "b->c", "source": "b", "target": "c"}},
+        {"data": {"id": "a"}},
+        {"data": {"id": "b"}},
+        {"data": {"id": "c"}},
+        {"data": {"id": "x"}},
+        {"data": {"id": "a->b", "source": "a", "target": "b"}},
+        {"data": {"id": "b->c", "source": "b", "target": "c"}},
     ]
     classes = {e["data"]["id"]: e["classes"] for e in highlight(elements, "b")}
-    assert classes == {"a": "upstream", "b": "picked", "c": "downstream", "x": "faded", "a->b": "upstream", "b->c": "downstream"}
+    assert classes == {
+        "a": "upstream",
+        "b": "picked",
+        "c": "downstream",
+        "x": "faded",
+        "a->b": "upstream",
+        "b->c": "downstream",
+    }
 
 
 def test_task_page_shows_failed_tries(admin):
@@ -230,7 +278,9 @@ def test_task_instance_page_has_histograms_describe_code_and_diff(admin, example
     assert any("def load_passengers" in w for w in words)  # source code
     assert "team=data-eng" in words  # tags
     assert "Compared with the previous successful run" in words
-    assert any("features" in w for w in texts(find(page, lambda n: n["props"].get("className") == "dd-consumers")))
+    assert any(
+        "features" in w for w in texts(find(page, lambda n: n["props"].get("className") == "dd-consumers"))
+    )
 
 
 def test_mapped_instance_page_lists_map_indexes(admin, example_runs):
@@ -249,7 +299,11 @@ def test_run_page_has_waterfall_and_links(admin, example_runs):
 
 
 def test_bad_input_gets_a_message_not_a_traceback(admin):
-    for path, search in [("ti", "?dag_id=titanic&task_id=x&run_id=y&map_index=abc"), ("task", "?dag_id=titanic&task_id=features&n=zzz"), ("nope", "")]:
+    for path, search in [
+        ("ti", "?dag_id=titanic&task_id=x&run_id=y&map_index=abc"),
+        ("task", "?dag_id=titanic&task_id=features&n=zzz"),
+        ("nope", ""),
+    ]:
         words = " ".join(texts(admin.page(path, search)))
         assert "Traceback" not in words
 
@@ -274,8 +328,14 @@ def test_user_without_access_sees_no_dag_and_no_data(outsider, example_runs):
     ]:
         page = json.dumps(outsider.page(path, search))
         assert "that you can read" in page
-        assert "passenger" not in page and "load_passengers" not in page.replace("task_id=load_passengers", "")
-    resp = outsider.callback("home-search-results.children", {"id": "home-search-results", "property": "children"}, [{"id": "home-search", "property": "value", "value": "fare"}])
+        assert "passenger" not in page and "load_passengers" not in page.replace(
+            "task_id=load_passengers", ""
+        )
+    resp = outsider.callback(
+        "home-search-results.children",
+        {"id": "home-search-results", "property": "children"},
+        [{"id": "home-search", "property": "value", "value": "fare"}],
+    )
     answer = json.dumps(resp.json()["response"]["home-search-results"])
     assert "log_fare" not in answer and "titanic" not in answer and "dd-hits" not in answer
 
@@ -284,9 +344,16 @@ def test_node_callback_refuses_a_forbidden_dag(outsider):
     fake = [{"data": {"id": "task::titanic::features", "label": "features"}}]
     resp = outsider.callback(
         "..dag-graph.elements...dag-node-panel.children...dag-open.href..",
-        [{"id": "dag-graph", "property": "elements"}, {"id": "dag-node-panel", "property": "children"}, {"id": "dag-open", "property": "href"}],
+        [
+            {"id": "dag-graph", "property": "elements"},
+            {"id": "dag-node-panel", "property": "children"},
+            {"id": "dag-open", "property": "href"},
+        ],
         [{"id": "dag-graph", "property": "tapNodeData", "value": fake[0]["data"]}],
-        [{"id": "dag-graph", "property": "elements", "value": fake}, {"id": "dag-page-dag-id", "property": "data", "value": "titanic"}],
+        [
+            {"id": "dag-graph", "property": "elements", "value": fake},
+            {"id": "dag-page-dag-id", "property": "data", "value": "titanic"},
+        ],
     )
     out = resp.json()["response"]
     assert out["dag-graph"]["elements"] == []
@@ -327,12 +394,22 @@ def restricted_probe(example_runs):
         session.add(DagBundleModel(name="secret-bundle"))
         session.add(Team(name="secret"))
         session.flush()
-        session.execute(insert(dag_bundle_team_association_table).values(dag_bundle_name="secret-bundle", team_name="secret"))
-        session.execute(update(DagModel).where(DagModel.dag_id == "html_probe").values(bundle_name="secret-bundle"))
+        session.execute(
+            insert(dag_bundle_team_association_table).values(
+                dag_bundle_name="secret-bundle", team_name="secret"
+            )
+        )
+        session.execute(
+            update(DagModel).where(DagModel.dag_id == "html_probe").values(bundle_name="secret-bundle")
+        )
     yield
     with create_session() as session:
         session.execute(update(DagModel).where(DagModel.dag_id == "html_probe").values(bundle_name=before))
-        session.execute(delete(dag_bundle_team_association_table).where(dag_bundle_team_association_table.c.team_name == "secret"))
+        session.execute(
+            delete(dag_bundle_team_association_table).where(
+                dag_bundle_team_association_table.c.team_name == "secret"
+            )
+        )
         session.execute(delete(Team).where(Team.name == "secret"))
         session.execute(delete(DagBundleModel).where(DagBundleModel.name == "secret-bundle"))
 
@@ -343,8 +420,12 @@ def test_auth_manager_decides_dag_by_dag(client, make_token, restricted_probe, e
     run_id = example_runs["html_probe"][-1].run_id
     ti = f"?dag_id=html_probe&task_id=weird_columns&run_id={quote(run_id)}"
 
-    member_home = {r["props"]["data-dag-id"] for r in find(member.page(""), lambda n: "data-dag-id" in n["props"])}
-    other_home = {r["props"]["data-dag-id"] for r in find(other.page(""), lambda n: "data-dag-id" in n["props"])}
+    member_home = {
+        r["props"]["data-dag-id"] for r in find(member.page(""), lambda n: "data-dag-id" in n["props"])
+    }
+    other_home = {
+        r["props"]["data-dag-id"] for r in find(other.page(""), lambda n: "data-dag-id" in n["props"])
+    }
     assert "html_probe" in member_home and "titanic" in member_home
     assert "html_probe" not in other_home and "titanic" in other_home
 

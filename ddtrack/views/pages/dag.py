@@ -11,7 +11,6 @@ from dash import Input, Output, State, dcc, html, no_update
 from ddtrack.store import queries
 from ddtrack.views import common, figures
 from ddtrack.views.common import (
-    STATE_COLORS,
     breadcrumbs,
     card,
     empty_state,
@@ -55,7 +54,9 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
 
 def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
     if not graph.nodes:
-        return empty_state("No tasks to show.", "This DAG has no serialized tasks and no tracked outputs yet.")
+        return empty_state(
+            "No tasks to show.", "This DAG has no serialized tasks and no tracked outputs yet."
+        )
     elements = graph_elements(graph, ctx.allowed)
     height = max(300, 75 * max(_layer_sizes(elements) + [1]) + 60)
     cytoscape = cyto.Cytoscape(
@@ -88,7 +89,10 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
         [
             legend,
             html.Div(
-                [html.Aside(_panel_hint(), id="dag-node-panel", className="dd-panel"), html.Div(cytoscape, className="dd-graph")],
+                [
+                    html.Aside(_panel_hint(), id="dag-node-panel", className="dd-panel"),
+                    html.Div(cytoscape, className="dd-graph"),
+                ],
                 className="dd-graph-row",
             ),
             _edge_list(graph),
@@ -103,10 +107,16 @@ def _panel_hint() -> Any:
 def _edge_list(graph: queries.LineageGraph) -> html.Details:
     label = {n.id: n.label if n.kind != "output" else f"{n.task_id}.{n.label}" for n in graph.nodes}
     items = [
-        html.Li(f"{label.get(e.source, e.source)} → {label.get(e.target, e.target)} ({e.kind.replace('_', '-')})", **{"data-edge": f"{e.source}|{e.target}"})
+        html.Li(
+            f"{label.get(e.source, e.source)} → {label.get(e.target, e.target)} ({e.kind.replace('_', '-')})",
+            **{"data-edge": f"{e.source}|{e.target}"},
+        )
         for e in graph.edges
     ]
-    return html.Details([html.Summary(f"Edges ({len(items)})"), html.Ul(items, className="dd-edge-list")], className="dd-edges")
+    return html.Details(
+        [html.Summary(f"Edges ({len(items)})"), html.Ul(items, className="dd-edge-list")],
+        className="dd-edges",
+    )
 
 
 def graph_elements(graph: queries.LineageGraph, allowed: set[str]) -> list[dict[str, Any]]:
@@ -155,7 +165,17 @@ def graph_elements(graph: queries.LineageGraph, allowed: set[str]) -> list[dict[
             }
         )
     for e in edges:
-        elements.append({"data": {"id": f"{e.source}->{e.target}", "source": e.source, "target": e.target, "kind": e.kind}, "classes": e.kind})
+        elements.append(
+            {
+                "data": {
+                    "id": f"{e.source}->{e.target}",
+                    "source": e.source,
+                    "target": e.target,
+                    "kind": e.kind,
+                },
+                "classes": e.kind,
+            }
+        )
     return elements
 
 
@@ -198,11 +218,18 @@ def _runs_section(dag_id: str, runs: list[queries.DagRunRow]) -> Any:
                 "x": [r.run_id for r in chart_rows],
                 "y": [r.duration_s or 0 for r in chart_rows],
                 "marker": {"color": [state_color(r.state) for r in chart_rows]},
-                "hovertext": [f"{figures.plot_text(r.run_id)}<br>{r.state} · {fmt_duration(r.duration_s)}" for r in chart_rows],
+                "hovertext": [
+                    f"{figures.plot_text(r.run_id)}<br>{r.state} · {fmt_duration(r.duration_s)}"
+                    for r in chart_rows
+                ],
                 "hoverinfo": "text",
             }
         ],
-        "layout": figures.base_layout(160, xaxis={"type": "category", "showticklabels": False}, yaxis={"title": {"text": "seconds"}, "gridcolor": figures.GRID}),
+        "layout": figures.base_layout(
+            160,
+            xaxis={"type": "category", "showticklabels": False},
+            yaxis={"title": {"text": "seconds"}, "gridcolor": figures.GRID},
+        ),
     }
     rows = [
         html.Tr(
@@ -221,7 +248,22 @@ def _runs_section(dag_id: str, runs: list[queries.DagRunRow]) -> Any:
     ]
     table = html.Table(
         [
-            html.Thead(html.Tr([html.Th(h) for h in ("Run", "State", "Type", "Started", "Duration", "Tracked tries", "Failed tries")])),
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th(h)
+                        for h in (
+                            "Run",
+                            "State",
+                            "Type",
+                            "Started",
+                            "Duration",
+                            "Tracked tries",
+                            "Failed tries",
+                        )
+                    ]
+                )
+            ),
             html.Tbody(rows),
         ],
         className="dd-table dd-runs",
@@ -248,34 +290,79 @@ STYLESHEET: list[dict[str, Any]] = [
     },
     {
         "selector": ".task",
-        "style": {"shape": "round-rectangle", "background-color": "#ffffff", "border-width": 3, "border-color": "data(color)"},
+        "style": {
+            "shape": "round-rectangle",
+            "background-color": "#ffffff",
+            "border-width": 3,
+            "border-color": "data(color)",
+        },
     },
     {"selector": ".untracked", "style": {"border-style": "dashed", "background-color": "#f4f4f5"}},
     {
         "selector": ".output",
-        "style": {"shape": "barrel", "background-color": "#e0edff", "border-width": 1, "border-color": "#017cee", "width": 120, "height": 38},
+        "style": {
+            "shape": "barrel",
+            "background-color": "#e0edff",
+            "border-width": 1,
+            "border-color": "#017cee",
+            "width": 120,
+            "height": 38,
+        },
     },
     {
         "selector": ".external",
-        "style": {"shape": "tag", "background-color": "#fef3c7", "border-width": 1, "border-color": "#d97706", "width": 124, "height": 34},
+        "style": {
+            "shape": "tag",
+            "background-color": "#fef3c7",
+            "border-width": 1,
+            "border-color": "#d97706",
+            "width": 124,
+            "height": 34,
+        },
     },
     {
         "selector": ".dag",
-        "style": {"shape": "round-rectangle", "background-color": "#f3e8ff", "border-width": 1, "border-style": "dashed", "border-color": "#9333ea"},
+        "style": {
+            "shape": "round-rectangle",
+            "background-color": "#f3e8ff",
+            "border-width": 1,
+            "border-style": "dashed",
+            "border-color": "#9333ea",
+        },
     },
     {
         "selector": "edge",
-        "style": {"curve-style": "bezier", "target-arrow-shape": "triangle", "width": 1.5, "line-color": "#a1a1aa", "target-arrow-color": "#a1a1aa", "arrow-scale": 0.9},
+        "style": {
+            "curve-style": "bezier",
+            "target-arrow-shape": "triangle",
+            "width": 1.5,
+            "line-color": "#a1a1aa",
+            "target-arrow-color": "#a1a1aa",
+            "arrow-scale": 0.9,
+        },
     },
     {"selector": ".dependency", "style": {"line-style": "dashed"}},
     {"selector": ".data", "style": {"width": 2.2, "line-color": "#017cee", "target-arrow-color": "#017cee"}},
-    {"selector": ".cross_dag", "style": {"line-style": "dotted", "line-color": "#9333ea", "target-arrow-color": "#9333ea"}},
+    {
+        "selector": ".cross_dag",
+        "style": {"line-style": "dotted", "line-color": "#9333ea", "target-arrow-color": "#9333ea"},
+    },
     {"selector": ".faded", "style": {"opacity": 0.25}},
-    {"selector": ".upstream", "style": {"border-color": BLUE, "border-width": 4, "line-color": BLUE, "target-arrow-color": BLUE}},
-    {"selector": ".downstream", "style": {"border-color": ORANGE, "border-width": 4, "line-color": ORANGE, "target-arrow-color": ORANGE}},
+    {
+        "selector": ".upstream",
+        "style": {"border-color": BLUE, "border-width": 4, "line-color": BLUE, "target-arrow-color": BLUE},
+    },
+    {
+        "selector": ".downstream",
+        "style": {
+            "border-color": ORANGE,
+            "border-width": 4,
+            "line-color": ORANGE,
+            "target-arrow-color": ORANGE,
+        },
+    },
     {"selector": ".picked", "style": {"border-color": "#111827", "border-width": 5, "overlay-opacity": 0.08}},
 ]
-_ = STATE_COLORS
 
 
 def register(app) -> None:
@@ -317,14 +404,20 @@ def highlight(elements: list[dict], node_id: str) -> list[dict]:
     nodes = [el for el in elements if "source" not in el.get("data", {})]
     edges = [el for el in elements if "source" in el.get("data", {})]
     graph = queries.LineageGraph(
-        "", [queries.GraphNode(el["data"]["id"], "", "", "") for el in nodes],
-        [queries.GraphEdge(el["data"]["source"], el["data"]["target"], el["data"].get("kind", "")) for el in edges],
+        "",
+        [queries.GraphNode(el["data"]["id"], "", "", "") for el in nodes],
+        [
+            queries.GraphEdge(el["data"]["source"], el["data"]["target"], el["data"].get("kind", ""))
+            for el in edges
+        ],
     )
     ups, downs = queries.neighbours(graph, node_id)
     result = []
     for el in elements:
         data = el["data"]
-        base = " ".join(c for c in el.get("classes", "").split() if c not in {"upstream", "downstream", "faded", "picked"})
+        base = " ".join(
+            c for c in el.get("classes", "").split() if c not in {"upstream", "downstream", "faded", "picked"}
+        )
         if "source" in data:
             if data["target"] == node_id or data["target"] in ups and data["source"] in ups:
                 extra = "upstream"
@@ -345,9 +438,20 @@ def highlight(elements: list[dict], node_id: str) -> list[dict]:
 
 
 def _panel(node: dict, elements: list[dict]) -> Any:
-    ups = [el["data"].get("title") or el["data"].get("name") for el in elements if "upstream" in el.get("classes", "") and "source" not in el["data"]]
-    downs = [el["data"].get("title") or el["data"].get("name") for el in elements if "downstream" in el.get("classes", "") and "source" not in el["data"]]
-    items: list[Any] = [html.Div(node.get("kind", ""), className="dd-kind"), html.H4(str(node.get("title") or node.get("name", "")), className="dd-panel-title")]
+    ups = [
+        el["data"].get("title") or el["data"].get("name")
+        for el in elements
+        if "upstream" in el.get("classes", "") and "source" not in el["data"]
+    ]
+    downs = [
+        el["data"].get("title") or el["data"].get("name")
+        for el in elements
+        if "downstream" in el.get("classes", "") and "source" not in el["data"]
+    ]
+    items: list[Any] = [
+        html.Div(node.get("kind", ""), className="dd-kind"),
+        html.H4(str(node.get("title") or node.get("name", "")), className="dd-panel-title"),
+    ]
     if node.get("state"):
         items.append(html.Div(["last state ", state_badge(node.get("state"))]))
     if node.get("rows") is not None:
@@ -357,6 +461,16 @@ def _panel(node: dict, elements: list[dict]) -> Any:
     if node.get("url"):
         label = "Open task →" if node.get("kind") in ("task", "output") else "Open DAG →"
         items.append(link(label, node["url"], className="dd-button", id="dag-node-open"))
-    items.append(html.Div([html.Strong(f"Feeds from ({len(ups)}): "), ", ".join(map(str, ups)) or "nothing"], className="dd-up"))
-    items.append(html.Div([html.Strong(f"Feeds into ({len(downs)}): "), ", ".join(map(str, downs)) or "nothing"], className="dd-down"))
+    items.append(
+        html.Div(
+            [html.Strong(f"Feeds from ({len(ups)}): "), ", ".join(map(str, ups)) or "nothing"],
+            className="dd-up",
+        )
+    )
+    items.append(
+        html.Div(
+            [html.Strong(f"Feeds into ({len(downs)}): "), ", ".join(map(str, downs)) or "nothing"],
+            className="dd-down",
+        )
+    )
     return items

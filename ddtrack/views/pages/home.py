@@ -59,7 +59,14 @@ def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
         latest = html.Span(f"{d.rows_by_run[-1][1]:,} rows" if d.rows_by_run else "–", className="dd-muted")
         spark = (
             html.Div(
-                [dcc.Graph(figure=figures.sparkline(d.rows_by_run), config={"staticPlot": True}, className="dd-spark"), latest],
+                [
+                    dcc.Graph(
+                        figure=figures.sparkline(d.rows_by_run),
+                        config={"staticPlot": True},
+                        className="dd-spark",
+                    ),
+                    latest,
+                ],
                 className="dd-spark-cell",
                 title=f"rows of the last {len(d.rows_by_run)} runs",
             )
@@ -67,7 +74,11 @@ def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
             else latest
         )
         last = (
-            [state_badge(d.last_state), " ", link(fmt_time(d.last_time), href("run", dag_id=d.dag_id, run_id=d.last_run_id))]
+            [
+                state_badge(d.last_state),
+                " ",
+                link(fmt_time(d.last_time), href("run", dag_id=d.dag_id, run_id=d.last_run_id)),
+            ]
             if d.last_run_id
             else "–"
         )
@@ -85,7 +96,17 @@ def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
         )
     return html.Table(
         [
-            html.Thead(html.Tr([html.Th("DAG"), html.Th("Last run"), html.Th("Tracked outputs"), html.Th("Tracked tasks"), html.Th("Rows, recent runs")])),
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th("DAG"),
+                        html.Th("Last run"),
+                        html.Th("Tracked outputs"),
+                        html.Th("Tracked tasks"),
+                        html.Th("Rows, recent runs"),
+                    ]
+                )
+            ),
             html.Tbody(rows),
         ],
         className="dd-table dd-dag-list",
@@ -104,8 +125,18 @@ def register(app) -> None:
             return html.Div(f"Nothing tracked matches {text.strip()!r}.", className="dd-muted")
         items = []
         for h in hits:
-            url = href("task", dag_id=h.dag_id, task_id=h.task_id) if h.task_id else href("dag", dag_id=h.dag_id)
+            url = (
+                href("task", dag_id=h.dag_id, task_id=h.task_id)
+                if h.task_id
+                else href("dag", dag_id=h.dag_id)
+            )
             items.append(
-                html.Li([html.Span(h.kind, className=f"dd-kind dd-kind-{h.kind}"), link(h.label, url), html.Span(h.detail, className="dd-muted")])
+                html.Li(
+                    [
+                        html.Span(h.kind, className=f"dd-kind dd-kind-{h.kind}"),
+                        link(h.label, url),
+                        html.Span(h.detail, className="dd-muted"),
+                    ]
+                )
             )
         return html.Ul(items, className="dd-hits")

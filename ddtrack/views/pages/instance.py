@@ -29,7 +29,21 @@ from ddtrack.views.common import (
 from ddtrack.views.context import PageContext
 
 MAX_CHARTS = 40
-BASE_STATS = ("dtype", "kind", "count", "nulls", "null %", "distinct", "mean", "std", "min", "max", "zeros", "negatives", "infinities")
+BASE_STATS = (
+    "dtype",
+    "kind",
+    "count",
+    "nulls",
+    "null %",
+    "distinct",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "zeros",
+    "negatives",
+    "infinities",
+)
 
 
 def _int(value: str | None, default: int | None) -> int | None:
@@ -54,7 +68,12 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         (name, None),
     )
     if detail is None:
-        header = page_header(name, f"Task instance of run {run_id}", crumbs, href("ti", dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index))
+        header = page_header(
+            name,
+            f"Task instance of run {run_id}",
+            crumbs,
+            href("ti", dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index),
+        )
         return html.Div(
             [
                 header,
@@ -71,14 +90,26 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
 
 
 def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
-    ti_path = f"/dags/{quote(d.dag_id, safe='')}/runs/{quote(d.run_id, safe='')}/tasks/{quote(d.task_id, safe='')}"
+    ti_path = (
+        f"/dags/{quote(d.dag_id, safe='')}/runs/{quote(d.run_id, safe='')}/tasks/{quote(d.task_id, safe='')}"
+    )
     if d.map_index >= 0:
         ti_path += f"/mapped/{d.map_index}"
     header = page_header(
         name,
-        [state_badge(d.state), f" try {d.try_number} · started {fmt_time(d.started_at)} · took {fmt_duration(d.duration_s)}"],
+        [
+            state_badge(d.state),
+            f" try {d.try_number} · started {fmt_time(d.started_at)} · took {fmt_duration(d.duration_s)}",
+        ],
         crumbs,
-        href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=d.map_index, try_number=d.try_number),
+        href(
+            "ti",
+            dag_id=d.dag_id,
+            run_id=d.run_id,
+            task_id=d.task_id,
+            map_index=d.map_index,
+            try_number=d.try_number,
+        ),
         extra=[
             link("Task history", href("task", dag_id=d.dag_id, task_id=d.task_id)),
             top_link("Open in Airflow", airflow_href(ti_path)),
@@ -86,7 +117,11 @@ def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
     )
     parts: list[Any] = [header, _pickers(d)]
     if d.error_type:
-        parts.append(html.Div([html.Strong(f"{d.error_type}: "), d.error_message or ""], className="dd-error", role="alert"))
+        parts.append(
+            html.Div(
+                [html.Strong(f"{d.error_type}: "), d.error_message or ""], className="dd-error", role="alert"
+            )
+        )
     for w in d.warnings:
         parts.append(html.Div(w, className="dd-warning"))
     if not d.outputs:
@@ -101,26 +136,56 @@ def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
     else:
         parts.append(
             dcc.Tabs(
-                [dcc.Tab(_output_section(d, o), label=o.name, value=f"out-{i}") for i, o in enumerate(d.outputs)],
+                [
+                    dcc.Tab(_output_section(d, o), label=o.name, value=f"out-{i}")
+                    for i, o in enumerate(d.outputs)
+                ],
                 value="out-0",
                 className="dd-tabs",
             )
         )
     parts.append(html.Div([card("Lineage", _lineage(d)), card("Run", _run_facts(d))], className="dd-two"))
-    parts.append(card(["Code ", html.Span(f"sha256 {d.code_hash[:12]}…" if d.code_hash else "", className="dd-muted dd-mono", title=d.code_hash or "")], _code(d)))
+    parts.append(
+        card(
+            [
+                "Code ",
+                html.Span(
+                    f"sha256 {d.code_hash[:12]}…" if d.code_hash else "",
+                    className="dd-muted dd-mono",
+                    title=d.code_hash or "",
+                ),
+            ],
+            _code(d),
+        )
+    )
     return html.Div(parts)
 
 
 def _pickers(d: queries.InstanceDetail) -> html.Div:
     tries = [
-        link(f"try {t.try_number} ({t.state})", href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=d.map_index, try_number=t.try_number), className="dd-chip" + (" dd-chip-on" if t.try_number == d.try_number else ""))
+        link(
+            f"try {t.try_number} ({t.state})",
+            href(
+                "ti",
+                dag_id=d.dag_id,
+                run_id=d.run_id,
+                task_id=d.task_id,
+                map_index=d.map_index,
+                try_number=t.try_number,
+            ),
+            className="dd-chip" + (" dd-chip-on" if t.try_number == d.try_number else ""),
+        )
         for t in d.tries
     ]
     items: list[Any] = [html.Span("Tries: ", className="dd-muted"), *tries] if len(d.tries) > 1 else []
     if len(d.map_indexes) > 1:
         items.append(html.Span(" Mapped instances: ", className="dd-muted"))
         items += [
-            link(str(m), href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=m), className="dd-chip" + (" dd-chip-on" if m == d.map_index else ""))
+            link(
+                str(m),
+                href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=d.task_id, map_index=m),
+                className="dd-chip" + (" dd-chip-on" if m == d.map_index else ""),
+            )
             for m in d.map_indexes[:100]
         ]
     return html.Div(items, className="dd-pickers")
@@ -138,20 +203,41 @@ def _output_section(d: queries.InstanceDetail, o: queries.OutputDetail) -> html.
         ("Schema fingerprint", (o.schema_fingerprint or "–")[:16]),
     ]
     header = html.Div(
-        [html.Div([html.Div(k, className="dd-stat-label"), html.Div(v, className="dd-stat-value dd-wrap")], className="dd-stat") for k, v in facts],
+        [
+            html.Div(
+                [html.Div(k, className="dd-stat-label"), html.Div(v, className="dd-stat-value dd-wrap")],
+                className="dd-stat",
+            )
+            for k, v in facts
+        ],
         className="dd-stats",
     )
     parts: list[Any] = [header]
     if tags:
         parts.append(_tag_chips(tags))
     if o.truncated:
-        parts.append(html.Div("The profile was truncated to keep the record small: some columns lack detail.", className="dd-warning"))
+        parts.append(
+            html.Div(
+                "The profile was truncated to keep the record small: some columns lack detail.",
+                className="dd-warning",
+            )
+        )
     if o.detail.get("pii"):
-        parts.append(html.Div(f"PII columns (values never stored): {', '.join(map(str, o.detail['pii']))}", className="dd-muted"))
+        parts.append(
+            html.Div(
+                f"PII columns (values never stored): {', '.join(map(str, o.detail['pii']))}",
+                className="dd-muted",
+            )
+        )
     diff = next((x for x in (d.previous.diffs if d.previous else []) if x.name == o.name), None)
     if o.columns:
         parts.append(card("Distributions", _column_charts(o)))
-        parts.append(card("Nulls and distinct values per column", dcc.Graph(figure=figures.nulls_and_distinct(o.columns), config=figures.graph_config())))
+        parts.append(
+            card(
+                "Nulls and distinct values per column",
+                dcc.Graph(figure=figures.nulls_and_distinct(o.columns), config=figures.graph_config()),
+            )
+        )
         parts.append(card("Describe", _describe(o)))
     elif o.detail.get("repr"):
         parts.append(card("Value", html.Pre(str(o.detail["repr"]), className="dd-code")))
@@ -174,43 +260,86 @@ def _column_charts(o: queries.OutputDetail) -> html.Div:
             fig = figures.top_values(c.name, top, c.count)
         else:
             continue
-        charts.append(html.Div(dcc.Graph(figure=fig, config=figures.graph_config()), className="dd-chart", **{"data-column": c.name}))
+        charts.append(
+            html.Div(
+                dcc.Graph(figure=fig, config=figures.graph_config()),
+                className="dd-chart",
+                **{"data-column": c.name},
+            )
+        )
     if not charts:
-        return empty_state("No distributions recorded.", "Histograms and top values are recorded for numeric, datetime and categorical columns (never for PII columns).")
+        return empty_state(
+            "No distributions recorded.",
+            "Histograms and top values are recorded for numeric, datetime and categorical columns (never for PII columns).",
+        )
     more = len(o.columns) - MAX_CHARTS
-    note = [html.Div(f"{more} more columns: see the describe table.", className="dd-muted")] if more > 0 else []
+    note = (
+        [html.Div(f"{more} more columns: see the describe table.", className="dd-muted")] if more > 0 else []
+    )
     return html.Div([html.Div(charts, className="dd-chart-grid"), *note])
 
 
 def _describe(o: queries.OutputDetail) -> html.Div:
     quantile_keys = sorted({k for c in o.columns for k in (c.stats.get("quantiles") or {})}, key=float)
     has_len = any(c.stats.get("str_len") for c in o.columns)
-    header = ["column", *BASE_STATS, *[f"q{float(k) * 100:g}%" for k in quantile_keys]] + (["len min", "len mean", "len max"] if has_len else [])
+    header = ["column", *BASE_STATS, *[f"q{float(k) * 100:g}%" for k in quantile_keys]] + (
+        ["len min", "len mean", "len max"] if has_len else []
+    )
     rows = []
     for c in o.columns:
         q = c.stats.get("quantiles") or {}
         sl = c.stats.get("str_len") or {}
         values = [
-            c.dtype, c.kind, c.count, c.nulls, f"{c.null_pct:.2f}%" if c.null_pct is not None else None,
+            c.dtype,
+            c.kind,
+            c.count,
+            c.nulls,
+            f"{c.null_pct:.2f}%" if c.null_pct is not None else None,
             f"~{c.n_distinct:,}" if c.distinct_estimated and c.n_distinct is not None else c.n_distinct,
-            c.mean, c.std, c.stats.get("min"), c.stats.get("max"), c.zeros, c.negatives, c.infinities,
+            c.mean,
+            c.std,
+            c.stats.get("min"),
+            c.stats.get("max"),
+            c.zeros,
+            c.negatives,
+            c.infinities,
             *[q.get(k) for k in quantile_keys],
         ] + ([sl.get("min"), sl.get("mean"), sl.get("max")] if has_len else [])
         rows.append(html.Tr([html.Th(c.name, scope="row"), *[html.Td(fmt_number(v)) for v in values]]))
-    return html.Div(html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-describe"), className="dd-scroll")
+    return html.Div(
+        html.Table(
+            [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
+            className="dd-table dd-describe",
+        ),
+        className="dd-scroll",
+    )
 
 
 def _schema(o: queries.OutputDetail) -> html.Table:
     schema = o.schema or [{"name": c.name, "dtype": c.dtype} for c in o.columns]
-    rows = [html.Tr([html.Td(str(i)), html.Td(str(s.get("name"))), html.Td(str(s.get("dtype")), className="dd-mono")]) for i, s in enumerate(schema) if isinstance(s, dict)]
-    return html.Table([html.Thead(html.Tr([html.Th("#"), html.Th("column"), html.Th("type")])), html.Tbody(rows)], className="dd-table dd-schema")
+    rows = [
+        html.Tr(
+            [html.Td(str(i)), html.Td(str(s.get("name"))), html.Td(str(s.get("dtype")), className="dd-mono")]
+        )
+        for i, s in enumerate(schema)
+        if isinstance(s, dict)
+    ]
+    return html.Table(
+        [html.Thead(html.Tr([html.Th("#"), html.Th("column"), html.Th("type")])), html.Tbody(rows)],
+        className="dd-table dd-schema",
+    )
 
 
 def _sample(sample: Any) -> Any:
     if isinstance(sample, list) and sample and isinstance(sample[0], dict):
         cols = list(sample[0].keys())
         rows = [html.Tr([html.Td(str(r.get(c))) for c in cols]) for r in sample[:50]]
-        return html.Div(html.Table([html.Thead(html.Tr([html.Th(str(c)) for c in cols])), html.Tbody(rows)], className="dd-table"), className="dd-scroll")
+        return html.Div(
+            html.Table(
+                [html.Thead(html.Tr([html.Th(str(c)) for c in cols])), html.Tbody(rows)], className="dd-table"
+            ),
+            className="dd-scroll",
+        )
     return html.Pre(str(sample)[:5000], className="dd-code")
 
 
@@ -219,16 +348,43 @@ def _diff(d: queries.InstanceDetail, diff: queries.OutputDiff | None) -> Any:
         return html.Div("No earlier successful run of this task to compare with.", className="dd-muted")
     prev = d.previous
     intro = html.Div(
-        ["Against ", link(prev.run_id, href("ti", dag_id=d.dag_id, run_id=prev.run_id, task_id=d.task_id, map_index=d.map_index, try_number=prev.try_number)), f" (started {fmt_time(prev.started_at)})."],
+        [
+            "Against ",
+            link(
+                prev.run_id,
+                href(
+                    "ti",
+                    dag_id=d.dag_id,
+                    run_id=prev.run_id,
+                    task_id=d.task_id,
+                    map_index=d.map_index,
+                    try_number=prev.try_number,
+                ),
+            ),
+            f" (started {fmt_time(prev.started_at)}).",
+        ],
         className="dd-muted",
     )
-    if diff is None or diff.rows_before is None and not any(c.change != "same" or c.null_pct_before is not None for c in diff.columns):
+    if (
+        diff is None
+        or diff.rows_before is None
+        and not any(c.change != "same" or c.null_pct_before is not None for c in diff.columns)
+    ):
         return html.Div([intro, html.Div("That run had no output of this name.")])
     delta = (diff.rows_after or 0) - (diff.rows_before or 0)
     rows_line = html.Div(
-        [html.Strong("Rows: "), f"{fmt_number(diff.rows_before)} → {fmt_number(diff.rows_after)} ", html.Span(f"({delta:+,})", className="dd-bad" if delta < 0 else "dd-good" if delta > 0 else "dd-muted")]
+        [
+            html.Strong("Rows: "),
+            f"{fmt_number(diff.rows_before)} → {fmt_number(diff.rows_after)} ",
+            html.Span(
+                f"({delta:+,})", className="dd-bad" if delta < 0 else "dd-good" if delta > 0 else "dd-muted"
+            ),
+        ]
     )
-    schema_line = html.Div([html.Strong("Schema: "), "changed" if diff.schema_changed else "unchanged"], className="dd-bad" if diff.schema_changed else "")
+    schema_line = html.Div(
+        [html.Strong("Schema: "), "changed" if diff.schema_changed else "unchanged"],
+        className="dd-bad" if diff.schema_changed else "",
+    )
     rows = []
     for c in diff.columns:
         rows.append(
@@ -236,13 +392,36 @@ def _diff(d: queries.InstanceDetail, diff: queries.OutputDiff | None) -> Any:
                 [
                     html.Td(c.name),
                     html.Td(c.change, className=f"dd-change-{c.change}"),
-                    html.Td(f"{c.dtype_before or '–'} → {c.dtype_after or '–'}" if c.change == "type" else (c.dtype_after or c.dtype_before or "")),
+                    html.Td(
+                        f"{c.dtype_before or '–'} → {c.dtype_after or '–'}"
+                        if c.change == "type"
+                        else (c.dtype_after or c.dtype_before or "")
+                    ),
                     html.Td(_pair(c.null_pct_before, c.null_pct_after, "%", digits=2)),
                     html.Td(_pair(c.mean_before, c.mean_after, "")),
                 ]
             )
         )
-    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in ("column", "change", "type", "null rate before → after", "mean before → after")])), html.Tbody(rows)], className="dd-table dd-diff")
+    table = html.Table(
+        [
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th(h)
+                        for h in (
+                            "column",
+                            "change",
+                            "type",
+                            "null rate before → after",
+                            "mean before → after",
+                        )
+                    ]
+                )
+            ),
+            html.Tbody(rows),
+        ],
+        className="dd-table dd-diff",
+    )
     return html.Div([intro, rows_line, schema_line, table])
 
 
@@ -256,27 +435,66 @@ def _pair(before: float | None, after: float | None, unit: str, digits: int = 4)
 
 
 def _tag_chips(tags: dict[str, str]) -> html.Div:
-    return html.Div([html.Span(f"{k}={v}", className="dd-tag") for k, v in sorted(tags.items())], className="dd-tags")
+    return html.Div(
+        [html.Span(f"{k}={v}", className="dd-tag") for k, v in sorted(tags.items())], className="dd-tags"
+    )
 
 
 def _lineage(d: queries.InstanceDetail) -> html.Div:
     inputs = []
     for i in d.inputs:
         if i.get("kind") == "task" and i.get("upstream_task_id"):
-            inputs.append(html.Li([html.Span("task ", className="dd-kind"), link(f"{i['upstream_task_id']}.{i.get('upstream_output') or 'return_value'}", href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=i["upstream_task_id"]))]))
+            inputs.append(
+                html.Li(
+                    [
+                        html.Span("task ", className="dd-kind"),
+                        link(
+                            f"{i['upstream_task_id']}.{i.get('upstream_output') or 'return_value'}",
+                            href("ti", dag_id=d.dag_id, run_id=d.run_id, task_id=i["upstream_task_id"]),
+                        ),
+                    ]
+                )
+            )
         else:
-            inputs.append(html.Li([html.Span(f"{i.get('kind')} ", className="dd-kind"), html.Span(str(i.get("name") or ""), className="dd-strong"), " ", html.Span(str(i.get("uri") or ""), className="dd-mono dd-wrap")]))
+            inputs.append(
+                html.Li(
+                    [
+                        html.Span(f"{i.get('kind')} ", className="dd-kind"),
+                        html.Span(str(i.get("name") or ""), className="dd-strong"),
+                        " ",
+                        html.Span(str(i.get("uri") or ""), className="dd-mono dd-wrap"),
+                    ]
+                )
+            )
     consumers = []
     for c in d.consumers:
-        url = href("ti", dag_id=c["dag_id"], run_id=c["run_id"], task_id=c["task_id"]) if c["via"] == "xcom" else href("task", dag_id=c["dag_id"], task_id=c["task_id"])
+        url = (
+            href("ti", dag_id=c["dag_id"], run_id=c["run_id"], task_id=c["task_id"])
+            if c["via"] == "xcom"
+            else href("task", dag_id=c["dag_id"], task_id=c["task_id"])
+        )
         label = c["task_id"] if c["dag_id"] == d.dag_id else f"{c['dag_id']}.{c['task_id']}"
-        consumers.append(html.Li([html.Span(f"{c['via']} ", className="dd-kind"), link(label, url), html.Span(f" reads {c.get('name') or 'return_value'}", className="dd-muted")]))
+        consumers.append(
+            html.Li(
+                [
+                    html.Span(f"{c['via']} ", className="dd-kind"),
+                    link(label, url),
+                    html.Span(f" reads {c.get('name') or 'return_value'}", className="dd-muted"),
+                ]
+            )
+        )
     return html.Div(
         [
             html.H4("Upstream inputs"),
-            html.Ul(inputs, className="dd-inputs") if inputs else html.Div("None recorded (no XCom arguments, log_input or Asset inlets).", className="dd-muted"),
+            html.Ul(inputs, className="dd-inputs")
+            if inputs
+            else html.Div(
+                "None recorded (no XCom arguments, log_input or Asset inlets).", className="dd-muted"
+            ),
             html.H4("Downstream consumers"),
-            html.Ul(consumers, className="dd-consumers") if consumers else html.Div("No task reads this output (as recorded).", className="dd-muted"),
+            html.Ul(consumers, className="dd-consumers")
+            if consumers
+            else html.Div("No task reads this output (as recorded).", className="dd-muted"),
         ]
     )
 

@@ -37,15 +37,38 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
 
     header = page_header(
         run_id,
-        ["Run of ", link(dag_id, href("dag", dag_id=dag_id)), " · ", state_badge(detail.state), f" · started {fmt_time(detail.start)}"],
+        [
+            "Run of ",
+            link(dag_id, href("dag", dag_id=dag_id)),
+            " · ",
+            state_badge(detail.state),
+            f" · started {fmt_time(detail.start)}",
+        ],
         breadcrumbs(("Data", href("")), (dag_id, href("dag", dag_id=dag_id)), (run_id, None)),
         href("run", dag_id=dag_id, run_id=run_id),
-        extra=[top_link("Open in Airflow", airflow_href(f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"))],
+        extra=[
+            top_link(
+                "Open in Airflow",
+                airflow_href(f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"),
+            )
+        ],
     )
     tracked = [t for t in detail.tasks if t.tracked]
-    body: list[Any] = [card("Waterfall", dcc.Graph(figure=figures.waterfall(detail.tasks), config=figures.graph_config(), id="run-waterfall"))]
+    body: list[Any] = [
+        card(
+            "Waterfall",
+            dcc.Graph(
+                figure=figures.waterfall(detail.tasks), config=figures.graph_config(), id="run-waterfall"
+            ),
+        )
+    ]
     if not tracked:
-        body.append(empty_state("This run has no tracked outputs.", "Add @track to the DAG's task functions; the next run records their outputs."))
+        body.append(
+            empty_state(
+                "This run has no tracked outputs.",
+                "Add @track to the DAG's task functions; the next run records their outputs.",
+            )
+        )
     body.append(card("Task instances", _table(dag_id, run_id, detail.tasks)))
     return html.Div([header, *body])
 
@@ -56,11 +79,17 @@ def _table(dag_id: str, run_id: str, tasks: list[queries.RunTask]) -> html.Table
         name = t.task_id + (f" [{t.map_index}]" if t.map_index >= 0 else "")
         url = href("ti", dag_id=dag_id, run_id=run_id, task_id=t.task_id, map_index=t.map_index)
         duration = (t.end - t.start).total_seconds() if t.start and t.end else None
-        outputs = ", ".join(f"{name} ({fmt_number(rows)} rows)" if rows is not None else name for name, rows in t.outputs)
+        outputs = ", ".join(
+            f"{name} ({fmt_number(rows)} rows)" if rows is not None else name for name, rows in t.outputs
+        )
         rows.append(
             html.Tr(
                 [
-                    html.Td(link(name, url) if t.tracked else html.Span(name, className="dd-muted", title="not tracked")),
+                    html.Td(
+                        link(name, url)
+                        if t.tracked
+                        else html.Span(name, className="dd-muted", title="not tracked")
+                    ),
                     html.Td(state_badge(t.state)),
                     html.Td(str(t.try_number), className="dd-num"),
                     html.Td(fmt_time(t.start)),
@@ -70,6 +99,13 @@ def _table(dag_id: str, run_id: str, tasks: list[queries.RunTask]) -> html.Table
             )
         )
     return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in ("Task", "State", "Try", "Started", "Duration", "Tracked outputs")])), html.Tbody(rows)],
+        [
+            html.Thead(
+                html.Tr(
+                    [html.Th(h) for h in ("Task", "State", "Try", "Started", "Duration", "Tracked outputs")]
+                )
+            ),
+            html.Tbody(rows),
+        ],
         className="dd-table",
     )

@@ -75,7 +75,21 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
                 ),
             ]
         )
-    return html.Div([header, _summary(history), card("History", dcc.Graph(figure=figures.task_history(history), config=figures.graph_config(), id="task-history-graph")), card("Tries", _table(dag_id, task_id, history))])
+    return html.Div(
+        [
+            header,
+            _summary(history),
+            card(
+                "History",
+                dcc.Graph(
+                    figure=figures.task_history(history),
+                    config=figures.graph_config(),
+                    id="task-history-graph",
+                ),
+            ),
+            card("Tries", _table(dag_id, task_id, history)),
+        ]
+    )
 
 
 def _summary(history: list[queries.TaskHistoryRow]) -> html.Div:
@@ -91,13 +105,29 @@ def _summary(history: list[queries.TaskHistoryRow]) -> html.Div:
         ("Rows (last)", fmt_number(last.rows)),
         ("Schema changes", str(changes)),
     ]
-    return html.Div([html.Div([html.Div(k, className="dd-stat-label"), html.Div(v, className="dd-stat-value")], className="dd-stat") for k, v in stats], className="dd-stats")
+    return html.Div(
+        [
+            html.Div(
+                [html.Div(k, className="dd-stat-label"), html.Div(v, className="dd-stat-value")],
+                className="dd-stat",
+            )
+            for k, v in stats
+        ],
+        className="dd-stats",
+    )
 
 
 def _table(dag_id: str, task_id: str, history: list[queries.TaskHistoryRow]) -> html.Table:
     rows = []
     for r in history:
-        url = href("ti", dag_id=dag_id, run_id=r.run_id, task_id=task_id, map_index=r.map_index, try_number=r.try_number)
+        url = href(
+            "ti",
+            dag_id=dag_id,
+            run_id=r.run_id,
+            task_id=task_id,
+            map_index=r.map_index,
+            try_number=r.try_number,
+        )
         rows.append(
             html.Tr(
                 [
@@ -115,7 +145,9 @@ def _table(dag_id: str, task_id: str, history: list[queries.TaskHistoryRow]) -> 
             )
         )
     header = ("Run", "State", "Try", "Started", "Duration", "Rows", "Null rate", "Schema", "Error")
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-history")
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-history"
+    )
 
 
 def register(app) -> None:
@@ -126,4 +158,10 @@ def register(app) -> None:
         prevent_initial_call=True,
     )
     def choose_history_length(n: int, ids: dict) -> str:
-        return "?" + urlencode({"dag_id": ids.get("dag_id", ""), "task_id": ids.get("task_id", ""), "n": int(n or queries.DEFAULT_HISTORY)})
+        return "?" + urlencode(
+            {
+                "dag_id": ids.get("dag_id", ""),
+                "task_id": ids.get("task_id", ""),
+                "n": int(n or queries.DEFAULT_HISTORY),
+            }
+        )
