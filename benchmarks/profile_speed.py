@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="100000,1000000,10000000")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--peer-reps", type=int, default=1)
+    ap.add_argument("--peer-reps", type=int, default=3)
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--strings", choices=["object", "str"], default="object")
     ap.add_argument("--json", type=Path)
