@@ -433,3 +433,22 @@ def test_auth_manager_decides_dag_by_dag(client, make_token, restricted_probe, e
     refused = json.dumps(other.page("ti", ti))
     assert "that you can read" in refused and "bold" not in refused
     assert "that you can read" in json.dumps(other.page("dag", "?dag_id=html_probe"))
+
+
+def test_choosing_history_length_changes_the_shareable_url(admin):
+    resp = admin.callback(
+        "url.search",
+        {"id": "url", "property": "search"},
+        [{"id": "task-history-n", "property": "value", "value": 200}],
+        [{"id": "task-page-ids", "property": "data", "value": {"dag_id": "titanic", "task_id": "features"}}],
+    )
+    assert resp.json()["response"]["url"]["search"] == "?dag_id=titanic&task_id=features&n=200"
+
+
+def test_dag_page_of_an_untracked_dag_says_what_to_do(admin, example_runs):
+    # mapped_batches' list_days is untracked; a DAG with no tracked task at all shows the hint.
+    page = admin.page("dag", "?dag_id=mapped_batches")
+    assert not any("No task of this DAG is tracked yet." == w for w in texts(page))
+    graph = find(page, lambda n: n["type"] == "Cytoscape")[0]
+    untracked = [e for e in graph["props"]["elements"] if "untracked" in e.get("classes", "")]
+    assert [e["data"]["id"] for e in untracked] == ["task::mapped_batches::list_days"]

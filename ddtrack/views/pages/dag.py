@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+from urllib.parse import quote
 
 import dash_cytoscape as cyto
 from dash import Input, Output, State, dcc, html, no_update
@@ -11,6 +12,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from ddtrack.store import queries
 from ddtrack.views import common, figures
 from ddtrack.views.common import (
+    airflow_href,
     breadcrumbs,
     card,
     empty_state,
@@ -23,6 +25,7 @@ from ddtrack.views.common import (
     page_header,
     state_badge,
     state_color,
+    top_link,
 )
 from ddtrack.views.context import PageContext, request_context
 
@@ -40,12 +43,25 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         "Lineage of the DAG's tracked outputs and its recent runs.",
         breadcrumbs(("Data", href("")), (dag_id, None)),
         href("dag", dag_id=dag_id),
+        extra=[top_link("Open in Airflow", airflow_href(f"/dags/{quote(dag_id, safe='')}"))],
+    )
+    untracked = (
+        []
+        if any(n.tracked for n in graph.nodes)
+        else [
+            empty_state(
+                "No task of this DAG is tracked yet.",
+                "Add @track under @task on a task's function (from ddtrack import track); its next run records "
+                "its outputs and the data edges between tasks.",
+            )
+        ]
     )
     return html.Div(
         [
             header,
             dcc.Store(id="dag-page-dag-id", data=dag_id),
             dcc.Location(id="dag-open", refresh=True),
+            *untracked,
             card("Lineage", _graph_section(ctx, graph)),
             card("Runs", _runs_section(dag_id, runs)),
         ]

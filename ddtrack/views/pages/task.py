@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from dash import Input, Output, State, dcc, html
 
 from ddtrack.store import queries
 from ddtrack.views import figures
 from ddtrack.views.common import (
+    airflow_href,
     breadcrumbs,
     card,
     empty_state,
@@ -21,6 +22,7 @@ from ddtrack.views.common import (
     not_found,
     page_header,
     state_badge,
+    top_link,
 )
 from ddtrack.views.context import PageContext
 
@@ -47,6 +49,10 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         breadcrumbs(("Data", href("")), (dag_id, href("dag", dag_id=dag_id)), (task_id, None)),
         href("task", dag_id=dag_id, task_id=task_id, n=limit),
         extra=[
+            top_link(
+                "Open in Airflow",
+                airflow_href(f"/dags/{quote(dag_id, safe='')}/tasks/{quote(task_id, safe='')}"),
+            ),
             html.Label(
                 [
                     "Last ",
