@@ -448,7 +448,7 @@ def test_choosing_history_length_changes_the_shareable_url(admin):
 def test_dag_page_of_an_untracked_dag_says_what_to_do(admin, example_runs):
     # mapped_batches' list_days is untracked; a DAG with no tracked task at all shows the hint.
     page = admin.page("dag", "?dag_id=mapped_batches")
-    assert not any("No task of this DAG is tracked yet." == w for w in texts(page))
+    assert not any(w == "No task of this DAG is tracked yet." for w in texts(page))
     graph = find(page, lambda n: n["type"] == "Cytoscape")[0]
     untracked = [e for e in graph["props"]["elements"] if "untracked" in e.get("classes", "")]
     assert [e["data"]["id"] for e in untracked] == ["task::mapped_batches::list_days"]
