@@ -452,3 +452,20 @@ def test_dag_page_of_an_untracked_dag_says_what_to_do(admin, example_runs):
     graph = find(page, lambda n: n["type"] == "Cytoscape")[0]
     untracked = [e for e in graph["props"]["elements"] if "untracked" in e.get("classes", "")]
     assert [e["data"]["id"] for e in untracked] == ["task::mapped_batches::list_days"]
+
+
+def test_app_behind_a_base_url_path_asks_for_assets_under_it():
+    from ddtrack.views import common
+    from ddtrack.views.app import create_dash_app
+
+    try:
+        app = create_dash_app("/airflow/ddtrack/")
+        with app.server.test_request_context("/"):
+            index = app.index()
+        assert (
+            '"requests_pathname_prefix": "/airflow/ddtrack/"' in index
+            or "/airflow/ddtrack/_dash-component-suites" in index
+        )
+        assert common.href("dag", dag_id="a b") == "/airflow/ddtrack/dag?dag_id=a+b"
+    finally:
+        common.set_prefix("/ddtrack/")
