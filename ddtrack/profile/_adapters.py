@@ -272,9 +272,10 @@ def arrow_column(
         col = C.base_column(name, position, dtype, force_kind or "string", n - nulls, nulls)
         return C.string_column(col, values, counts, pii, cut)
     if pa.types.is_boolean(t):
-        vals = _np(pc.drop_null(arr) if arr.null_count else arr)
-        col = C.base_column(name, position, dtype, "boolean", vals.size, n - vals.size)
-        return C.bool_column(col, vals.astype(bool), pii)
+        nonnull = n - arr.null_count
+        trues = int(pc.sum(arr).as_py() or 0)  # counts True, skipping nulls; no bit unpacking
+        col = C.base_column(name, position, dtype, "boolean", nonnull, n - nonnull)
+        return C.bool_column(col, None, pii, counts=(nonnull, trues))
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         is_int = pa.types.is_integer(t)
         if pa.types.is_decimal(t) or pa.types.is_float16(t):

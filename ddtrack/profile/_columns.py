@@ -389,10 +389,14 @@ def ticks_to_iso(ticks: int, unit: str, tz: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------- boolean
-def bool_column(col: dict[str, Any], values: np.ndarray, pii: bool) -> dict[str, Any]:
-    """Fill a boolean ColumnProfile from non-null bools: mean is the share of True like pandas."""
-    n = values.size
-    t = int(np.count_nonzero(values))
+def bool_column(col: dict[str, Any], values: np.ndarray | None, pii: bool, counts: tuple[int, int] | None = None
+                ) -> dict[str, Any]:
+    """Fill a boolean ColumnProfile from non-null bools, or from (n non-null, n True)
+    ``counts`` (Arrow: no need to unpack bits).  Mean is the share of True, like pandas."""
+    if counts is not None:
+        n, t = counts
+    else:
+        n, t = values.size, int(np.count_nonzero(values))
     f = n - t
     col["distinct"] = int(t > 0) + int(f > 0)
     present = [v for v, c in ((0.0, f), (1.0, t)) if c]
