@@ -10,7 +10,8 @@ import random
 import time
 
 import pytest
-from dev_tools.airflow_local import LocalAirflow, create_postgres_database, drop_database
+from conftest import REPO
+from dev_tools.airflow_local import LocalAirflow, create_postgres_database, dags_folder_with, drop_database
 from helpers import outputs, task_runs
 
 from ddtrack.store.engine import dispose_all
@@ -34,8 +35,17 @@ def celery_deployment(tmp_path_factory):
     client = redis.Redis(host="127.0.0.1", port=6379, db=db)
     client.flushdb()
     metastore = create_postgres_database()
+    home = tmp_path_factory.mktemp("airflow")
     airflow = LocalAirflow(
-        home=tmp_path_factory.mktemp("airflow"), metastore_url=metastore, executor="CeleryExecutor", redis_db=db
+        home=home,
+        metastore_url=metastore,
+        executor="CeleryExecutor",
+        redis_db=db,
+        dags_folder=dags_folder_with(home, REPO / "tests" / "integration" / "dags" / "worker_dies.py"),
+        extra_env={
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        },
     )
     try:
         airflow.setup()
@@ -90,3 +100,39 @@ def test_visible_through_the_views_query_layer(celery_deployment):
     assert any(i.get("task_id") == "load_passengers" or "load_passengers" in str(i) for i in detail.inputs)
     history = queries.task_history(sources, "quality_check", "check_no_missing_ages")
     assert [(h.try_number, h.state) for h in sorted(history, key=lambda h: h.try_number)] == [(1, "failed"), (2, "failed")]
+
+
+def test_a_dead_worker_loses_nothing_ddtrack_recorded(celery_deployment):
+    """Kill the worker (and its task) mid-try, start a new one: Airflow retries the task and
+    ddtrack records the retry; the killed try simply has no record, and nothing errors."""
+    import os
+    import signal
+
+    from ddtrack.store import queries
+
+    airflow = celery_deployment
+    airflow.wait_dags(["worker_dies"])
+    run_id = airflow.trigger("worker_dies")
+    path = f"/api/v2/dags/worker_dies/dagRuns/{run_id}/taskInstances/long_job"
+    deadline = time.monotonic() + 120
+    while airflow.api("GET", path).json().get("state") != "running" and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(3)
+    worker = airflow.processes.pop("celery worker")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    airflow.start_celery_worker()
+    states = airflow.wait_runs([("worker_dies", run_id)], timeout=600)
+    assert states[("worker_dies", run_id)] == "success"
+    deadline = time.monotonic() + 60
+    tries: list = []
+    while time.monotonic() < deadline:
+        tries = [(r.try_number, r.state) for r in task_runs(airflow.metastore_url, "worker_dies", run_id)]
+        if tries and tries[-1][1] == "success":
+            break
+        time.sleep(2)
+    assert tries and tries[-1] == (airflow.api("GET", path).json()["try_number"], "success")
+    assert all(state == "success" for _, state in tries)  # the killed try pushed nothing
+    sources = queries.Sources(store_url=airflow.metastore_url, metastore_url=airflow.metastore_url)
+    detail = queries.task_instance(sources, "worker_dies", run_id, "long_job")
+    assert detail is not None and detail.outputs[0].kind == "dict"

@@ -54,8 +54,14 @@ def loaded(request, tmp_path_factory):
         run_id = airflow.trigger("load_fanout")
         started = time.monotonic()
         airflow.peak_running = _watch_running(airflow, run_id)
+        stop = threading.Event()
+        airflow.sync_exits = []
+        syncing = threading.Thread(target=_sync_until, args=(airflow, stop, airflow.sync_exits), daemon=True)
+        syncing.start()  # `ddtrack sync` races the listener and the capture middleware
         states = airflow.wait_runs([("load_fanout", run_id)], timeout=1800)
         airflow.elapsed = time.monotonic() - started
+        stop.set()
+        syncing.join(timeout=300)
         assert states[("load_fanout", run_id)] == "success"
         airflow.run_id = run_id
         airflow.store = store
@@ -82,6 +88,13 @@ def _watch_running(airflow: LocalAirflow, run_id: str) -> list[int]:
 
     threading.Thread(target=watch, daemon=True).start()
     return peak
+
+
+def _sync_until(airflow: LocalAirflow, stop: threading.Event, exits: list[int]) -> None:
+    while not stop.is_set():
+        proc = subprocess.run([str(BIN / "ddtrack"), "sync"], env=airflow.env, capture_output=True, text=True)
+        exits.append(proc.returncode)
+        time.sleep(2)
 
 
 def _keys(store: str, run_id: str) -> list[tuple]:
@@ -111,7 +124,11 @@ def test_no_record_lost_or_duplicated(loaded):
         )
     assert sorted(outputs, key=lambda r: r.map_index) == [(100 + i, i) for i in range(FANOUT)]
     assert n_columns == 2 * FANOUT
-    print(f"\n200 mapped tries finished in {loaded.elapsed:.0f}s, peak {loaded.peak_running[0]} running at once")
+    assert loaded.sync_exits and set(loaded.sync_exits) == {0}
+    print(
+        f"\n{FANOUT} mapped tries finished in {loaded.elapsed:.0f}s, peak {loaded.peak_running[0]} running at once, "
+        f"{len(loaded.sync_exits)} concurrent `ddtrack sync` runs"
+    )
 
 
 def test_concurrent_sync_and_automatic_ingest_keep_one_copy(loaded):
