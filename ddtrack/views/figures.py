@@ -248,7 +248,7 @@ def task_history(rows: Sequence[Any]) -> dict[str, Any]:
         annotations=annotations
         + [
             {
-                "text": "duration (s), coloured by state",
+                "text": "duration, coloured by state",
                 "xref": "paper",
                 "yref": "paper",
                 "x": 0,
@@ -283,7 +283,7 @@ def task_history(rows: Sequence[Any]) -> dict[str, Any]:
         ],
         margin={"l": 56, "r": 12, "t": 24, "b": 36},
     )
-    layout["yaxis"] = {"domain": [0.66, 1.0], "gridcolor": GRID, "automargin": True}
+    layout["yaxis"] = {"domain": [0.66, 1.0], "gridcolor": GRID, "automargin": True, "ticksuffix": " s"}
     layout["yaxis2"] = {"domain": [0.34, 0.6], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
     layout["yaxis3"] = {"domain": [0.0, 0.27], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
     layout["xaxis"] = {
