@@ -90,19 +90,31 @@ def make_demo(
     airflow.start()
     try:
         airflow.run_examples()
-        extra = [("titanic", airflow.trigger("titanic")) for _ in range(EXTRA_TITANIC_RUNS)]
-        extra += [("quality_check", airflow.trigger("quality_check")) for _ in range(EXTRA_QUALITY_CHECK_RUNS)]
+        extra = [("titanic", trigger(airflow, "titanic")) for _ in range(EXTRA_TITANIC_RUNS)]
+        extra += [("quality_check", trigger(airflow, "quality_check")) for _ in range(EXTRA_QUALITY_CHECK_RUNS)]
+        airflow.wait_runs(extra)
         if extra_dags:
             added = [path.stem for path in extra_dags]
             airflow.wait_dags(added)
-            extra += [(dag_id, airflow.trigger(dag_id)) for dag_id in added]
-        airflow.wait_runs(extra)
+            airflow.wait_runs([(dag_id, trigger(airflow, dag_id)) for dag_id in added])
         # The listener ingests each run as it ends; `ddtrack sync` is the documented safety net.
         airflow.run_cli(["ddtrack", "sync"])
     except BaseException:
         airflow.stop()
         raise
     return airflow
+
+
+def trigger(airflow: LocalAirflow, dag_id: str, attempts: int = 5) -> str:
+    """Trigger a run; retried, since a SQLite metastore is briefly locked while tasks run."""
+    for attempt in range(attempts):
+        try:
+            return airflow.trigger(dag_id)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
 
 
 def token_for(airflow: LocalAirflow, user: str) -> str:
