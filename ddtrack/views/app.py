@@ -63,6 +63,7 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
         suppress_callback_exceptions=True,
         serve_locally=True,
         compress=False,
+        on_error=_callback_failed,
     )
     app.index_string = INDEX
     app.layout = html.Div(
@@ -81,6 +82,44 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
         page.register(app)
     _harden(app)
     return app
+
+
+def callback_request_problem(body: Any, callbacks: dict[str, Any]) -> str | None:
+    """Why a ``_dash-update-component`` body is not one Dash's renderer could have sent.
+
+    Dash itself trusts the body's shape and fails with a server error on a hand-made one.
+    """
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if not isinstance(body.get("output"), str):
+        return "'output' must be a string"
+    if not isinstance(body.get("outputs"), (dict, list)):
+        return "'outputs' must be an object or a list"
+    for key in ("inputs", "state"):
+        items = body.get(key, [])
+        if not isinstance(items, list):
+            return f"'{key}' must be a list"
+        for item in items:
+            entries = item if isinstance(item, list) else [item]
+            if not all(isinstance(e, dict) and "id" in e and "property" in e for e in entries):
+                return f"every entry of '{key}' needs an id and a property"
+    if not isinstance(body.get("changedPropIds", []), list):
+        return "'changedPropIds' must be a list"
+    spec = callbacks.get(body["output"])
+    if spec is None:
+        return "no such callback"
+    for key in ("inputs", "state"):
+        if len(body.get(key, [])) != len(spec.get(key, [])):
+            return f"the callback takes {len(spec.get(key, []))} {key}"
+    return None
+
+
+def _callback_failed(exc: Exception) -> None:
+    """A callback that fails on odd input changes nothing on screen (no 500, no traceback)."""
+    from dash.exceptions import PreventUpdate
+
+    log.warning("ddtrack callback failed on its input: %s: %s", type(exc).__name__, exc)
+    raise PreventUpdate from exc
 
 
 def page_params(search: str) -> dict[str, str]:
@@ -107,6 +146,16 @@ def _harden(app: Dash) -> None:
     """No framework error page with a traceback, ever."""
     server = app.server
     server.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @server.before_request
+    def _refuse_malformed_callbacks():  # noqa: ANN202
+        from flask import request
+
+        if request.method == "POST" and request.path.endswith("/_dash-update-component"):
+            problem = callback_request_problem(request.get_json(silent=True), app.callback_map)
+            if problem:
+                return {"detail": f"malformed callback request: {problem}"}, 400
+        return None
 
     @server.errorhandler(Exception)
     def _error(exc: Exception):  # noqa: ANN202

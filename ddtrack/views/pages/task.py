@@ -164,10 +164,15 @@ def register(app) -> None:
         prevent_initial_call=True,
     )
     def choose_history_length(n: int, ids: dict) -> str:
+        ids = ids if isinstance(ids, dict) else {}
+        try:
+            n = int(n or queries.DEFAULT_HISTORY)
+        except (TypeError, ValueError):
+            n = queries.DEFAULT_HISTORY
         return "?" + urlencode(
             {
-                "dag_id": ids.get("dag_id", ""),
-                "task_id": ids.get("task_id", ""),
-                "n": int(n or queries.DEFAULT_HISTORY),
+                "dag_id": str(ids.get("dag_id", "")),
+                "task_id": str(ids.get("task_id", "")),
+                "n": max(1, min(n, queries.MAX_HISTORY)),
             }
         )
