@@ -51,16 +51,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def create_postgres_database(server: str = "postgresql+psycopg2://postgres@127.0.0.1:5432") -> str:
-    """A new empty PostgreSQL database on the local server; returns its URL."""
+def _create_database(server: str, admin_db: str, create: str, suffix: str = "") -> str:
     import sqlalchemy as sa
 
     name = f"ddtrack_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    engine = sa.create_engine(f"{server}/{admin_db}", isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(create.format(name=name)))
     engine.dispose()
-    return f"{server}/{name}"
+    return f"{server}/{name}{suffix}"
+
+
+def create_postgres_database(server: str = "postgresql+psycopg2://postgres@127.0.0.1:5432") -> str:
+    """A new empty PostgreSQL database on the local server; returns its URL."""
+    return _create_database(server, "postgres", 'CREATE DATABASE "{name}"')
+
+
+def create_mariadb_database(server: str = "mysql+mysqldb://root@127.0.0.1:3306") -> str:
+    """A new empty MariaDB database (utf8mb4) on the local server; returns its URL."""
+    return _create_database(
+        server,
+        "mysql",
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        suffix="?charset=utf8mb4",
+    )
 
 
 def drop_database(url: str) -> None:
@@ -79,18 +93,6 @@ def drop_database(url: str) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text(stmt))
     engine.dispose()
-
-
-def create_mariadb_database(server: str = "mysql+mysqldb://root@127.0.0.1:3306") -> str:
-    """A new empty MariaDB database (utf8mb4) on the local server; returns its URL."""
-    import sqlalchemy as sa
-
-    name = f"ddtrack_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(f"{server}/mysql", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    engine.dispose()
-    return f"{server}/{name}?charset=utf8mb4"
 
 
 @dataclass
