@@ -301,15 +301,20 @@ def main(argv: list[str] | None = None) -> int:
             r[k + ":cpu"] = statistics.median(times[k + ":cpu"])
         r["ddtrack/describe"] = ratio(times, "ddtrack", "describe")
         r["ddtrack/numpy"] = ratio(times, "ddtrack", "numpy")
+        r["cpu ddtrack/describe"] = ratio(times, "ddtrack:cpu", "describe:cpu")
+        r["cpu ddtrack/numpy"] = ratio(times, "ddtrack:cpu", "numpy:cpu")
         for k in ("ddtrack", "describe", "numpy"):
             print(f"  {k:<28}{r[k]:9.3f} s   CPU {r[k + ':cpu']:6.3f} s   "
                   f"(runs: {', '.join(f'{x:.3f}' for x in times[k])})")
-        print(f"  ddtrack / describe          {r['ddtrack/describe']:9.2f}   (median of per-round ratios)")
-        print(f"  ddtrack / numpy pass        {r['ddtrack/numpy']:9.2f}")
+        print(f"  ddtrack / describe          {r['ddtrack/describe']:9.2f}   (median of per-round ratios; "
+              f"CPU time: {r['cpu ddtrack/describe']:.2f})")
+        print(f"  ddtrack / numpy pass        {r['ddtrack/numpy']:9.2f}   (CPU time: {r['cpu ddtrack/numpy']:.2f})")
         for k in ("pyarrow", "polars"):
             if k in times:
                 r[f"{k}/pandas"] = ratio(times, k, "ddtrack")
-                print(f"  ddtrack on {k + ' input':<17}{r[k]:9.3f} s   ({r[f'{k}/pandas']:.2f} x pandas input)")
+                r[f"cpu {k}/pandas"] = ratio(times, k + ":cpu", "ddtrack:cpu")
+                print(f"  ddtrack on {k + ' input':<17}{r[k]:9.3f} s   ({r[f'{k}/pandas']:.2f} x pandas input; "
+                      f"CPU time: {r[f'cpu {k}/pandas']:.2f})")
         contenders.clear()
         table = pldf = None  # noqa: F841 - free the converted copies before measuring memory
         if rows == base:
