@@ -75,8 +75,11 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
     )
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
-    def route(pathname: str | None, search: str | None) -> Any:
-        return render(pathname or requests_prefix, search or "", requests_prefix)
+    def route(pathname: Any, search: Any) -> Any:
+        # Values come from the browser, or from anyone calling the callback directly.
+        pathname = pathname if isinstance(pathname, str) and pathname else requests_prefix
+        search = search if isinstance(search, str) else ""
+        return render(pathname[:2000], search[:10_000], requests_prefix)
 
     for page in (home, dag, task):
         page.register(app)
