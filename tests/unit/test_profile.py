@@ -578,3 +578,27 @@ def test_profiling_never_modifies_the_input():
     pd.testing.assert_frame_equal(df, before)
     pd.testing.assert_frame_equal(tbl.to_pandas(), tbl_before)
     assert pdf.equals(pdf_before)
+
+
+def test_pyarrow_and_polars_are_not_converted_to_pandas(monkeypatch):
+    pl = pytest.importorskip("polars")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("converted to pandas")
+
+    class NoFrame(pd.DataFrame):
+        __init__ = refuse
+
+    class NoSeries(pd.Series):
+        __init__ = refuse
+
+    monkeypatch.setattr(pl.DataFrame, "to_pandas", refuse)
+    monkeypatch.setattr(pl.Series, "to_pandas", refuse)
+    monkeypatch.setattr(pd, "DataFrame", NoFrame)
+    monkeypatch.setattr(pd, "Series", NoSeries)
+    data = {"f": [1.5, None, 2.5], "s": ["a", None, "b"], "i": [1, 2, 3], "b": [True, False, None]}
+    for obj in (pa.table(data), pl.DataFrame(data)):
+        d = profile(obj).to_dict()
+        assert d["kind"] in ("pyarrow", "polars")
+        assert [c["kind"] for c in d["columns"]] == ["float", "string", "integer", "boolean"]
+        assert d["columns"][0]["mean"] == 2.0 and d["columns"][1]["distinct"] == 2
