@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "pandas": pd.__version__,
                            "numpy": np.__version__, "strings": args.strings, "sizes": {}}
     print(f"ddtrack profiler benchmark - {os.cpu_count()} CPUs, Python {res['python']}, pandas {pd.__version__}, "
-          f"numpy {np.__version__}, string columns: {args.strings}")
+          f"numpy {np.__version__}, string columns: {args.strings}, load average {_load()}")
 
     for rows in sorted(sizes):
         df = build_frame(rows, strings=args.strings)
@@ -343,12 +343,20 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in res["tiny_ms"].items():
         print(f"  {k:<56}{v:8.2f} ms")
 
-    print("\n== targets ==")
+    print(f"\n== targets == (load average now {_load()})")
     for line in check_targets(res, base):
         print("  " + line)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, default=str))
     return 0
+
+
+def _load() -> str:
+    """1-minute load average (other work on the machine skews wall times)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):
+        return "n/a"
 
 
 def check_targets(res: dict[str, Any], base: int) -> list[str]:
