@@ -30,7 +30,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
     case,
     func,
     select,
@@ -379,26 +378,61 @@ def serialized_dag_edges(sources: Sources, dag_id: str) -> tuple[list[str], list
     return task_ids, edges
 
 
-def _latest_tries(conn: Connection, dag_id: str, run_limit: int = 1) -> list[Any]:
-    """Task runs of the DAG's newest tracked run (every task, newest try of each instance)."""
+RECENT_TRIES = 500
+MAX_TASK_LOOKUPS = 200
+
+
+def _latest_tries(conn: Connection, dag_id: str, task_ids: Sequence[str] = ()) -> list[Any]:
+    """Each task's newest tracked run: the newest try of every instance (map index) in it.
+
+    The DAG's newest tries come from the ``(dag_id, started_at)`` index; a task not among
+    them (it has not run lately) gets one ``LIMIT 1`` look-up on the history index. The
+    cost follows the number of tasks, not the DAG's history.
+    """
     run = TaskRun.__table__
-    last_run = conn.execute(
-        select(run.c.run_id).where(run.c.dag_id == dag_id).order_by(run.c.started_at.desc()).limit(run_limit)
-    ).first()
-    if last_run is None:
-        return []
-    # Per task, its own newest run (a task may not have run in the very last DAG run).
-    newest = (
-        select(run.c.task_id, func.max(run.c.started_at).label("started"))
-        .where(run.c.dag_id == dag_id)
-        .group_by(run.c.task_id)
-        .subquery()
+    columns = (
+        run.c.id,
+        run.c.task_id,
+        run.c.run_id,
+        run.c.map_index,
+        run.c.try_number,
+        run.c.state,
+        run.c.tracked,
     )
-    return conn.execute(
-        select(run)
-        .join(newest, and_(run.c.task_id == newest.c.task_id, run.c.started_at == newest.c.started))
+    recent = conn.execute(
+        select(run.c.task_id, run.c.run_id)
         .where(run.c.dag_id == dag_id)
+        .order_by(run.c.started_at.desc())
+        .limit(RECENT_TRIES)
     ).all()
+    latest_run: dict[str, str] = {}
+    for r in recent:
+        latest_run.setdefault(r.task_id, r.run_id)
+    for task_id in [t for t in task_ids if t not in latest_run][:MAX_TASK_LOOKUPS]:
+        found = conn.execute(
+            select(run.c.run_id)
+            .where(run.c.dag_id == dag_id, run.c.task_id == task_id)
+            .order_by(run.c.started_at.desc())
+            .limit(1)
+        ).first()
+        if found is not None:
+            latest_run[task_id] = found.run_id
+    if not latest_run:
+        return []
+    by_run: dict[str, list[str]] = defaultdict(list)
+    for task_id, run_id in latest_run.items():
+        by_run[run_id].append(task_id)
+    rows = []
+    for run_id, tasks in by_run.items():
+        rows += conn.execute(
+            select(*columns).where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id.in_(tasks))
+        ).all()
+    newest: dict[tuple[str, int], Any] = {}
+    for r in rows:
+        key = (r.task_id, r.map_index)
+        if key not in newest or r.try_number > newest[key].try_number:
+            newest[key] = r
+    return list(newest.values())
 
 
 def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
@@ -414,14 +448,16 @@ def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
         edges.append(GraphEdge(task_node_id(dag_id, up), task_node_id(dag_id, down), "dependency"))
     out, lin = Output.__table__, Lineage.__table__
     with _store(sources) as conn:
-        latest = _latest_tries(conn, dag_id)
+        latest = _latest_tries(conn, dag_id, task_ids)
         run_ids = {r.id for r in latest}
         for r in latest:
             node = nodes.setdefault(
                 task_node_id(dag_id, r.task_id),
                 GraphNode(task_node_id(dag_id, r.task_id), "task", r.task_id, dag_id, r.task_id),
             )
-            node.state, node.tracked = r.state, bool(r.tracked) or node.tracked
+            if node.state != "failed":  # one failed mapped instance marks the task
+                node.state = r.state
+            node.tracked = bool(r.tracked) or node.tracked
         outputs = (
             conn.execute(
                 select(out.c.task_id, out.c.name, out.c.rows, out.c.uri, out.c.task_run_id).where(
@@ -570,19 +606,27 @@ def dag_runs(sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY) -> lis
         runs = []
     run = TaskRun.__table__
     with _store(sources) as conn:
-        if not runs:  # no metastore: the side tables' view of the runs
-            rows = conn.execute(
-                select(run.c.run_id, func.min(run.c.started_at), func.max(run.c.ended_at))
+        if not runs:  # no metastore: the side tables' view of the runs, from the newest tries
+            recent = conn.execute(
+                select(run.c.run_id, run.c.started_at, run.c.ended_at)
                 .where(run.c.dag_id == dag_id)
-                .group_by(run.c.run_id)
-                .order_by(func.min(run.c.started_at).desc())
-                .limit(limit)
+                .order_by(run.c.started_at.desc())
+                .limit(limit * 100)
             ).all()
+            spans: dict[str, list[Any]] = {}
+            for r in recent:
+                span = spans.get(r.run_id)
+                if span is None:
+                    if len(spans) < limit:
+                        spans[r.run_id] = [r.started_at, r.ended_at]
+                    continue
+                if r.started_at and (span[0] is None or r.started_at < span[0]):
+                    span[0] = r.started_at
+                if r.ended_at and (span[1] is None or r.ended_at > span[1]):
+                    span[1] = r.ended_at
             runs = [
-                DagRunRow(
-                    r[0], None, None, r[1], r[2], (r[2] - r[1]).total_seconds() if r[1] and r[2] else None
-                )
-                for r in rows
+                DagRunRow(run_id, None, None, _utc(a), _utc(b), (b - a).total_seconds() if a and b else None)
+                for run_id, (a, b) in spans.items()
             ]
         if runs:
             counts = conn.execute(

@@ -123,9 +123,13 @@ def _summary(history: list[queries.TaskHistoryRow]) -> html.Div:
     )
 
 
-def _table(dag_id: str, task_id: str, history: list[queries.TaskHistoryRow]) -> html.Table:
+TABLE_ROWS = 200
+
+
+def _table(dag_id: str, task_id: str, history: list[queries.TaskHistoryRow]) -> html.Div:
+    """The newest tries as a table (the chart above shows every one of them)."""
     rows = []
-    for r in history:
+    for r in history[:TABLE_ROWS]:
         url = href(
             "ti",
             dag_id=dag_id,
@@ -151,9 +155,16 @@ def _table(dag_id: str, task_id: str, history: list[queries.TaskHistoryRow]) -> 
             )
         )
     header = ("Run", "State", "Try", "Started", "Duration", "Rows", "Null rate", "Schema", "Error")
-    return html.Table(
+    table = html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-history"
     )
+    more = len(history) - TABLE_ROWS
+    note = [
+        html.Div(
+            f"The newest {TABLE_ROWS} of {len(history)} tries; the chart shows all.", className="dd-muted"
+        )
+    ]
+    return html.Div([table, *(note if more > 0 else [])])
 
 
 def register(app) -> None:
