@@ -338,16 +338,40 @@ def _summary_source(c: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int] | N
 
 
 def _cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> np.ndarray:
-    """Fraction of all values <= each point of ``at``, mixing the parts' interpolated CDFs."""
+    """Fraction of all values <= each point of ``at``, mixing the parts' interpolated CDFs.
+
+    Each part's CDF is piecewise linear through its (point, fraction) pairs; tied points
+    are a jump.  The count-weighted sum is evaluated in one sweep over all breakpoints
+    (slope changes and jumps accumulated with ``bincount``), O(P log P) for P points in
+    total, so merging a thousand map indexes stays fast.
+    """
     total = float(sum(n for _, _, n in sources))
-    out = np.zeros(at.size)
+    pos, slope_delta, jump = [], [], []
     for xs, fr, n in sources:
+        w = n / total
+        xs = np.asarray(xs, dtype=np.float64)
+        fr = np.asarray(fr, dtype=np.float64)
         if xs.size == 1:
-            part = (at >= xs[0]).astype(np.float64)
-        else:
-            part = np.interp(at, xs, fr, left=0.0, right=1.0)
-        out += part * (n / total)
-    return np.minimum(out, 1.0)
+            pos.append(xs)
+            slope_delta.append(np.zeros(1))
+            jump.append(np.array([w]))
+            continue
+        width = np.diff(xs)
+        rise = np.diff(fr) * w
+        flat = width <= 0
+        slope = np.where(flat, 0.0, rise / np.where(flat, 1.0, width))
+        # a segment adds its slope from its start to its end, or jumps if it has no width
+        pos += [xs[:1], xs[:-1], xs[1:], xs[:-1]]
+        slope_delta += [np.zeros(1), slope, -slope, np.zeros(width.size)]
+        jump += [np.array([fr[0] * w]), np.zeros(width.size), np.zeros(width.size), np.where(flat, rise, 0.0)]
+    at = np.asarray(at, dtype=np.float64)
+    knots, inverse = np.unique(np.concatenate(pos + [at]), return_inverse=True)
+    n_events = inverse.size - at.size
+    jumps = np.bincount(inverse[:n_events], weights=np.concatenate(jump), minlength=knots.size)
+    slopes = np.cumsum(np.bincount(inverse[:n_events], weights=np.concatenate(slope_delta), minlength=knots.size))
+    ramp = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(knots))])
+    values = np.clip(np.cumsum(jumps) + ramp, 0.0, 1.0)
+    return values[inverse[n_events:]]
 
 
 def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: str) -> list[str]:

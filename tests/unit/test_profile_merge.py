@@ -207,3 +207,17 @@ def test_merge_large_parts_from_fast_paths():
     want = df["o"].value_counts()
     assert "top_values" in o["estimates"] and len(o["top_values"]) == 20
     assert all(t["count"] <= want[t["value"]] for t in o["top_values"])
+
+
+def test_merged_cdf_sweep_handles_ties_and_many_parts():
+    """The mixed CDF is exact for the piecewise-linear parts, ties included (a jump)."""
+    from ddtrack.profile._merge import _cdf
+
+    tied = (np.array([1.0, 1.0, 1.0, 2.0]), np.array([0.0, 1 / 3, 2 / 3, 1.0]), 30)
+    point = (np.array([5.0]), np.array([1.0]), 10)
+    got = _cdf([tied, point], np.array([0.5, 1.0, 1.5, 2.0, 4.9, 5.0, 6.0]))
+    assert got == pytest.approx([0.0, 0.5, 0.625, 0.75, 0.75, 1.0, 1.0])
+    parts = [profile(pd.DataFrame({"v": np.arange(k, k + 100, dtype=float)})).to_dict() for k in range(0, 30_000, 100)]
+    merged = merge_profiles(parts)["columns"][0]
+    assert merged["count"] == 30_000 and merged["min"] == 0 and merged["max"] == 29_999
+    assert merged["quantiles"]["0.5"] == pytest.approx(14_999.5, abs=30_000 * SUMMARY_RANK_ERROR)
