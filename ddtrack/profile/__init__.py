@@ -47,7 +47,8 @@ Semantics (the same for pandas, polars, pyarrow and numpy input):
 * ``nulls``: None/NA/NaT and NaN in float columns (pandas semantics, also for polars and
   Arrow, where NaN is otherwise a value).  ``count`` = non-null values, infinities included.
 * ``min``/``max``/``mean``/``std`` (ddof=1)/``zeros``/``negatives``/``infinities`` are exact
-  (float64 arithmetic, mean/std two-pass like pandas, so within float rounding of pandas).
+  (float64 arithmetic; the variance from the sum of squares, or two-pass like pandas when
+  the mean dominates the spread, so within ~1e-12 relative of pandas' result).
   Mean and std include +-inf like pandas (mean "inf", std None).  Datetimes: min, max,
   quantiles and histogram edges are ISO-8601 in the column's time zone; mean/std None.
   Timedeltas: every value statistic is in seconds (float).
