@@ -36,6 +36,8 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        # A busy 2-core machine can take longer than the 30 s default to import a DAG file.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
         "DDTRACK_DEMO_DATA": str(_HOME / "data"),
     }
 )
