@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,7 +87,10 @@ def example_part() -> bool:
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([str(bin_dir / "ddtrack"), "install"], env=env, check=True, capture_output=True)
-    proc = subprocess.run([sys.executable, __file__, "--example-child"], env=env)
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--example-child"], env=env)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     return proc.returncode == 0
 
 
