@@ -62,7 +62,8 @@ Semantics (the same for pandas, polars, pyarrow and numpy input):
   boolean and object columns, exact counts.  ``str_len``: length in characters.
 * Strings, top values and sample cells are cut to 200 characters.
 * ``min``/``max`` of categoricals follow the category order and are given only when ordered.
-* A column that cannot be profiled at all gets kind "other" with count/nulls None.
+* A column whose values cannot be profiled gets kind "other" with just its counts (None only
+  if even those cannot be had).
 
 How it is fast (1M rows x 20 columns in ~0.2 s on 2 cores; see benchmarks/profile_speed.py)
 ------------------------------------------------------------------------------------------

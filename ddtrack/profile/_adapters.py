@@ -35,12 +35,32 @@ def profile_column(
         col = profile_fn(name, position, dtype, pii, cut, *args)
     except Exception:  # noqa: BLE001
         col = C.base_column(name, position, dtype, "other", 0, 0)
-        col["count"] = None
-        col["nulls"] = None
-        col["null_pct"] = None
+        counts = _fallback_counts(args[0] if args else None)
+        if counts is None:
+            col["count"] = col["nulls"] = col["null_pct"] = None
+        else:
+            C.set_counts(col, *counts)
     if pii:
         C.strip_pii(col)
     return col
+
+
+def _fallback_counts(column: Any) -> tuple[int, int] | None:
+    """(non-null, null) counts of a column whose profiling failed, if they can be had."""
+    try:
+        n = len(column)
+        nc = getattr(column, "null_count", None)
+        if nc is not None:  # Arrow: property; polars: method
+            nulls = int(nc() if callable(nc) else nc)
+        elif hasattr(column, "isna"):
+            nulls = int(column.isna().sum())
+        else:
+            import pandas as pd
+
+            nulls = int(np.count_nonzero(pd.isna(np.asarray(column, dtype=object))))
+        return n - nulls, nulls
+    except Exception:  # noqa: BLE001
+        return None
 
 
 # ---------------------------------------------------------------- pandas

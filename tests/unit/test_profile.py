@@ -602,3 +602,18 @@ def test_pyarrow_and_polars_are_not_converted_to_pandas(monkeypatch):
         assert d["kind"] in ("pyarrow", "polars")
         assert [c["kind"] for c in d["columns"]] == ["float", "string", "integer", "boolean"]
         assert d["columns"][0]["mean"] == 2.0 and d["columns"][1]["distinct"] == 2
+
+
+def test_a_failing_column_keeps_its_counts(monkeypatch):
+    from ddtrack.profile import _columns
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_columns, "numeric_column", boom)
+    d = prof(pd.DataFrame({"x": [1.0, None, 3.0], "s": ["a", "b", None]}))
+    x, s = d["columns"]
+    assert x["kind"] == "other" and x["count"] == 2 and x["nulls"] == 1 and x["null_pct"] == pytest.approx(100 / 3)
+    assert s["kind"] == "string" and s["distinct"] == 2
+    d = prof(pa.table({"x": [1.0, None]}))
+    assert d["columns"][0]["kind"] == "other" and d["columns"][0]["nulls"] == 1
