@@ -157,11 +157,20 @@ def read_records_of_task_instance(metastore_url: str, ti_id: str) -> list[dict[s
                 ),
             )
         )
-        .where(ti.c.id == ti_id, XCOM.c.key == XCOM_KEY)
+        # PostgreSQL keeps a native uuid; SQLite stores its 32 hex digits without dashes.
+        .where(ti.c.id.in_(_uuid_spellings(ti_id)), XCOM.c.key == XCOM_KEY)
     )
     with get_engine(metastore_url).connect() as conn:
         rows = conn.execute(q).all()
     return [v for v in (decode_xcom_value(r.value) for r in rows) if is_record(v)]
+
+
+def _uuid_spellings(value: str) -> list[str]:
+    plain = value.replace("-", "").lower()
+    if len(plain) != 32:
+        return [value]
+    dashed = f"{plain[:8]}-{plain[8:12]}-{plain[12:16]}-{plain[16:20]}-{plain[20:]}"
+    return [dashed, plain]
 
 
 def _airflow_state(metastore_url: str, record: Mapping[str, Any]) -> str | None:
