@@ -10,6 +10,7 @@ server fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,8 @@ os.environ.update(
         # A busy 2-core machine can take longer than the 30 s default to import a DAG file.
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
         "DDTRACK_DEMO_DATA": str(_HOME / "data"),
+        # Set here, not left to airflow.cfg: in-process Airflow may read its config first.
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
     }
 )
 

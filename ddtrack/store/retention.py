@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, MetaData, String, Table, delete, exists, func, select, tuple_
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ddtrack.store.engine import get_engine, session_factory
+from ddtrack.store.ingest import is_transient
 from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
 
 BATCH = 500
@@ -75,17 +78,29 @@ def _process(store_url: str, batches: Iterable[list[int]], dry_run: bool, progre
     report = CleanupReport(dry_run=dry_run)
     make_session = session_factory(store_url)
     for ids in batches:
-        if not ids:
-            continue
-        with make_session() as session, session.begin():
-            report.add(_counts(session, ids))
-            if not dry_run:
-                _delete(session, ids)
+        if ids:
+            report.add(_batch_with_retries(make_session, ids, dry_run))
         if progress:
             progress(len(ids))
     if not dry_run:
         _forget_catalog_of_vanished_dags(store_url)
     return report
+
+
+def _batch_with_retries(make_session, ids: list[int], dry_run: bool) -> dict[str, int]:
+    """Count (and delete) one batch; a deadlock with a concurrent ingest is tried again."""
+    for attempt in range(5):
+        try:
+            with make_session() as session, session.begin():
+                counts = _counts(session, ids)
+                if not dry_run:
+                    _delete(session, ids)
+                return counts
+        except OperationalError as exc:
+            if attempt == 4 or not is_transient(exc):
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def _older_than_batches(store_url: str, cutoff: dt.datetime) -> Iterable[list[int]]:

@@ -309,7 +309,13 @@ class LocalAirflow:
         return resp.json()["dag_run_id"]
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        """The run's state; "unknown" while a saturated api-server cannot answer (polling goes on)."""
+        try:
+            resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        except httpx.HTTPError:
+            return "unknown"
+        if resp.status_code >= 500:
+            return "unknown"
         resp.raise_for_status()
         return resp.json()["state"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pendulum
 import pytest
@@ -17,9 +18,7 @@ from ddtrack.decorator import TrackingError
 @pytest.fixture(scope="module")
 def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
-    from conftest import DAGS
-
-    bag = DagBag(str(DAGS))
+    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
     return bag
 

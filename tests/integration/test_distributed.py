@@ -10,8 +10,13 @@ import random
 import time
 
 import pytest
-from conftest import REPO
-from dev_tools.airflow_local import LocalAirflow, create_postgres_database, dags_folder_with, drop_database
+from dev_tools.airflow_local import (
+    REPO,
+    LocalAirflow,
+    create_postgres_database,
+    dags_folder_with,
+    drop_database,
+)
 from helpers import outputs, task_runs
 
 from ddtrack.store.engine import dispose_all

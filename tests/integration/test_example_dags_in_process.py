@@ -6,6 +6,8 @@ test_scheduler.py repeats the important checks on a real deployment.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from helpers import columns, lineage, outputs, run_in_process, task_runs
 
@@ -13,9 +15,7 @@ from helpers import columns, lineage, outputs, run_in_process, task_runs
 @pytest.fixture(scope="module")
 def dagbag(airflow_home):
     from airflow.dag_processing.dagbag import DagBag
-    from conftest import DAGS
-
-    bag = DagBag(str(DAGS))
+    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
     return bag
 

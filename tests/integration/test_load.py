@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
-from conftest import REPO
 from dev_tools.airflow_local import (
     BIN,
+    REPO,
     LocalAirflow,
     create_mariadb_database,
     create_postgres_database,
