@@ -18,13 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
     and_,
     delete,
     insert,
@@ -34,47 +27,12 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ddtrack.record import XCOM_KEY, is_record, record_hash
+from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, XCOM
 from ddtrack.store.catalog import entries_of_record, insert_ignore
 from ddtrack.store.engine import get_engine, session_factory
 from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
 log = logging.getLogger("ddtrack.ingest")
-
-# Just the columns ddtrack reads of Airflow's tables (no import of Airflow's models, so
-# ingest also runs from a CLI that only has the metastore URL).
-_airflow = MetaData()
-XCOM = Table(
-    "xcom",
-    _airflow,
-    Column("dag_id", String),
-    Column("run_id", String),
-    Column("task_id", String),
-    Column("map_index", Integer),
-    Column("key", String),
-    Column("value", JSON),
-    Column("timestamp", DateTime(timezone=True)),
-)
-TASK_INSTANCE = Table(
-    "task_instance",
-    _airflow,
-    Column("id", String),
-    Column("dag_id", String),
-    Column("run_id", String),
-    Column("task_id", String),
-    Column("map_index", Integer),
-    Column("try_number", Integer),
-    Column("state", String),
-)
-TASK_INSTANCE_HISTORY = Table(
-    "task_instance_history",
-    _airflow,
-    Column("dag_id", String),
-    Column("run_id", String),
-    Column("task_id", String),
-    Column("map_index", Integer),
-    Column("try_number", Integer),
-    Column("state", String),
-)
 
 _COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch")
 _OUTPUT_DETAIL = ("repr", "sample", "pii", "type")

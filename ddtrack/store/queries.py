@@ -21,15 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Float,
     Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     case,
     func,
     select,
@@ -37,51 +29,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from ddtrack import config
+from ddtrack.store.airflow_tables import DAG_RUN, SERIALIZED_DAG, TASK_INSTANCE
 from ddtrack.store.engine import get_engine
 from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
 DEFAULT_HISTORY = 50
 MAX_HISTORY = 1000
 SPARK_RUNS = 20
-
-# Just the columns ddtrack reads of Airflow's tables.
-_airflow = MetaData()
-DAG_RUN = Table(
-    "dag_run",
-    _airflow,
-    Column("id", Integer),
-    Column("dag_id", String),
-    Column("run_id", String),
-    Column("state", String),
-    Column("run_type", String),
-    Column("start_date", DateTime(timezone=True)),
-    Column("end_date", DateTime(timezone=True)),
-    Column("logical_date", DateTime(timezone=True)),
-    Column("run_after", DateTime(timezone=True)),
-)
-TASK_INSTANCE = Table(
-    "task_instance",
-    _airflow,
-    Column("dag_id", String),
-    Column("run_id", String),
-    Column("task_id", String),
-    Column("map_index", Integer),
-    Column("try_number", Integer),
-    Column("state", String),
-    Column("start_date", DateTime(timezone=True)),
-    Column("end_date", DateTime(timezone=True)),
-    Column("duration", Float),
-    Column("operator", String),
-)
-SERIALIZED_DAG = Table(
-    "serialized_dag",
-    _airflow,
-    Column("dag_id", String),
-    Column("data", JSON),
-    Column("data_compressed", LargeBinary),
-    Column("created_at", DateTime(timezone=True)),
-)
-
 
 @dataclass(frozen=True)
 class Sources:

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, MetaData, String, Table, delete, exists, func, select, tuple_
+from sqlalchemy import delete, exists, func, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from ddtrack.store.airflow_tables import DAG_RUN
 from ddtrack.store.engine import get_engine, session_factory
 from ddtrack.store.ingest import is_transient
 from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
@@ -25,8 +26,6 @@ BATCH = 500
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-_airflow = MetaData()
-DAG_RUN = Table("dag_run", _airflow, Column("dag_id", String), Column("run_id", String))
 
 
 def parse_age(text: str) -> dt.timedelta:
