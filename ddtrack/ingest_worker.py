@@ -140,20 +140,25 @@ class IngestWorker:
 
 
     def _apply_retention_if_due(self) -> None:
-        """Delete records older than ``[ddtrack] retention_days`` about once an hour."""
+        """About once an hour: drop records of DAG runs Airflow no longer has (``airflow db
+        clean``, deleted DAGs) and those older than ``[ddtrack] retention_days``."""
         if time.monotonic() < self._retention_due:
             return
         self._retention_due = time.monotonic() + RETENTION_EVERY_S
-        days = config.get_int("retention_days")
-        if days <= 0:
-            return
         import datetime as dt
 
-        from ddtrack.store.retention import delete_older_than
+        from ddtrack.store.retention import delete_older_than, delete_orphans
 
-        report = delete_older_than(config.store_settings().url, dt.timedelta(days=days))
-        if report.total_tries:
-            log.info("ddtrack retention (%d days) deleted %s", days, report.deleted)
+        store, metastore = config.store_settings().url, config.metastore_url()
+        if metastore:
+            report = delete_orphans(store, metastore)
+            if report.total_tries:
+                log.info("ddtrack removed records of DAG runs Airflow deleted: %s", report.deleted)
+        days = config.get_int("retention_days")
+        if days > 0:
+            report = delete_older_than(store, dt.timedelta(days=days))
+            if report.total_tries:
+                log.info("ddtrack retention (%d days) deleted %s", days, report.deleted)
 
 
 worker = IngestWorker()

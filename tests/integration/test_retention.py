@@ -108,3 +108,20 @@ def test_cleanup_needs_an_age_or_orphans(airflow_home):
 
     proc = subprocess.run([str(Path(sys.executable).parent / "ddtrack"), "cleanup"], capture_output=True, text=True)
     assert proc.returncode == 2 and "--older-than" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_ingest_thread_removes_orphans_by_itself(tmp_path, monkeypatch):
+    """What the scheduler's ingest thread does hourly: runs gone from Airflow leave the views."""
+    from dev_tools.airflow_local import LocalAirflow
+
+    from ddtrack.ingest_worker import IngestWorker
+
+    airflow = LocalAirflow(home=tmp_path / "airflow")
+    airflow.setup()
+    store = airflow.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    ingest_records(store, [make_record(dag_id="long_gone", run_id="r1", started=NOW)])
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", store)
+    worker = IngestWorker()
+    worker._retention_due = 0
+    worker._apply_retention_if_due()
+    assert count(store, TaskRun) == 0
