@@ -96,7 +96,8 @@ def _sync_until(airflow: LocalAirflow, stop: threading.Event, exits: list[int]) 
     while not stop.is_set():
         proc = subprocess.run([str(BIN / "ddtrack"), "sync"], env=airflow.env, capture_output=True, text=True)
         exits.append(proc.returncode)
-        time.sleep(2)
+        # Each sync is a whole Airflow-importing process: pause so it races ingest without starving the run.
+        stop.wait(10)
 
 
 def _keys(store: str, run_id: str) -> list[tuple]:
