@@ -61,7 +61,6 @@ def get_int(key: str) -> int:
 @dataclass(frozen=True)
 class StoreSettings:
     url: str
-    uses_metastore: bool
 
 
 def metastore_url() -> str:
@@ -81,8 +80,8 @@ def store_settings() -> StoreSettings:
     """Where ddtrack's side tables live: ``[ddtrack] sql_alchemy_conn`` or the metastore."""
     own = get("sql_alchemy_conn").strip()
     if own:
-        return StoreSettings(url=own, uses_metastore=False)
-    return StoreSettings(url=metastore_url(), uses_metastore=True)
+        return StoreSettings(url=own)
+    return StoreSettings(url=metastore_url())
 
 
 def strict() -> bool:

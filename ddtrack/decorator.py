@@ -95,14 +95,9 @@ class _TryRecorder:
             }
         )
 
-    def add_input(self, name: str | None, uri: str | None, obj: Any = None) -> None:
-        entry: dict[str, Any] = {"kind": "uri", "name": cut(name, 250) if name else None, "uri": uri}
-        if obj is not None:
-            from ddtrack.profile import profile
-
-            summary = profile(obj).to_dict()
-            entry.update(rows=summary.get("rows"), schema_fingerprint=summary.get("schema_fingerprint"))
-        self.record["inputs"].append(entry)
+    def add_input(self, name: str | None, uri: str | None) -> None:
+        # Lineage keeps an input's name and URI only: nothing of the object is profiled.
+        self.record["inputs"].append({"kind": "uri", "name": cut(name, 250) if name else None, "uri": uri})
 
     def finish(self, error: BaseException | None) -> None:
         r = self.record
@@ -403,7 +398,11 @@ def log_output(
 
 
 def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) -> None:
-    """Record an external input of the running task: a URI, or an object read from ``uri``."""
+    """Record an external input of the running task: a URI, or an object read from ``uri``.
+
+    Only the name and URI are kept (for lineage); the object itself is not profiled, so
+    this costs nothing inside the task.
+    """
     try:
         recorder = _recorder_for_log_call()
         if recorder is None:
@@ -412,7 +411,7 @@ def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) 
         if isinstance(obj_or_uri, str) and uri is None:
             recorder.add_input(name or obj_or_uri, obj_or_uri)
         else:
-            recorder.add_input(name, uri, obj_or_uri)
+            recorder.add_input(name, uri)
         _push_if_untracked(recorder)
     except Exception as exc:
         _fail_softly(f"record input {name or obj_or_uri!r}", exc)

@@ -48,13 +48,6 @@ class IngestReport:
     # Records that failed because the database could not be reached (worth retrying).
     unreachable: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
-    def add(self, other: IngestReport) -> None:
-        self.seen += other.seen
-        self.written += other.written
-        self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.errors.extend(other.errors)
-        self.unreachable.extend(other.unreachable)
 
 
 # ---------------------------------------------------------------------------
@@ -438,16 +431,3 @@ def ingest_run(metastore_url: str, store_url: str, dag_id: str, run_id: str) -> 
     """Ingest every record of one DAG run (what the dag-run listener does)."""
     records = read_records(metastore_url, dag_id=dag_id, run_id=run_id)
     return ingest_records(store_url, records, metastore_url=metastore_url)
-
-
-def ingest_all(
-    metastore_url: str,
-    store_url: str,
-    *,
-    dag_id: str | None = None,
-    since: dt.datetime | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> IngestReport:
-    """Ingest every record still in the metastore (``ddtrack sync``)."""
-    records = read_records(metastore_url, dag_id=dag_id, since=since)
-    return ingest_records(store_url, records, metastore_url=metastore_url, progress=progress)

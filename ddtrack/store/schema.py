@@ -109,8 +109,3 @@ def upgrade(url: str, revision: str = "head") -> UpgradeReport:
         applied=_revisions_between(before, after) if before != after else [],
         tables=tables,
     )
-
-
-def is_current(url: str) -> bool:
-    with get_engine(url).connect() as conn:
-        return current_revision(conn) == head_revision()

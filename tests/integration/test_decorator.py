@@ -12,7 +12,6 @@ from airflow.sdk import DAG
 from helpers import columns, outputs, run_in_process, task_runs
 
 from ddtrack import log_output, track
-from ddtrack.decorator import TrackingError
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +98,3 @@ def test_outside_airflow_the_function_just_runs():
 
     assert f(21) == 42
     log_output([1, 2], name="ignored")  # no running task: nothing to record, no error
-
-
-def test_tracking_error_type_is_public():
-    assert issubclass(TrackingError, RuntimeError)
