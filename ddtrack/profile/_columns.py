@@ -202,7 +202,7 @@ def _fill_numeric(
 SELECT_MIN_ROWS = 1 << 18
 # Above this many distinct values (HLL estimate), such a column's distinct count is the estimate.
 EXACT_DISTINCT_MAX = 1 << 14
-FINE_BINS = 4096
+FINE_BINS = 16384
 
 
 def _numeric_unsorted(col: dict[str, Any], values: np.ndarray, is_int: bool, pii: bool) -> dict[str, Any] | None:
@@ -282,12 +282,12 @@ def _select(
     """(values of the given 0-based sorted ranks, number of values below each threshold),
     exactly, sorting only a small part of ``values`` (never reordering ``values`` itself).
 
-    Values go into 4,096 equal-width bins by ``trunc((x - lo) * scale)``, which never
+    Values go into 16,384 equal-width bins by ``trunc((x - lo) * scale)``, which never
     decreases as x grows, so every value of a lower bin is smaller than every value of a
     higher bin: the value of rank r lies in the bin where the cumulative count passes r,
     and a threshold t splits only the bin t itself falls in.  Only those bins' values are
-    kept; when they are still many (skewed data: most values in a few bins), the same is
-    done on them, else they are sorted.
+    kept (typically ~1 % of the values) and sorted; when they are still many (skewed data:
+    most values in a few bins), the same is done on them.
     """
     n = values.size
     span = float(int(hi) - int(lo)) if values.dtype.kind in "iu" else float(hi) - float(lo)
@@ -307,7 +307,11 @@ def _select(
     start = np.zeros(FINE_BINS, dtype=np.int64)  # where each needed bin starts among the kept values
     start[needed] = np.cumsum(counts[needed]) - counts[needed]
     kept_ranks = start[rank_bins] + ranks - before[rank_bins]
-    at_rank, kept_below = _select(kept, kept.min(), kept.max(), kept_ranks, thresholds, depth + 1)
+    if kept.size > n // 8:  # skewed: the wanted bins hold much of the data; bin those again
+        at_rank, kept_below = _select(kept, kept.min(), kept.max(), kept_ranks, thresholds, depth + 1)
+    else:
+        kept.sort()  # our own copy
+        at_rank, kept_below = kept[kept_ranks], np.searchsorted(kept, thresholds, "left")
     below = before[threshold_bins] + kept_below - start[threshold_bins]
     return at_rank, np.clip(below, 0, n)
 
@@ -569,16 +573,34 @@ def bool_column(col: dict[str, Any], values: np.ndarray | None, pii: bool, count
 
 
 # ---------------------------------------------------------------- strings
+GROUP_BY_MIN_ROWS = 4096
+
+
 def arrow_value_counts(arr: Any) -> tuple[Any, np.ndarray, int]:
-    """(distinct non-null values as an Arrow array, their counts, null count) in one hash pass."""
+    """(distinct non-null values as an Arrow array, their counts, null count) in one hash pass.
+
+    Large arrays go through Acero's hash group-by (a swiss table), about twice as fast as
+    ``pc.value_counts`` on strings (11 vs 19 ms per million short strings, 105 vs 197 ms for
+    a million distinct ones); small ones through ``value_counts``, which starts up faster.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
         arr = arr.chunk(0)
-    vc = pc.value_counts(arr)
-    values = vc.field("values")
-    counts = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+    values = counts_arr = None
+    if len(arr) >= GROUP_BY_MIN_ROWS:
+        if pa.types.is_large_string(arr.type) and arr.nbytes < 2**31 - 1:
+            arr = arr.cast(pa.string())  # Acero groups 32-bit-offset strings ~5x faster
+        try:
+            grouped = pa.table({"v": arr}).group_by("v").aggregate([([], "count_all")])
+            values, counts_arr = grouped.column("v").combine_chunks(), grouped.column("count_all")
+        except (pa.ArrowException, TypeError, ValueError):  # a type Acero cannot group by
+            values = None
+    if values is None:
+        vc = pc.value_counts(arr)
+        values, counts_arr = vc.field("values"), vc.field("counts")
+    counts = np.asarray(counts_arr.to_numpy(zero_copy_only=False), dtype=np.int64)
     nulls = 0
     if values.null_count:
         valid = values.is_valid().to_numpy(zero_copy_only=False)

@@ -332,7 +332,8 @@ def _polars_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s:
         from . import _columns as C
 
         nulls = s.null_count()
-        vc = s.rename("value").value_counts(sort=False, name="n").filter(pl.col("value").is_not_null())
+        # group_by().len() is polars' fastest exact count (about twice value_counts')
+        vc = s.to_frame("value").group_by("value").agg(pl.len().alias("n")).filter(pl.col("value").is_not_null())
         values = vc.get_column("value").to_arrow()
         if A._is_string_view(values.type):
             import pyarrow as pa

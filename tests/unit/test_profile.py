@@ -439,6 +439,41 @@ def test_pyarrow_native_matches_pandas():
     assert prof(pa.chunked_array([[1, 2], [3]]))["columns"][0]["count"] == 3
 
 
+@pytest.mark.parametrize("arrow_type", ["string", "large_string", "string_view", "chunked"])
+def test_large_arrow_string_columns_are_counted_exactly(arrow_type):
+    """Big Arrow string columns are counted by a hash group-by: same counts, nulls, distinct,
+    min/max and lengths as pandas, whatever the string layout."""
+    rng = np.random.default_rng(11)
+    words = np.array([f"w{k}" * (k % 4 + 1) for k in range(300)] + ["", "é✓"], dtype=object)
+    values = words[rng.integers(0, words.size, 50_000)]
+    values[rng.random(values.size) < 0.07] = None
+    if arrow_type == "chunked":
+        arr = pa.chunked_array([pa.array(values[:20_000].tolist()), pa.array(values[20_000:].tolist())])
+    elif arrow_type == "string_view" and not hasattr(pa, "string_view"):
+        pytest.skip("pyarrow without string_view")
+    else:
+        arr = pa.array(values.tolist(), type=getattr(pa, arrow_type)())
+    c = prof(pa.table({"s": arr}))["columns"][0]
+    s = pd.Series(values, dtype=object)
+    assert c["kind"] == "string"
+    check_string(c, s)
+    assert c["nulls"] == int(s.isna().sum()) and c["distinct"] == s.nunique()
+    assert c["min"] == s.dropna().min() and c["max"] == s.dropna().max()
+    if pl := _polars_or_none():
+        pc_ = prof(pl.Series("s", values.tolist()).to_frame())["columns"][0]
+        assert {k: pc_[k] for k in ("count", "nulls", "distinct", "top_values", "min", "max", "str_len")} == {
+            k: c[k] for k in ("count", "nulls", "distinct", "top_values", "min", "max", "str_len")
+        }
+
+
+def _polars_or_none():
+    try:
+        import polars
+    except ImportError:
+        return None
+    return polars
+
+
 def test_polars_native_matches_pandas():
     pl = pytest.importorskip("polars")
     rng = np.random.default_rng(4)
