@@ -7,6 +7,9 @@ import hashlib
 import json
 import os
 import sys
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -194,8 +197,10 @@ def thread_budget() -> int:
     """Threads worth using: cores available to us that other work is not already using.
 
     Profiling runs inside a user's task, often next to other tasks on the same worker;
-    extra threads on cores that are already busy only slow everyone down (1-minute load
-    average as the measure of busy cores).
+    extra threads on cores that are already busy only slow everyone down.  Busy cores are
+    the 1-minute load average minus this process's own recent CPU use: without that
+    correction, a process that has just profiled on two cores would see the load it made
+    itself and drop to one thread.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -205,8 +210,27 @@ def thread_budget() -> int:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         load = 0.0
-    free = int(round(cpus - load)) + 1  # +1: the load includes this very thread
+    others = max(0.0, load - _own_recent_cores())
+    free = int(round(cpus - others))
     return max(1, min(MAX_THREADS, cpus, free))
+
+
+_cpu_samples: deque[tuple[float, float]] = deque(maxlen=256)
+_cpu_lock = threading.Lock()
+
+
+def _own_recent_cores() -> float:
+    """Cores this process used on average over (up to) the last minute, the load
+    average's window; 1.0 (this very thread) when there is no earlier sample yet."""
+    now, cpu = time.monotonic(), time.process_time()
+    with _cpu_lock:
+        while _cpu_samples and now - _cpu_samples[0][0] > 60:
+            _cpu_samples.popleft()
+        oldest = _cpu_samples[0] if _cpu_samples else None
+        _cpu_samples.append((now, cpu))
+    if oldest is None or now - oldest[0] < 1.0:
+        return 1.0
+    return max(1.0, (cpu - oldest[1]) / (now - oldest[0]))
 
 
 def run_columns(tasks: list[Callable[[], dict[str, Any]]], first: list[bool], cells: int) -> list[dict[str, Any]]:
