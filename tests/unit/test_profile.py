@@ -632,6 +632,29 @@ def test_large_unsorted_columns_match_pandas(name):
         assert c["distinct_estimated"] is True  # the fast path ran
 
 
+def test_thread_budget_discounts_the_load_this_process_made(monkeypatch):
+    """Busy cores = load average minus our own recent CPU use: after profiling on both
+    cores for a minute we keep both; another process's load takes one away."""
+    from collections import deque
+
+    from ddtrack.profile import _profile
+
+    monkeypatch.setattr(_profile.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    clock = {"wall": 1000.0, "cpu": 50.0}
+    monkeypatch.setattr(_profile.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(_profile.time, "process_time", lambda: clock["cpu"])
+    monkeypatch.setattr(_profile, "_cpu_samples", deque(maxlen=256))
+    monkeypatch.setattr(_profile.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert _profile.thread_budget() == 1  # no history: only this thread is ours, one core is taken
+    clock["wall"] += 30
+    clock["cpu"] += 60  # we used two cores for the last 30 s: the load is ours
+    assert _profile.thread_budget() == 2
+    clock["wall"] += 30
+    clock["cpu"] += 30  # one core of ours over the window, load 3: another process uses one
+    monkeypatch.setattr(_profile.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    assert _profile.thread_budget() == 1
+
+
 def test_profiling_never_modifies_the_input():
     """Sorting happens on private copies only: the user's data must be untouched."""
     pl = pytest.importorskip("polars")
