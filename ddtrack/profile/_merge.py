@@ -338,7 +338,12 @@ def _summary_source(c: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int] | N
 
 
 def _cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> np.ndarray:
-    """Fraction of all values <= each point of ``at``, mixing the parts' interpolated CDFs.
+    """Fraction of all values <= each point of ``at`` (see :func:`_cdf_both`)."""
+    return _cdf_both(sources, at)[0]
+
+
+def _cdf_both(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fractions of all values <= and < each point of ``at``, mixing the parts' interpolated CDFs.
 
     Each part's CDF is piecewise linear through its (point, fraction) pairs; tied points
     are a jump.  The count-weighted sum is evaluated in one sweep over all breakpoints
@@ -370,8 +375,10 @@ def _cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> n
     jumps = np.bincount(inverse[:n_events], weights=np.concatenate(jump), minlength=knots.size)
     slopes = np.cumsum(np.bincount(inverse[:n_events], weights=np.concatenate(slope_delta), minlength=knots.size))
     ramp = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(knots))])
-    values = np.clip(np.cumsum(jumps) + ramp, 0.0, 1.0)
-    return values[inverse[n_events:]]
+    below = np.cumsum(jumps) + ramp
+    at_or_below = np.clip(below, 0.0, 1.0)[inverse[n_events:]]
+    strictly_below = np.clip(below - jumps, 0.0, 1.0)[inverse[n_events:]]
+    return at_or_below, strictly_below
 
 
 def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: str) -> list[str]:
@@ -385,10 +392,11 @@ def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: s
     tz = _tz_of(live) if kind == "datetime" else None
     is_int = kind == "integer"
     xs = np.unique(np.concatenate([s[0] for s in q_sources]))
-    cdf = _cdf(q_sources, xs)
-    qs = sk.quantiles_from_cdf(xs, cdf, C.QUANTILES)
+    cdf, cdf_left = _cdf_both(q_sources, xs)
+    qs = sk.quantiles_from_cdf(xs, cdf, C.QUANTILES, cdf_left)
     col["quantiles"] = {k: _from_num(v, kind, tz, is_int) for k, v in zip(C.QUANTILE_KEYS, qs, strict=True)}
-    col["_summary"] = sk.quantiles_from_cdf(xs, cdf, np.linspace(0, 1, sk.SUMMARY_POINTS)) if have_summary else None
+    summary = np.linspace(0, 1, sk.SUMMARY_POINTS)
+    col["_summary"] = sk.quantiles_from_cdf(xs, cdf, summary, cdf_left) if have_summary else None
     col["_summary_n"] = sum(s[2] for s in summaries) if have_summary else None
     h_sources = [h for h in hists if h is not None]
     if len(h_sources) == len(live):

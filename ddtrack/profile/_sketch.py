@@ -332,12 +332,23 @@ def merged_cdf(parts: Sequence[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.
     return xs, np.minimum(cdf, 1.0)
 
 
-def quantiles_from_cdf(xs: np.ndarray, cdf: np.ndarray, probs: Sequence[float]) -> np.ndarray:
-    """Invert a (monotone) CDF at the given probabilities."""
+def quantiles_from_cdf(
+    xs: np.ndarray, cdf: np.ndarray, probs: Sequence[float], cdf_left: np.ndarray | None = None
+) -> np.ndarray:
+    """Invert a (monotone) CDF at the given probabilities.
+
+    ``cdf`` is the fraction of values <= each point; ``cdf_left`` (optional) the fraction
+    < each point.  Where they differ the point carries a jump (tied values, e.g. an integer
+    column): a probability inside the jump maps to the point itself, not to a value
+    interpolated towards the previous point, which would have a far lower rank.
+    """
     if xs.size == 0:
         return np.full(len(probs), np.nan)
     if xs.size == 1:
         return np.full(len(probs), xs[0])
+    if cdf_left is not None:  # each point twice: (x, F(x-)) then (x, F(x))
+        cdf = np.column_stack([cdf_left, cdf]).ravel()
+        xs = np.repeat(xs, 2)
     # Make the CDF strictly increasing for np.interp; start the curve at (xs[0], 0).
     c = np.concatenate([[0.0], cdf])
     x = np.concatenate([[xs[0]], xs])

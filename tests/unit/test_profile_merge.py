@@ -96,6 +96,25 @@ def test_merged_quantiles_within_rank_bound():
         assert max(0.0, lo - float(q), float(q) - hi) <= SUMMARY_RANK_ERROR + 1e-3
 
 
+@pytest.mark.parametrize("k", [2, 4, 13])
+def test_merged_quantiles_of_heavily_tied_values_stay_in_the_rank_bound(k):
+    """Integer codes 1..9 and prices rounded to a few values: a quantile falling inside a
+    tied value's jump is that value, not one interpolated towards its neighbour."""
+    rng = np.random.default_rng(k)
+    n = 20_000
+    df = pd.DataFrame({
+        "code": rng.integers(1, 10, n),
+        "price": rng.choice([0.99, 4.99, 9.99, 19.99], n, p=[0.5, 0.3, 0.15, 0.05]),
+    })
+    merged = merge_profiles([profile(p).to_dict() for p in split(df, k)])
+    for name in ("code", "price"):
+        c = next(c for c in merged["columns"] if c["name"] == name)
+        data = df[name].to_numpy(dtype=float)
+        for q, v in c["quantiles"].items():
+            lo, hi = rank_of(data, v)
+            assert max(0.0, lo - float(q), float(q) - hi) <= SUMMARY_RANK_ERROR + 1 / n, (name, q, v, lo, hi)
+
+
 def test_merge_is_associative_enough_and_accepts_merged_input():
     parts = [profile(p).to_dict() for p in split(frame(9000, 4), 3)]
     once = merge_profiles(parts)
