@@ -73,6 +73,7 @@ class _TryRecorder:
         self.record["started_at"] = _now_iso()
         self.record["upstream_task_ids"] = sorted(getattr(context.get("task"), "upstream_task_ids", ()) or ())
         self.record["inputs"].extend(_task_inputs(context))
+        self._batches: dict[str, _Batches] = {}
         self._t0 = time.perf_counter()
 
     @property
@@ -81,19 +82,27 @@ class _TryRecorder:
         return (r["dag_id"], r["run_id"], r["task_id"], r["map_index"], r["try_number"])
 
     def add_output(self, obj: Any, name: str, uri: str | None, tags: Mapping[str, Any] | None, **opts) -> None:
+        """Profile ``obj`` as output ``name``; a name seen before adds a batch to that output."""
         from ddtrack.profile import profile
 
-        names = [o["name"] for o in self.record["outputs"]]
-        if name in names:
-            name = _unique_name(name, names)
-        self.record["outputs"].append(
-            {
-                "name": cut(name, 250),
-                "uri": cut(uri, 700) if uri else None,
-                "tags": to_json_safe(dict(tags or {})),
-                "profile": profile(obj, **opts).to_dict(),
-            }
-        )
+        name = cut(name, 250)
+        prof = profile(obj, **opts).to_dict()
+        output = next((o for o in self.record["outputs"] if o["name"] == name), None)
+        if output is None:
+            self.record["outputs"].append(
+                {
+                    "name": name,
+                    "uri": cut(uri, 700) if uri else None,
+                    "tags": to_json_safe(dict(tags or {})),
+                    "profile": prof,
+                }
+            )
+            self._batches[name] = _Batches(prof)
+            return
+        self._batches[name].add(prof)
+        output["batches"] = self._batches[name].count
+        output["uri"] = output["uri"] or (cut(uri, 700) if uri else None)
+        output["tags"].update(to_json_safe(dict(tags or {})))
 
     def add_input(self, name: str | None, uri: str | None) -> None:
         # Lineage keeps an input's name and URI only: nothing of the object is profiled.
@@ -108,8 +117,40 @@ class _TryRecorder:
             r["error"] = {"type": type(error).__qualname__, "message": cut(str(error), ERROR_LIMIT)}
 
     def push(self) -> None:
+        for output in self.record["outputs"]:
+            batches = self._batches.get(output["name"])
+            if batches is not None and batches.count > 1:
+                output["profile"] = batches.merged()
         record = bound_size(to_json_safe(self.record), config.get_int("max_record_bytes"))
         self.ti.xcom_push(key=XCOM_KEY, value=record)
+
+
+class _Batches:
+    """Profiles of the batches logged under one output name, merged into one for the whole.
+
+    Up to 64 partial profiles are kept; the 65th collapses them into one.  Merging all
+    parts at once keeps quantiles to one merge level of error (1/128 of the rank) for up
+    to 64 batches, two levels up to 4,096, ...; memory stays bounded and the work linear.
+    """
+
+    KEEP = 64
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        self.parts = [first]
+        self.count = 1
+
+    def add(self, prof: dict[str, Any]) -> None:
+        from ddtrack.profile import merge_profiles
+
+        if len(self.parts) >= self.KEEP:
+            self.parts = [merge_profiles(self.parts)]
+        self.parts.append(prof)
+        self.count += 1
+
+    def merged(self) -> dict[str, Any]:
+        from ddtrack.profile import merge_profiles
+
+        return merge_profiles(self.parts)
 
 
 _current: contextvars.ContextVar[_TryRecorder | None] = contextvars.ContextVar("ddtrack_current", default=None)
@@ -119,13 +160,6 @@ _untracked: dict[tuple, _TryRecorder] = {}
 
 def _now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
-
-
-def _unique_name(name: str, taken: list[str]) -> str:
-    i = 2
-    while f"{name}_{i}" in taken:
-        i += 1
-    return f"{name}_{i}"
 
 
 def _airflow_context() -> Mapping[str, Any] | None:
@@ -384,7 +418,9 @@ def log_output(
 ) -> None:
     """Record an extra output of the running task (tracked or not), e.g. a file it wrote.
 
-    Several calls with the same ``name`` keep every batch (``name``, ``name_2``, ...).
+    Several calls with the same ``name`` are batches of one output: their profiles are
+    merged into one for the whole (counts and sums exact, sketches merged) and the
+    output records how many batches it had.
     """
     try:
         recorder = _recorder_for_log_call()

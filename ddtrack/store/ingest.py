@@ -34,7 +34,7 @@ from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, Ta
 
 log = logging.getLogger("ddtrack.ingest")
 
-_COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch")
+_COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch", "estimates")
 _OUTPUT_DETAIL = ("repr", "sample", "pii", "type")
 
 
@@ -260,7 +260,8 @@ def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> 
         schema=profile.get("schema"),
         truncated=bool(profile.get("truncated")),
         detail={k: profile.get(k) for k in _OUTPUT_DETAIL if profile.get(k) is not None}
-        | ({"tags": output["tags"]} if output.get("tags") else {}),
+        | ({"tags": output["tags"]} if output.get("tags") else {})
+        | ({"batches": _int(output["batches"])} if _int(output.get("batches")) else {}),
     )
     session.add(row)
     session.flush()

@@ -929,6 +929,99 @@ def _outputs_of(conn: Connection, task_run_ids: Sequence[int]) -> dict[int, list
     return result
 
 
+@dataclass
+class MappedPart:
+    """One map index of a mapped task, as merged into the whole (its newest try)."""
+
+    map_index: int
+    try_number: int
+    state: str
+    duration_s: float | None
+    rows: dict[str, int | None]  # output name -> rows
+
+
+@dataclass
+class MappedWhole:
+    """A mapped task's outputs over all its map indexes: one merged profile per output name."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    parts: list[MappedPart]
+    outputs: list[OutputDetail]
+    parts_per_output: dict[str, int]
+
+
+def mapped_whole(sources: Sources, dag_id: str, run_id: str, task_id: str) -> MappedWhole | None:
+    """The whole of a mapped task in one run: each output's profiles of the newest try of
+    every map index merged (:func:`ddtrack.profile.merge_profiles`: counts and sums exact,
+    sketches merged).  None when the task has no tracked map index."""
+    run = TaskRun.__table__
+    with _store(sources) as conn:
+        tries = conn.execute(
+            select(run.c.id, run.c.map_index, run.c.try_number, run.c.state, run.c.duration_s)
+            .where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id == task_id, run.c.map_index >= 0)
+            .order_by(run.c.map_index, run.c.try_number)
+        ).all()
+        newest = {t.map_index: t for t in tries}  # ordered by try: the last one wins
+        if not newest:
+            return None
+        outputs = _outputs_of(conn, [t.id for t in newest.values()])
+    by_name: dict[str, list[OutputDetail]] = {}
+    parts = []
+    for t in newest.values():
+        for o in outputs[t.id]:
+            by_name.setdefault(o.name, []).append(o)
+        parts.append(MappedPart(t.map_index, t.try_number, t.state, t.duration_s, {o.name: o.rows for o in outputs[t.id]}))
+    merged = [_merge_outputs(name, group) for name, group in by_name.items()]
+    return MappedWhole(dag_id, run_id, task_id, parts, merged, {k: len(v) for k, v in by_name.items()})
+
+
+def _merge_outputs(name: str, group: list[OutputDetail]) -> OutputDetail:
+    """One OutputDetail for the union of several (the same output of several map indexes)."""
+    from ddtrack.profile import merge_profiles
+
+    merged = merge_profiles([_as_profile(o) for o in group])
+    uris = {o.uri for o in group if o.uri}
+    columns = [
+        ColumnDetail(
+            c["position"], c["name"], c["dtype"], c["kind"], c.get("count"), c.get("nulls"), c.get("null_pct"),
+            c.get("distinct"), bool(c.get("distinct_estimated")), c.get("mean"), c.get("std"), c.get("zeros"),
+            c.get("negatives"), c.get("infinities"),
+            {k: c.get(k) for k in _MERGED_STATS if c.get(k) is not None},
+        )
+        for c in merged.get("columns") or []
+    ]
+    detail = {k: merged[k] for k in ("sample", "pii", "repr") if merged.get(k)}
+    return OutputDetail(
+        name, uris.pop() if len(uris) == 1 else None, merged.get("kind") or "other", merged.get("type"),
+        merged.get("rows"), merged.get("n_columns"), merged.get("memory_bytes"), merged.get("schema_fingerprint"),
+        merged.get("schema"), bool(merged.get("truncated")), detail, columns,
+    )
+
+
+_MERGED_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "estimates")
+
+
+def _as_profile(o: OutputDetail) -> dict[str, Any]:
+    """A stored output turned back into the profile dict it was written from."""
+    return {
+        "format": 1, "kind": o.kind, "type": o.type_name, "rows": o.rows, "n_columns": o.n_columns,
+        "memory_bytes": o.memory_bytes, "schema": o.schema or [], "schema_fingerprint": o.schema_fingerprint,
+        "truncated": o.truncated, "repr": o.detail.get("repr"), "sample": o.detail.get("sample"),
+        "pii": o.detail.get("pii") or [],
+        "columns": [
+            {
+                "name": c.name, "position": c.position, "dtype": c.dtype, "kind": c.kind, "count": c.count,
+                "nulls": c.nulls, "null_pct": c.null_pct, "distinct": c.n_distinct,
+                "distinct_estimated": c.distinct_estimated, "mean": c.mean, "std": c.std, "zeros": c.zeros,
+                "negatives": c.negatives, "infinities": c.infinities, **c.stats,
+            }
+            for c in o.columns
+        ],
+    }
+
+
 def _tags_of(conn: Connection, task_run_id: int) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     tag = Tag.__table__
     run_tags: dict[str, str] = {}

@@ -142,6 +142,27 @@ def nulls_and_distinct(columns: Sequence[Any]) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
+def rows_per_index(parts: Sequence[Any]) -> dict[str, Any]:
+    """Rows of each output per map index of a mapped task (bars), the state in the hover."""
+    names = list(dict.fromkeys(n for p in parts for n in p.rows))
+    x = [str(p.map_index) for p in parts]
+    data = [
+        {
+            "type": "bar",
+            "name": plot_text(name),
+            "x": x,
+            "y": [p.rows.get(name) or 0 for p in parts],
+            "customdata": [[p.state, p.try_number] for p in parts],
+            "hovertemplate": "map index %{x}: %{y:,} rows<br>%{customdata[0]}, try %{customdata[1]}<extra></extra>",
+        }
+        for name in names
+    ]
+    layout = base_layout(200, barmode="group", showlegend=len(names) > 1, legend={"orientation": "h", "y": 1.2, "x": 0})
+    layout["xaxis"] = {"type": "category", "title": {"text": "map index"}, "automargin": True}
+    layout["yaxis"] = {"gridcolor": GRID, "title": {"text": "rows"}, "automargin": True}
+    return {"data": data, "layout": layout}
+
+
 def sparkline(points: Sequence[tuple[Any, int]]) -> dict[str, Any]:
     """A tiny row-count line over recent runs (no axes)."""
     xs = [p[0].isoformat() if isinstance(p[0], dt.datetime) else str(p[0]) for p in points]

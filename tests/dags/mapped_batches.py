@@ -1,4 +1,5 @@
-"""Dynamic task mapping: one tracked task instance per batch, then a combine step."""
+"""Dynamic task mapping: one tracked task instance per day, then a combine step that loads
+the days in batches (one output, its batches merged into one profile)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ def mapped_batches():
     def combine(frames):
         import pandas as pd
 
-        return pd.concat(list(frames), ignore_index=True)
+        from ddtrack import log_output
+
+        frames = list(frames)
+        for frame in frames:  # loaded into the warehouse one batch at a time
+            log_output(frame, name="warehouse_load", uri="warehouse://analytics.sales_daily")
+        return pd.concat(frames, ignore_index=True)
 
     combine(load_day.expand(day=list_days()))
 

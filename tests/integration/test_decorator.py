@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
 import pendulum
 import pytest
 from airflow.providers.standard.operators.python import PythonOperator
@@ -74,7 +75,14 @@ def test_untracked_task_can_log_inputs_and_outputs(dagbag, metastore_url):
     (record,) = task_runs(metastore_url, "deco_untracked", run.run_id)
     assert record.tracked is False and record.state == "success"
     outs = outputs(metastore_url, "deco_untracked", run.run_id)
-    assert {(k[1], o.rows) for k, o in outs.items()} == {("batch", 5), ("batch_2", 7)}
+    # two log_output calls with one name: one output, the batches merged into one profile
+    assert {(k[1], o.rows) for k, o in outs.items()} == {("batch", 12)}
+    batch = outs[("export", "batch")]
+    assert batch.detail["batches"] == 2 and batch.uri == "file:///tmp/b1.parquet"
+    x = columns(batch)["x"]
+    assert (x.count, x.stats["min"], x.stats["max"]) == (12, 0, 6)
+    assert x.mean == pytest.approx((sum(range(5)) + sum(range(7))) / 12)
+    assert x.std == pytest.approx(float(np.std(list(range(5)) + list(range(7)), ddof=1)))
     assert xcom_value("deco_untracked", run.run_id, "export") == "done"
 
 

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1
 
 EXPECTED_OUTPUTS = {
     "titanic": {("load_passengers", "return_value"), ("features", "return_value"), ("features", "model_input"), ("train_model", "return_value")},
-    "mapped_batches": {("load_day", "return_value"), ("combine", "return_value")},
+    "mapped_batches": {("load_day", "return_value"), ("combine", "return_value"), ("combine", "warehouse_load")},
     "sales_producer": {("write_daily_sales", "return_value")},
     "sales_consumer": {("store_totals", "return_value")},
     "quality_check": {("extract", "return_value")},

@@ -78,7 +78,36 @@ def test_mapped_task_records_every_index(dagbag, metastore_url):
     runs = [r for r in task_runs(metastore_url, "mapped_batches", run.run_id) if r.task_id == "load_day"]
     assert [r.map_index for r in runs] == [0, 1, 2, 3]
     outs = outputs(metastore_url, "mapped_batches", run.run_id)
-    assert outs[("combine", "return_value")].rows == sum(200 + 50 * d for d in (1, 2, 3, 4))
+    total = sum(200 + 50 * d for d in (1, 2, 3, 4))
+    assert outs[("combine", "return_value")].rows == total
+    # four log_output batches of one name: one output whose profile is the merged whole
+    load = outs[("combine", "warehouse_load")]
+    assert load.rows == total and load.detail["batches"] == 4
+    assert load.uri == "warehouse://analytics.sales_daily"
+
+
+def test_mapped_whole_equals_the_profile_of_the_combined_frame(dagbag, metastore_url):
+    """Merging the four map indexes' profiles gives the combined frame's exact counts, min,
+    max, mean and std; quantiles are within the sketches' 1/128 rank error."""
+    import pandas as pd
+    from _demo_data import sales
+
+    from ddtrack.store import queries
+
+    run = run_in_process(dagbag.get_dag("mapped_batches"), metastore_url)
+    whole = queries.mapped_whole(queries.Sources(metastore_url, metastore_url), "mapped_batches", run.run_id, "load_day")
+    assert [p.map_index for p in whole.parts] == [0, 1, 2, 3]
+    (merged,) = whole.outputs
+    frame = pd.concat([sales(d, n=200 + 50 * d) for d in (1, 2, 3, 4)], ignore_index=True)
+    assert merged.rows == len(frame) and whole.parts_per_output == {"return_value": 4}
+    cols = {c.name: c for c in merged.columns}
+    for name in frame.select_dtypes("number").columns:
+        s, c = frame[name], cols[name]
+        assert c.count == s.count() and c.nulls == s.isna().sum()
+        assert c.stats["min"] == pytest.approx(s.min()) and c.stats["max"] == pytest.approx(s.max())
+        assert c.mean == pytest.approx(s.mean()) and c.std == pytest.approx(s.std())
+        median, values, slack = c.stats["quantiles"]["0.5"], s.dropna(), 1 / 128 + 1 / s.count()
+        assert (values < median).mean() - slack <= 0.5 <= (values <= median).mean() + slack
 
 
 def test_failed_task_is_recorded_with_its_error(dagbag, metastore_url):

@@ -105,6 +105,23 @@ def test_profiles_are_complete_and_pii_is_withheld(deployment):
     assert not {"top_values", "min", "max"} & set(cols["name"].stats or {})
 
 
+def test_batches_and_map_indexes_merge_into_one_profile(deployment):
+    """Under the real scheduler: combine's four log_output batches are one output, and the
+    four map indexes of load_day merge into the whole the views show."""
+    from ddtrack.store import queries
+
+    run_id = run_id_of(deployment, "mapped_batches")
+    total = sum(200 + 50 * d for d in (1, 2, 3, 4))
+    load = outputs(deployment.store, "mapped_batches", run_id)[("combine", "warehouse_load")]
+    assert load.rows == total and load.detail["batches"] == 4
+    assert columns(load)["amount"].count == total
+    sources = queries.Sources(deployment.store, deployment.metastore_url)
+    whole = queries.mapped_whole(sources, "mapped_batches", run_id, "load_day")
+    (merged,) = whole.outputs
+    assert [p.map_index for p in whole.parts] == [0, 1, 2, 3] and merged.rows == total
+    assert {c.name: c.count for c in merged.columns}["amount"] == total
+
+
 def test_failed_tries_keep_their_error(deployment):
     runs = [
         r

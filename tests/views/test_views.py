@@ -289,6 +289,39 @@ def test_mapped_instance_page_lists_map_indexes(admin, example_runs):
     assert {"0", "1", "2", "3"} <= set(texts(page))
 
 
+def test_mapped_task_whole_merges_every_map_index(admin, example_runs):
+    """The merged whole of load_day: rows and counts are the sums over the four map
+    indexes, the per-index chart has one bar per index, and each index stays one click away."""
+    run_id = example_runs["mapped_batches"][-1].run_id
+    one = admin.page("ti", f"?dag_id=mapped_batches&task_id=load_day&run_id={quote(run_id)}&map_index=2")
+    assert any("all 4 (merged)" in t for t in texts(one))
+    page = admin.page("ti", f"?dag_id=mapped_batches&task_id=load_day&run_id={quote(run_id)}&map_index=all")
+    words = " ".join(texts(page))
+    assert "4 mapped instances merged" in words and "Merged from 4 of 4 map indexes" in words
+    total = sum(200 + 50 * d for d in (1, 2, 3, 4))
+    assert f"{total:,}" in texts(page)  # the Rows fact of the merged output
+    bars = [n["props"]["figure"] for n in find(page, lambda n: n["type"] == "Graph")
+            if n["props"]["figure"]["layout"].get("xaxis", {}).get("title", {}).get("text") == "map index"]
+    assert bars and bars[0]["data"][0]["x"] == ["0", "1", "2", "3"]
+    assert bars[0]["data"][0]["y"] == [200 + 50 * d for d in (1, 2, 3, 4)]
+    links = {n["props"]["href"] for n in find(page, lambda n: n["type"] == "Link")}
+    assert any("map_index=3" in h for h in links)
+
+
+def test_batched_output_shows_one_merged_profile(admin, example_runs):
+    run_id = example_runs["mapped_batches"][-1].run_id
+    page = admin.page("ti", f"?dag_id=mapped_batches&task_id=combine&run_id={quote(run_id)}")
+    words = " ".join(texts(page))
+    assert "Logged in 4 batches, merged into one profile for the whole." in words
+    assert "warehouse_load" in texts(page)
+
+
+def test_whole_of_an_unmapped_task_says_so(admin, example_runs):
+    run_id = example_runs["titanic"][-1].run_id
+    page = admin.page("ti", f"?dag_id=titanic&task_id=features&run_id={quote(run_id)}&map_index=all")
+    assert "This task has no tracked mapped instances in this run." in texts(page)
+
+
 def test_run_page_has_waterfall_and_links(admin, example_runs):
     run_id = example_runs["titanic"][-1].run_id
     page = admin.page("run", f"?dag_id=titanic&run_id={quote(run_id)}")
