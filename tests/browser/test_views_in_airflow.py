@@ -208,6 +208,26 @@ def test_dark_mode_follows_airflow(browser, demo):
     shot(page, "task_instance_dark", 1300)
 
 
+def test_mapped_task_whole_from_an_index_tab(browser, demo):
+    """From one map index's Data tab, one click shows the merged whole of all indexes."""
+    page = login(browser, demo)
+    run_id = last_run(demo, "mapped_batches")
+    frame = open_tab(
+        page,
+        demo,
+        f"/dags/mapped_batches/runs/{quote(run_id, safe='')}/tasks/load_day/mapped/2",
+        "ddtrack-ti",
+    )
+    frame.get_by_role("link", name="all 4 (merged)").click()
+    frame.get_by_text("Merged from 4 of 4 map indexes", exact=False).wait_for()
+    frame.get_by_text("4 mapped instances merged", exact=False).wait_for()
+    frame.locator('[data-column="amount"] .js-plotly-plot').wait_for()
+    frame.locator(".dd-card .js-plotly-plot .bars").first.wait_for()
+    total = sum(200 + 50 * d for d in (1, 2, 3, 4))
+    frame.get_by_text(f"{total:,}", exact=True).first.wait_for()
+    shot(page, "mapped_whole", 1300)
+
+
 def test_unauthenticated_browser_is_sent_to_login(browser, demo):
     context = browser.new_context()
     page = context.new_page()
