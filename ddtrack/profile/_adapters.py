@@ -300,6 +300,10 @@ def arrow_column(
         is_int = pa.types.is_integer(t)
         if pa.types.is_decimal(t) or pa.types.is_float16(t):
             arr = arr.cast(pa.float64())
+        col = C.base_column(name, position, dtype, "integer" if is_int else "float", n - arr.null_count, arr.null_count)
+        in_place = None if is_int or not arr.null_count else _float_data_in_place(arr)
+        if in_place is not None:  # big float column with nulls: read it where it is, skip the null slots
+            return C.numeric_column(col, in_place[0], is_int=False, pii=pii, valid=in_place[1])
         # floats: nulls become NaN (a cheaper copy than drop_null), which numeric_column counts as nulls
         vals = _np(pc.drop_null(arr)) if is_int and arr.null_count else _np(arr)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
@@ -328,6 +332,26 @@ def arrow_column(
     values = pc.drop_null(arr).to_pylist()
     col = C.base_column(name, position, dtype, "object", len(values), nulls)
     return C.object_column(col, values, pii, cut)
+
+
+def _float_data_in_place(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values, non-null mask) of a large one-chunk float64/float32 Arrow array, the values
+    viewed in Arrow's own buffer (null slots hold whatever was there), or None."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks != 1:
+            return None
+        arr = arr.chunk(0)
+    if len(arr) < C.SELECT_MIN_ROWS or not (pa.types.is_float64(arr.type) or pa.types.is_float32(arr.type)):
+        return None
+    validity, data = arr.buffers()[:2]
+    if validity is None or data is None:
+        return None
+    dtype = np.float64 if pa.types.is_float64(arr.type) else np.float32
+    values = np.frombuffer(data, dtype=dtype)[arr.offset : arr.offset + len(arr)]
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+    return values, bits[arr.offset : arr.offset + len(arr)].view(bool)
 
 
 def _is_string_view(t: Any) -> bool:

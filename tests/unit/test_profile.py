@@ -466,6 +466,26 @@ def test_large_arrow_string_columns_are_counted_exactly(arrow_type):
         }
 
 
+@pytest.mark.parametrize("dtype,offset", [("float64", 0), ("float64", 5), ("float32", 3)])
+def test_large_arrow_floats_with_nulls_are_read_in_place(dtype, offset):
+    """Big Arrow float columns with nulls are read in Arrow's buffer, null slots skipped by
+    the validity bitmap (whatever they hold); NaN and infinities among the values still
+    count as in pandas.  Sliced arrays (an offset into the buffers) included."""
+    rng = np.random.default_rng(21)
+    n = 300_000
+    data = rng.normal(5, 2, n + offset).astype(dtype)
+    data[rng.random(data.size) < 0.03] = np.nan
+    data[7:9] = [np.inf, -np.inf]
+    mask = rng.random(data.size) < 0.1
+    mask[7:9] = False
+    data[mask] = 1e30  # what a null slot holds must not matter
+    arr = pa.array(data, mask=mask).slice(offset)
+    c = prof(pa.table({"x": arr}))["columns"][0]
+    s = pd.Series(np.where(mask, np.nan, data.astype(np.float64))[offset:])
+    check_numeric(c, s, distinct_estimate_ok=True)
+    assert c["distinct_estimated"] is True and c["max"] == "inf"
+
+
 def _polars_or_none():
     try:
         import polars
