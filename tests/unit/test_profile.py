@@ -486,6 +486,23 @@ def test_large_arrow_floats_with_nulls_are_read_in_place(dtype, offset):
     assert c["distinct_estimated"] is True and c["max"] == "inf"
 
 
+@pytest.mark.parametrize("rows,offset", [(50_000, 0), (50_000, 7), (600_000, 3)])
+def test_fixed_width_arrow_strings_are_counted_exactly(rows, offset):
+    """Strings of one byte length (here with multi-byte characters) are grouped as
+    fixed-size binary views of the same bytes; sliced arrays and the split into slices
+    for Acero's threads give the same counts as pandas."""
+    rng = np.random.default_rng(rows + offset)
+    words = np.array(["AB-001", "AB-002", "ZZ-999", "é-001", "✓-01", "0000-0"], dtype=object)
+    assert len({len(w.encode()) for w in words}) == 1
+    values = words[rng.integers(0, words.size, rows + offset)]
+    arr = pa.array(values.tolist(), type=pa.string()).slice(offset)
+    c = prof(pa.table({"s": arr}))["columns"][0]
+    s = pd.Series(values[offset:], dtype=object)
+    check_string(c, s)
+    assert c["distinct"] == s.nunique() and (c["min"], c["max"]) == (s.min(), s.max())
+    assert c["str_len"]["max"] == 6 and c["str_len"]["min"] == 4
+
+
 def _polars_or_none():
     try:
         import polars
