@@ -249,14 +249,14 @@ def _numeric_unsorted(
     )
 
 
-def _count_dropped(scan: _Scan, values: np.ndarray, valid: np.ndarray | None, good: int) -> None:
+def _count_dropped(scan: _Scan, values: np.ndarray, valid: np.ndarray | None, good: int, n_valid: int) -> None:
     """Count the NaN and infinities among the non-null values into ``scan`` (``good``:
-    the number of finite non-null values)."""
+    the number of finite non-null values, ``n_valid`` of non-null ones)."""
     nan_mask = np.isnan(values)
     if valid is not None:
         nan_mask &= valid
     nan = int(np.count_nonzero(nan_mask))
-    infs = (values.size if valid is None else int(np.count_nonzero(valid))) - good - nan
+    infs = n_valid - good - nan
     if infs:
         pos_mask = values == np.inf
         if valid is not None:
@@ -291,11 +291,14 @@ def _scan(values: np.ndarray, is_int: bool, valid: np.ndarray | None) -> _Scan:
     scan = _Scan(values)
     if not is_int:
         ok = np.isfinite(values)
+        n_valid = values.size
         if valid is not None:
             ok &= valid
+            n_valid = int(np.count_nonzero(valid))
         good = int(np.count_nonzero(ok))
+        if good < n_valid:  # NaN or infinities among the (non-null) values
+            _count_dropped(scan, values, valid, good, n_valid)
         if good < values.size:
-            _count_dropped(scan, values, valid, good)
             scan.finite = values[ok]
     finite = scan.finite
     if finite.size:
