@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 from ddtrack import config
 
@@ -41,11 +42,22 @@ def capture_task_instance(ti_id: str) -> int:
     return report.written
 
 
+def _warm_up() -> None:
+    try:
+        import ddtrack.store.ingest  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - capture then imports it itself, and reports
+        log.debug("ddtrack capture warm-up failed: %s", exc)
+
+
 class CaptureBeforeRetryMiddleware:
     """ASGI middleware for the api-server (registered as a plugin root middleware)."""
 
     def __init__(self, app) -> None:
         self.app = app
+        # Starlette builds its middleware stack on the api-server's first request (in practice
+        # a health check or a UI call): import the capture code then, in the background, so the
+        # first task start does not pay for it while Airflow's own first-request work runs.
+        threading.Thread(target=_warm_up, name="ddtrack-capture-warm-up", daemon=True).start()
 
     async def __call__(self, scope, receive, send):
         if scope.get("type") == "http" and scope.get("method") == "PATCH":

@@ -1,6 +1,6 @@
 """Headless Chromium against a live Airflow 3: ddtrack's views as a person sees them.
 
-One deployment per session (``tests/dev_tools/run_webserver.py``'s ``make_demo``: the
+One deployment for the module (``tests/dev_tools/run_webserver.py``'s ``make_demo``: the
 api-server, scheduler and dag-processor on 127.0.0.1, the example DAGs run through the
 REST API). The tests log in through Airflow's login page, open the "Data" menu entry and
 the "Data" tab of Airflow's DAG, run, task and task-instance pages, and look inside the
@@ -38,7 +38,9 @@ TIMEOUT_MS = 30_000
 sys.path.insert(0, str(REPO / "tests"))
 
 
-@pytest.fixture(scope="session")
+# Module scope: the deployment stops when these tests end instead of loading the machine
+# (and holding port 8793) while the other deployments of the session run.
+@pytest.fixture(scope="module")
 def demo():
     from dev_tools.run_webserver import make_demo
 
@@ -48,7 +50,7 @@ def demo():
     airflow.remove()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
