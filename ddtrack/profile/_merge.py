@@ -20,8 +20,9 @@ column's ``"estimates"`` list (and ``distinct_estimated``):
 from __future__ import annotations
 
 import copy
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,14 +130,15 @@ def _merge_column(name: str, position: int, cols: list[dict[str, Any]], extra_nu
     col = C.base_column(name, position, " | ".join(dtypes), kind, sum(counts), sum(nulls) + extra_nulls)
     estimates: list[str] = []
     live = [c for c in cols if c.get("count")]
-    col["distinct"], col["distinct_estimated"] = _merge_distinct(cols, live)
+    union = functools.cache(lambda: _hll_union(live))  # decoded once for distinct and sketch
+    col["distinct"], col["distinct_estimated"] = _merge_distinct(cols, live, union)
     if col["distinct_estimated"]:
         estimates.append("distinct")
     if len(live) == 1 and len({c.get("kind") for c in cols}) == 1:
         # only one part has values: its statistics are the union's
         for f in C.VALUE_FIELDS:
             col[f] = copy.deepcopy(live[0].get(f))
-        sketch = _merge_sketch(cols, live, kind, None)
+        sketch = _merge_sketch(cols, live, kind, None, union)
         col["sketch"] = sketch
         col["estimates"] = estimates + [f for f in live[0].get("estimates", []) if f not in estimates]
         return col
@@ -150,7 +152,7 @@ def _merge_column(name: str, position: int, cols: list[dict[str, Any]], extra_nu
         if any(c.get("top_values") is not None for c in live) and _merge_top(col, live):
             estimates.append("top_values")
         _merge_str_len(col, live)
-    col["sketch"] = _merge_sketch(cols, live, kind, col)
+    col["sketch"] = _merge_sketch(cols, live, kind, col, union)
     col["estimates"] = estimates
     return col
 
@@ -165,7 +167,17 @@ def _merged_kind(kinds: list[Any]) -> str:
     return "object" if ks else "other"
 
 
-def _merge_distinct(cols: list[dict[str, Any]], live: list[dict[str, Any]]) -> tuple[int | None, bool]:
+def _hll_union(live: list[dict[str, Any]]) -> np.ndarray | None:
+    """Register-wise union of the parts' HLL sketches; None if a part has none."""
+    hlls = [(c.get("sketch") or {}).get("hll") for c in live]
+    if not hlls or not all(isinstance(h, str) for h in hlls):
+        return None
+    return sk.union_hll(hlls)
+
+
+def _merge_distinct(
+    cols: list[dict[str, Any]], live: list[dict[str, Any]], union: Callable[[], np.ndarray | None]
+) -> tuple[int | None, bool]:
     """Distinct count of the union and whether it is an estimate (see module docstring)."""
     ds = [c.get("distinct") for c in live]
     if not live:
@@ -178,12 +190,10 @@ def _merge_distinct(cols: list[dict[str, Any]], live: list[dict[str, Any]]) -> t
     tops = [c.get("top_values") for c in live]
     if all(t is not None and len(t) == d and all(len(x["value"]) < 200 for x in t) for t, d in zip(tops, ds, strict=True)):
         return len({x["value"] for t in tops for x in t}), False
-    hlls = [(c.get("sketch") or {}).get("hll") for c in live]
-    if all(isinstance(h, str) for h in hlls):
-        reg = sk.union_hll(hlls)
-        if reg is not None:
-            est = int(round(sk.hll_estimate(reg)))
-            return int(min(max(est, lower), upper)), True
+    reg = union()
+    if reg is not None:
+        est = int(round(sk.hll_estimate(reg)))
+        return int(min(max(est, lower), upper)), True
     return None, True
 
 
@@ -438,7 +448,8 @@ def _round_keep_total(x: np.ndarray, total: int) -> np.ndarray:
 
 
 def _merge_sketch(
-    cols: list[dict[str, Any]], live: list[dict[str, Any]], kind: str, col: dict[str, Any] | None
+    cols: list[dict[str, Any]], live: list[dict[str, Any]], kind: str, col: dict[str, Any] | None,
+    union: Callable[[], np.ndarray | None],
 ) -> dict[str, Any] | None:
     """Union of the parts' sketches (None if any part with values lacks one)."""
     sketches = [c.get("sketch") for c in live]
@@ -449,7 +460,7 @@ def _merge_sketch(
             col.pop("_summary", None)
             col.pop("_summary_n", None)
         return None
-    reg = sk.union_hll([s["hll"] for s in sketches])
+    reg = union()
     out: dict[str, Any] = {"hll": sk.encode_hll(reg)} if reg is not None else {}
     if col is None:  # single live part: keep its sketch as is
         return copy.deepcopy(sketches[0])
