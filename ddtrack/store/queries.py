@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import zlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -959,13 +960,19 @@ def mapped_whole(sources: Sources, dag_id: str, run_id: str, task_id: str) -> Ma
     run = TaskRun.__table__
     with _store(sources) as conn:
         tries = conn.execute(
-            select(run.c.id, run.c.map_index, run.c.try_number, run.c.state, run.c.duration_s)
+            select(run.c.id, run.c.map_index, run.c.try_number, run.c.state, run.c.duration_s, run.c.record_hash)
             .where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id == task_id, run.c.map_index >= 0)
             .order_by(run.c.map_index, run.c.try_number)
         ).all()
         newest = {t.map_index: t for t in tries}  # ordered by try: the last one wins
         if not newest:
             return None
+        # the merge is the costly part (~2.5 s for 1,000 map indexes): keep it while no try changes
+        key = (sources.store_url, dag_id, run_id, task_id, tuple((t.id, t.record_hash, t.state) for t in newest.values()))
+        with _WHOLE_LOCK:
+            if key in _WHOLE_CACHE:
+                _WHOLE_CACHE.move_to_end(key)
+                return _WHOLE_CACHE[key]
         outputs = _outputs_of(conn, [t.id for t in newest.values()])
     by_name: dict[str, list[OutputDetail]] = {}
     parts = []
@@ -974,7 +981,17 @@ def mapped_whole(sources: Sources, dag_id: str, run_id: str, task_id: str) -> Ma
             by_name.setdefault(o.name, []).append(o)
         parts.append(MappedPart(t.map_index, t.try_number, t.state, t.duration_s, {o.name: o.rows for o in outputs[t.id]}))
     merged = [_merge_outputs(name, group) for name, group in by_name.items()]
-    return MappedWhole(dag_id, run_id, task_id, parts, merged, {k: len(v) for k, v in by_name.items()})
+    whole = MappedWhole(dag_id, run_id, task_id, parts, merged, {k: len(v) for k, v in by_name.items()})
+    with _WHOLE_LOCK:
+        _WHOLE_CACHE[key] = whole
+        while len(_WHOLE_CACHE) > WHOLE_CACHE_SIZE:
+            _WHOLE_CACHE.popitem(last=False)
+    return whole
+
+
+WHOLE_CACHE_SIZE = 32
+_WHOLE_CACHE: OrderedDict[tuple, MappedWhole] = OrderedDict()
+_WHOLE_LOCK = threading.Lock()
 
 
 def _merge_outputs(name: str, group: list[OutputDetail]) -> OutputDetail:

@@ -107,6 +107,24 @@ def test_changed_record_replaces_its_rows_and_tries_are_kept(installed_store):
     assert count(installed_store, ColumnProfile) == 8
 
 
+def test_mapped_whole_is_merged_once_until_a_try_changes(installed_store):
+    """The merged whole of a mapped task is kept while its tries stay the same; a new try
+    of one map index (or a changed record) makes the next call merge again."""
+    from ddtrack.store import queries
+
+    sources = queries.Sources(installed_store, installed_store)
+    ingest_records(installed_store, [make_record(map_index=i, rows=100 + i) for i in range(3)])
+    first = queries.mapped_whole(sources, "dag_a", "run_1", "load")
+    assert first.outputs[0].rows == 303 and [p.map_index for p in first.parts] == [0, 1, 2]
+    assert queries.mapped_whole(sources, "dag_a", "run_1", "load") is first
+    ingest_records(installed_store, [make_record(map_index=1, try_number=2, rows=50)])
+    second = queries.mapped_whole(sources, "dag_a", "run_1", "load")
+    assert second is not first and second.outputs[0].rows == 100 + 50 + 102
+    assert [(p.map_index, p.try_number) for p in second.parts] == [(0, 1), (1, 2), (2, 1)]
+    ingest_records(installed_store, [changed(make_record(map_index=0, rows=100), state="failed")])
+    assert [p.state for p in queries.mapped_whole(sources, "dag_a", "run_1", "load").parts][0] == "failed"
+
+
 def test_concurrent_ingest_of_the_same_records_keeps_one_copy(installed_store):
     records = [make_record(run_id=f"run_{i}", task_id=f"t{j}") for i in range(5) for j in range(4)]
     errors: list[BaseException] = []
