@@ -8,10 +8,16 @@ Every ddtrack database call goes through an engine of its own, created here.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -64,3 +70,29 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+# Transient conflicts between concurrent writers: InnoDB deadlock / lock wait timeout,
+# PostgreSQL deadlock / serialization failure, SQLite "database is locked".
+_TRANSIENT = ("1213", "1205", "40P01", "40001", "deadlock", "database is locked")
+ATTEMPTS = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    code = str(getattr(getattr(exc, "orig", None), "pgcode", "") or "")
+    text = f"{code} {exc}".lower()
+    return isinstance(exc, OperationalError) and any(t.lower() in text for t in _TRANSIENT)
+
+
+def in_transaction(make_session: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction, tried again (with backoff) when a concurrent writer
+    deadlocked it; ingest and cleanup run at the same time on the same rows."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with make_session() as session, session.begin():
+                return work(session)
+        except OperationalError as exc:
+            if attempt == ATTEMPTS - 1 or not is_transient(exc):
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")

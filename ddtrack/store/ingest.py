@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ddtrack.record import XCOM_KEY, is_record, record_hash
 from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, XCOM
 from ddtrack.store.catalog import entries_of_record, insert_ignore
-from ddtrack.store.engine import get_engine, session_factory
+from ddtrack.store.engine import get_engine, in_transaction, session_factory
 from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
 log = logging.getLogger("ddtrack.ingest")
@@ -381,7 +380,7 @@ def ingest_records(
             state = _airflow_state(metastore_url, record)
         try:
             _ensure_source(make_session, record)
-            changed = _write_with_retries(make_session, record, state)
+            changed = in_transaction(make_session, lambda s, r=record, st=state: write_record(s, r, state=st))
             report.written += int(changed)
             report.unchanged += int(not changed)
         except IntegrityError:
@@ -395,31 +394,6 @@ def ingest_records(
         if progress is not None:
             progress(1)
     return report
-
-
-# Transient conflicts between concurrent writers: InnoDB deadlock / lock wait timeout,
-# PostgreSQL deadlock / serialization failure, SQLite "database is locked".
-_TRANSIENT = ("1213", "1205", "40P01", "40001", "deadlock", "database is locked")
-_ATTEMPTS = 5
-
-
-def is_transient(exc: BaseException) -> bool:
-    code = str(getattr(getattr(exc, "orig", None), "pgcode", "") or "")
-    text = f"{code} {exc}".lower()
-    return isinstance(exc, OperationalError) and any(t.lower() in text for t in _TRANSIENT)
-
-
-def _write_with_retries(make_session: sessionmaker[Session], record: Mapping[str, Any], state: str | None) -> bool:
-    """One record in one transaction, tried again when a concurrent writer deadlocked it."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            with make_session() as session, session.begin():
-                return write_record(session, record, state=state)
-        except OperationalError as exc:
-            if attempt == _ATTEMPTS - 1 or not is_transient(exc):
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 def _describe(record: Mapping[str, Any]) -> str:

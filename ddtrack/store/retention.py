@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, exists, func, select, tuple_
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ddtrack.store.airflow_tables import DAG_RUN
-from ddtrack.store.engine import get_engine, session_factory
-from ddtrack.store.ingest import is_transient
+from ddtrack.store.engine import get_engine, in_transaction, session_factory
 from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
 
 BATCH = 500
@@ -78,7 +75,8 @@ def _process(store_url: str, batches: Iterable[list[int]], dry_run: bool, progre
     make_session = session_factory(store_url)
     for ids in batches:
         if ids:
-            report.add(_batch_with_retries(make_session, ids, dry_run))
+            # a deadlock with a concurrent ingest is tried again
+            report.add(in_transaction(make_session, lambda s, ids=ids: _count_and_delete(s, ids, dry_run)))
         if progress:
             progress(len(ids))
     if not dry_run:
@@ -86,20 +84,11 @@ def _process(store_url: str, batches: Iterable[list[int]], dry_run: bool, progre
     return report
 
 
-def _batch_with_retries(make_session, ids: list[int], dry_run: bool) -> dict[str, int]:
-    """Count (and delete) one batch; a deadlock with a concurrent ingest is tried again."""
-    for attempt in range(5):
-        try:
-            with make_session() as session, session.begin():
-                counts = _counts(session, ids)
-                if not dry_run:
-                    _delete(session, ids)
-                return counts
-        except OperationalError as exc:
-            if attempt == 4 or not is_transient(exc):
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+def _count_and_delete(session: Session, ids: list[int], dry_run: bool) -> dict[str, int]:
+    counts = _counts(session, ids)
+    if not dry_run:
+        _delete(session, ids)
+    return counts
 
 
 def _older_than_batches(store_url: str, cutoff: dt.datetime) -> Iterable[list[int]]:
