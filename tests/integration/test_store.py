@@ -125,6 +125,34 @@ def test_mapped_whole_is_merged_once_until_a_try_changes(installed_store):
     assert [p.state for p in queries.mapped_whole(sources, "dag_a", "run_1", "load").parts][0] == "failed"
 
 
+def test_in_transaction_retries_deadlocks_only(installed_store):
+    """A deadlock (what InnoDB/PostgreSQL report to the loser) is tried again; any other
+    database error goes straight to the caller."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from ddtrack.store.engine import in_transaction
+
+    calls = []
+
+    def deadlocks_once(session):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE ...", {}, Exception("Deadlock found when trying to get lock"))
+        return session.execute(text("SELECT 1")).scalar()
+
+    assert in_transaction(session_factory(installed_store), deadlocks_once) == 1 and len(calls) == 2
+
+    def broken(session):
+        calls.append(1)
+        raise OperationalError("SELECT ...", {}, Exception("no such table: nope"))
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        in_transaction(session_factory(installed_store), broken)
+    assert len(calls) == 1
+
+
 def test_concurrent_ingest_of_the_same_records_keeps_one_copy(installed_store):
     records = [make_record(run_id=f"run_{i}", task_id=f"t{j}") for i in range(5) for j in range(4)]
     errors: list[BaseException] = []
