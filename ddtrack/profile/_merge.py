@@ -348,47 +348,8 @@ def _summary_source(c: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int] | N
 
 
 def _cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> np.ndarray:
-    """Fraction of all values <= each point of ``at`` (see :func:`_cdf_both`)."""
-    return _cdf_both(sources, at)[0]
-
-
-def _cdf_both(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fractions of all values <= and < each point of ``at``, mixing the parts' interpolated CDFs.
-
-    Each part's CDF is piecewise linear through its (point, fraction) pairs; tied points
-    are a jump.  The count-weighted sum is evaluated in one sweep over all breakpoints
-    (slope changes and jumps accumulated with ``bincount``), O(P log P) for P points in
-    total, so merging a thousand map indexes stays fast.
-    """
-    total = float(sum(n for _, _, n in sources))
-    pos, slope_delta, jump = [], [], []
-    for xs, fr, n in sources:
-        w = n / total
-        xs = np.asarray(xs, dtype=np.float64)
-        fr = np.asarray(fr, dtype=np.float64)
-        if xs.size == 1:
-            pos.append(xs)
-            slope_delta.append(np.zeros(1))
-            jump.append(np.array([w]))
-            continue
-        width = np.diff(xs)
-        rise = np.diff(fr) * w
-        flat = width <= 0
-        slope = np.where(flat, 0.0, rise / np.where(flat, 1.0, width))
-        # a segment adds its slope from its start to its end, or jumps if it has no width
-        pos += [xs[:1], xs[:-1], xs[1:], xs[:-1]]
-        slope_delta += [np.zeros(1), slope, -slope, np.zeros(width.size)]
-        jump += [np.array([fr[0] * w]), np.zeros(width.size), np.zeros(width.size), np.where(flat, rise, 0.0)]
-    at = np.asarray(at, dtype=np.float64)
-    knots, inverse = np.unique(np.concatenate(pos + [at]), return_inverse=True)
-    n_events = inverse.size - at.size
-    jumps = np.bincount(inverse[:n_events], weights=np.concatenate(jump), minlength=knots.size)
-    slopes = np.cumsum(np.bincount(inverse[:n_events], weights=np.concatenate(slope_delta), minlength=knots.size))
-    ramp = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(knots))])
-    below = np.cumsum(jumps) + ramp
-    at_or_below = np.clip(below, 0.0, 1.0)[inverse[n_events:]]
-    strictly_below = np.clip(below - jumps, 0.0, 1.0)[inverse[n_events:]]
-    return at_or_below, strictly_below
+    """Fraction of all values <= each point of ``at`` (see :func:`_sketch.mixed_cdf`)."""
+    return sk.mixed_cdf(sources, at)[0]
 
 
 def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: str) -> list[str]:
@@ -402,7 +363,7 @@ def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: s
     tz = _tz_of(live) if kind == "datetime" else None
     is_int = kind == "integer"
     xs = np.unique(np.concatenate([s[0] for s in q_sources]))
-    cdf, cdf_left = _cdf_both(q_sources, xs)
+    cdf, cdf_left = sk.mixed_cdf(q_sources, xs)
     qs = sk.quantiles_from_cdf(xs, cdf, C.QUANTILES, cdf_left)
     col["quantiles"] = {k: _from_num(v, kind, tz, is_int) for k, v in zip(C.QUANTILE_KEYS, qs, strict=True)}
     summary = np.linspace(0, 1, sk.SUMMARY_POINTS)

@@ -230,12 +230,13 @@ def test_merge_large_parts_from_fast_paths():
 
 def test_merged_cdf_sweep_handles_ties_and_many_parts():
     """The mixed CDF is exact for the piecewise-linear parts, ties included (a jump)."""
-    from ddtrack.profile._merge import _cdf
+    from ddtrack.profile._sketch import mixed_cdf
 
     tied = (np.array([1.0, 1.0, 1.0, 2.0]), np.array([0.0, 1 / 3, 2 / 3, 1.0]), 30)
     point = (np.array([5.0]), np.array([1.0]), 10)
-    got = _cdf([tied, point], np.array([0.5, 1.0, 1.5, 2.0, 4.9, 5.0, 6.0]))
-    assert got == pytest.approx([0.0, 0.5, 0.625, 0.75, 0.75, 1.0, 1.0])
+    at_or_below, below = mixed_cdf([tied, point], np.array([0.5, 1.0, 1.5, 2.0, 4.9, 5.0, 6.0]))
+    assert at_or_below == pytest.approx([0.0, 0.5, 0.625, 0.75, 0.75, 1.0, 1.0])
+    assert below == pytest.approx([0.0, 0.0, 0.625, 0.75, 0.75, 0.75, 1.0])
     parts = [profile(pd.DataFrame({"v": np.arange(k, k + 100, dtype=float)})).to_dict() for k in range(0, 30_000, 100)]
     merged = merge_profiles(parts)["columns"][0]
     assert merged["count"] == 30_000 and merged["min"] == 0 and merged["max"] == 29_999

@@ -52,10 +52,12 @@ def test_summary_merged_rank_error_within_one_over_128(parts):
     """Documented: quantiles read from merged summaries have normalised rank error <= 1/128."""
     rng = np.random.default_rng(parts)
     chunks = [rng.lognormal(size=int(rng.integers(1_000, 50_000))) * (i + 1) for i in range(parts)]
-    summaries = [(sk.summary_from_sorted(np.sort(c)), c.size) for c in chunks]
-    xs, cdf = sk.merged_cdf(summaries)
+    summaries = [sk.summary_from_sorted(np.sort(c)) for c in chunks]
+    sources = [(s, np.linspace(0.0, 1.0, s.size), c.size) for s, c in zip(summaries, chunks, strict=True)]
+    xs = np.unique(np.concatenate(summaries))
+    cdf, cdf_left = sk.mixed_cdf(sources, xs)
     probs = np.linspace(0.01, 0.99, 99)
-    qs = sk.quantiles_from_cdf(xs, cdf, probs)
+    qs = sk.quantiles_from_cdf(xs, cdf, probs, cdf_left)
     data = np.sort(np.concatenate(chunks))
     n = data.size
     for p, q in zip(probs, qs, strict=True):
