@@ -300,9 +300,9 @@ def arrow_column(
         is_int = pa.types.is_integer(t)
         if pa.types.is_decimal(t) or pa.types.is_float16(t):
             arr = arr.cast(pa.float64())
-        col = C.base_column(name, position, dtype, "integer" if is_int else "float", n - arr.null_count, arr.null_count)
         in_place = None if is_int or not arr.null_count else _float_data_in_place(arr)
         if in_place is not None:  # big float column with nulls: read it where it is, skip the null slots
+            col = C.base_column(name, position, dtype, "float", n - arr.null_count, arr.null_count)
             return C.numeric_column(col, in_place[0], is_int=False, pii=pii, valid=in_place[1])
         # floats: nulls become NaN (a cheaper copy than drop_null), which numeric_column counts as nulls
         vals = _np(pc.drop_null(arr)) if is_int and arr.null_count else _np(arr)

@@ -167,10 +167,11 @@ def numeric_column(
         edges = _edges(float(finite[0]), float(finite[-1]), is_int, nf)
         at = sk.interpolate_sorted(finite, _rank_positions(nf))
         order = (at, edges, _hist_sorted(finite, edges))
+        extremes = (finite[0], finite[-1])
     else:
         zeros = negatives = 0
-        order = None
-    return _fill_numeric(col, finite, n, n_pos_inf, n_neg_inf, is_int, zeros, negatives, order, reg)
+        order = extremes = None
+    return _fill_numeric(col, finite, n, n_pos_inf, n_neg_inf, is_int, zeros, negatives, order, reg, extremes)
 
 
 def _rank_positions(nf: int) -> np.ndarray:
@@ -183,20 +184,20 @@ def _rank_positions(nf: int) -> np.ndarray:
 def _fill_numeric(
     col: dict[str, Any], finite: np.ndarray, n: int, n_pos_inf: int, n_neg_inf: int, is_int: bool,
     zeros: int, negatives: int, order: tuple[np.ndarray, np.ndarray, list[int]] | None, reg: np.ndarray,
-    scan: _Scan | None = None,
+    extremes: tuple[Any, Any] | None,
 ) -> dict[str, Any]:
     """Write the value statistics of a numeric column (not PII) into ``col``.
 
     ``finite``: the finite values (any order); ``order``: the values at
-    :func:`_rank_positions`, the histogram edges and counts (None if no finite value);
-    ``scan``: extremes already found by :func:`_scan`.
+    :func:`_rank_positions`, the histogram edges and counts, and ``extremes`` the smallest
+    and largest finite value (both None if there is no finite value).
     """
     col["infinities"] = n_pos_inf + n_neg_inf
     nf = finite.size
     if n:
-        lo = -np.inf if n_neg_inf else (scan.lo if scan else finite.min()) if nf else np.inf
-        hi = np.inf if n_pos_inf else (scan.hi if scan else finite.max()) if nf else -np.inf
-        col["min"], col["max"] = _num(lo, is_int), _num(hi, is_int)
+        lo, hi = extremes or (np.inf, -np.inf)
+        col["min"] = _num(-np.inf if n_neg_inf else lo, is_int)
+        col["max"] = _num(np.inf if n_pos_inf else hi, is_int)
         col["mean"], col["std"] = _mean_std(finite, n, n_pos_inf, n_neg_inf)
     col["zeros"], col["negatives"] = zeros, negatives + n_neg_inf
     summary = np.zeros(0)
@@ -245,7 +246,7 @@ def _numeric_unsorted(
         return col
     return _fill_numeric(
         col, finite, values.size - n_nan, scan.n_pos_inf, scan.n_neg_inf, is_int, scan.zeros, scan.negatives,
-        order, reg, scan,
+        order, reg, (scan.lo, scan.hi),
     )
 
 
