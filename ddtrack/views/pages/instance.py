@@ -63,12 +63,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         return _whole_layout(ctx, dag_id, run_id, task_id)
     detail = queries.task_instance(ctx.sources, dag_id, run_id, task_id, map_index, try_number)
     name = task_id + (f" [{map_index}]" if map_index >= 0 else "")
-    crumbs = breadcrumbs(
-        ("Data", href("")),
-        (dag_id, href("dag", dag_id=dag_id)),
-        (run_id, href("run", dag_id=dag_id, run_id=run_id)),
-        (name, None),
-    )
+    crumbs = _crumbs(dag_id, run_id, name)
     if detail is None:
         header = page_header(
             name,
@@ -89,6 +84,15 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             ]
         )
     return _page(detail, crumbs, name)
+
+
+def _crumbs(dag_id: str, run_id: str, name: str) -> Any:
+    return breadcrumbs(
+        ("Data", href("")),
+        (dag_id, href("dag", dag_id=dag_id)),
+        (run_id, href("run", dag_id=dag_id, run_id=run_id)),
+        (name, None),
+    )
 
 
 def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
@@ -197,12 +201,7 @@ def _whole_layout(ctx: PageContext, dag_id: str, run_id: str, task_id: str) -> A
     """The merged whole of a mapped task: one profile per output over every map index."""
     whole = queries.mapped_whole(ctx.sources, dag_id, run_id, task_id)
     name = f"{task_id} [all]"
-    crumbs = breadcrumbs(
-        ("Data", href("")),
-        (dag_id, href("dag", dag_id=dag_id)),
-        (run_id, href("run", dag_id=dag_id, run_id=run_id)),
-        (name, None),
-    )
+    crumbs = _crumbs(dag_id, run_id, name)
     share = href("ti", dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=ALL_INDEXES)
     if whole is None:
         return html.Div(
