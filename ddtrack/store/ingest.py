@@ -48,7 +48,6 @@ class IngestReport:
     unreachable: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-
 # ---------------------------------------------------------------------------
 # Reading Airflow's XComs
 # ---------------------------------------------------------------------------

@@ -24,7 +24,6 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-
 def parse_age(text: str) -> dt.timedelta:
     """'90d', '12h', '2w', '30m', '45s' -> timedelta."""
     match = _DURATION.match(text or "")
