@@ -26,7 +26,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.ddtrack-installed
-want=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml setup.py ddtrack/profile/*.c | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing ddtrack and its test dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip wheel

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _columns as C
 from ._jsonsafe import Cut, safe_str
+from ._native import is_string_view
 
 
 def column_name(name: Any) -> str:
@@ -285,9 +286,7 @@ def arrow_column(
         col = C.base_column(name, position, dtype, "categorical", len(nonnull), n - len(nonnull))
         cats = arr.dictionary.to_pylist()
         return C.categorical_column(col, codes, cats, bool(t.ordered), pii, cut)
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
-        if _is_string_view(t):
-            arr = arr.cast(pa.large_string())
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or is_string_view(t):
         values, counts, nulls = C.arrow_value_counts(arr)
         col = C.base_column(name, position, dtype, force_kind or "string", n - nulls, nulls)
         return C.string_column(col, values, counts, pii, cut)
@@ -352,14 +351,6 @@ def _float_data_in_place(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:
     values = np.frombuffer(data, dtype=dtype)[arr.offset : arr.offset + len(arr)]
     bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
     return values, bits[arr.offset : arr.offset + len(arr)].view(bool)
-
-
-def _is_string_view(t: Any) -> bool:
-    """pyarrow >= 16 has string_view (polars exports strings as views)."""
-    import pyarrow as pa
-
-    check = getattr(pa.types, "is_string_view", None)
-    return bool(check and check(t))
 
 
 def _np(arr: Any) -> np.ndarray:

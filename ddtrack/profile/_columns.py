@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _native
 from . import _sketch as sk
 from ._jsonsafe import Cut, float_value, json_value, safe_repr, safe_str
 
@@ -649,13 +650,20 @@ GROUP_BY_MIN_ROWS = 4096
 def arrow_value_counts(arr: Any) -> tuple[Any, np.ndarray, int]:
     """(distinct non-null values as an Arrow array, their counts, null count) in one hash pass.
 
-    Large arrays go through Acero's hash group-by (a swiss table), about twice as fast as
-    ``pc.value_counts`` on strings (11 vs 19 ms per million short strings, 105 vs 197 ms for
-    a million distinct ones); small ones through ``value_counts``, which starts up faster.
+    Strings go through ddtrack's C kernel when it is built (``_native``: ~3.5 ms per
+    million short strings, read in place).  Otherwise, and for other types, large arrays
+    go through Acero's hash group-by (a swiss table), about twice as fast as
+    ``pc.value_counts`` on strings (11 vs 19 ms per million short strings, 105 vs 197 ms
+    for a million distinct ones); small ones through ``value_counts``, which starts up faster.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    native = _native.string_counts(arr)
+    if native is not None:
+        return native
+    if _native.is_string_view(arr.type):
+        arr = arr.cast(pa.large_string())
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
         arr = arr.chunk(0)
     values = counts_arr = None

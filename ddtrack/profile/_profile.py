@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from . import _adapters as A
+from . import _native
 from ._jsonsafe import Cut, json_value, safe_repr
+from ._native import is_string_view
 
 FORMAT = 1
 REPR_LIMIT = 200
@@ -349,24 +351,34 @@ def _polars(obj: Any, pii: set[str], n_sample: int, cut: Cut) -> dict[str, Any] 
 
 
 def _polars_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: Any) -> dict[str, Any]:
-    """One polars Series: strings counted by polars itself, the rest exported to Arrow
-    (zero-copy for numbers) and profiled there; never through pandas."""
+    """One polars Series exported to Arrow without a copy (strings as string views, which
+    ddtrack's C kernel counts in place) and profiled there; never through pandas."""
     pl = sys.modules["polars"]
     if s.dtype == pl.String:
-        from . import _columns as C
-
-        nulls = s.null_count()
-        # group_by().len() is polars' fastest exact count (about twice value_counts')
-        vc = s.to_frame("value").group_by("value").agg(pl.len().alias("n")).filter(pl.col("value").is_not_null())
-        values = vc.get_column("value").to_arrow()
-        if A._is_string_view(values.type):
-            import pyarrow as pa
-
-            values = values.cast(pa.large_string())
-        counts = vc.get_column("n").to_numpy().astype(np.int64)
-        col = C.base_column(name, position, dtype, "string", len(s) - nulls, nulls)
-        return C.string_column(col, values, counts, pii, cut)
+        newest = getattr(getattr(pl, "CompatLevel", None), "newest", None)
+        if _native.available() and newest is not None:
+            return A.arrow_column(name, position, dtype, pii, cut, s.to_arrow(compat_level=newest()))
+        return _polars_strings(name, position, dtype, pii, cut, s)
     return A.arrow_column(name, position, dtype, pii, cut, s.to_arrow())
+
+
+def _polars_strings(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: Any) -> dict[str, Any]:
+    """A polars string Series counted by polars itself (without the C kernel: exporting
+    polars strings to Arrow's offsets layout would copy them)."""
+    from . import _columns as C
+
+    pl = sys.modules["polars"]
+    nulls = s.null_count()
+    # group_by().len() is polars' fastest exact count (about twice value_counts')
+    vc = s.to_frame("value").group_by("value").agg(pl.len().alias("n")).filter(pl.col("value").is_not_null())
+    values = vc.get_column("value").to_arrow()
+    if is_string_view(values.type):
+        import pyarrow as pa
+
+        values = values.cast(pa.large_string())
+    counts = vc.get_column("n").to_numpy().astype(np.int64)
+    col = C.base_column(name, position, dtype, "string", len(s) - nulls, nulls)
+    return C.string_column(col, values, counts, pii, cut)
 
 
 # ---------------------------------------------------------------- numpy
