@@ -39,7 +39,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ddtrack.profile import profile  # noqa: E402
+from ddtrack.profile import _native, profile  # noqa: E402
 
 PEERS_DIR = ROOT / "benchmarks" / ".peers-venv"
 PEERS: dict[str, dict[str, Any]] = {
@@ -266,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     base = 1_000_000 if 1_000_000 in sizes else sizes[0]
     res: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "pandas": pd.__version__,
-                           "numpy": np.__version__, "strings": args.strings, "sizes": {}}
+                           "numpy": np.__version__, "strings": args.strings, "string_kernel": _native.available(),
+                           "sizes": {}}
+    kernel = "built" if _native.available() else "NOT built (Arrow's hash kernels count strings)"
     print(f"ddtrack profiler benchmark - {os.cpu_count()} CPUs, Python {res['python']}, pandas {pd.__version__}, "
-          f"numpy {np.__version__}, string columns: {args.strings}, load average {_load()}")
+          f"numpy {np.__version__}, string columns: {args.strings}, C string kernel {kernel}, "
+          f"load average {_load()}")
 
     for rows in sorted(sizes):
         df = build_frame(rows, strings=args.strings)
