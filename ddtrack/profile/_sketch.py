@@ -315,40 +315,64 @@ def mixed_cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray)
     fractions).  A summary's CDF is off by at most 1/128 of its part's values (one summary
     step), so a mix of summaries is off by at most 1/128 of all values.
 
+    The mix is piecewise linear between the parts' points (see :func:`mixed_cdf_knots`);
+    ``at`` is located among those points, not sorted with them.
+    """
+    knots, below, jumps, slopes = mixed_cdf_knots(sources)
+    at = np.asarray(at, dtype=np.float64)
+    i = np.searchsorted(knots, at, side="right") - 1
+    inside = i >= 0
+    j = np.where(inside, i, 0)
+    at_or_below = np.where(inside, below[j] + slopes[j] * (at - knots[j]), 0.0)
+    on_knot = inside & (at == knots[j])
+    strictly_below = np.where(on_knot, below[j] - jumps[j], at_or_below)
+    return np.clip(at_or_below, 0.0, 1.0), np.clip(strictly_below, 0.0, 1.0)
+
+
+def mixed_cdf_knots(
+    sources: list[tuple[np.ndarray, np.ndarray, int]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(knots, fraction <= each knot, jump at each knot, slope after each knot) of the
+    count-weighted mix of the sources' CDFs.
+
     Each part's CDF is piecewise linear through its (point, fraction) pairs; tied points
-    are a jump.  The count-weighted sum is evaluated in one sweep over all breakpoints
-    (slope changes and jumps accumulated with ``bincount``), O(P log P) for P points in
-    total, so merging a thousand map indexes stays fast.
+    are a jump.  Every point is one event (its jump, and the change of slope there), and
+    the mix is summed in one sweep over the sorted distinct points (``bincount`` per
+    knot), O(P log P) for P points in total, so merging a thousand map indexes stays fast.
     """
     total = float(sum(n for _, _, n in sources))
+    by_size: dict[int, list[int]] = {}
+    for i, (xs, _, _) in enumerate(sources):
+        by_size.setdefault(len(xs), []).append(i)
     pos, slope_delta, jump = [], [], []
-    for xs, fr, n in sources:
-        w = n / total
-        xs = np.asarray(xs, dtype=np.float64)
-        fr = np.asarray(fr, dtype=np.float64)
-        if xs.size == 1:
-            pos.append(xs)
-            slope_delta.append(np.zeros(1))
-            jump.append(np.array([w]))
+    for m, members in by_size.items():  # sources of one size as one 2-D array (summaries: all 129)
+        xs = np.stack([np.asarray(sources[i][0], dtype=np.float64) for i in members])
+        fr = np.stack([np.asarray(sources[i][1], dtype=np.float64) for i in members])
+        w = np.array([sources[i][2] for i in members], dtype=np.float64)[:, None] / total
+        pos.append(xs.ravel())
+        if m == 1:
+            slope_delta.append(np.zeros(len(members)))
+            jump.append(w.ravel())
             continue
-        width = np.diff(xs)
-        rise = np.diff(fr) * w
+        width = np.diff(xs, axis=1)
+        rise = np.diff(fr, axis=1) * w
         flat = width <= 0
         slope = np.where(flat, 0.0, rise / np.where(flat, 1.0, width))
-        # a segment adds its slope from its start to its end, or jumps if it has no width
-        pos += [xs[:1], xs[:-1], xs[1:], xs[:-1]]
-        slope_delta += [np.zeros(1), slope, -slope, np.zeros(width.size)]
-        jump += [np.array([fr[0] * w]), np.zeros(width.size), np.zeros(width.size), np.where(flat, rise, 0.0)]
-    at = np.asarray(at, dtype=np.float64)
-    knots, inverse = np.unique(np.concatenate(pos + [at]), return_inverse=True)
-    n_events = inverse.size - at.size
-    jumps = np.bincount(inverse[:n_events], weights=np.concatenate(jump), minlength=knots.size)
-    slopes = np.cumsum(np.bincount(inverse[:n_events], weights=np.concatenate(slope_delta), minlength=knots.size))
+        # at each point: the slope of the segment it starts minus that of the one it ends;
+        # a segment without width is a jump at its start, the first point jumps to its fraction
+        delta = np.zeros_like(xs)
+        delta[:, :-1] += slope
+        delta[:, 1:] -= slope
+        j = np.zeros_like(xs)
+        j[:, :-1] = np.where(flat, rise, 0.0)
+        j[:, 0] += fr[:, 0] * w[:, 0]
+        slope_delta.append(delta.ravel())
+        jump.append(j.ravel())
+    knots, inverse = np.unique(np.concatenate(pos), return_inverse=True)
+    jumps = np.bincount(inverse, weights=np.concatenate(jump), minlength=knots.size)
+    slopes = np.cumsum(np.bincount(inverse, weights=np.concatenate(slope_delta), minlength=knots.size))
     ramp = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(knots))])
-    below = np.cumsum(jumps) + ramp
-    at_or_below = np.clip(below, 0.0, 1.0)[inverse[n_events:]]
-    strictly_below = np.clip(below - jumps, 0.0, 1.0)[inverse[n_events:]]
-    return at_or_below, strictly_below
+    return knots, np.cumsum(jumps) + ramp, jumps, slopes
 
 
 def quantiles_from_cdf(

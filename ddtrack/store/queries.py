@@ -967,7 +967,7 @@ def mapped_whole(sources: Sources, dag_id: str, run_id: str, task_id: str) -> Ma
         newest = {t.map_index: t for t in tries}  # ordered by try: the last one wins
         if not newest:
             return None
-        # the merge is the costly part (~2.5 s for 1,000 map indexes): keep it while no try changes
+        # reading and merging cost ~1 s for 1,000 map indexes (benchmarks/mapped_whole_speed.py): keep it while no try changes
         key = (sources.store_url, dag_id, run_id, task_id, tuple((t.id, t.record_hash, t.state) for t in newest.values()))
         with _WHOLE_LOCK:
             if key in _WHOLE_CACHE:

@@ -241,3 +241,24 @@ def test_merged_cdf_sweep_handles_ties_and_many_parts():
     merged = merge_profiles(parts)["columns"][0]
     assert merged["count"] == 30_000 and merged["min"] == 0 and merged["max"] == 29_999
     assert merged["quantiles"]["0.5"] == pytest.approx(14_999.5, abs=30_000 * SUMMARY_RANK_ERROR)
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_merged_datetime_histogram_and_quantiles_for_naive_and_zoned_columns(tz):
+    """Datetime edges are read back as instants whatever their zone (naive ones as UTC):
+    the merged histogram spans the true range and counts every value, and the merged
+    median is within the summary's rank bound."""
+    n = 30_000
+    t = pd.Series(pd.date_range("2021-03-27", periods=n, freq="37s", tz=tz))
+    merged = merge_profiles([profile(p).to_dict() for p in split(pd.DataFrame({"t": t}), 4)])
+    whole = profile(pd.DataFrame({"t": t})).to_dict()
+    m, w = merged["columns"][0], whole["columns"][0]
+    assert (m["min"], m["max"]) == (w["min"], w["max"])
+    assert m["histogram"]["edges"][0] == w["histogram"]["edges"][0]
+    assert m["histogram"]["edges"][-1] == w["histogram"]["edges"][-1]
+    assert sum(m["histogram"]["counts"]) == n
+    median = pd.Timestamp(m["quantiles"]["0.5"])
+    median = median.tz_convert("UTC") if median.tzinfo else median
+    values = (t.dt.tz_convert("UTC") if tz else t).dt.as_unit("ns").astype("int64").to_numpy()
+    lo, hi = rank_of(values, pd.Timestamp(median).as_unit("ns").value)
+    assert lo - SUMMARY_RANK_ERROR <= 0.5 <= hi + SUMMARY_RANK_ERROR
