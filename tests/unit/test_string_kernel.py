@@ -62,7 +62,8 @@ def sample(rows: int, seed: int, null_share: float = 0.05) -> list:
 def test_kernel_is_built_where_a_compiler_is():
     """Installing with a C compiler builds the kernel (it is optional only for machines
     without one); a silent build failure would quietly slow every string column down."""
-    if not (shutil.which(sysconfig.get_config_var("CC").split()[0] or "cc") or shutil.which("cc")):
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if not (shutil.which(compiler) or shutil.which("cc")):
         pytest.skip("no C compiler here")
     assert _native.available()
 
