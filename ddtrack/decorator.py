@@ -120,9 +120,19 @@ class _TryRecorder:
         for output in self.record["outputs"]:
             batches = self._batches.get(output["name"])
             if batches is not None and batches.count > 1:
-                output["profile"] = batches.merged()
-        record = bound_size(to_json_safe(self.record), config.get_int("max_record_bytes"))
+                output["profile"] = to_json_safe(batches.merged())
+        record = bound_size(self._json_safe(), config.get_int("max_record_bytes"))
         self.ti.xcom_push(key=XCOM_KEY, value=record)
+
+    def _json_safe(self) -> dict[str, Any]:
+        """The record with every user-supplied value made JSON-safe.  Profiles are left as
+        they are: ``Profile.to_dict`` returns parsed JSON, and merged batches were made safe
+        above, so walking them again would only cost time (~1 ms per 20 columns)."""
+
+        def output(o: dict[str, Any]) -> dict[str, Any]:
+            return {k: v if k == "profile" else to_json_safe(v) for k, v in o.items()}
+
+        return {k: [output(o) for o in v] if k == "outputs" else to_json_safe(v) for k, v in self.record.items()}
 
 
 class _Batches:
