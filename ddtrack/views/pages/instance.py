@@ -108,14 +108,7 @@ def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
             f" try {d.try_number} · started {fmt_time(d.started_at)} · took {fmt_duration(d.duration_s)}",
         ],
         crumbs,
-        href(
-            "ti",
-            dag_id=d.dag_id,
-            run_id=d.run_id,
-            task_id=d.task_id,
-            map_index=d.map_index,
-            try_number=d.try_number,
-        ),
+        _try_href(d, d.try_number),
         extra=[
             link("Task history", href("task", dag_id=d.dag_id, task_id=d.task_id)),
             top_link("Open in Airflow", airflow_href(ti_path)),
@@ -156,18 +149,19 @@ def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:
     return html.Div(parts)
 
 
+def _try_href(d: queries.InstanceDetail, try_number: int, run_id: str | None = None) -> str:
+    """Link to one try of this task instance (of another run of it when ``run_id`` is given)."""
+    return href(
+        "ti", dag_id=d.dag_id, run_id=run_id or d.run_id, task_id=d.task_id, map_index=d.map_index,
+        try_number=try_number,
+    )
+
+
 def _pickers(d: queries.InstanceDetail) -> html.Div:
     tries = [
         link(
             f"try {t.try_number} ({t.state})",
-            href(
-                "ti",
-                dag_id=d.dag_id,
-                run_id=d.run_id,
-                task_id=d.task_id,
-                map_index=d.map_index,
-                try_number=t.try_number,
-            ),
+            _try_href(d, t.try_number),
             className="dd-chip" + (" dd-chip-on" if t.try_number == d.try_number else ""),
         )
         for t in d.tries
@@ -438,14 +432,7 @@ def _diff(d: queries.InstanceDetail, diff: queries.OutputDiff | None) -> Any:
             "Against ",
             link(
                 prev.run_id,
-                href(
-                    "ti",
-                    dag_id=d.dag_id,
-                    run_id=prev.run_id,
-                    task_id=d.task_id,
-                    map_index=d.map_index,
-                    try_number=prev.try_number,
-                ),
+                _try_href(d, prev.try_number, run_id=prev.run_id),
             ),
             f" (started {fmt_time(prev.started_at)}).",
         ],
