@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "pandas": pd.__version__,
                            "numpy": np.__version__, "strings": args.strings, "string_kernel": _native.available(),
                            "sizes": {}}
-    kernel = "built" if _native.available() else "NOT built (Arrow's hash kernels count strings)"
+    kernel = "on" if _native.available() else "off (not built, or DDTRACK_STRING_KERNEL=0: Arrow's kernels count strings)"
     print(f"ddtrack profiler benchmark - {os.cpu_count()} CPUs, Python {res['python']}, pandas {pd.__version__}, "
           f"numpy {np.__version__}, string columns: {args.strings}, C string kernel {kernel}, "
           f"load average {_load()}")

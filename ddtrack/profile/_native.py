@@ -8,18 +8,24 @@ install) or the array is not a string layout it knows; callers then use Arrow's 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
-try:
-    from . import _strcount
-except ImportError:  # installed without a C compiler
+# DDTRACK_STRING_KERNEL=0 switches the kernel off (Arrow's kernels count instead): an
+# escape hatch for native code, read by the profiler itself, which knows nothing of Airflow.
+if os.environ.get("DDTRACK_STRING_KERNEL", "1").strip().lower() in ("0", "false", "no", "off"):
     _strcount = None
+else:
+    try:
+        from . import _strcount
+    except ImportError:  # installed without a C compiler
+        _strcount = None
 
 
 def available() -> bool:
-    """Whether the C kernel was built."""
+    """Whether the C kernel is built and switched on."""
     return _strcount is not None
 
 

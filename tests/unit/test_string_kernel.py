@@ -9,7 +9,10 @@ instead of reading outside them.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import sysconfig
 from collections import Counter
 
@@ -66,6 +69,15 @@ def test_kernel_is_built_where_a_compiler_is():
     if not (shutil.which(compiler) or shutil.which("cc")):
         pytest.skip("no C compiler here")
     assert _native.available()
+
+
+@kernel
+def test_environment_variable_switches_the_kernel_off():
+    code = "from ddtrack.profile import _native; print(_native.available())"
+    for value, expected in (("0", "False"), ("off", "False"), ("1", "True")):
+        env = {**os.environ, "DDTRACK_STRING_KERNEL": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected, value
 
 
 LAYOUTS = ["string", "large_string", "string_view", "sliced", "chunked", "polars"]
