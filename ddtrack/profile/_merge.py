@@ -380,11 +380,6 @@ def _summary_source(c: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int] | N
     return pts, np.linspace(0.0, 1.0, pts.size), n
 
 
-def _cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray) -> np.ndarray:
-    """Fraction of all values <= each point of ``at`` (see :func:`_sketch.mixed_cdf`)."""
-    return sk.mixed_cdf(sources, at)[0]
-
-
 def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: str) -> list[str]:
     """Quantiles, histogram and quantile summary of the union; returns the estimated fields."""
     summaries = [_summary_source(c) for c in live]
@@ -395,8 +390,7 @@ def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: s
         return ["quantiles", "histogram"]
     tz = _tz_of(live) if kind == "datetime" else None
     is_int = kind == "integer"
-    xs, below, jumps, _ = sk.mixed_cdf_knots(q_sources)  # the CDF at every part's point
-    cdf, cdf_left = np.clip(below, 0.0, 1.0), np.clip(below - jumps, 0.0, 1.0)
+    xs, cdf, cdf_left = sk.mixed_cdf_at_knots(q_sources)
     qs = sk.quantiles_from_cdf(xs, cdf, C.QUANTILES, cdf_left)
     col["quantiles"] = {k: _from_num(v, kind, tz, is_int) for k, v in zip(C.QUANTILE_KEYS, qs, strict=True)}
     summary = np.linspace(0, 1, sk.SUMMARY_POINTS)
@@ -415,7 +409,7 @@ def _merge_distribution(col: dict[str, Any], live: list[dict[str, Any]], kind: s
                 edges = np.linspace(lo, hi, C.n_bins(n_fin) + 1)
             else:
                 edges = C._edges(lo, hi, is_int, n_fin)
-            fr = _cdf(h_sources, edges)
+            fr = sk.mixed_cdf(h_sources, edges)[0]
             fr[0], fr[-1] = 0.0, 1.0
             counts = _round_keep_total(np.diff(fr) * n_fin, n_fin)
         col["histogram"] = {"edges": [_from_num(e, kind, tz, is_int) for e in edges], "counts": [int(c) for c in counts]}

@@ -20,7 +20,6 @@ import numpy as np
 from . import _adapters as A
 from . import _native
 from ._jsonsafe import Cut, json_value, safe_repr
-from ._native import is_string_view
 
 FORMAT = 1
 REPR_LIMIT = 200
@@ -372,7 +371,7 @@ def _polars_strings(name: str, position: int, dtype: str, pii: bool, cut: Cut, s
     # group_by().len() is polars' fastest exact count (about twice value_counts')
     vc = s.to_frame("value").group_by("value").agg(pl.len().alias("n")).filter(pl.col("value").is_not_null())
     values = vc.get_column("value").to_arrow()
-    if is_string_view(values.type):
+    if _native.is_string_view(values.type):
         import pyarrow as pa
 
         values = values.cast(pa.large_string())

@@ -329,6 +329,13 @@ def mixed_cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray)
     return np.clip(at_or_below, 0.0, 1.0), np.clip(strictly_below, 0.0, 1.0)
 
 
+def mixed_cdf_at_knots(sources: list[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(every distinct point of the sources, fraction of all values <= it, fraction < it):
+    the mixed CDF where it can bend or jump, which is all :func:`quantiles_from_cdf` needs."""
+    knots, below, jumps, _ = mixed_cdf_knots(sources)
+    return knots, np.clip(below, 0.0, 1.0), np.clip(below - jumps, 0.0, 1.0)
+
+
 def mixed_cdf_knots(
     sources: list[tuple[np.ndarray, np.ndarray, int]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -54,8 +54,7 @@ def test_summary_merged_rank_error_within_one_over_128(parts):
     chunks = [rng.lognormal(size=int(rng.integers(1_000, 50_000))) * (i + 1) for i in range(parts)]
     summaries = [sk.summary_from_sorted(np.sort(c)) for c in chunks]
     sources = [(s, np.linspace(0.0, 1.0, s.size), c.size) for s, c in zip(summaries, chunks, strict=True)]
-    xs = np.unique(np.concatenate(summaries))
-    cdf, cdf_left = sk.mixed_cdf(sources, xs)
+    xs, cdf, cdf_left = sk.mixed_cdf_at_knots(sources)  # what merge_profiles inverts
     probs = np.linspace(0.01, 0.99, 99)
     qs = sk.quantiles_from_cdf(xs, cdf, probs, cdf_left)
     data = np.sort(np.concatenate(chunks))
@@ -63,6 +62,41 @@ def test_summary_merged_rank_error_within_one_over_128(parts):
     for p, q in zip(probs, qs, strict=True):
         lo, hi = np.searchsorted(data, q, "left") / n, np.searchsorted(data, q, "right") / n
         assert max(0.0, lo - p, p - hi) <= sk.SUMMARY_RANK_ERROR + 1 / n, (p, q, lo, hi)
+
+
+def test_mixed_cdf_between_and_on_points_equals_the_weighted_parts():
+    """mixed_cdf at arbitrary points (what histogram merging evaluates) is the count-weighted
+    sum of each part's own piecewise-linear CDF, with tied points (jumps) and single-point
+    parts; the fraction below a point leaves its jump out."""
+    rng = np.random.default_rng(5)
+    parts = [np.sort(rng.normal(i, 1 + i, 129)) for i in range(3)]
+    parts[1][40:50] = parts[1][40]  # a run of ties: a jump
+    sources = [(p, np.linspace(0.0, 1.0, p.size), int(n)) for p, n in zip(parts, (100, 3000, 700), strict=True)]
+    sources.append((np.array([0.25]), np.array([1.0]), 200))
+    at = np.concatenate([rng.normal(1, 3, 500), [parts[1][40], 0.25, -100.0, 100.0]])
+    total = sum(n for _, _, n in sources)
+
+    def part_cdf(xs, fr, x, strict):
+        if xs.size == 1:
+            return float(x > xs[0] if strict else x >= xs[0])
+        if x < xs[0] or (strict and x == xs[0]):
+            return 0.0
+        if x > xs[-1]:
+            return 1.0
+        right = np.searchsorted(xs, x, "left" if strict else "right")
+        if right < xs.size and xs[right - 1] < x:  # inside a segment: interpolate
+            return float(np.interp(x, xs[right - 1 : right + 1], fr[right - 1 : right + 1]))
+        return float(fr[right - 1])
+
+    below, strictly = sk.mixed_cdf(sources, at)
+    for k, x in enumerate(at):
+        want = sum(n * part_cdf(xs, fr, x, False) for xs, fr, n in sources) / total
+        want_strict = sum(n * part_cdf(xs, fr, x, True) for xs, fr, n in sources) / total
+        assert below[k] == pytest.approx(want, abs=1e-9), x
+        assert strictly[k] == pytest.approx(want_strict, abs=1e-9), x
+    knots, at_knots, left_of_knots = sk.mixed_cdf_at_knots(sources)
+    b, s = sk.mixed_cdf(sources, knots)
+    assert np.allclose(b, at_knots) and np.allclose(s, left_of_knots)
 
 
 def test_summary_exact_for_small_inputs():
