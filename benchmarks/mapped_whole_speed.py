@@ -30,9 +30,11 @@ sys.path.insert(0, str(REPO / "tests"))
 from records import make_record  # noqa: E402
 from sqlalchemy import create_engine, select  # noqa: E402
 
+from ddtrack import queries  # noqa: E402
 from ddtrack.profile import merge_profiles, profile  # noqa: E402
+from ddtrack.queries.mapped import _WHOLE_CACHE  # noqa: E402
+from ddtrack.queries.outputs import as_profile, outputs_of  # noqa: E402
 from ddtrack.record import to_json_safe  # noqa: E402
-from ddtrack.store import queries  # noqa: E402
 from ddtrack.store.ingest import ingest_records  # noqa: E402
 from ddtrack.store.models import TaskRun  # noqa: E402
 from ddtrack.store.schema import upgrade  # noqa: E402
@@ -76,7 +78,7 @@ def measure(indexes: int, reps: int) -> bool:
         sources = queries.Sources(url, url)
 
         def cold() -> float:
-            queries._WHOLE_CACHE.clear()
+            _WHOLE_CACHE.clear()
             t0 = time.perf_counter()
             queries.mapped_whole(sources, "dag_a", "run_1", "load")
             return (time.perf_counter() - t0) * 1000
@@ -89,8 +91,8 @@ def measure(indexes: int, reps: int) -> bool:
         with engine.connect() as conn:
             ids = [r[0] for r in conn.execute(select(TaskRun.__table__.c.id))]
             t0 = time.perf_counter()
-            outputs = queries._outputs_of(conn, ids)
-            profiles = [queries._as_profile(o) for group in outputs.values() for o in group]
+            outputs = outputs_of(conn, ids)
+            profiles = [as_profile(o) for group in outputs.values() for o in group]
             t1 = time.perf_counter()
             merge_profiles(profiles)
             t2 = time.perf_counter()

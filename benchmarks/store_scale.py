@@ -2,7 +2,7 @@
 
 Seeds a fresh PostgreSQL database (set-based bulk inserts with generate_series, indexes
 built afterwards) next to a migrated Airflow metastore, then times the views' own query
-layer (``ddtrack.store.queries``) on it: task history, the DAG lineage graph, search, the
+layer (``ddtrack.queries``) on it: task history, the DAG lineage graph, search, the
 task-instance page and the run page. Prints each median against the 500 ms target as a
 ratio, and the PostgreSQL plans of the underlying statements (index scans, not full scans).
 
@@ -190,7 +190,7 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 
 
 def measure(store_url: str, meta_url: str) -> list[tuple[str, float]]:
-    from ddtrack.store import queries
+    from ddtrack import queries
 
     sources = queries.Sources(store_url=store_url, metastore_url=meta_url)
     allowed = [f"dag_{d}" for d in range(DAGS)]

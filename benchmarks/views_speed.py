@@ -101,8 +101,8 @@ def example_child() -> int:
     logging.disable(logging.WARNING)
     from airflow.dag_processing.dagbag import DagBag
 
-    from ddtrack import config
-    from ddtrack.ingest_worker import worker
+    from ddtrack import conf
+    from ddtrack.server.ingest_worker import worker
     from ddtrack.store.ingest import ingest_run
 
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -117,7 +117,7 @@ def example_child() -> int:
     ):
         run = bag.get_dag(dag_id).test()
         worker.wait_idle(60)
-        ingest_run(config.metastore_url(), config.store_settings().url, dag_id, run.run_id)
+        ingest_run(conf.metastore_url(), conf.store_url(), dag_id, run.run_id)
         runs[dag_id] = run.run_id
     logging.disable(logging.INFO)
 
@@ -314,7 +314,7 @@ def volume_part() -> bool:
     from dev_tools.airflow_local import create_postgres_database, drop_database
     from sqlalchemy import event, text
 
-    from ddtrack.store import queries
+    from ddtrack import queries
     from ddtrack.store.engine import get_engine
     from ddtrack.store.schema import upgrade
     from ddtrack.views.context import PageContext
@@ -332,7 +332,7 @@ def volume_part() -> bool:
         seed(url)
         print(f"  (seeding took {time.perf_counter() - t0:.1f} s)")
         sources = queries.Sources(store_url=url, metastore_url=url)
-        ctx = PageContext(sources, {"bench_dag"}, None)
+        ctx = PageContext(sources, {"bench_dag"})
         last_run = f"scheduled__{(__import__('datetime').datetime(2025, 1, 1) + __import__('datetime').timedelta(hours=RUNS - 1)).isoformat()}+00:00"
         ok = True
         ok &= report(

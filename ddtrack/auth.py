@@ -178,9 +178,3 @@ def current_readable_dag_ids() -> set[str]:
         g.ddtrack_readable_dag_ids = cached
     return cached
 
-
-def user_name(user: Any) -> str:
-    try:
-        return str(user.get_name())
-    except Exception:
-        return "?"

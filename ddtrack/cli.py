@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from ddtrack import __version__, config
+from ddtrack import __version__, conf
 
 
 def _store_url(conn: str | None) -> str:
-    url = conn or config.store_settings().url
+    url = conn or conf.store_url()
     if not url:
         raise click.ClickException(
             "no database configured: set [database] sql_alchemy_conn (Airflow's metastore) "
@@ -88,12 +88,12 @@ def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> Non
     """Ingest every ddtrack record still in Airflow's XCom table (idempotent)."""
     from ddtrack.store.ingest import ingest_records, read_records
 
-    metastore = config.metastore_url()
+    metastore = conf.metastore_url()
     if not metastore:
         raise click.ClickException("Airflow's metastore is not configured ([database] sql_alchemy_conn)")
     store = _store_url(conn)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
-    from ddtrack.store import spool
+    from ddtrack.server import spool
 
     if spool.pending():
         click.echo(f"{spool.drain(store, metastore)} spooled record(s) ingested, {spool.pending()} still waiting")
@@ -118,7 +118,7 @@ def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | No
 
     store = _store_url(conn)
     if not older_than and not orphans:
-        days = config.get_int("retention_days")
+        days = conf.retention_days()
         if days <= 0:
             raise click.UsageError("give --older-than AGE and/or --orphans (or set [ddtrack] retention_days)")
         older_than = f"{days}d"
@@ -133,7 +133,7 @@ def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | No
         with click.progressbar(length=total, label=f"Tries older than {older_than}", file=sys.stderr) as bar:
             reports.append(retention.delete_older_than(store, age, dry_run=dry_run, progress=bar.update))
     if orphans:
-        metastore = config.metastore_url()
+        metastore = conf.metastore_url()
         if not metastore:
             raise click.ClickException("--orphans needs Airflow's metastore ([database] sql_alchemy_conn)")
         reports.append(retention.delete_orphans(store, metastore, dry_run=dry_run))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
-from ddtrack import config
+from ddtrack import conf
 from ddtrack.record import (
     ERROR_LIMIT,
     SOURCE_LIMIT,
@@ -43,7 +43,7 @@ class TrackingError(RuntimeError):
 
 def _fail_softly(what: str, exc: BaseException) -> None:
     """The one place a tracking failure is handled: warn, or raise in strict mode."""
-    if config.strict():
+    if conf.strict():
         raise TrackingError(f"ddtrack could not {what}: {type(exc).__name__}: {exc}") from exc
     log.warning(
         "ddtrack could not %s (%s: %s); the task goes on unchanged.", what, type(exc).__name__, exc
@@ -121,7 +121,7 @@ class _TryRecorder:
             batches = self._batches.get(output["name"])
             if batches is not None and batches.count > 1:
                 output["profile"] = to_json_safe(batches.merged())
-        record = bound_size(self._json_safe(), config.get_int("max_record_bytes"))
+        record = bound_size(self._json_safe(), conf.max_record_bytes())
         self.ti.xcom_push(key=XCOM_KEY, value=record)
 
     def _json_safe(self) -> dict[str, Any]:

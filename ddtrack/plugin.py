@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from ddtrack import listener
-from ddtrack.capture import CaptureBeforeRetryMiddleware
+from ddtrack.server import listener
+from ddtrack.server.capture import CaptureBeforeRetryMiddleware
 from ddtrack.views.asgi import MOUNT_PATH
 from ddtrack.views.asgi import app as views_app
 

@@ -167,23 +167,6 @@ def fmt_bytes(n: int | None) -> str:
     return f"{size:.1f} TB"
 
 
-def table(header: list[str], rows: list[list[Any]], className: str = "dd-table", **kwargs: Any) -> html.Table:
-    """A plain HTML table; cells are text or components."""
-    return html.Table(
-        [
-            html.Thead(html.Tr([html.Th(h) for h in header])),
-            html.Tbody(
-                [
-                    html.Tr([html.Td(c if not isinstance(c, (int, float)) else fmt_number(c)) for c in row])
-                    for row in rows
-                ]
-            ),
-        ],
-        className=className,
-        **kwargs,
-    )
-
-
 def card(title: Any, body: Any, **kwargs: Any) -> html.Section:
     return html.Section(
         [html.H3(title, className="dd-card-title"), html.Div(body, className="dd-card-body")],

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from ddtrack import auth
-from ddtrack.store import queries
+from ddtrack import auth, queries
 
 _sources: queries.Sources | None = None
 
@@ -29,13 +27,11 @@ def set_sources(value: queries.Sources | None) -> None:
 class PageContext:
     sources: queries.Sources
     allowed: set[str]
-    user: Any
 
     def can_read(self, dag_id: str | None) -> bool:
         return bool(dag_id) and dag_id in self.allowed
 
 
 def request_context() -> PageContext:
-    """The current Flask request's user and readable DAG ids (raises if unauthenticated)."""
-    user = auth.current_user()
-    return PageContext(sources(), auth.current_readable_dag_ids(), user)
+    """The current Flask request's readable DAG ids (raises if unauthenticated)."""
+    return PageContext(sources(), auth.current_readable_dag_ids())

@@ -13,7 +13,7 @@ from ddtrack.store.models import ColumnProfile, Lineage, Output, TaskRun
 
 def run_in_process(dag, metastore_url: str) -> Any:
     """``dag.test()`` then an explicit ingest of the run (the listener's thread may lag)."""
-    from ddtrack.ingest_worker import worker
+    from ddtrack.server.ingest_worker import worker
 
     dag_run = dag.test()
     worker.wait_idle(60)

@@ -95,7 +95,7 @@ def test_every_tracked_output_arrives(celery_deployment):
 
 
 def test_visible_through_the_views_query_layer(celery_deployment):
-    from ddtrack.store import queries
+    from ddtrack import queries
 
     sources = queries.Sources(store_url=celery_deployment.metastore_url, metastore_url=celery_deployment.metastore_url)
     by_dag = {dag_id: run_id for (dag_id, run_id) in celery_deployment.states}
@@ -113,7 +113,7 @@ def test_a_dead_worker_loses_nothing_ddtrack_recorded(celery_deployment):
     import os
     import signal
 
-    from ddtrack.store import queries
+    from ddtrack import queries
 
     airflow = celery_deployment
     airflow.wait_dags(["worker_dies"])

@@ -92,7 +92,7 @@ def test_mapped_whole_equals_the_profile_of_the_combined_frame(dagbag, metastore
     import pandas as pd
     from _demo_data import sales
 
-    from ddtrack.store import queries
+    from ddtrack import queries
 
     run = run_in_process(dagbag.get_dag("mapped_batches"), metastore_url)
     whole = queries.mapped_whole(queries.Sources(metastore_url, metastore_url), "mapped_batches", run.run_id, "load_day")

@@ -114,7 +114,7 @@ def test_the_ingest_thread_removes_orphans_by_itself(tmp_path, monkeypatch):
     """What the scheduler's ingest thread does hourly: runs gone from Airflow leave the views."""
     from dev_tools.airflow_local import LocalAirflow
 
-    from ddtrack.ingest_worker import IngestWorker
+    from ddtrack.server.ingest_worker import IngestWorker
 
     airflow = LocalAirflow(home=tmp_path / "airflow")
     airflow.setup()

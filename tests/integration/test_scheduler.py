@@ -108,7 +108,7 @@ def test_profiles_are_complete_and_pii_is_withheld(deployment):
 def test_batches_and_map_indexes_merge_into_one_profile(deployment):
     """Under the real scheduler: combine's four log_output batches are one output, and the
     four map indexes of load_day merge into the whole the views show."""
-    from ddtrack.store import queries
+    from ddtrack import queries
 
     run_id = run_id_of(deployment, "mapped_batches")
     total = sum(200 + 50 * d for d in (1, 2, 3, 4))

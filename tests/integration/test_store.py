@@ -110,7 +110,7 @@ def test_changed_record_replaces_its_rows_and_tries_are_kept(installed_store):
 def test_mapped_whole_is_merged_once_until_a_try_changes(installed_store):
     """The merged whole of a mapped task is kept while its tries stay the same; a new try
     of one map index (or a changed record) makes the next call merge again."""
-    from ddtrack.store import queries
+    from ddtrack import queries
 
     sources = queries.Sources(installed_store, installed_store)
     ingest_records(installed_store, [make_record(map_index=i, rows=100 + i) for i in range(3)])

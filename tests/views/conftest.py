@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 
 def run_dag(dag, metastore_url: str):
     """``dag.test()``, then ingest the run (what the listener does when a run ends)."""
-    from ddtrack.ingest_worker import worker
+    from ddtrack.server.ingest_worker import worker
     from ddtrack.store.ingest import ingest_run
 
     dag_run = dag.test()

@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 from records import make_record
 
-from ddtrack.store import queries
+from ddtrack import queries
 from ddtrack.store.ingest import ingest_records
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
@@ -112,7 +112,7 @@ def test_lineage_graph_has_data_and_cross_dag_edges(sources):
     edges = {(e.source, e.target, e.kind) for e in graph.edges}
     assert ("output::dag_a::load::return_value", "task::dag_a::clean", "data") in edges
     assert ("output::dag_a::load::return_value", "dag::dag_c::read_shared", "cross_dag") in edges
-    ups, downs = queries.neighbours(graph, "task::dag_a::clean")
+    ups, downs = queries.neighbours([(e.source, e.target) for e in graph.edges], "task::dag_a::clean")
     assert "task::dag_a::load" in ups and "output::dag_a::clean::return_value" in downs
 
 

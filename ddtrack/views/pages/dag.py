@@ -9,7 +9,7 @@ from urllib.parse import quote
 import dash_cytoscape as cyto
 from dash import Input, Output, State, dcc, html, no_update
 
-from ddtrack.store import queries
+from ddtrack import queries
 from ddtrack.views import common, figures
 from ddtrack.views.common import (
     airflow_href,
@@ -417,17 +417,8 @@ def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[
 
 def highlight(elements: list[dict], node_id: str) -> list[dict]:
     """Classes marking what feeds ``node_id`` (upstream) and what it feeds (downstream)."""
-    nodes = [el for el in elements if "source" not in el.get("data", {})]
-    edges = [el for el in elements if "source" in el.get("data", {})]
-    graph = queries.LineageGraph(
-        "",
-        [queries.GraphNode(el["data"]["id"], "", "", "") for el in nodes],
-        [
-            queries.GraphEdge(el["data"]["source"], el["data"]["target"], el["data"].get("kind", ""))
-            for el in edges
-        ],
-    )
-    ups, downs = queries.neighbours(graph, node_id)
+    pairs = [(el["data"]["source"], el["data"]["target"]) for el in elements if "source" in el.get("data", {})]
+    ups, downs = queries.neighbours(pairs, node_id)
     result = []
     for el in elements:
         data = el["data"]

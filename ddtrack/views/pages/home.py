@@ -6,7 +6,7 @@ from typing import Any
 
 from dash import Input, Output, dcc, html
 
-from ddtrack.store import queries
+from ddtrack import queries
 from ddtrack.views import figures
 from ddtrack.views.common import (
     breadcrumbs,

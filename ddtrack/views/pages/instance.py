@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from dash import dcc, html
 
-from ddtrack.store import queries
+from ddtrack import queries
 from ddtrack.views import figures
 from ddtrack.views.common import (
     airflow_href,

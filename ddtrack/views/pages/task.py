@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 
 from dash import Input, Output, State, dcc, html
 
-from ddtrack.store import queries
+from ddtrack import queries
 from ddtrack.views import figures
 from ddtrack.views.common import (
     airflow_href,

@@ -1,7 +1,7 @@
 """Airflow listener: ingest a DAG run's records when the run ends.
 
 Runs in the scheduler's loop (and where a run's state is set through the REST API). It
-only reads two attributes and hands them to :mod:`ddtrack.ingest_worker`'s thread.
+only reads two attributes and hands them to :mod:`ddtrack.server.ingest_worker`'s thread.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import logging
 
 from airflow.listeners import hookimpl
 
-from ddtrack import config
+from ddtrack import conf
 
 log = logging.getLogger("ddtrack.listener")
 
 
 def _hand_over(dag_run) -> None:
     try:
-        if not config.get_bool("ingest_on_dag_run_end"):
+        if not conf.ingest_on_dag_run_end():
             return
-        from ddtrack.ingest_worker import worker
+        from ddtrack.server.ingest_worker import worker
 
         worker.submit(str(dag_run.dag_id), str(dag_run.run_id))
     except Exception as exc:  # never let ddtrack disturb the scheduler

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 
-from ddtrack import config
+from ddtrack import conf
 
 log = logging.getLogger("ddtrack.capture")
 
@@ -26,15 +26,15 @@ def capture_task_instance(ti_id: str) -> int:
     """Ingest the pending record of task instance ``ti_id``; how many were written."""
     from ddtrack.store.ingest import ingest_records, read_records_of_task_instance
 
-    metastore = config.metastore_url()
+    metastore = conf.metastore_url()
     records = read_records_of_task_instance(metastore, ti_id)
     if not records:
         return 0
-    report = ingest_records(config.store_settings().url, records, metastore_url=metastore)
+    report = ingest_records(conf.store_url(), records, metastore_url=metastore)
     if report.unreachable:
         # The XComs are about to be cleared: keep the records on disk until the database is back.
-        from ddtrack.ingest_worker import worker
-        from ddtrack.store import spool
+        from ddtrack.server import spool
+        from ddtrack.server.ingest_worker import worker
 
         spool.put(report.unreachable)
         worker.drain_spool_later()
@@ -62,7 +62,7 @@ class CaptureBeforeRetryMiddleware:
     async def __call__(self, scope, receive, send):
         if scope.get("type") == "http" and scope.get("method") == "PATCH":
             match = _RUN_PATH.search(scope.get("path", ""))
-            if match and config.get_bool("capture_before_retry"):
+            if match and conf.capture_before_retry():
                 await self._capture(match.group(1))
         await self.app(scope, receive, send)
 

@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 
-from ddtrack import config
+from ddtrack import conf
 
 log = logging.getLogger("ddtrack.ingest")
 
@@ -107,7 +107,7 @@ class IngestWorker:
         from ddtrack.store.ingest import ingest_run
 
         try:
-            report = ingest_run(config.metastore_url(), config.store_settings().url, dag_id, run_id)
+            report = ingest_run(conf.metastore_url(), conf.store_url(), dag_id, run_id)
             problem = "; ".join(report.errors[:3]) if report.failed else ""
         except Exception as exc:
             problem = f"{type(exc).__name__}: {exc}"
@@ -131,10 +131,10 @@ class IngestWorker:
         if self._spool_due and now < self._spool_due:
             return
         self._spool_due = now + SPOOL_CHECK_S
-        from ddtrack.store import spool
+        from ddtrack.server import spool
 
         if spool.pending():
-            stored = spool.drain(config.store_settings().url, config.metastore_url())
+            stored = spool.drain(conf.store_url(), conf.metastore_url())
             if stored:
                 log.info("ddtrack ingested %d spooled record(s)", stored)
 
@@ -149,12 +149,12 @@ class IngestWorker:
 
         from ddtrack.store.retention import delete_older_than, delete_orphans
 
-        store, metastore = config.store_settings().url, config.metastore_url()
+        store, metastore = conf.store_url(), conf.metastore_url()
         if metastore:
             report = delete_orphans(store, metastore)
             if report.total_tries:
                 log.info("ddtrack removed records of DAG runs Airflow deleted: %s", report.deleted)
-        days = config.get_int("retention_days")
+        days = conf.retention_days()
         if days > 0:
             report = delete_older_than(store, dt.timedelta(days=days))
             if report.total_tries:

@@ -1,7 +1,7 @@
 """A local spool for records that could not be stored because the database was down.
 
 Most records wait safely in Airflow's XCom table until ingest succeeds. One does not: the
-record a retry is about to clear (see ``ddtrack.capture``). If ddtrack's database is
+record a retry is about to clear (see ``ddtrack.server.capture``). If ddtrack's database is
 unreachable at that moment, the record is written here, one JSON file each, and ingested
 once the database is back (by the process's ingest thread, or ``ddtrack sync``).
 Files are claimed by an atomic rename, so several processes can drain one spool.
@@ -11,28 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-from ddtrack import config
+from ddtrack import conf
 
 log = logging.getLogger("ddtrack.spool")
 
 
-def spool_dir() -> Path:
-    configured = config.get("spool_dir").strip()
-    if configured:
-        return Path(configured)
-    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
-    return Path(home) / "ddtrack_spool"
-
-
 def put(records: Iterable[Mapping[str, Any]]) -> int:
     """Write records to the spool; returns how many."""
-    folder = spool_dir()
+    folder = conf.spool_dir()
     folder.mkdir(parents=True, exist_ok=True)
     n = 0
     for record in records:
@@ -44,7 +34,7 @@ def put(records: Iterable[Mapping[str, Any]]) -> int:
 
 
 def pending() -> int:
-    folder = spool_dir()
+    folder = conf.spool_dir()
     return len(list(folder.glob("*.json"))) if folder.exists() else 0
 
 
@@ -52,7 +42,7 @@ def drain(store_url: str, metastore_url: str | None = None) -> int:
     """Ingest spooled records; those that fail again go back. Returns how many were stored."""
     from ddtrack.store.ingest import ingest_records
 
-    folder = spool_dir()
+    folder = conf.spool_dir()
     if not folder.exists():
         return 0
     stored = 0

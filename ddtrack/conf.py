@@ -1,0 +1,125 @@
+"""ddtrack's settings: one typed function per ``[ddtrack]`` option.
+
+Each option is read through Airflow's own configuration when Airflow is importable, so it
+behaves the same in airflow.cfg and as ``AIRFLOW__DDTRACK__<OPTION>``; from the plain
+environment otherwise (a notebook, a benchmark). This is the only module that reads
+configuration: every other module calls the function of the option it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECTION = "ddtrack"
+
+_DEFAULTS: dict[str, str] = {
+    "strict": "False",
+    "sql_alchemy_conn": "",
+    "max_record_bytes": str(2 * 1024 * 1024),
+    "ingest_on_dag_run_end": "True",
+    "capture_before_retry": "True",
+    "retention_days": "0",
+    "spool_dir": "",
+    "db_connect_timeout": "3",
+    "db_statement_timeout": "30",
+}
+
+
+def _airflow_conf():
+    try:
+        from airflow.configuration import conf
+    except Exception:  # Airflow missing or broken: fall back to the environment.
+        return None
+    return conf
+
+
+def _raw(option: str) -> str:
+    conf = _airflow_conf()
+    if conf is not None:
+        try:
+            if conf.has_option(SECTION, option):
+                return str(conf.get(SECTION, option))
+        except Exception:  # a broken airflow.cfg must not stop a task: use the environment
+            pass
+    return os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}", _DEFAULTS[option])
+
+
+def _bool(option: str) -> bool:
+    return _raw(option).strip().lower() in {"1", "true", "t", "yes", "y", "on"}
+
+
+def _number(option: str, kind: type[int] | type[float]) -> int | float:
+    text = _raw(option).strip()
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"[ddtrack] {option} must be a number, got {text!r}") from None
+
+
+def strict() -> bool:
+    """``[ddtrack] strict``: raise tracking errors instead of logging a warning (ddtrack's own tests)."""
+    return _bool("strict")
+
+
+def sql_alchemy_conn() -> str:
+    """``[ddtrack] sql_alchemy_conn``: where ddtrack's own tables live; empty means Airflow's metastore."""
+    return _raw("sql_alchemy_conn").strip()
+
+
+def max_record_bytes() -> int:
+    """``[ddtrack] max_record_bytes``: upper bound of one try's record in XCom (MariaDB's packet is 16 MB)."""
+    return int(_number("max_record_bytes", int))
+
+
+def ingest_on_dag_run_end() -> bool:
+    """``[ddtrack] ingest_on_dag_run_end``: ingest a DAG run's records from the scheduler when it ends."""
+    return _bool("ingest_on_dag_run_end")
+
+
+def capture_before_retry() -> bool:
+    """``[ddtrack] capture_before_retry``: keep earlier tries' records before Airflow clears their XComs."""
+    return _bool("capture_before_retry")
+
+
+def retention_days() -> int:
+    """``[ddtrack] retention_days``: days of records kept, older ones deleted in the background (0 keeps all)."""
+    return int(_number("retention_days", int))
+
+
+def spool_dir() -> Path:
+    """``[ddtrack] spool_dir``: where records wait while ddtrack's database is down
+    (default ``$AIRFLOW_HOME/ddtrack_spool``)."""
+    configured = _raw("spool_dir").strip()
+    if configured:
+        return Path(configured)
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "ddtrack_spool"
+
+
+def db_connect_timeout() -> float:
+    """``[ddtrack] db_connect_timeout``: seconds to wait for a connection to ddtrack's database."""
+    return float(_number("db_connect_timeout", float))
+
+
+def db_statement_timeout() -> float:
+    """``[ddtrack] db_statement_timeout``: seconds one statement of ddtrack's may run (and SQLite's busy wait)."""
+    return float(_number("db_statement_timeout", float))
+
+
+def metastore_url() -> str:
+    """``[database] sql_alchemy_conn``: Airflow's metastore, or '' where it is unknown or blocked (task code)."""
+    conf = _airflow_conf()
+    url = ""
+    if conf is not None:
+        try:
+            url = conf.get("database", "sql_alchemy_conn")
+        except Exception:  # no [database] section: the environment may still have it
+            url = ""
+    url = url or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    return "" if url.startswith("airflow-db-not-allowed") else url
+
+
+def store_url() -> str:
+    """Where ddtrack's side tables live: ``[ddtrack] sql_alchemy_conn``, else the metastore."""
+    return sql_alchemy_conn() or metastore_url()

@@ -1,0 +1,77 @@
+"""The query layer: every question a page or a command asks, answered with plain data.
+
+Views and the CLI get data only through this package. One module per question family
+(``home``, ``search``, ``lineage``, ``runs``, ``tasks``, ``instances``, ``mapped``); the
+result types live in :mod:`~ddtrack.queries.types`, the pure graph algorithms in
+:mod:`~ddtrack.queries.graph`, and the one rule of authorization in
+:mod:`~ddtrack.queries.access`. Nothing here knows of Dash. Every query is bounded and
+reads an index: ``benchmarks/views_speed.py`` prints their plans.
+"""
+
+from ddtrack.queries.graph import neighbours
+from ddtrack.queries.home import tracked_dags
+from ddtrack.queries.instances import diff_outputs, task_instance
+from ddtrack.queries.lineage import dag_exists, lineage_graph, output_node_id, task_node_id
+from ddtrack.queries.mapped import mapped_whole
+from ddtrack.queries.runs import dag_runs, run_detail
+from ddtrack.queries.search import search
+from ddtrack.queries.sources import DEFAULT_HISTORY, MAX_HISTORY, Sources, default_sources
+from ddtrack.queries.tasks import task_history
+from ddtrack.queries.types import (
+    ColumnChange,
+    ColumnDetail,
+    DagRunRow,
+    DagSummary,
+    GraphEdge,
+    GraphNode,
+    InstanceDetail,
+    LineageGraph,
+    MappedPart,
+    MappedWhole,
+    OutputDetail,
+    OutputDiff,
+    PreviousRun,
+    RunDetail,
+    RunTask,
+    SearchHit,
+    TaskHistoryRow,
+    TryRef,
+)
+
+__all__ = [
+    "DEFAULT_HISTORY",
+    "MAX_HISTORY",
+    "ColumnChange",
+    "ColumnDetail",
+    "DagRunRow",
+    "DagSummary",
+    "GraphEdge",
+    "GraphNode",
+    "InstanceDetail",
+    "LineageGraph",
+    "MappedPart",
+    "MappedWhole",
+    "OutputDetail",
+    "OutputDiff",
+    "PreviousRun",
+    "RunDetail",
+    "RunTask",
+    "SearchHit",
+    "Sources",
+    "TaskHistoryRow",
+    "TryRef",
+    "dag_exists",
+    "dag_runs",
+    "default_sources",
+    "diff_outputs",
+    "lineage_graph",
+    "mapped_whole",
+    "neighbours",
+    "output_node_id",
+    "run_detail",
+    "search",
+    "task_history",
+    "task_instance",
+    "task_node_id",
+    "tracked_dags",
+]

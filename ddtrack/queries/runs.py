@@ -1,0 +1,142 @@
+"""DAG runs: the DAG page's run history, and one run's task instances and outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Integer, func, select
+
+from ddtrack.queries.sources import DEFAULT_HISTORY, Sources, meta_conn, store_conn, utc
+from ddtrack.queries.types import DagRunRow, RunDetail, RunTask
+from ddtrack.store.airflow_tables import DAG_RUN, TASK_INSTANCE
+from ddtrack.store.models import Output, TaskRun
+
+
+def dag_runs(sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY) -> list[DagRunRow]:
+    """The DAG's newest runs (Airflow's metastore), with counts of tracked and failed tries."""
+    dr = DAG_RUN
+    runs: list[DagRunRow] = []
+    try:
+        with meta_conn(sources) as conn:
+            for r in conn.execute(
+                select(dr.c.run_id, dr.c.state, dr.c.run_type, dr.c.start_date, dr.c.end_date)
+                .where(dr.c.dag_id == dag_id)
+                .order_by(dr.c.id.desc())
+                .limit(limit)
+            ):
+                start, end = utc(r.start_date), utc(r.end_date)
+                duration = (end - start).total_seconds() if start and end else None
+                runs.append(DagRunRow(r.run_id, r.state, r.run_type, start, end, duration))
+    except Exception:
+        runs = []
+    run = TaskRun.__table__
+    with store_conn(sources) as conn:
+        if not runs:  # no metastore: the side tables' view of the runs, from the newest tries
+            recent = conn.execute(
+                select(run.c.run_id, run.c.started_at, run.c.ended_at)
+                .where(run.c.dag_id == dag_id)
+                .order_by(run.c.started_at.desc())
+                .limit(limit * 100)
+            ).all()
+            spans: dict[str, list[Any]] = {}
+            for r in recent:
+                span = spans.get(r.run_id)
+                if span is None:
+                    if len(spans) < limit:
+                        spans[r.run_id] = [r.started_at, r.ended_at]
+                    continue
+                if r.started_at and (span[0] is None or r.started_at < span[0]):
+                    span[0] = r.started_at
+                if r.ended_at and (span[1] is None or r.ended_at > span[1]):
+                    span[1] = r.ended_at
+            runs = [
+                DagRunRow(run_id, None, None, utc(a), utc(b), (b - a).total_seconds() if a and b else None)
+                for run_id, (a, b) in spans.items()
+            ]
+        if runs:
+            counts = conn.execute(
+                select(run.c.run_id, func.count(), func.sum(func.cast(run.c.state == "failed", Integer)))
+                .where(run.c.dag_id == dag_id, run.c.run_id.in_([r.run_id for r in runs]))
+                .group_by(run.c.run_id)
+            ).all()
+            by_run = {c[0]: c for c in counts}
+            for r in runs:
+                if r.run_id in by_run:
+                    r.tracked_tasks = int(by_run[r.run_id][1])
+                    r.failed_tasks = int(by_run[r.run_id][2] or 0)
+    return runs
+
+
+def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
+    """The run's task instances (Airflow's view, with ddtrack's outputs where tracked)."""
+    run, out = TaskRun.__table__, Output.__table__
+    tasks: dict[tuple[str, int], RunTask] = {}
+    state = start = end = None
+    found = False
+    try:
+        with meta_conn(sources) as conn:
+            r = conn.execute(
+                select(DAG_RUN.c.state, DAG_RUN.c.start_date, DAG_RUN.c.end_date).where(
+                    DAG_RUN.c.dag_id == dag_id, DAG_RUN.c.run_id == run_id
+                )
+            ).first()
+            if r is not None:
+                found, state, start, end = True, r.state, utc(r.start_date), utc(r.end_date)
+            ti = TASK_INSTANCE
+            for t in conn.execute(
+                select(
+                    ti.c.task_id, ti.c.map_index, ti.c.try_number, ti.c.state, ti.c.start_date, ti.c.end_date
+                ).where(ti.c.dag_id == dag_id, ti.c.run_id == run_id)
+            ):
+                tasks[(t.task_id, t.map_index)] = RunTask(
+                    t.task_id,
+                    t.map_index,
+                    t.try_number,
+                    t.state,
+                    utc(t.start_date),
+                    utc(t.end_date),
+                    False,
+                    [],
+                )
+    except Exception:
+        pass
+    with store_conn(sources) as conn:
+        tries = conn.execute(
+            select(
+                run.c.id,
+                run.c.task_id,
+                run.c.map_index,
+                run.c.try_number,
+                run.c.state,
+                run.c.started_at,
+                run.c.ended_at,
+            )
+            .where(run.c.dag_id == dag_id, run.c.run_id == run_id)
+            .order_by(run.c.try_number)
+        ).all()
+        newest = {(t.task_id, t.map_index): t for t in tries}
+        outputs: dict[int, list[tuple[str, int | None]]] = defaultdict(list)
+        if newest:
+            for o in conn.execute(
+                select(out.c.task_run_id, out.c.name, out.c.rows).where(
+                    out.c.task_run_id.in_([t.id for t in newest.values()])
+                )
+            ):
+                outputs[o.task_run_id].append((o.name, o.rows))
+    if not found and not newest:
+        return None
+    for key, t in newest.items():
+        task = tasks.get(key)
+        if task is None:
+            task = tasks[key] = RunTask(
+                t.task_id, t.map_index, t.try_number, t.state, utc(t.started_at), utc(t.ended_at), True, []
+            )
+        task.tracked = True
+        task.outputs = outputs.get(t.id, [])
+        task.start = task.start or utc(t.started_at)
+        task.end = task.end or utc(t.ended_at)
+    ordered = sorted(tasks.values(), key=lambda t: (t.start or dt.datetime.max, t.task_id, t.map_index))
+    return RunDetail(dag_id, run_id, state, start, end, ordered)
+

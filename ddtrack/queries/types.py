@@ -1,0 +1,230 @@
+"""The plain results of the query layer: dataclasses a page, a command or a test can use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DagSummary:
+    dag_id: str
+    last_run_id: str | None = None
+    last_state: str | None = None
+    last_time: dt.datetime | None = None
+    n_outputs: int = 0
+    n_tasks: int = 0
+    # (run start, total rows of the run's tracked outputs), oldest first.
+    rows_by_run: list[tuple[dt.datetime | None, int]] = field(default_factory=list)
+
+
+@dataclass
+class SearchHit:
+    kind: str  # "dag", "task", "output", "column", "tag"
+    dag_id: str
+    task_id: str | None
+    label: str
+    detail: str = ""
+
+
+@dataclass
+class GraphNode:
+    id: str
+    kind: str  # "task", "output", "external", "dag"
+    label: str
+    dag_id: str
+    task_id: str | None = None
+    state: str | None = None
+    rows: int | None = None
+    tracked: bool = False
+    uri: str | None = None
+
+
+@dataclass
+class GraphEdge:
+    source: str
+    target: str
+    kind: str  # "dependency" (serialized DAG), "data" (side tables), "produces", "uri", "cross_dag"
+
+
+@dataclass
+class LineageGraph:
+    dag_id: str
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+    def node(self, node_id: str) -> GraphNode | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+
+@dataclass
+class DagRunRow:
+    run_id: str
+    state: str | None
+    run_type: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    duration_s: float | None
+    tracked_tasks: int = 0
+    failed_tasks: int = 0
+
+
+@dataclass
+class TaskHistoryRow:
+    run_id: str
+    map_index: int
+    try_number: int
+    tries: int
+    state: str
+    started_at: dt.datetime | None
+    duration_s: float | None
+    rows: int | None
+    null_pct: float | None
+    schema_fingerprint: str | None
+    schema_changed: bool = False
+    error: str | None = None
+
+
+@dataclass
+class ColumnDetail:
+    position: int
+    name: str
+    dtype: str
+    kind: str
+    count: int | None
+    nulls: int | None
+    null_pct: float | None
+    n_distinct: int | None
+    distinct_estimated: bool
+    mean: float | None
+    std: float | None
+    zeros: int | None
+    negatives: int | None
+    infinities: int | None
+    stats: dict[str, Any]
+
+
+@dataclass
+class OutputDetail:
+    name: str
+    uri: str | None
+    kind: str
+    type_name: str | None
+    rows: int | None
+    n_columns: int | None
+    memory_bytes: int | None
+    schema_fingerprint: str | None
+    schema: list | None
+    truncated: bool
+    detail: dict[str, Any]
+    columns: list[ColumnDetail]
+
+
+@dataclass
+class TryRef:
+    try_number: int
+    state: str
+
+
+@dataclass
+class InstanceDetail:
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    state: str
+    tracked: bool
+    function: str | None
+    code_hash: str | None
+    source: str | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_s: float | None
+    error_type: str | None
+    error_message: str | None
+    warnings: list[str]
+    tags: dict[str, str]
+    output_tags: dict[str, dict[str, str]]
+    outputs: list[OutputDetail]
+    inputs: list[dict[str, Any]]
+    consumers: list[dict[str, Any]]
+    tries: list[TryRef]
+    map_indexes: list[int]
+    previous: PreviousRun | None = None
+
+
+@dataclass
+class ColumnChange:
+    name: str
+    change: str  # "added", "removed", "type", "same"
+    null_pct_before: float | None = None
+    null_pct_after: float | None = None
+    mean_before: float | None = None
+    mean_after: float | None = None
+    dtype_before: str | None = None
+    dtype_after: str | None = None
+
+
+@dataclass
+class OutputDiff:
+    name: str
+    rows_before: int | None
+    rows_after: int | None
+    schema_changed: bool
+    columns: list[ColumnChange]
+
+
+@dataclass
+class PreviousRun:
+    run_id: str
+    try_number: int
+    started_at: dt.datetime | None
+    diffs: list[OutputDiff]
+
+
+@dataclass
+class MappedPart:
+    """One map index of a mapped task, as merged into the whole (its newest try)."""
+
+    map_index: int
+    try_number: int
+    state: str
+    duration_s: float | None
+    rows: dict[str, int | None]  # output name -> rows
+
+
+@dataclass
+class MappedWhole:
+    """A mapped task's outputs over all its map indexes: one merged profile per output name."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    parts: list[MappedPart]
+    outputs: list[OutputDetail]
+    parts_per_output: dict[str, int]
+
+
+@dataclass
+class RunTask:
+    task_id: str
+    map_index: int
+    try_number: int
+    state: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    tracked: bool
+    outputs: list[tuple[str, int | None]]
+
+
+@dataclass
+class RunDetail:
+    dag_id: str
+    run_id: str
+    state: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    tasks: list[RunTask]
+
