@@ -4,7 +4,7 @@ Airflow reads its configuration when first imported, so this file points AIRFLOW
 a fresh temporary directory with a SQLite metastore before anything imports Airflow, and
 migrates it once per test session. Database fixtures create (and drop) a real database
 per test on the machine's PostgreSQL and MariaDB servers; in CI (``CI=true``) a missing
-server fails the run instead of skipping.
+server fails the run instead of skipping, and so does any other skip.
 """
 
 from __future__ import annotations
@@ -101,3 +101,15 @@ def installed_store(store_url):
 
     upgrade(store_url)
     return store_url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ``CI=true`` a skip is a failure: a missing browser, database, compiler or
+    package that a test needs must fail the run, not hide behind an 's'."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which counts as a failure: {reason}"
