@@ -86,7 +86,8 @@ class _TryRecorder:
         from ddtrack.profile import profile
 
         name = cut(name, 250)
-        prof = profile(obj, **opts).to_dict()
+        prof = profile(obj, strict=conf.strict(), **opts).to_dict()
+        self._note_column_errors(name, prof)
         output = next((o for o in self.record["outputs"] if o["name"] == name), None)
         if output is None:
             self.record["outputs"].append(
@@ -103,6 +104,18 @@ class _TryRecorder:
         output["batches"] = self._batches[name].count
         output["uri"] = output["uri"] or (cut(uri, 700) if uri else None)
         output["tags"].update(to_json_safe(dict(tags or {})))
+
+    def _note_column_errors(self, name: str, prof: Mapping[str, Any]) -> None:
+        """Columns that failed to profile (kind "error") are in the profile; say so once in
+        the task's log and the record's warnings too, so the failure is seen, not swallowed."""
+        failed = [c for c in prof.get("columns") or [] if c.get("kind") == "error"]
+        if not failed:
+            return
+        first = "; ".join(f"{c['name']!r}: {c.get('error')}" for c in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        message = cut(f"output {name!r}: {len(failed)} column(s) could not be profiled: {first}{more}", 1000)
+        self.record["warnings"].append(message)
+        log.warning("ddtrack: %s", message)
 
     def add_input(self, name: str | None, uri: str | None) -> None:
         # Lineage keeps an input's name and URI only: nothing of the object is profiled.

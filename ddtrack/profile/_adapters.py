@@ -18,6 +18,10 @@ from ._jsonsafe import Cut, safe_str
 from ._native import is_string_view
 
 
+class ColumnError(Exception):
+    """A column failed to profile in strict mode (the column's own exception is its cause)."""
+
+
 def column_name(name: Any) -> str:
     """Column names as text: tuples (MultiIndex) joined with " / ", others via ``str``."""
     if isinstance(name, tuple):
@@ -28,19 +32,18 @@ def column_name(name: Any) -> str:
 def profile_column(
     profile_fn: Any, name: str, position: int, dtype: str, pii: bool, cut: Cut, *args: Any
 ) -> dict[str, Any]:
-    """Run one column's profiler, degrading to kind "other" (counts unknown) if it fails.
+    """Run one column's profiler; if it fails, record the failure as an error column.
 
-    A column that cannot be profiled must not cost the user the whole profile.
+    A column that cannot be profiled must not cost the user the whole profile, nor pass
+    for a column of another kind: it gets kind "error" with the exception's type and
+    message (and its counts, if they can still be had).  In strict mode it raises.
     """
     try:
         col = profile_fn(name, position, dtype, pii, cut, *args)
-    except Exception:  # noqa: BLE001
-        col = C.base_column(name, position, dtype, "other", 0, 0)
-        counts = _fallback_counts(args[0] if args else None)
-        if counts is None:
-            col["count"] = col["nulls"] = col["null_pct"] = None
-        else:
-            C.set_counts(col, *counts)
+    except Exception as exc:
+        if cut.strict:
+            raise ColumnError(f"column {name!r} could not be profiled: {type(exc).__name__}: {exc}") from exc
+        col = C.error_column(name, position, dtype, exc, _fallback_counts(args[0] if args else None), pii, cut)
     if pii:
         C.strip_pii(col)
     return col

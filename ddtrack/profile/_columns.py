@@ -61,6 +61,27 @@ def base_column(name: str, position: int, dtype: str, kind: str, count: int, nul
     }
 
 
+ERROR_LIMIT = 500
+
+
+def error_column(
+    name: str, position: int, dtype: str, exc: BaseException, counts: tuple[int, int] | None, pii: bool, cut: Cut
+) -> dict[str, Any]:
+    """The ColumnProfile of a column whose profiling raised: kind "error", the exception as
+    ``"error": "<type>: <message>"``, counts if they could still be had, every other statistic None.
+
+    A PII column's message is left out (it may quote a value): only the exception's type is kept.
+    """
+    col = base_column(name, position, dtype, "error", 0, 0)
+    if counts is None:
+        col["count"] = col["nulls"] = col["null_pct"] = None
+    else:
+        set_counts(col, *counts)
+    kind = type(exc).__name__
+    col["error"] = f"{kind} (message withheld: PII column)" if pii else cut.text(f"{kind}: {safe_str(exc)}", ERROR_LIMIT)
+    return col
+
+
 def _hll_sketch(hashes: np.ndarray, extra: dict[str, Any] | None = None, *, registers: bool = False) -> dict[str, Any]:
     """The sketch dict with a serialised HLL of the given value hashes (or ready registers)."""
     out: dict[str, Any] = {"hll": sk.encode_hll(hashes if registers else sk.hll_registers(hashes))}

@@ -17,10 +17,13 @@ MAX_STR = 200
 
 
 class Cut:
-    """Collects whether any value was shortened, so the profile can say ``truncated``."""
+    """State one ``profile()`` call shares with every column: whether any value was
+    shortened (so the profile can say ``truncated``), and whether a column that fails to
+    profile raises (``strict``) instead of being recorded as an error column."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
         self.any = False
+        self.strict = strict
 
     def text(self, value: str, limit: int = MAX_STR) -> str:
         """Cut ``value`` to ``limit`` characters, remembering that something was left out."""

@@ -15,6 +15,10 @@ column's ``"estimates"`` list (and ``distinct_estimated``):
   source bin; counts still sum exactly to the number of finite values.
 * ``top_values``: counts summed; a value missing from a part's top 20 counts 0 there, so
   counts are lower bounds when some part had more than 20 distinct values.
+
+A column that failed to profile in any part (kind "error") stays an error in the union,
+with the first failing part's ``error`` text and its counts summed when every part has
+them; none of its other statistics are merged.
 """
 
 from __future__ import annotations
@@ -122,9 +126,14 @@ def _merge_column(name: str, position: int, cols: list[dict[str, Any]], extra_nu
     dtypes = list(dict.fromkeys(str(c.get("dtype")) for c in cols))
     counts = [c.get("count") for c in cols]
     nulls = [c.get("nulls") for c in cols]
-    if any(not isinstance(v, int) for v in counts + nulls):
+    if kind == "error" or any(not isinstance(v, int) for v in counts + nulls):
         col = C.base_column(name, position, " | ".join(dtypes), kind, 0, 0)
-        col["count"] = col["nulls"] = col["null_pct"] = None
+        if any(not isinstance(v, int) for v in counts + nulls):
+            col["count"] = col["nulls"] = col["null_pct"] = None
+        else:
+            C.set_counts(col, sum(counts), sum(nulls) + extra_nulls)
+        if kind == "error":
+            col["error"] = next(c.get("error") for c in cols if c.get("kind") == "error")
         col["estimates"] = []
         return col
     col = C.base_column(name, position, " | ".join(dtypes), kind, sum(counts), sum(nulls) + extra_nulls)
@@ -158,8 +167,11 @@ def _merge_column(name: str, position: int, cols: list[dict[str, Any]], extra_nu
 
 
 def _merged_kind(kinds: list[Any]) -> str:
-    """Kind of the union: shared kind; integer+float -> float; otherwise object."""
+    """Kind of the union: "error" if any part failed; shared kind; integer+float -> float;
+    otherwise object."""
     ks = {k for k in kinds if k is not None}
+    if "error" in ks:
+        return "error"
     if len(ks) == 1:
         return ks.pop()
     if ks and ks <= {"integer", "float"}:

@@ -94,11 +94,14 @@ def empty_profile(kind: str, type_: str) -> dict[str, Any]:
     }
 
 
-def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0) -> Profile:
-    """Profile ``obj``; never raises (unknown or failing objects give kind "other").
+def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool = False) -> Profile:
+    """Profile ``obj``.  Unknown objects give kind "other" (type and repr); a column that
+    fails to profile becomes a column of kind "error" carrying the exception's text.
 
     ``pii``: column names whose values must not appear anywhere in the profile.
     ``sample``: number of leading rows to include (PII columns left out).
+    ``strict``: raise instead (a failing column raises ``ColumnError``); otherwise
+    this never raises, since profiling runs inside the user's task.
     """
     try:
         pii_set = {str(p) for p in (pii or ())}
@@ -112,8 +115,10 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0) -> Profile:
     gc.disable()  # a wide frame creates ~100 small dicts per column; GC passes would dominate
     try:
         with np.errstate(all="ignore"):  # inf/NaN arithmetic is expected; no warnings in user tasks
-            data = _profile(obj, pii_set, n_sample)
+            data = _profile(obj, pii_set, n_sample, Cut(strict=strict))
     except Exception:  # noqa: BLE001 - profiling must never break the user's task
+        if strict:
+            raise
         data = _other(obj, Cut())
     finally:
         if gc_was_enabled:
@@ -122,6 +127,8 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0) -> Profile:
     try:
         text = json.dumps(data, allow_nan=False)
     except Exception:  # noqa: BLE001 - last line of defence: never hand out an unserialisable dict
+        if strict:
+            raise
         data = _other(obj, Cut())
         data["pii"] = sorted(pii_set)
         text = None
@@ -140,9 +147,8 @@ def _other(obj: Any, cut: Cut) -> dict[str, Any]:
     return d
 
 
-def _profile(obj: Any, pii: set[str], n_sample: int) -> dict[str, Any]:
+def _profile(obj: Any, pii: set[str], n_sample: int, cut: Cut) -> dict[str, Any]:
     """Dispatch on the object's type (pandas/polars/pyarrow checked without importing them)."""
-    cut = Cut()
     if obj is None:
         return empty_profile("none", "NoneType")
     mod = (getattr(type(obj), "__module__", "") or "").split(".")[0]

@@ -12,16 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    delete,
-    insert,
-    select,
-)
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +28,7 @@ from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, Ta
 
 log = logging.getLogger("ddtrack.ingest")
 
-_COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch", "estimates")
+_COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch", "estimates", "error")
 _OUTPUT_DETAIL = ("repr", "sample", "pii", "type")
 
 
@@ -67,27 +62,73 @@ def decode_xcom_value(value: Any) -> Any:
     return value
 
 
-def _xcom_query(dag_id: str | None = None, run_id: str | None = None, since: dt.datetime | None = None):
-    q = select(XCOM.c.value, XCOM.c.timestamp).where(XCOM.c.key == XCOM_KEY)
+_PAGE = 8  # records read at once: a page of 2 MiB records stays a few tens of MiB
+_ORDER = (XCOM.c.dag_id, XCOM.c.run_id, XCOM.c.task_id, XCOM.c.map_index)
+
+
+def _xcom_filter(dag_id: str | None, run_id: str | None, since: dt.datetime | None) -> list:
+    where = [XCOM.c.key == XCOM_KEY]
     if dag_id is not None:
-        q = q.where(XCOM.c.dag_id == dag_id)
+        where.append(XCOM.c.dag_id == dag_id)
     if run_id is not None:
-        q = q.where(XCOM.c.run_id == run_id)
+        where.append(XCOM.c.run_id == run_id)
     if since is not None:
-        q = q.where(XCOM.c.timestamp >= since)
-    return q.order_by(XCOM.c.timestamp)
+        where.append(XCOM.c.timestamp >= since)
+    return where
 
 
-def read_records(
+def _after(last: tuple) -> Any:
+    """Rows after ``last`` in ``_ORDER``: keyset paging without row-value comparison,
+    which every backend reads the same way."""
+    condition = _ORDER[-1] > last[-1]
+    for column, value in zip(reversed(_ORDER[:-1]), reversed(last[:-1]), strict=True):
+        condition = or_(column > value, and_(column == value, condition))
+    return condition
+
+
+def iter_records(
     metastore_url: str,
     *,
     dag_id: str | None = None,
     run_id: str | None = None,
     since: dt.datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The ddtrack records stored as XComs, optionally of one DAG / run / since a time."""
+    page: int = _PAGE,
+) -> Iterator[dict[str, Any]]:
+    """The ddtrack records stored as XComs, optionally of one DAG / run / since a time,
+    read ``page`` at a time: each page in a short connection of its own, so memory stays
+    bounded and no read lock is held while the records are written (SQLite)."""
+    where = _xcom_filter(dag_id, run_id, since)
+    last: tuple | None = None
+    while True:
+        query = select(XCOM.c.value, *_ORDER).where(*where).order_by(*_ORDER).limit(page)
+        if last is not None:
+            query = query.where(_after(last))
+        with get_engine(metastore_url).connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        last = tuple(rows[-1])[1:]
+        for row in rows:
+            value = decode_xcom_value(row.value)
+            if is_record(value):
+                yield value
+        del rows
+
+
+def count_records(metastore_url: str, *, dag_id: str | None = None, since: dt.datetime | None = None) -> int:
+    """How many ddtrack records wait in the XCom table (for a progress bar)."""
+    query = select(func.count()).select_from(XCOM).where(*_xcom_filter(dag_id, None, since))
     with get_engine(metastore_url).connect() as conn:
-        rows = conn.execute(_xcom_query(dag_id, run_id, since)).all()
+        return int(conn.execute(query).scalar() or 0)
+
+
+def read_records_of_task(metastore_url: str, dag_id: str, run_id: str, task_id: str, map_index: int) -> list[dict[str, Any]]:
+    """The record of one task instance by its keys (one primary-key read)."""
+    query = select(XCOM.c.value).where(
+        *_xcom_filter(dag_id, run_id, None), XCOM.c.task_id == task_id, XCOM.c.map_index == map_index
+    )
+    with get_engine(metastore_url).connect() as conn:
+        rows = conn.execute(query).all()
     return [v for v in (decode_xcom_value(r.value) for r in rows) if is_record(v)]
 
 
@@ -402,6 +443,7 @@ def _describe(record: Mapping[str, Any]) -> str:
 
 
 def ingest_run(metastore_url: str, store_url: str, dag_id: str, run_id: str) -> IngestReport:
-    """Ingest every record of one DAG run (what the dag-run listener does)."""
-    records = read_records(metastore_url, dag_id=dag_id, run_id=run_id)
+    """Ingest every record of one DAG run (what the dag-run listener does), a page at a
+    time: a run of 1,000 map indexes with 2 MiB records never sits in memory at once."""
+    records = iter_records(metastore_url, dag_id=dag_id, run_id=run_id)
     return ingest_records(store_url, records, metastore_url=metastore_url)

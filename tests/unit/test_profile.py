@@ -37,7 +37,8 @@ def prof(obj, **kw) -> dict:
     assert set(d) == TOP_KEYS
     assert d["format"] == 1
     for c in d["columns"]:
-        assert set(c) == COLUMN_KEYS, set(c) ^ COLUMN_KEYS
+        keys = COLUMN_KEYS | {"error"} if c["kind"] == "error" else COLUMN_KEYS
+        assert set(c) == keys, set(c) ^ keys
         assert isinstance(c["name"], str)
     return d
 
@@ -571,6 +572,7 @@ def test_never_raises_on_odd_inputs():
     for o in odd:
         d = prof(o)
         assert d["kind"] in {"pandas", "pyarrow", "numpy", "dict", "list", "scalar", "other"}
+        assert not [c for c in d["columns"] if c["kind"] == "error"], o  # odd, not broken
 
 
 # ---------------------------------------------------------------- property test
@@ -755,16 +757,45 @@ def test_pyarrow_and_polars_are_not_converted_to_pandas(monkeypatch):
         assert d["columns"][0]["mean"] == 2.0 and d["columns"][1]["distinct"] == 2
 
 
-def test_a_failing_column_keeps_its_counts(monkeypatch):
+def _break_numeric_columns(monkeypatch):
     from ddtrack.profile import _columns
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(_columns, "numeric_column", boom)
+
+
+def test_a_failing_column_is_an_error_with_its_message_and_counts(monkeypatch):
+    _break_numeric_columns(monkeypatch)
     d = prof(pd.DataFrame({"x": [1.0, None, 3.0], "s": ["a", "b", None]}))
     x, s = d["columns"]
-    assert x["kind"] == "other" and x["count"] == 2 and x["nulls"] == 1 and x["null_pct"] == pytest.approx(100 / 3)
-    assert s["kind"] == "string" and s["distinct"] == 2
+    assert x["kind"] == "error" and x["error"] == "RuntimeError: boom"
+    assert x["count"] == 2 and x["nulls"] == 1 and x["null_pct"] == pytest.approx(100 / 3)
+    assert all(x[f] is None for f in ("distinct", "min", "max", "mean", "std", "quantiles", "histogram", "sketch"))
+    assert s["kind"] == "string" and s["distinct"] == 2 and "error" not in s
     d = prof(pa.table({"x": [1.0, None]}))
-    assert d["columns"][0]["kind"] == "other" and d["columns"][0]["nulls"] == 1
+    assert d["columns"][0]["kind"] == "error" and d["columns"][0]["nulls"] == 1
+    assert d["columns"][0]["error"] == "RuntimeError: boom"
+
+
+def test_a_failing_pii_column_keeps_only_the_exception_type(monkeypatch):
+    from ddtrack.profile import _columns
+
+    def leaks(*args, **kwargs):
+        raise ValueError("could not read 'Jane Doe'")
+
+    monkeypatch.setattr(_columns, "string_column", leaks)
+    (name,) = prof(pd.DataFrame({"name": ["Jane Doe", "John Roe"]}), pii=["name"])["columns"]
+    assert name["kind"] == "error" and name["error"] == "ValueError (message withheld: PII column)"
+    assert "Jane" not in json.dumps(name)
+
+
+def test_a_failing_column_raises_in_strict_mode(monkeypatch):
+    from ddtrack.profile import ColumnError
+
+    _break_numeric_columns(monkeypatch)
+    with pytest.raises(ColumnError, match="column 'x' could not be profiled: RuntimeError: boom") as info:
+        profile(pd.DataFrame({"x": [1.0, 2.0]}), strict=True)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert profile(pd.DataFrame({"s": ["a"]}), strict=True)["columns"][0]["kind"] == "string"

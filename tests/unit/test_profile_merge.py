@@ -262,3 +262,22 @@ def test_merged_datetime_histogram_and_quantiles_for_naive_and_zoned_columns(tz)
     values = (t.dt.tz_convert("UTC") if tz else t).dt.as_unit("ns").astype("int64").to_numpy()
     lo, hi = rank_of(values, pd.Timestamp(median).as_unit("ns").value)
     assert lo - SUMMARY_RANK_ERROR <= 0.5 <= hi + SUMMARY_RANK_ERROR
+
+
+def test_an_error_in_any_part_keeps_the_merged_column_an_error(monkeypatch):
+    from ddtrack.profile import _columns
+
+    good = profile(pd.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})).to_dict()
+    with monkeypatch.context() as m:
+        m.setattr(_columns, "numeric_column", lambda *a, **k: 1 / 0)
+        bad = profile(pd.DataFrame({"x": [3.0, None, 5.0], "s": ["c", None, "d"]})).to_dict()
+    for parts in ([good, bad], [bad, good], [bad, good, good]):
+        x, s = merge_profiles(parts)["columns"]
+        assert x["kind"] == "error" and x["error"] == "ZeroDivisionError: division by zero"
+        assert x["mean"] is None and x["quantiles"] is None and x["histogram"] is None
+        assert (x["count"], x["nulls"]) == (2 * (len(parts) - 1) + 2, 1)
+        assert s["kind"] == "string" and "error" not in s
+    unknown = json.loads(json.dumps(bad))
+    unknown["columns"][0]["count"] = None  # a part whose counts could not be had either
+    x = merge_profiles([good, unknown])["columns"][0]
+    assert x["kind"] == "error" and x["count"] is None and x["error"].startswith("ZeroDivisionError")
