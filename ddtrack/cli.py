@@ -1,13 +1,24 @@
-"""``ddtrack`` command line: install (create/upgrade side tables), sync (ingest records)."""
+"""``ddtrack`` command line: install (create/upgrade side tables), sync (ingest records),
+cleanup (retention) and status (does tracking work here?).
+
+Every command fails with one line that says what to do and a non-zero exit code, never a
+traceback: before it starts, a command checks the databases it needs
+(:mod:`ddtrack.queries.status`), and :class:`_Group` turns any error left into one line.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import sys
+from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ddtrack import __version__, conf
+from ddtrack.queries import status as health
 
 
 def _store_url(conn: str | None) -> str:
@@ -20,7 +31,86 @@ def _store_url(conn: str | None) -> str:
     return url
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _needs(name: str, params: dict[str, Any]) -> tuple[bool, bool]:
+    """(needs Airflow's metastore, needs ddtrack's tables at the code's revision) of a command."""
+    if name == "sync":
+        return True, True
+    if name == "cleanup":
+        return bool(params.get("orphans")), True
+    if name == "install":
+        # Creating ddtrack's tables in an empty metastore would hide that Airflow's are missing.
+        return not params.get("conn") and not conf.sql_alchemy_conn(), False
+    return False, False
+
+
+def _preflight(name: str, params: dict[str, Any]) -> None:
+    """Check what a command needs before it starts, so that it fails with one clear line."""
+    needs_metastore, needs_store = _needs(name, params)
+    problems = []
+    if needs_metastore:
+        problems.append(health.metastore_problem(health.metastore_state(conf.metastore_url())))
+    if needs_store and not any(problems):
+        problems.append(health.store_problem(health.store_state(params.get("conn") or conf.store_url())))
+    problem = next((p for p in problems if p), None)
+    if problem:
+        raise click.ClickException(problem)
+    dag_id = params.get("dag_id")
+    if dag_id is not None:
+        from ddtrack.queries import Sources, dag_exists
+
+        sources = Sources(store_url=params.get("conn") or conf.store_url(), metastore_url=conf.metastore_url())
+        if not dag_exists(sources, dag_id, allowed=None):
+            raise click.BadParameter(
+                f"no run of a DAG {dag_id!r} in Airflow's metastore or ddtrack's tables "
+                "(`airflow dags list` shows the ids)",
+                param_hint="--dag-id",
+            )
+
+
+def _database_error(exc: SQLAlchemyError) -> str:
+    """One line for a database error no check foresaw (a database that went away meanwhile)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    cause = health.error_cause(exc)
+    if "ddtrack_" in text and any(s in text for s in ("no such table", "does not exist", "doesn't exist")):
+        return f"ddtrack's tables are missing ({cause}): run `ddtrack install`"
+    if any(s in text for s in ("no such table", "does not exist", "doesn't exist")):
+        return f"Airflow's metastore is not migrated ({cause}): run `airflow db migrate`"
+    if any(s in text for s in ("timeout", "timed out", "canceling statement", "interrupted")):
+        return f"a database did not answer in time ({cause}): check that it runs, then try again"
+    return f"a database refused the command ({cause}): check that it runs and the connection settings"
+
+
+class _Checked(click.Command):
+    """A command that checks the databases it needs before it starts."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _preflight(ctx.info_name or self.name or "", ctx.params)
+        return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    """ddtrack's commands: any error becomes one line and exit code 1, never a traceback
+    (``DDTRACK_TRACEBACK=1`` shows the traceback of an unexpected one)."""
+
+    command_class = _Checked
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_database_error(exc)) from None
+        except Exception as exc:
+            if os.environ.get("DDTRACK_TRACEBACK"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {first} (DDTRACK_TRACEBACK=1 shows where)"
+            ) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ddtrack")
 def main() -> None:
     """ddtrack: data tracking for Apache Airflow 3."""
@@ -33,51 +123,26 @@ def install(conn: str | None) -> None:
     from ddtrack.store.schema import upgrade
 
     url = _store_url(conn)
-    click.echo(f"ddtrack {__version__}: side tables at {_safe(url)}")
+    click.echo(f"ddtrack {__version__}: side tables at {health.safe_url(url)}")
     try:
         report = upgrade(url)
     except Exception as exc:
-        raise click.ClickException(f"could not create ddtrack's tables: {type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(f"could not create ddtrack's tables: {health.error_cause(exc)}") from exc
     if report.changed:
         click.echo(f"  schema upgraded {report.before or 'nothing'} -> {report.after} ({', '.join(report.applied)})")
     else:
         click.echo(f"  schema already at {report.after}: nothing to do")
     click.echo(f"  tables: {', '.join(report.tables)}")
-    problems = _plugin_problems()
-    if problems:
-        for p in problems:
-            click.secho(f"  ! {p}", fg="yellow", err=True)
+    plugin = health.plugin_state()
+    if not plugin.loaded:
+        click.secho(
+            f"  ! Airflow does not load the ddtrack plugin ({plugin.detail}): "
+            "install ddtrack into Airflow's own environment",
+            fg="yellow",
+            err=True,
+        )
         sys.exit(1)
     click.echo("  Airflow sees the ddtrack plugin (entry point airflow.plugins)")
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable URL>"
-
-
-def _plugin_problems() -> list[str]:
-    """Why Airflow would not load the plugin, if it would not."""
-    from importlib.metadata import entry_points
-
-    problems = []
-    if not any(ep.value.startswith("ddtrack.") for ep in entry_points(group="airflow.plugins")):
-        problems.append("no airflow.plugins entry point for ddtrack: reinstall with `pip install ddtrack`")
-        return problems
-    try:
-        from airflow import plugins_manager
-
-        plugins, errors = plugins_manager._get_plugins()
-        if not any(getattr(p, "name", None) == "ddtrack" for p in plugins):
-            detail = "; ".join(f"{k}: {v}" for k, v in errors.items() if "ddtrack" in k or "ddtrack" in str(v))
-            problems.append(f"Airflow did not load the ddtrack plugin {detail}".strip())
-    except Exception as exc:
-        problems.append(f"could not ask Airflow for its plugins: {exc}")
-    return problems
 
 
 @main.command()
@@ -140,6 +205,39 @@ def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | No
     verb = "would delete" if dry_run else "deleted"
     for report in reports:
         click.echo(f"{verb}: " + ", ".join(f"{n} {what}" for what, n in report.deleted.items()))
+
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(as_json: bool) -> None:
+    """Does tracking work here? Exit code 0 when healthy, 1 when something needs action."""
+    from ddtrack.queries import default_sources
+
+    report = health.deployment_status(default_sources())
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_status(report)
+    sys.exit(0 if report.healthy else 1)
+
+
+def _print_status(report: health.DeploymentStatus) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="ddtrack status", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for label, value in health.summary_lines(report):
+        table.add_row(label, value)
+    console = Console(soft_wrap=False)
+    console.print(table, markup=False)
+    if report.healthy:
+        click.secho("healthy: tracking works", fg="green")
+    for problem in report.problems:
+        click.secho(f"! {problem}", fg="red")
+
 
 
 if __name__ == "__main__":
