@@ -196,14 +196,14 @@ def measure(store_url: str, meta_url: str) -> list[tuple[str, float]]:
     allowed = [f"dag_{d}" for d in range(DAGS)]
     last_run = f"scheduled__run_{RUNS - 1:05d}"
     cases = [
-        ("task history, last 50 runs", lambda: queries.task_history(sources, "dag_7", "task_3", 50)),
-        ("task history, last 1,000 runs", lambda: queries.task_history(sources, "dag_7", "task_3", 1000)),
-        ("DAG lineage graph", lambda: queries.lineage_graph(sources, "dag_7")),
+        ("task history, last 50 runs", lambda: queries.task_history(sources, "dag_7", "task_3", 50, allowed=allowed)),
+        ("task history, last 1,000 runs", lambda: queries.task_history(sources, "dag_7", "task_3", 1000, allowed=allowed)),
+        ("DAG lineage graph", lambda: queries.lineage_graph(sources, "dag_7", allowed=allowed)),
         ("search 'email' (columns)", lambda: queries.search(sources, "email", allowed)),
         ("search 'team_3' (tags)", lambda: queries.search(sources, "team_3", allowed)),
         ("search 'col_19_task_1' (one column)", lambda: queries.search(sources, "col_19_task_1", allowed)),
-        ("task instance page", lambda: queries.task_instance(sources, "dag_7", last_run, "task_3")),
-        ("run page", lambda: queries.run_detail(sources, "dag_7", last_run)),
+        ("task instance page", lambda: queries.task_instance(sources, "dag_7", last_run, "task_3", allowed=allowed)),
+        ("run page", lambda: queries.run_detail(sources, "dag_7", last_run, allowed=allowed)),
         ("home (all DAGs)", lambda: queries.tracked_dags(sources, allowed)),
     ]
     results = []

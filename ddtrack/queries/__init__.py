@@ -6,16 +6,28 @@ result types live in :mod:`~ddtrack.queries.types`, the pure graph algorithms in
 :mod:`~ddtrack.queries.graph`, and the one rule of authorization in
 :mod:`~ddtrack.queries.access`. Nothing here knows of Dash. Every query is bounded and
 reads an index: ``benchmarks/views_speed.py`` prints their plans.
+
+Every query that can return a DAG's id, or a task id, run id or output name of a DAG,
+takes the caller's readable DAGs as ``allowed`` and filters in SQL through
+:mod:`~ddtrack.queries.access`; a query that can return a DAG's name and does not take
+``allowed`` is a bug. A configured metastore that does not answer raises
+:class:`~ddtrack.queries.sources.MetastoreUnavailable` instead of an empty result.
 """
 
-from ddtrack.queries.graph import neighbours
+from ddtrack.queries.graph import layers, neighbours
 from ddtrack.queries.home import tracked_dags
 from ddtrack.queries.instances import diff_outputs, task_instance
 from ddtrack.queries.lineage import dag_exists, lineage_graph, output_node_id, task_node_id
 from ddtrack.queries.mapped import mapped_whole
 from ddtrack.queries.runs import dag_runs, run_detail
 from ddtrack.queries.search import search
-from ddtrack.queries.sources import DEFAULT_HISTORY, MAX_HISTORY, Sources, default_sources
+from ddtrack.queries.sources import (
+    DEFAULT_HISTORY,
+    MAX_HISTORY,
+    MetastoreUnavailable,
+    Sources,
+    default_sources,
+)
 from ddtrack.queries.tasks import task_history
 from ddtrack.queries.types import (
     ColumnChange,
@@ -51,6 +63,7 @@ __all__ = [
     "LineageGraph",
     "MappedPart",
     "MappedWhole",
+    "MetastoreUnavailable",
     "OutputDetail",
     "OutputDiff",
     "PreviousRun",
@@ -64,6 +77,7 @@ __all__ = [
     "dag_runs",
     "default_sources",
     "diff_outputs",
+    "layers",
     "lineage_graph",
     "mapped_whole",
     "neighbours",

@@ -1,4 +1,8 @@
-"""One task instance's try: outputs, profiles, code, lineage, and the diff against the previous success."""
+"""One task instance's try: outputs, profiles, code, lineage, and the diff against the previous success.
+
+Filtered by ``allowed`` (:mod:`ddtrack.queries.access`): nothing of a DAG the caller may not
+read, and consumers in such DAGs only as a count.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
 from ddtrack.queries.outputs import outputs_of
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.queries.types import (
@@ -28,14 +33,18 @@ def task_instance(
     task_id: str,
     map_index: int = -1,
     try_number: int | None = None,
+    *,
+    allowed: Allowed,
 ) -> InstanceDetail | None:
-    """Everything recorded about one task instance's try (the newest try unless given)."""
+    """Everything recorded about one task instance's try (the newest try unless given);
+    None when there is none the caller may read."""
     run = TaskRun.__table__
+    this_dag = one_dag(run.c.dag_id, dag_id, allowed)
     with store_conn(sources) as conn:
         tries = conn.execute(
             select(run.c.id, run.c.try_number, run.c.state)
             .where(
-                run.c.dag_id == dag_id,
+                this_dag,
                 run.c.run_id == run_id,
                 run.c.task_id == task_id,
                 run.c.map_index == map_index,
@@ -46,7 +55,7 @@ def task_instance(
             r[0]
             for r in conn.execute(
                 select(run.c.map_index)
-                .where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id == task_id)
+                .where(this_dag, run.c.run_id == run_id, run.c.task_id == task_id)
                 .group_by(run.c.map_index)
                 .order_by(run.c.map_index)
             )
@@ -63,7 +72,7 @@ def task_instance(
             ).scalar()
         tags, output_tags = _tags_of(conn, row.id)
         inputs = _inputs_of(conn, row.id)
-        consumers = _consumers_of(conn, dag_id, run_id, task_id, outputs)
+        consumers, hidden_consumers = _consumers_of(conn, dag_id, run_id, task_id, outputs, allowed)
         detail = InstanceDetail(
             dag_id=dag_id,
             run_id=run_id,
@@ -86,6 +95,7 @@ def task_instance(
             outputs=outputs,
             inputs=inputs,
             consumers=consumers,
+            hidden_consumers=hidden_consumers,
             tries=[TryRef(t.try_number, t.state) for t in tries],
             map_indexes=map_indexes,
         )
@@ -120,9 +130,10 @@ def _inputs_of(conn: Connection, task_run_id: int) -> list[dict[str, Any]]:
 
 
 def _consumers_of(
-    conn: Connection, dag_id: str, run_id: str, task_id: str, outputs: list[OutputDetail]
-) -> list[dict[str, Any]]:
-    """Tasks that read this task's outputs: in the same run, and other DAGs through shared URIs."""
+    conn: Connection, dag_id: str, run_id: str, task_id: str, outputs: list[OutputDetail], allowed: Allowed
+) -> tuple[list[dict[str, Any]], int]:
+    """Tasks that read this task's outputs: in the same run, and other DAGs through shared
+    URIs; plus how many tasks of DAGs the caller may not read do (counted, never named)."""
     lin = Lineage.__table__
     consumers = [
         {
@@ -135,7 +146,7 @@ def _consumers_of(
         for r in conn.execute(
             select(lin.c.dag_id, lin.c.run_id, lin.c.task_id, lin.c.upstream_output)
             .where(
-                lin.c.dag_id == dag_id,
+                one_dag(lin.c.dag_id, dag_id, allowed),
                 lin.c.run_id == run_id,
                 lin.c.kind == "task",
                 lin.c.upstream_task_id == task_id,
@@ -143,18 +154,26 @@ def _consumers_of(
             .group_by(lin.c.dag_id, lin.c.run_id, lin.c.task_id, lin.c.upstream_output)
         )
     ]
-    uris = [o.uri for o in outputs if o.uri]
-    if uris:
-        for r in conn.execute(
-            select(lin.c.dag_id, lin.c.task_id, lin.c.uri, func.max(lin.c.run_id).label("run_id"))
-            .where(lin.c.uri.in_(uris), lin.c.direction == "input")
-            .group_by(lin.c.dag_id, lin.c.task_id, lin.c.uri)
-            .limit(50)
-        ):
-            consumers.append(
-                {"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "name": r.uri, "via": "uri"}
-            )
-    return consumers
+    uris = sorted({o.uri for o in outputs if o.uri})
+    if not uris:
+        return consumers, 0
+    readers = lin.c.uri.in_(uris), lin.c.direction == "input"
+    for r in conn.execute(
+        select(lin.c.dag_id, lin.c.task_id, lin.c.uri, func.max(lin.c.run_id).label("run_id"))
+        .where(*readers, dag_filter(lin.c.dag_id, allowed))
+        .group_by(lin.c.dag_id, lin.c.task_id, lin.c.uri)
+        .limit(50)
+    ):
+        consumers.append(
+            {"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "name": r.uri, "via": "uri"}
+        )
+    hidden = (
+        select(lin.c.dag_id, lin.c.task_id)
+        .where(*readers, dag_hidden(lin.c.dag_id, allowed))
+        .group_by(lin.c.dag_id, lin.c.task_id)
+        .subquery()
+    )
+    return consumers, int(conn.execute(select(func.count()).select_from(hidden)).scalar() or 0)
 
 
 def _previous_success(conn: Connection, detail: InstanceDetail, started_at) -> PreviousRun | None:

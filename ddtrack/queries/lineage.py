@@ -1,4 +1,8 @@
-"""The DAG page's lineage: tasks, their outputs, data edges, external inputs and linked DAGs."""
+"""The DAG page's lineage: tasks, their outputs, data edges, external inputs and linked DAGs.
+
+Every function takes ``allowed`` (:mod:`ddtrack.queries.access`): a DAG the caller may not
+read does not exist here, and a linked DAG the caller may not read is only ever counted.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
 from ddtrack.queries.graph import dedupe_edges
-from ddtrack.queries.sources import Sources, meta_conn, store_conn
+from ddtrack.queries.sources import Sources, has_metastore, meta_conn, reading_metastore, store_conn
 from ddtrack.queries.types import GraphEdge, GraphNode, LineageGraph
 from ddtrack.store.airflow_tables import DAG_RUN, SERIALIZED_DAG
 from ddtrack.store.models import Lineage, Output, TaskRun
@@ -26,34 +31,42 @@ def output_node_id(dag_id: str, task_id: str, name: str) -> str:
     return f"output::{dag_id}::{task_id}::{name}"
 
 
-def dag_exists(sources: Sources, dag_id: str) -> bool:
-    """Whether Airflow or ddtrack knows ``dag_id``."""
+def dag_exists(sources: Sources, dag_id: str, *, allowed: Allowed) -> bool:
+    """Whether Airflow or ddtrack knows ``dag_id`` and the caller may read it.
+
+    Raises :class:`~ddtrack.queries.sources.MetastoreUnavailable` when the configured
+    metastore does not answer.
+    """
     with store_conn(sources) as conn:
-        if conn.execute(select(TaskRun.id).where(TaskRun.dag_id == dag_id).limit(1)).first():
+        run = TaskRun.__table__
+        if conn.execute(select(run.c.id).where(one_dag(run.c.dag_id, dag_id, allowed)).limit(1)).first():
             return True
-    try:
-        with meta_conn(sources) as conn:
-            return (
-                conn.execute(select(DAG_RUN.c.id).where(DAG_RUN.c.dag_id == dag_id).limit(1)).first()
-                is not None
-            )
-    except Exception:
+    if not has_metastore(sources):
         return False
-
-
-def serialized_dag_edges(sources: Sources, dag_id: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Task ids and dependency edges of the DAG's newest serialized version."""
-    sd = SERIALIZED_DAG
-    try:
-        with meta_conn(sources) as conn:
-            row = conn.execute(
-                select(sd.c.data, sd.c.data_compressed)
-                .where(sd.c.dag_id == dag_id)
-                .order_by(sd.c.created_at.desc())
-                .limit(1)
+    with reading_metastore("read Airflow's DAG runs"), meta_conn(sources) as conn:
+        return (
+            conn.execute(
+                select(DAG_RUN.c.id).where(one_dag(DAG_RUN.c.dag_id, dag_id, allowed)).limit(1)
             ).first()
-    except Exception:
+            is not None
+        )
+
+
+def serialized_dag_edges(
+    sources: Sources, dag_id: str, *, allowed: Allowed
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Task ids and dependency edges of the DAG's newest serialized version (none without a
+    metastore; :class:`~ddtrack.queries.sources.MetastoreUnavailable` if it does not answer)."""
+    if not has_metastore(sources):
         return [], []
+    sd = SERIALIZED_DAG
+    with reading_metastore("read Airflow's serialized DAG"), meta_conn(sources) as conn:
+        row = conn.execute(
+            select(sd.c.data, sd.c.data_compressed)
+            .where(one_dag(sd.c.dag_id, dag_id, allowed))
+            .order_by(sd.c.created_at.desc())
+            .limit(1)
+        ).first()
     if row is None:
         return [], []
     data = row.data
@@ -81,7 +94,7 @@ RECENT_TRIES = 500
 MAX_TASK_LOOKUPS = 200
 
 
-def _latest_tries(conn: Connection, dag_id: str, task_ids: Sequence[str] = ()) -> list[Any]:
+def _latest_tries(conn: Connection, dag_id: str, allowed: Allowed, task_ids: Sequence[str] = ()) -> list[Any]:
     """Each task's newest tracked run: the newest try of every instance (map index) in it.
 
     The DAG's newest tries come from the ``(dag_id, started_at)`` index; a task not among
@@ -98,9 +111,10 @@ def _latest_tries(conn: Connection, dag_id: str, task_ids: Sequence[str] = ()) -
         run.c.state,
         run.c.tracked,
     )
+    this_dag = one_dag(run.c.dag_id, dag_id, allowed)
     recent = conn.execute(
         select(run.c.task_id, run.c.run_id)
-        .where(run.c.dag_id == dag_id)
+        .where(this_dag)
         .order_by(run.c.started_at.desc())
         .limit(RECENT_TRIES)
     ).all()
@@ -110,7 +124,7 @@ def _latest_tries(conn: Connection, dag_id: str, task_ids: Sequence[str] = ()) -
     for task_id in [t for t in task_ids if t not in latest_run][:MAX_TASK_LOOKUPS]:
         found = conn.execute(
             select(run.c.run_id)
-            .where(run.c.dag_id == dag_id, run.c.task_id == task_id)
+            .where(this_dag, run.c.task_id == task_id)
             .order_by(run.c.started_at.desc())
             .limit(1)
         ).first()
@@ -124,7 +138,7 @@ def _latest_tries(conn: Connection, dag_id: str, task_ids: Sequence[str] = ()) -
     rows = []
     for run_id, tasks in by_run.items():
         rows += conn.execute(
-            select(*columns).where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id.in_(tasks))
+            select(*columns).where(this_dag, run.c.run_id == run_id, run.c.task_id.in_(tasks))
         ).all()
     newest: dict[tuple[str, int], Any] = {}
     for r in rows:
@@ -134,9 +148,14 @@ def _latest_tries(conn: Connection, dag_id: str, task_ids: Sequence[str] = ()) -
     return list(newest.values())
 
 
-def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
-    """Tasks and their outputs, dependency and data edges, external inputs and linked DAGs."""
-    task_ids, dep_edges = serialized_dag_edges(sources, dag_id)
+def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> LineageGraph:
+    """Tasks and their outputs, dependency and data edges, external inputs and linked DAGs.
+
+    Linked DAGs the caller may read appear by name; the others as one count per shared
+    URI ("2 tasks in DAGs you cannot read"), with nothing that names them. Empty for a
+    DAG the caller may not read.
+    """
+    task_ids, dep_edges = serialized_dag_edges(sources, dag_id, allowed=allowed)
     nodes: dict[str, GraphNode] = {}
     edges: list[GraphEdge] = []
     for task_id in task_ids:
@@ -147,7 +166,7 @@ def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
         edges.append(GraphEdge(task_node_id(dag_id, up), task_node_id(dag_id, down), "dependency"))
     out, lin = Output.__table__, Lineage.__table__
     with store_conn(sources) as conn:
-        latest = _latest_tries(conn, dag_id, task_ids)
+        latest = _latest_tries(conn, dag_id, allowed, task_ids)
         run_ids = {r.id for r in latest}
         for r in latest:
             node = nodes.setdefault(
@@ -195,14 +214,13 @@ def lineage_graph(sources: Sources, dag_id: str) -> LineageGraph:
             if run_ids
             else []
         )
-        _add_lineage_edges(conn, dag_id, nodes, edges, lineage)
+        _add_lineage_edges(conn, dag_id, allowed, nodes, edges, lineage)
     return LineageGraph(dag_id, list(nodes.values()), dedupe_edges(edges))
 
 
 def _add_lineage_edges(
-    conn: Connection, dag_id: str, nodes: dict[str, GraphNode], edges: list[GraphEdge], lineage
+    conn: Connection, dag_id: str, allowed: Allowed, nodes: dict[str, GraphNode], edges: list[GraphEdge], lineage
 ) -> None:
-    lin = Lineage.__table__
     uris_in: set[str] = set()
     uris_out: set[str] = set()
     for item in lineage:
@@ -219,25 +237,61 @@ def _add_lineage_edges(
             edges.append(GraphEdge(ext, target, "uri"))
         elif item.uri and item.direction == "output":
             uris_out.add(item.uri)
-    # Cross-DAG edges: other DAGs that write what this DAG reads, or read what it writes.
-    linked = uris_in | uris_out
-    if not linked:
-        return
+    if uris_in or uris_out:
+        _add_cross_dag_edges(conn, dag_id, allowed, uris_in, uris_out, nodes, edges)
+
+
+def _add_cross_dag_edges(
+    conn: Connection,
+    dag_id: str,
+    allowed: Allowed,
+    uris_in: set[str],
+    uris_out: set[str],
+    nodes: dict[str, GraphNode],
+    edges: list[GraphEdge],
+) -> None:
+    """Other DAGs that write what this DAG reads, or read what it writes: readable ones by
+    name, unreadable ones counted per URI and direction."""
+    lin = Lineage.__table__
+    linked = or_(
+        and_(lin.c.direction == "output", lin.c.uri.in_(sorted(uris_in))),
+        and_(lin.c.direction == "input", lin.c.uri.in_(sorted(uris_out))),
+    )
     others = conn.execute(
         select(lin.c.dag_id, lin.c.task_id, lin.c.direction, lin.c.uri)
-        .where(lin.c.uri.in_(list(linked)), lin.c.dag_id != dag_id)
+        .where(linked, lin.c.dag_id != dag_id, dag_filter(lin.c.dag_id, allowed))
         .group_by(lin.c.dag_id, lin.c.task_id, lin.c.direction, lin.c.uri)
         .limit(200)
     ).all()
+    pairs = (
+        select(lin.c.uri, lin.c.direction, lin.c.dag_id, lin.c.task_id)
+        .where(linked, lin.c.dag_id != dag_id, dag_hidden(lin.c.dag_id, allowed))
+        .group_by(lin.c.uri, lin.c.direction, lin.c.dag_id, lin.c.task_id)
+        .subquery()
+    )
+    hidden = conn.execute(
+        select(pairs.c.uri, pairs.c.direction, func.count()).group_by(pairs.c.uri, pairs.c.direction)
+    ).all()
+
+    def link(node_id: str, direction: str, uri: str) -> None:
+        if direction == "output":  # it writes what this DAG reads
+            edges.append(GraphEdge(node_id, f"uri::{uri}", "cross_dag"))
+        else:  # it reads what this DAG writes
+            producer = next((n.id for n in nodes.values() if n.kind == "output" and n.uri == uri), None)
+            edges.append(GraphEdge(producer or f"uri::{uri}", node_id, "cross_dag"))
+
     for o in others:
         other = f"dag::{o.dag_id}::{o.task_id}"
         nodes.setdefault(
             other, GraphNode(other, "dag", f"{o.dag_id}.{o.task_id}", o.dag_id, o.task_id, uri=o.uri)
         )
-        ext = f"uri::{o.uri}"
-        if o.direction == "output" and o.uri in uris_in:
-            edges.append(GraphEdge(other, ext, "cross_dag"))
-        elif o.direction == "input" and o.uri in uris_out:
-            producer = next((n.id for n in nodes.values() if n.kind == "output" and n.uri == o.uri), None)
-            edges.append(GraphEdge(producer or ext, other, "cross_dag"))
+        link(other, o.direction, o.uri)
+    for uri, direction, count in hidden:
+        node_id = f"hidden::{direction}::{uri}"
+        nodes[node_id] = GraphNode(node_id, "hidden", hidden_label(int(count)), dag_id, uri=uri)
+        link(node_id, direction, uri)
 
+
+def hidden_label(count: int) -> str:
+    """What a page says of tasks in DAGs the user may not read: how many, nothing more."""
+    return "1 task in a DAG you cannot read" if count == 1 else f"{count} tasks in DAGs you cannot read"

@@ -7,21 +7,24 @@ from collections import OrderedDict
 
 from sqlalchemy import select
 
+from ddtrack.queries.access import Allowed, one_dag
 from ddtrack.queries.outputs import merge_outputs, outputs_of
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.types import MappedPart, MappedWhole, OutputDetail
 from ddtrack.store.models import TaskRun
 
 
-def mapped_whole(sources: Sources, dag_id: str, run_id: str, task_id: str) -> MappedWhole | None:
+def mapped_whole(
+    sources: Sources, dag_id: str, run_id: str, task_id: str, *, allowed: Allowed
+) -> MappedWhole | None:
     """The whole of a mapped task in one run: each output's profiles of the newest try of
     every map index merged (:func:`ddtrack.profile.merge_profiles`: counts and sums exact,
-    sketches merged).  None when the task has no tracked map index."""
+    sketches merged).  None when the task has no tracked map index the caller may read."""
     run = TaskRun.__table__
     with store_conn(sources) as conn:
         tries = conn.execute(
             select(run.c.id, run.c.map_index, run.c.try_number, run.c.state, run.c.duration_s, run.c.record_hash)
-            .where(run.c.dag_id == dag_id, run.c.run_id == run_id, run.c.task_id == task_id, run.c.map_index >= 0)
+            .where(one_dag(run.c.dag_id, dag_id, allowed), run.c.run_id == run_id, run.c.task_id == task_id, run.c.map_index >= 0)
             .order_by(run.c.map_index, run.c.try_number)
         ).all()
         newest = {t.map_index: t for t in tries}  # ordered by try: the last one wins

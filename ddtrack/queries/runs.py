@@ -1,4 +1,10 @@
-"""DAG runs: the DAG page's run history, and one run's task instances and outputs."""
+"""DAG runs: the DAG page's run history, and one run's task instances and outputs.
+
+Both take ``allowed`` (:mod:`ddtrack.queries.access`) and read Airflow's metastore where one
+is configured: a metastore that does not answer raises
+:class:`~ddtrack.queries.sources.MetastoreUnavailable`; without one (a store on its own)
+the side tables answer alone.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +14,45 @@ from typing import Any
 
 from sqlalchemy import Integer, func, select
 
-from ddtrack.queries.sources import DEFAULT_HISTORY, Sources, meta_conn, store_conn, utc
+from ddtrack.queries.access import Allowed, one_dag
+from ddtrack.queries.sources import (
+    DEFAULT_HISTORY,
+    Sources,
+    has_metastore,
+    meta_conn,
+    reading_metastore,
+    store_conn,
+    utc,
+)
 from ddtrack.queries.types import DagRunRow, RunDetail, RunTask
 from ddtrack.store.airflow_tables import DAG_RUN, TASK_INSTANCE
 from ddtrack.store.models import Output, TaskRun
 
 
-def dag_runs(sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY) -> list[DagRunRow]:
+def dag_runs(
+    sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY, *, allowed: Allowed
+) -> list[DagRunRow]:
     """The DAG's newest runs (Airflow's metastore), with counts of tracked and failed tries."""
     dr = DAG_RUN
     runs: list[DagRunRow] = []
-    try:
-        with meta_conn(sources) as conn:
+    if has_metastore(sources):
+        with reading_metastore("read Airflow's DAG runs"), meta_conn(sources) as conn:
             for r in conn.execute(
                 select(dr.c.run_id, dr.c.state, dr.c.run_type, dr.c.start_date, dr.c.end_date)
-                .where(dr.c.dag_id == dag_id)
+                .where(one_dag(dr.c.dag_id, dag_id, allowed))
                 .order_by(dr.c.id.desc())
                 .limit(limit)
             ):
                 start, end = utc(r.start_date), utc(r.end_date)
                 duration = (end - start).total_seconds() if start and end else None
                 runs.append(DagRunRow(r.run_id, r.state, r.run_type, start, end, duration))
-    except Exception:
-        runs = []
     run = TaskRun.__table__
+    this_dag = one_dag(run.c.dag_id, dag_id, allowed)
     with store_conn(sources) as conn:
-        if not runs:  # no metastore: the side tables' view of the runs, from the newest tries
+        if not runs:  # none in the metastore, or no metastore: the side tables' view, from the newest tries
             recent = conn.execute(
                 select(run.c.run_id, run.c.started_at, run.c.ended_at)
-                .where(run.c.dag_id == dag_id)
+                .where(this_dag)
                 .order_by(run.c.started_at.desc())
                 .limit(limit * 100)
             ).all()
@@ -58,7 +74,7 @@ def dag_runs(sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY) -> lis
         if runs:
             counts = conn.execute(
                 select(run.c.run_id, func.count(), func.sum(func.cast(run.c.state == "failed", Integer)))
-                .where(run.c.dag_id == dag_id, run.c.run_id.in_([r.run_id for r in runs]))
+                .where(this_dag, run.c.run_id.in_([r.run_id for r in runs]))
                 .group_by(run.c.run_id)
             ).all()
             by_run = {c[0]: c for c in counts}
@@ -69,17 +85,18 @@ def dag_runs(sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY) -> lis
     return runs
 
 
-def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
-    """The run's task instances (Airflow's view, with ddtrack's outputs where tracked)."""
+def run_detail(sources: Sources, dag_id: str, run_id: str, *, allowed: Allowed) -> RunDetail | None:
+    """The run's task instances (Airflow's view, with ddtrack's outputs where tracked);
+    None when neither knows the run, or the caller may not read its DAG."""
     run, out = TaskRun.__table__, Output.__table__
     tasks: dict[tuple[str, int], RunTask] = {}
     state = start = end = None
     found = False
-    try:
-        with meta_conn(sources) as conn:
+    if has_metastore(sources):
+        with reading_metastore("read Airflow's DAG run"), meta_conn(sources) as conn:
             r = conn.execute(
                 select(DAG_RUN.c.state, DAG_RUN.c.start_date, DAG_RUN.c.end_date).where(
-                    DAG_RUN.c.dag_id == dag_id, DAG_RUN.c.run_id == run_id
+                    one_dag(DAG_RUN.c.dag_id, dag_id, allowed), DAG_RUN.c.run_id == run_id
                 )
             ).first()
             if r is not None:
@@ -88,7 +105,7 @@ def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
             for t in conn.execute(
                 select(
                     ti.c.task_id, ti.c.map_index, ti.c.try_number, ti.c.state, ti.c.start_date, ti.c.end_date
-                ).where(ti.c.dag_id == dag_id, ti.c.run_id == run_id)
+                ).where(one_dag(ti.c.dag_id, dag_id, allowed), ti.c.run_id == run_id)
             ):
                 tasks[(t.task_id, t.map_index)] = RunTask(
                     t.task_id,
@@ -100,8 +117,6 @@ def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
                     False,
                     [],
                 )
-    except Exception:
-        pass
     with store_conn(sources) as conn:
         tries = conn.execute(
             select(
@@ -113,7 +128,7 @@ def run_detail(sources: Sources, dag_id: str, run_id: str) -> RunDetail | None:
                 run.c.started_at,
                 run.c.ended_at,
             )
-            .where(run.c.dag_id == dag_id, run.c.run_id == run_id)
+            .where(one_dag(run.c.dag_id, dag_id, allowed), run.c.run_id == run_id)
             .order_by(run.c.try_number)
         ).all()
         newest = {(t.task_id, t.map_index): t for t in tries}

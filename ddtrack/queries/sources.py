@@ -63,6 +63,12 @@ def meta_conn(sources: Sources) -> Connection:
     return get_engine(sources.metastore_url).connect()
 
 
+def has_metastore(sources: Sources) -> bool:
+    """Whether Airflow's metastore is configured at all. A store on its own (no metastore
+    URL) deliberately answers from the side tables; a configured metastore that fails to
+    answer is an error (:class:`MetastoreUnavailable`), never an empty result."""
+    return bool(sources.metastore_url)
+
 
 class MetastoreUnavailable(RuntimeError):
     """Airflow's metadata could not be read; a page says so instead of showing an empty result."""

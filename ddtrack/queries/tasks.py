@@ -6,15 +6,17 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
+from ddtrack.queries.access import Allowed, one_dag
 from ddtrack.queries.sources import DEFAULT_HISTORY, MAX_HISTORY, Sources, store_conn, utc
 from ddtrack.queries.types import TaskHistoryRow
 from ddtrack.store.models import ColumnProfile, Output, TaskRun
 
 
 def task_history(
-    sources: Sources, dag_id: str, task_id: str, limit: int = DEFAULT_HISTORY
+    sources: Sources, dag_id: str, task_id: str, limit: int = DEFAULT_HISTORY, *, allowed: Allowed
 ) -> list[TaskHistoryRow]:
-    """The task's last ``limit`` tries (newest first): duration, state, rows, null rate, schema.
+    """The task's last ``limit`` tries (newest first): duration, state, rows, null rate, schema;
+    none for a DAG the caller may not read.
 
     Reads ``ix_ddtrack_task_run_history`` (dag_id, task_id, started_at) for the tries and the
     outputs by ``task_run_id``; the column table only for these tries' null rates.
@@ -34,7 +36,7 @@ def task_history(
                 run.c.error_type,
                 run.c.error_message,
             )
-            .where(run.c.dag_id == dag_id, run.c.task_id == task_id)
+            .where(one_dag(run.c.dag_id, dag_id, allowed), run.c.task_id == task_id)
             .order_by(run.c.started_at.desc())
             .limit(limit)
         ).all()

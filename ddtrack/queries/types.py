@@ -31,7 +31,7 @@ class SearchHit:
 @dataclass
 class GraphNode:
     id: str
-    kind: str  # "task", "output", "external", "dag"
+    kind: str  # "task", "output", "external", "dag", "hidden" (a count of unreadable DAGs' tasks)
     label: str
     dag_id: str
     task_id: str | None = None
@@ -153,6 +153,8 @@ class InstanceDetail:
     tries: list[TryRef]
     map_indexes: list[int]
     previous: PreviousRun | None = None
+    # Tasks of DAGs the user may not read that read these outputs: a count, never their names.
+    hidden_consumers: int = 0
 
 
 @dataclass

@@ -16,8 +16,9 @@ from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, dcc, html
 
+from ddtrack.queries import MetastoreUnavailable
 from ddtrack.views import common
-from ddtrack.views.common import empty_state, error_state
+from ddtrack.views.common import empty_state, error_state, metastore_unavailable
 from ddtrack.views.context import request_context
 from ddtrack.views.pages import dag, home, instance, run, task
 
@@ -81,7 +82,7 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
         search = search if isinstance(search, str) else ""
         return render(pathname[:2000], search[:10_000], requests_prefix)
 
-    for page in (home, dag, task):
+    for page in (home, dag, task, instance):
         page.register(app)
     _harden(app)
     return app
@@ -131,7 +132,8 @@ def page_params(search: str) -> dict[str, str]:
 
 
 def render(pathname: str, search: str, requests_prefix: str) -> Any:
-    """The page for a URL, built for the current user; any failure becomes a message."""
+    """The page for a URL, built for the current user; any failure becomes a message, and a
+    metastore that does not answer gets its own ("Airflow's metadata could not be read")."""
     name = pathname[len(requests_prefix) :] if pathname.startswith(requests_prefix) else pathname.strip("/")
     name = name.strip("/")
     module = PAGES.get(name)
@@ -140,6 +142,8 @@ def render(pathname: str, search: str, requests_prefix: str) -> Any:
     try:
         ctx = request_context()
         return module.layout(ctx, page_params(search))
+    except MetastoreUnavailable:  # logged (rate-limited) where it was raised
+        return metastore_unavailable()
     except Exception as exc:
         log.exception("ddtrack could not render %s", name or "home")
         return error_state(f"show this page ({name or 'home'})", exc)

@@ -15,6 +15,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dash import dcc, html
+from dash.exceptions import PreventUpdate
+
+from ddtrack.queries import MetastoreUnavailable
 
 log = logging.getLogger("ddtrack.views")
 
@@ -95,6 +98,23 @@ def error_state(what: str, exc: BaseException | None = None) -> html.Div:
     )
 
 
+def metastore_unavailable() -> html.Div:
+    """What a page shows when Airflow's metastore does not answer: said plainly, no traceback
+    (the api-server's log has the cause, rate-limited)."""
+    return html.Div(
+        [
+            html.Div("Airflow's metadata could not be read.", className="dd-error-title"),
+            html.Div(
+                "ddtrack could not reach Airflow's metadata database just now; the api-server's log has "
+                "the cause. Reload the page in a moment.",
+                className="dd-error-detail",
+            ),
+        ],
+        className="dd-error dd-metastore-unavailable",
+        role="alert",
+    )
+
+
 def not_found(kind: str, name: str) -> html.Div:
     """The same answer for 'does not exist' and 'not yours': no leaking of DAG ids."""
     return empty_state(
@@ -111,11 +131,11 @@ def safe(what: str) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
+            except PreventUpdate:
+                raise
+            except MetastoreUnavailable:  # logged (rate-limited) where it was raised
+                return metastore_unavailable()
             except Exception as exc:
-                from dash.exceptions import PreventUpdate
-
-                if isinstance(exc, PreventUpdate):
-                    raise
                 log.exception("ddtrack view failed to %s", what)
                 return error_state(what, exc)
 

@@ -116,7 +116,7 @@ def test_batches_and_map_indexes_merge_into_one_profile(deployment):
     assert load.rows == total and load.detail["batches"] == 4
     assert columns(load)["amount"].count == total
     sources = queries.Sources(deployment.store, deployment.metastore_url)
-    whole = queries.mapped_whole(sources, "mapped_batches", run_id, "load_day")
+    whole = queries.mapped_whole(sources, "mapped_batches", run_id, "load_day", allowed=None)
     (merged,) = whole.outputs
     assert [p.map_index for p in whole.parts] == [0, 1, 2, 3] and merged.rows == total
     assert {c.name: c.count for c in merged.columns}["amount"] == total

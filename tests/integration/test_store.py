@@ -114,15 +114,15 @@ def test_mapped_whole_is_merged_once_until_a_try_changes(installed_store):
 
     sources = queries.Sources(installed_store, installed_store)
     ingest_records(installed_store, [make_record(map_index=i, rows=100 + i) for i in range(3)])
-    first = queries.mapped_whole(sources, "dag_a", "run_1", "load")
+    first = queries.mapped_whole(sources, "dag_a", "run_1", "load", allowed=None)
     assert first.outputs[0].rows == 303 and [p.map_index for p in first.parts] == [0, 1, 2]
-    assert queries.mapped_whole(sources, "dag_a", "run_1", "load") is first
+    assert queries.mapped_whole(sources, "dag_a", "run_1", "load", allowed=None) is first
     ingest_records(installed_store, [make_record(map_index=1, try_number=2, rows=50)])
-    second = queries.mapped_whole(sources, "dag_a", "run_1", "load")
+    second = queries.mapped_whole(sources, "dag_a", "run_1", "load", allowed=None)
     assert second is not first and second.outputs[0].rows == 100 + 50 + 102
     assert [(p.map_index, p.try_number) for p in second.parts] == [(0, 1), (1, 2), (2, 1)]
     ingest_records(installed_store, [changed(make_record(map_index=0, rows=100), state="failed")])
-    assert [p.state for p in queries.mapped_whole(sources, "dag_a", "run_1", "load").parts][0] == "failed"
+    assert [p.state for p in queries.mapped_whole(sources, "dag_a", "run_1", "load", allowed=None).parts][0] == "failed"
 
 
 def test_in_transaction_retries_deadlocks_only(installed_store):

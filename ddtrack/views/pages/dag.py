@@ -34,10 +34,10 @@ X_STEP, Y_STEP = 175, 70
 
 def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     dag_id = params.get("dag_id", "")
-    if not ctx.can_read(dag_id) or not queries.dag_exists(ctx.sources, dag_id):
+    if not ctx.can_read(dag_id) or not queries.dag_exists(ctx.sources, dag_id, allowed=ctx.allowed):
         return not_found("DAG", dag_id)
-    graph = queries.lineage_graph(ctx.sources, dag_id)
-    runs = queries.dag_runs(ctx.sources, dag_id, limit=50)
+    graph = queries.lineage_graph(ctx.sources, dag_id, allowed=ctx.allowed)
+    runs = queries.dag_runs(ctx.sources, dag_id, limit=50, allowed=ctx.allowed)
     header = page_header(
         dag_id,
         "Lineage of the DAG's tracked outputs and its recent runs.",
@@ -94,6 +94,11 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
             html.Span([html.Span(className="dd-legend-box dd-legend-output"), "tracked output (rows)"]),
             html.Span([html.Span(className="dd-legend-box dd-legend-external"), "external input / asset"]),
             html.Span([html.Span(className="dd-legend-box dd-legend-dag"), "other DAG"]),
+            *(
+                [html.Span([html.Span(className="dd-legend-box dd-legend-hidden"), "DAGs you cannot read"])]
+                if any(n.kind == "hidden" for n in graph.nodes)
+                else []
+            ),
             html.Span(
                 "Click a node: what feeds it turns blue, what it feeds orange. Click it again to open it.",
                 className="dd-muted",
@@ -139,7 +144,7 @@ def graph_elements(graph: queries.LineageGraph, allowed: set[str]) -> list[dict[
     """Cytoscape elements with left-to-right layered positions (longest path from a source)."""
     ids = {n.id for n in graph.nodes}
     edges = [e for e in graph.edges if e.source in ids and e.target in ids]
-    layer = _layers(ids, edges)
+    layer = queries.layers(ids, [(e.source, e.target) for e in edges])
     by_layer: dict[int, list[str]] = defaultdict(list)
     order = sorted(graph.nodes, key=lambda n: (layer[n.id], n.kind != "task", n.label))
     for n in order:
@@ -193,26 +198,6 @@ def graph_elements(graph: queries.LineageGraph, allowed: set[str]) -> list[dict[
             }
         )
     return elements
-
-
-def _layers(ids: set[str], edges: list[queries.GraphEdge]) -> dict[str, int]:
-    incoming: dict[str, list[str]] = defaultdict(list)
-    for e in edges:
-        incoming[e.target].append(e.source)
-    layer: dict[str, int] = {}
-
-    def depth(node: str, trail: frozenset[str]) -> int:
-        if node in layer:
-            return layer[node]
-        if node in trail:  # a cycle (should not happen in a DAG): cut it
-            return 0
-        d = max((depth(s, trail | {node}) + 1 for s in incoming.get(node, [])), default=0)
-        layer[node] = d
-        return d
-
-    for node in sorted(ids):
-        depth(node, frozenset())
-    return layer
 
 
 def _layer_sizes(elements: list[dict[str, Any]]) -> list[int]:
@@ -344,6 +329,17 @@ STYLESHEET: list[dict[str, Any]] = [
             "border-width": 1,
             "border-style": "dashed",
             "border-color": "#9333ea",
+        },
+    },
+    {
+        "selector": ".hidden",
+        "style": {
+            "shape": "round-rectangle",
+            "background-color": "#f4f4f5",
+            "border-width": 1,
+            "border-style": "dotted",
+            "border-color": "#71717a",
+            "color": "#52525b",
         },
     },
     {

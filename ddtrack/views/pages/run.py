@@ -30,7 +30,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     dag_id, run_id = params.get("dag_id", ""), params.get("run_id", "")
     if not ctx.can_read(dag_id):
         return not_found("DAG", dag_id)
-    detail = queries.run_detail(ctx.sources, dag_id, run_id)
+    detail = queries.run_detail(ctx.sources, dag_id, run_id, allowed=ctx.allowed)
     if detail is None:
         return not_found("run", run_id)
     from urllib.parse import quote

@@ -42,7 +42,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     if not ctx.can_read(dag_id):
         return not_found("DAG", dag_id)
     limit = _limit(params)
-    history = queries.task_history(ctx.sources, dag_id, task_id, limit)
+    history = queries.task_history(ctx.sources, dag_id, task_id, limit, allowed=ctx.allowed)
     header = page_header(
         task_id,
         f"Task of DAG {dag_id}: its last {limit} tracked tries.",
