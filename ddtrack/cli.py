@@ -150,26 +150,45 @@ def install(conn: str | None) -> None:
 @click.option("--since", type=click.DateTime(), help="Only records pushed since (UTC).")
 @click.option("--conn", help="SQLAlchemy URL of ddtrack's tables.")
 def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> None:
-    """Ingest every ddtrack record still in Airflow's XCom table (idempotent)."""
-    from ddtrack.store.ingest import ingest_records, read_records
+    """Store spooled records, then every ddtrack record still in Airflow's XCom table (idempotent)."""
+    from ddtrack.store.ingest import count_records, ingest_records, iter_records
 
     metastore = conf.metastore_url()
     if not metastore:
         raise click.ClickException("Airflow's metastore is not configured ([database] sql_alchemy_conn)")
     store = _store_url(conn)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
-    from ddtrack.server import spool
-
-    if spool.pending():
-        click.echo(f"{spool.drain(store, metastore)} spooled record(s) ingested, {spool.pending()} still waiting")
-    records = read_records(metastore, dag_id=dag_id, since=since_utc)
-    with click.progressbar(length=len(records), label=f"Ingesting {len(records)} records", file=sys.stderr) as bar:
+    _sync_spool(store, metastore)
+    total = count_records(metastore, dag_id=dag_id, since=since_utc)
+    with click.progressbar(length=total, label=f"Ingesting {total} records", file=sys.stderr) as bar:
+        records = iter_records(metastore, dag_id=dag_id, since=since_utc)
         report = ingest_records(store, records, metastore_url=metastore, progress=bar.update)
     click.echo(f"{report.written} written, {report.unchanged} unchanged, {report.failed} failed")
+    if report.unreachable:
+        click.secho("  ! ddtrack's database is unavailable: the remaining records wait in XCom", fg="red", err=True)
     for err in report.errors[:20]:
         click.secho(f"  ! {err}", fg="red", err=True)
     if report.failed:
         sys.exit(1)
+
+
+def _sync_spool(store: str, metastore: str) -> None:
+    """Store the spool's records and say what is left there: waiting, or dead letters."""
+    from ddtrack.server import spool
+
+    drained = spool.drain(store, metastore)
+    if drained.reclaimed:
+        click.echo(f"spool: {drained.reclaimed} record(s) left claimed by a stopped process were put back")
+    if drained.stored or drained.waiting:
+        click.echo(f"spool: {drained.stored} record(s) stored, {spool.pending()} still waiting")
+    dead = spool.dead_letters()
+    if dead:
+        click.secho(
+            f"spool: {len(dead)} record(s) could not be stored and wait in {dead[0].parent} "
+            "(see the warnings in the logs; move a file back to the spool folder to retry it)",
+            fg="yellow",
+            err=True,
+        )
 
 
 @main.command()

@@ -6,7 +6,8 @@ touch that session, must not raise, and must return at once. So a listener only 
 fails (SQLite's lock, ddtrack's database down) is retried with back-off for about a
 quarter of an hour without holding up other runs; its records wait in Airflow's XCom
 table meanwhile, where ``ddtrack sync`` and the views' on-demand ingest also find them.
-Records spooled to disk by the capture middleware are drained here too.
+Records the capture middleware copied to the spool are stored here too, at once when it
+asks, and every ``SPOOL_CHECK_S`` while the database is away.
 """
 
 from __future__ import annotations
@@ -133,10 +134,9 @@ class IngestWorker:
         self._spool_due = now + SPOOL_CHECK_S
         from ddtrack.server import spool
 
-        if spool.pending():
-            stored = spool.drain(conf.store_url(), conf.metastore_url())
-            if stored:
-                log.info("ddtrack ingested %d spooled record(s)", stored)
+        report = spool.drain(conf.store_url(), conf.metastore_url())
+        if report.stored:
+            log.info("ddtrack ingested %d spooled record(s)", report.stored)
 
 
     def _apply_retention_if_due(self) -> None:

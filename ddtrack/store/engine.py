@@ -2,20 +2,25 @@
 
 ddtrack never uses Airflow's scoped ``settings.Session``: in the scheduler that session
 belongs to the scheduling loop, and committing on it breaks the scheduler's HA locks.
-Every ddtrack database call goes through an engine of its own, created here.
+Every ddtrack database call goes through an engine of its own, created here, with
+connect and statement timeouts from ``[ddtrack] db_connect_timeout`` and
+``db_statement_timeout`` (ddtrack's own database and the metastore alike).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from ddtrack import conf
 
 T = TypeVar("T")
 
@@ -46,18 +51,68 @@ def get_engine(url: str) -> Engine:
 
 
 def _create(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    """An engine whose connections give up: a silent or locked database raises an error
+    within the connect timeout (connecting) or the statement timeout (per statement),
+    instead of holding a thread of the scheduler or the api-server forever."""
+    connect_s, statement_s = conf.db_connect_timeout(), conf.db_statement_timeout()
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, statement_s)
+    if backend == "postgresql":
+        connect_args = {
+            # libpq counts whole seconds and waits at least 2.
+            "connect_timeout": max(2, math.ceil(connect_s)),
+            "options": f"-c statement_timeout={int(statement_s * 1000)}",
+            # A server host that vanished is noticed by the kernel's keepalives.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+        engine = create_engine(url, connect_args=connect_args, **_POOL)
+    elif backend in ("mysql", "mariadb"):
+        connect_args = {
+            "connect_timeout": max(1, math.ceil(connect_s)),
+            # Client-side socket timeouts: MySQL's protocol lets a silent server be noticed.
+            "read_timeout": max(1, math.ceil(statement_s)),
+            "write_timeout": max(1, math.ceil(statement_s)),
+        }
+        engine = create_engine(url, connect_args=connect_args, **_POOL)
+        event.listen(engine, "connect", _mysql_statement_timeout(statement_s))
+    else:
+        engine = create_engine(url, **_POOL)
+    return engine
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
 
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+_POOL = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_recycle": 1800, "pool_timeout": 10}
+
+
+def _sqlite_engine(url: str, busy_s: float) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": busy_s, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_s * 1000)}")
+        cur.close()
+
+    return engine
+
+
+def _mysql_statement_timeout(seconds: float) -> Callable:
+    """A connect hook that bounds every statement on the server too: MariaDB's
+    ``max_statement_time`` (seconds, any statement), MySQL's ``max_execution_time`` (ms, SELECT)."""
+
+    def _set(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        if "mariadb" in str(dbapi_conn.get_server_info()).lower():
+            cur.execute(f"SET SESSION max_statement_time={float(seconds)}")
+        else:
+            cur.execute(f"SET SESSION max_execution_time={int(seconds * 1000)}")
+        cur.close()
+
+    return _set
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
@@ -82,6 +137,30 @@ def is_transient(exc: BaseException) -> bool:
     code = str(getattr(getattr(exc, "orig", None), "pgcode", "") or "")
     text = f"{code} {exc}".lower()
     return isinstance(exc, OperationalError) and any(t.lower() in text for t in _TRANSIENT)
+
+
+# Errors that say the database is away or overloaded, not that a record is wrong:
+# PostgreSQL classes 08 (connection), 53 (resources), 57 (operator intervention, statement
+# timeout); MySQL/MariaDB client errors (2000+), too many connections, statement timeouts.
+_PG_UNAVAILABLE = ("08", "53", "57")
+_MYSQL_UNAVAILABLE = {1040, 1053, 1205, 1213, 1969, 3024}
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means "the database cannot be used now" (try later), False when
+    it is about the data (try again will fail again)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    if getattr(exc, "connection_invalidated", False) or isinstance(exc, InterfaceError):
+        return True
+    orig = getattr(exc, "orig", None)
+    if hasattr(orig, "pgcode"):  # psycopg2: no code at all means the client gave up (connect, socket)
+        return not orig.pgcode or str(orig.pgcode).startswith(_PG_UNAVAILABLE)
+    code = orig.args[0] if orig is not None and orig.args and isinstance(orig.args[0], int) else None
+    if code is not None:
+        return code >= 2000 or code in _MYSQL_UNAVAILABLE
+    return any(t in str(exc).lower() for t in _SQLITE_UNAVAILABLE)
 
 
 def in_transaction(make_session: sessionmaker[Session], work: Callable[[Session], T]) -> T:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ddtrack.record import XCOM_KEY, is_record, record_hash
 from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, XCOM
 from ddtrack.store.catalog import entries_of_record, insert_ignore
-from ddtrack.store.engine import get_engine, in_transaction, session_factory
+from ddtrack.store.engine import get_engine, in_transaction, is_unavailable, session_factory
 from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
 log = logging.getLogger("ddtrack.ingest")
@@ -39,8 +39,8 @@ class IngestReport:
     unchanged: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
-    # Records that failed because the database could not be reached (worth retrying).
-    unreachable: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # Records that failed because the database was unavailable (worth retrying later).
+    unreachable: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -410,30 +410,63 @@ def ingest_records(
     metastore_url: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Write ``records`` to the side tables at ``store_url``, one transaction each."""
+    """Write ``records`` to the side tables at ``store_url``, one transaction each.
+
+    Stops at the first record that finds the database unavailable: the others would only
+    wait out the same timeouts, and they are still where they came from (XCom, spool)."""
     report = IngestReport()
     make_session = session_factory(store_url)
     for record in records:
         report.seen += 1
-        state = None
-        if record.get("state") == "running" and metastore_url:
-            state = _airflow_state(metastore_url, record)
         try:
-            _ensure_source(make_session, record)
-            changed = in_transaction(make_session, lambda s, r=record, st=state: write_record(s, r, state=st))
+            changed = _ingest_one(make_session, record, metastore_url)
             report.written += int(changed)
             report.unchanged += int(not changed)
-        except IntegrityError:
-            report.unchanged += 1  # a concurrent ingest stored the same try first
         except Exception as exc:
             report.failed += 1
             report.errors.append(f"{_describe(record)}: {type(exc).__name__}: {exc}")
-            if isinstance(exc, (OperationalError, InterfaceError)):
-                report.unreachable.append(dict(record))
             log.warning("ddtrack could not ingest %s: %s", _describe(record), exc)
+            if is_unavailable(exc):
+                report.unreachable += 1
+                break
         if progress is not None:
             progress(1)
     return report
+
+
+_INTEGRITY_ATTEMPTS = 3
+
+
+def _ingest_one(make_session: sessionmaker[Session], record: Mapping[str, Any], metastore_url: str | None) -> bool:
+    """Store one record; False if it was already stored as is (by us or a concurrent ingest)."""
+    state = None
+    if record.get("state") == "running" and metastore_url:
+        state = _airflow_state(metastore_url, record)
+    for attempt in range(1, _INTEGRITY_ATTEMPTS + 1):
+        try:
+            _ensure_source(make_session, record)
+            return in_transaction(make_session, lambda s: write_record(s, record, state=state))
+        except IntegrityError as exc:
+            if is_duplicate_try(exc):
+                return False  # a concurrent ingest stored the same try first
+            if attempt == _INTEGRITY_ATTEMPTS:
+                raise
+            log.warning("ddtrack ingest of %s hit an integrity error, trying again: %s", _describe(record), exc)
+    raise AssertionError("unreachable")
+
+
+# The try's unique key, as each backend names it in a duplicate-key error.
+_TRY_KEY_NAMES = ("uq_ddtrack_task_run_", "unique constraint failed: ddtrack_task_run.")
+
+
+def is_duplicate_try(exc: IntegrityError) -> bool:
+    """True only for the expected race: another ingest inserted this very try first
+    (PostgreSQL 23505, MySQL 1062, SQLite UNIQUE, on ``ddtrack_task_run``'s unique key)."""
+    orig = getattr(exc, "orig", None)
+    code = str(getattr(orig, "pgcode", "") or (orig.args[0] if orig is not None and orig.args else ""))
+    text = str(orig or exc).lower()
+    duplicate = code in ("23505", "1062") or "unique constraint failed" in text
+    return duplicate and any(name in text for name in _TRY_KEY_NAMES)
 
 
 def _describe(record: Mapping[str, Any]) -> str:

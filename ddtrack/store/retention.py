@@ -1,7 +1,8 @@
 """Delete old or orphaned records in small batches.
 
 Each batch is its own short transaction (a few hundred task tries and their rows), so
-ingest keeps writing while a cleanup runs. "Orphans" are tries whose DAG run no longer
+ingest keeps writing while a cleanup runs, and the tries to delete are found page by page
+(keyset), so a cleanup holds a bounded amount in memory whatever the table's size. "Orphans" are tries whose DAG run no longer
 exists in Airflow (deleted DAGs, ``airflow db clean``).
 """
 
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, exists, func, select, tuple_
+from sqlalchemy import and_, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ddtrack.store.airflow_tables import DAG_RUN
@@ -122,36 +123,39 @@ def delete_older_than(
     return _process(store_url, _older_than_batches(store_url, cutoff), dry_run, progress)
 
 
-def orphan_ids(store_url: str, metastore_url: str) -> list[int]:
-    """Tries whose DAG run no longer exists in Airflow's metastore."""
-    with session_factory(store_url)() as session:
-        pairs = session.execute(select(TaskRun.dag_id, TaskRun.run_id).distinct()).all()
-    missing: set[tuple[str, str]] = set()
-    with get_engine(metastore_url).connect() as conn:
-        for i in range(0, len(pairs), BATCH):
-            page = [tuple(p) for p in pairs[i : i + BATCH]]
-            present = set(
-                map(tuple, conn.execute(select(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).where(tuple_(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).in_(page))))
+def _orphan_batches(store_url: str, metastore_url: str) -> Iterator[list[int]]:
+    """Ids of tries whose DAG run no longer exists in Airflow, a page of runs at a time:
+    the (dag_id, run_id) pairs are paged by keyset, each page checked against the
+    metastore in one query, so neither list is ever held whole."""
+    make_session = session_factory(store_url)
+    last: tuple[str, str] | None = None
+    while True:
+        query = select(TaskRun.dag_id, TaskRun.run_id).distinct().order_by(TaskRun.dag_id, TaskRun.run_id).limit(BATCH)
+        if last is not None:
+            query = query.where(
+                or_(TaskRun.dag_id > last[0], and_(TaskRun.dag_id == last[0], TaskRun.run_id > last[1]))
             )
-            missing.update(set(page) - present)
-    if not missing:
-        return []
-    ids: list[int] = []
-    with session_factory(store_url)() as session:
-        items = sorted(missing)
-        for i in range(0, len(items), BATCH):
-            ids.extend(
-                session.scalars(select(TaskRun.id).where(tuple_(TaskRun.dag_id, TaskRun.run_id).in_(items[i : i + BATCH])))
-            )
-    return sorted(ids)
+        with make_session() as session:
+            page = [(d, r) for d, r in session.execute(query)]
+        if not page:
+            return
+        last = page[-1]
+        with get_engine(metastore_url).connect() as conn:
+            runs = tuple_(DAG_RUN.c.dag_id, DAG_RUN.c.run_id)
+            present = {(d, r) for d, r in conn.execute(select(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).where(runs.in_(page)))}
+        missing = [pair for pair in page if pair not in present]
+        if missing:
+            with make_session() as session:
+                ids = list(session.scalars(select(TaskRun.id).where(tuple_(TaskRun.dag_id, TaskRun.run_id).in_(missing))))
+            for i in range(0, len(ids), BATCH):
+                yield ids[i : i + BATCH]
 
 
 def delete_orphans(
     store_url: str, metastore_url: str, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
 ) -> CleanupReport:
-    ids = orphan_ids(store_url, metastore_url)
-    batches = (ids[i : i + BATCH] for i in range(0, len(ids), BATCH))
-    return _process(store_url, batches, dry_run, progress)
+    """Delete (or count, with ``dry_run``) every try whose DAG run Airflow no longer has."""
+    return _process(store_url, _orphan_batches(store_url, metastore_url), dry_run, progress)
 
 
 def _forget_catalog_of_vanished_dags(store_url: str) -> None:
