@@ -19,17 +19,6 @@ from ddtrack.store.schema import upgrade
 
 
 @pytest.fixture
-def broken_numbers(monkeypatch):
-    """Numeric columns fail to profile; every other kind still works."""
-    from ddtrack.profile import _columns
-
-    def boom(*args, **kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(_columns, "numeric_column", boom)
-
-
-@pytest.fixture
 def pushed(monkeypatch) -> list[dict]:
     """Run tracked functions as if inside a task try; collects the records they push."""
     records: list[dict] = []
