@@ -1,12 +1,21 @@
 # The two commands of the quick start: `make demo` and `make test`.
-.PHONY: setup demo test test-fast lint bench
+.PHONY: setup demo-setup demo test test-fast lint bench
 
+# DDTRACK_VENV: the virtualenv (default .venv); DEMO_ARGS: options of run_webserver.py (--port 8099).
+VENV ?= $(or $(DDTRACK_VENV),.venv)
+DEMO_ARGS ?=
+
+## Everything the tests need: system packages through apt-get where it exists, and .venv.
 setup:
-	@scripts/bootstrap.sh
+	@DDTRACK_VENV=$(VENV) scripts/bootstrap.sh test
+
+## Only Python and pip: a virtualenv with ddtrack (no apt-get, no sudo).
+demo-setup:
+	@DDTRACK_VENV=$(VENV) scripts/bootstrap.sh demo
 
 ## Start a local Airflow 3 with ddtrack, the example DAGs already run (Ctrl-C stops it).
-demo: setup
-	.venv/bin/python tests/dev_tools/run_webserver.py
+demo: demo-setup
+	$(VENV)/bin/python tests/dev_tools/run_webserver.py $(DEMO_ARGS)
 
 ## Install everything and run the whole test suite (SQLite, PostgreSQL, MariaDB, real scheduler, Chromium).
 test: setup lint

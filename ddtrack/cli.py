@@ -32,15 +32,17 @@ def _store_url(conn: str | None) -> str:
 
 
 def _needs(name: str, params: dict[str, Any]) -> tuple[bool, bool]:
-    """(needs Airflow's metastore, needs ddtrack's tables at the code's revision) of a command."""
-    if name == "sync":
-        return True, True
-    if name == "cleanup":
-        return bool(params.get("orphans")), True
-    if name == "install":
-        # Creating ddtrack's tables in an empty metastore would hide that Airflow's are missing.
-        return not params.get("conn") and not conf.sql_alchemy_conn(), False
-    return False, False
+    """(needs Airflow's metastore, needs ddtrack's tables at the code's revision) of a command.
+
+    Where ddtrack's tables live in the metastore, a command that writes or reads them checks
+    the metastore first: "run `airflow db migrate`" comes before "run `ddtrack install`".
+    """
+    in_metastore = not params.get("conn") and not conf.sql_alchemy_conn()
+    needs_store = name in ("sync", "cleanup")
+    needs_metastore = name == "sync" or bool(params.get("orphans"))
+    if name in ("sync", "cleanup", "install"):
+        needs_metastore = needs_metastore or in_metastore
+    return needs_metastore, needs_store
 
 
 def _preflight(name: str, params: dict[str, Any]) -> None:
@@ -102,6 +104,8 @@ class _Group(click.Group):
         except SQLAlchemyError as exc:
             raise click.ClickException(_database_error(exc)) from None
         except Exception as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith("[ddtrack]"):  # conf.py: a malformed option
+                raise click.ClickException(f"{exc}: fix it in airflow.cfg or its AIRFLOW__DDTRACK__ variable") from None
             if os.environ.get("DDTRACK_TRACEBACK"):
                 raise
             first = (str(exc).strip().splitlines() or [""])[0]

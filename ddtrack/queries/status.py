@@ -41,7 +41,7 @@ _AIRFLOW_TABLES = ("xcom", "dag_run", "task_instance", "alembic_version")
 @dataclass(frozen=True)
 class DatabaseState:
     """One database as ddtrack sees it. ``state`` is ``ok``, ``missing``, ``unreachable``,
-    ``not_migrated`` (Airflow's tables absent), ``not_installed`` (ddtrack's tables
+    ``invalid`` (no SQLAlchemy URL), ``not_migrated`` (Airflow's tables absent), ``not_installed`` (ddtrack's tables
     absent), ``outdated`` or ``newer`` (ddtrack's schema behind or ahead of the code)."""
 
     url: str  # password hidden
@@ -109,6 +109,15 @@ def safe_url(url: str) -> str:
         return "<unparsable URL>"
 
 
+def _invalid(url: str) -> str | None:
+    """Why ``url`` is no SQLAlchemy URL, if it is not one."""
+    try:
+        make_url(url)
+    except Exception as exc:  # ArgumentError, ValueError: both mean a malformed setting
+        return f"not a SQLAlchemy URL: {exc}"
+    return None
+
+
 def _missing_sqlite_file(url: str) -> bool:
     """A SQLite URL whose file does not exist: connecting would create an empty one."""
     try:
@@ -131,6 +140,8 @@ def metastore_state(url: str) -> DatabaseState:
     shown = safe_url(url) if url else ""
     if not url:
         return DatabaseState(shown, "missing", "[database] sql_alchemy_conn is not set")
+    if _invalid(url):
+        return DatabaseState(shown, "invalid", _invalid(url) or "")
     if _missing_sqlite_file(url):
         return DatabaseState(shown, "missing", "no such file")
     try:
@@ -152,6 +163,8 @@ def store_state(url: str) -> DatabaseState:
     shown = safe_url(url) if url else ""
     if not url:
         return DatabaseState(shown, "missing", "no database configured", head=head)
+    if _invalid(url):
+        return DatabaseState(shown, "invalid", _invalid(url) or "", head=head)
     if _missing_sqlite_file(url):
         return DatabaseState(shown, "not_installed", "no such file", head=head)
     try:
@@ -189,6 +202,8 @@ def metastore_problem(state: DatabaseState) -> str | None:
         )
     if state.state == "not_migrated":
         return f"Airflow's metastore {state.url} is not migrated ({state.detail}): run `airflow db migrate`"
+    if state.state == "invalid":
+        return f"Airflow's metastore URL is {state.detail}: fix [database] sql_alchemy_conn"
     return None
 
 
@@ -201,6 +216,8 @@ def store_problem(state: DatabaseState) -> str | None:
             f"ddtrack's database {state.url} is unreachable ({state.detail}): records wait in XCom and "
             "the spool until it answers; check that it runs and [ddtrack] sql_alchemy_conn"
         )
+    if state.state == "invalid":
+        return f"ddtrack's database URL is {state.detail}: fix [ddtrack] sql_alchemy_conn (or --conn)"
     if state.state == "not_installed":
         return f"ddtrack's tables are missing at {state.url}: run `ddtrack install`"
     if state.state == "outdated":
@@ -378,6 +395,7 @@ def _database_line(state: DatabaseState) -> str:
         "ok": "reachable",
         "missing": "missing",
         "unreachable": "UNREACHABLE",
+        "invalid": "INVALID URL",
         "not_migrated": "not migrated",
         "not_installed": "tables missing",
         "outdated": "schema behind the code",
@@ -401,7 +419,7 @@ def summary_lines(report: DeploymentStatus) -> list[tuple[str, str]]:
     store = report.store
     if store.revision == store.head:
         schema = f"{store.revision} (current)"
-    elif store.state in ("unreachable", "missing"):
+    elif store.state in ("unreachable", "missing", "invalid"):
         schema = f"unknown (the code needs {store.head})"
     else:
         schema = f"{store.revision or 'none'} (the code needs {store.head}: run `ddtrack install`)"
