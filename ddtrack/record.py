@@ -112,8 +112,7 @@ def code_hash(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-# Shrinking steps, least valuable detail first. Each takes a column profile dict and
-# returns True if it removed something.
+# Shrinking steps, least valuable detail first: the column fields each step clears.
 _DETAIL_STEPS: tuple[tuple[str, ...], ...] = (
     ("sketch",),
     ("top_values", "str_len"),
@@ -152,10 +151,12 @@ def _drop_columns(record: dict[str, Any], keep_first: int) -> bool:
 def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """Shrink ``record`` in place until its JSON fits in ``max_bytes``; return it.
 
-    Order: samples, then sketches, top values, histograms and quantiles of columns past
-    the first 1,000 and then of all columns, then column profiles past the first 1,000,
-    then the source code; counts, nulls and min/max/mean survive longest. As a last
-    resort each output keeps only its kind, rows and column count.
+    Order: samples; then sketches, top values and string lengths, histograms, quantiles
+    of the columns past the first 1,000, then past the first 100, then of all columns;
+    then column profiles past the first 1,000, 100, 10; then the source code (cut to
+    2,000 characters). Counts, nulls and min/max/mean survive longest. As a last resort
+    each output keeps only its frame-level fields (kind, type, rows, column count), with
+    no columns, schema, repr or sample.
     """
     if len(dumps(record)) <= max_bytes:
         return record

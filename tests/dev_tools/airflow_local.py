@@ -106,7 +106,9 @@ class LocalAirflow:
     dags_folder: Path = EXAMPLE_DAGS
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
-    redis_db: int | None = None  # CeleryExecutor: broker and result backend on local Redis
+    # CeleryExecutor: broker and result backend on the local Redis, every key under this
+    # prefix (Celery's global_keyprefix), so a test owns its keys on a shared server.
+    redis_prefix: str | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -158,13 +160,15 @@ class LocalAirflow:
         )
         if self.store_url:
             env["AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN"] = self.store_url
-        if self.redis_db is not None:
-            redis = f"redis://127.0.0.1:6379/{self.redis_db}"
+        if self.redis_prefix is not None:
+            redis = "redis://127.0.0.1:6379/0"
             env.update(
                 {
                     "AIRFLOW__CELERY__BROKER_URL": redis,
                     "AIRFLOW__CELERY__RESULT_BACKEND": redis,
                     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+                    "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": self.redis_prefix,
+                    "AIRFLOW__CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": self.redis_prefix,
                 }
             )
         env.update(self.extra_env)
@@ -339,6 +343,22 @@ class LocalAirflow:
         if pending:
             raise TimeoutError(f"runs not finished after {timeout}s: {sorted(pending)}\n{self.log_tail('scheduler')}")
         return states
+
+    def clear_and_rerun(self, dag_id: str, run_id: str, task_id: str, timeout: float = 300) -> str:
+        """Clear one task instance of a finished run, as a user would in the UI, and wait
+        for the run to finish again; returns its new state."""
+        resp = self.api(
+            "POST",
+            f"/api/v2/dags/{dag_id}/clearTaskInstances",
+            json={"dag_run_id": run_id, "task_ids": [task_id], "dry_run": False, "only_failed": False},
+        )
+        if resp.status_code != 200:
+            raise RuntimeError(f"clear {dag_id}/{run_id}/{task_id}: {resp.status_code} {resp.text}")
+        # The clear queues the run again in the same request: it is no longer finished.
+        state = self.run_state(dag_id, run_id)
+        if state in FINISHED:
+            raise RuntimeError(f"clearing {task_id} left {dag_id}/{run_id} {state}")
+        return self.wait_runs([(dag_id, run_id)], timeout)[(dag_id, run_id)]
 
     def find_runs(self, dag_id: str) -> list[dict]:
         resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"order_by": "-start_date"})

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from helpers import load_dag, pushed_hashes, run_in_process, stored_hashes, sync_counts
 
 from ddtrack.store.schema import head_revision
 
@@ -41,8 +41,19 @@ def test_install_explains_an_unreachable_database(airflow_home):
     assert "could not create ddtrack's tables" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.usefixtures("airflow_home")
-def test_sync_reports_progress_and_counts():
-    proc = run(["sync"])
-    assert proc.returncode == 0, proc.stderr
-    assert "written" in proc.stdout and "Ingesting" in proc.stderr
+def test_sync_reports_exact_counts_and_stores_what_was_pushed(tmp_path, metastore_url):
+    """Every record pushed for the DAG is written once, with the pushed record's hash; a
+    second sync writes nothing and counts them all unchanged."""
+    run_in_process(load_dag("deco_orders"), metastore_url)
+    pushed = pushed_hashes(metastore_url, "deco_orders")
+    assert len(pushed) >= 3  # below, above and classic of each run in the metastore
+    store = f"sqlite:///{tmp_path / 'own.db'}"
+    assert run(["install", "--conn", store]).returncode == 0
+    first = run(["sync", "--dag-id", "deco_orders", "--conn", store])
+    assert first.returncode == 0, first.stderr
+    assert sync_counts(first.stdout) == (len(pushed), 0, 0) and "Ingesting" in first.stderr
+    assert stored_hashes(store, "deco_orders") == pushed
+    again = run(["sync", "--dag-id", "deco_orders", "--conn", store])
+    assert again.returncode == 0, again.stderr
+    assert sync_counts(again.stdout) == (0, len(pushed), 0)
+    assert stored_hashes(store, "deco_orders") == pushed

@@ -1,10 +1,14 @@
 """Load: 200 mapped task tries, each recording an output, on a real deployment with many
-running at once. Zero lost or duplicated records, by count and by key, with ddtrack's
-tables on PostgreSQL and on MariaDB; then `ddtrack sync` racing the automatic ingest.
+running at once. Zero lost or duplicated records, by count and by key, and each stored try
+holds the very record its task pushed (same content hash), with ddtrack's tables on
+PostgreSQL and on MariaDB; then `ddtrack sync` racing the automatic ingest.
+
+``DDTRACK_LOAD_FANOUT`` sets the number of map indexes (200 by default).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -17,28 +21,27 @@ from dev_tools.airflow_local import (
     create_mariadb_database,
     create_postgres_database,
     dags_folder_with,
-    drop_database,
 )
+from helpers import postgres_deployment, pushed_hashes, stored_hashes, wait_for
 from sqlalchemy import func, select
 
-from ddtrack.store.engine import dispose_all, session_factory
+from ddtrack.store.engine import session_factory
 from ddtrack.store.models import ColumnProfile, Output, TaskRun
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(2400)]
 
-FANOUT = 200
+FANOUT = int(os.environ.get("DDTRACK_LOAD_FANOUT", "200"))
 LOAD_DAG = REPO / "tests" / "integration" / "dags" / "load_fanout.py"
 
 
 @pytest.fixture(scope="module", params=["postgres", pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def loaded(request, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
-    metastore = create_postgres_database()
     store = create_mariadb_database() if request.param == "mariadb" else create_postgres_database()
-    airflow = LocalAirflow(
-        home=home,
-        metastore_url=metastore,
+    with postgres_deployment(
+        home,
         store_url=store,
+        drop=[store],
         dags_folder=dags_folder_with(home, LOAD_DAG),
         extra_env={
             "AIRFLOW__CORE__PARALLELISM": "48",
@@ -48,10 +51,7 @@ def loaded(request, tmp_path_factory):
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "900",
             "DDTRACK_LOAD_FANOUT": str(FANOUT),
         },
-    )
-    try:
-        airflow.setup()
-        airflow.start()
+    ) as airflow:
         airflow.wait_dags(["load_fanout"])
         run_id = airflow.trigger("load_fanout")
         started = time.monotonic()
@@ -68,11 +68,6 @@ def loaded(request, tmp_path_factory):
         airflow.run_id = run_id
         airflow.store = store
         yield airflow
-    finally:
-        airflow.stop()
-        dispose_all()
-        drop_database(metastore)
-        drop_database(store)
 
 
 def _watch_running(airflow: LocalAirflow, run_id: str) -> list[int]:
@@ -112,9 +107,7 @@ def _keys(store: str, run_id: str) -> list[tuple]:
 
 
 def test_no_record_lost_or_duplicated(loaded):
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(_keys(loaded.store, loaded.run_id)) < FANOUT:
-        time.sleep(2)
+    wait_for(lambda: len(_keys(loaded.store, loaded.run_id)) >= FANOUT, timeout=120, what=f"{FANOUT} stored tries", every=2)
     keys = _keys(loaded.store, loaded.run_id)
     assert sorted(k.map_index for k in keys) == list(range(FANOUT))  # each index once: none lost, none doubled
     assert {k.try_number for k in keys} == {1}
@@ -132,6 +125,14 @@ def test_no_record_lost_or_duplicated(loaded):
         f"\n{FANOUT} mapped tries finished in {loaded.elapsed:.0f}s, peak {loaded.peak_running[0]} running at once, "
         f"{len(loaded.sync_exits)} concurrent `ddtrack sync` runs"
     )
+
+
+def test_each_stored_try_holds_the_record_its_task_pushed(loaded):
+    """The unique key already rules out duplicates; this checks the content: every stored
+    try's record hash is the hash of the record in that try's XCom."""
+    pushed = pushed_hashes(loaded.metastore_url, "load_fanout", loaded.run_id)
+    assert len(pushed) == FANOUT
+    assert stored_hashes(loaded.store, "load_fanout", loaded.run_id) == pushed
 
 
 def test_concurrent_sync_and_automatic_ingest_keep_one_copy(loaded):

@@ -4,19 +4,9 @@ alive past its timeout, and cleans up after deleted DAGs."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from dev_tools.airflow_local import (
-    REPO,
-    LocalAirflow,
-    create_postgres_database,
-    dags_folder_with,
-    drop_database,
-)
-from helpers import task_runs
-
-from ddtrack.store.engine import dispose_all
+from dev_tools.airflow_local import REPO, dags_folder_with
+from helpers import postgres_deployment, task_runs, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1500)]
 
@@ -24,31 +14,13 @@ pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
-    metastore = create_postgres_database()
-    deployment = LocalAirflow(
-        home=home,
-        metastore_url=metastore,
+    with postgres_deployment(
+        home,
         dags_folder=dags_folder_with(home, REPO / "tests" / "integration" / "dags" / "resilience_cases.py"),
         extra_env={"AIRFLOW__DDTRACK__STRICT": "False"},
-    )
-    try:
-        deployment.setup()
-        deployment.start()
+    ) as deployment:
         deployment.wait_dags(["killed_mid_profile", "titanic", "sales_producer"])
         yield deployment
-    finally:
-        deployment.stop()
-        dispose_all()
-        drop_database(metastore)
-
-
-def wait_for(predicate, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)
-    return False
 
 
 def test_timeout_mid_profile_kills_the_try_and_the_retry_is_recorded(airflow):
@@ -56,7 +28,12 @@ def test_timeout_mid_profile_kills_the_try_and_the_retry_is_recorded(airflow):
     assert airflow.wait_runs([("killed_mid_profile", run_id)], timeout=300)[("killed_mid_profile", run_id)] == "success"
     tis = airflow.api("GET", f"/api/v2/dags/killed_mid_profile/dagRuns/{run_id}/taskInstances").json()["task_instances"]
     assert tis[0]["try_number"] == 2  # the first try really was killed by its timeout
-    assert wait_for(lambda: [(r.try_number, r.state) for r in task_runs(airflow.metastore_url, "killed_mid_profile", run_id)] == [(2, "success")])
+    wait_for(
+        lambda: [(r.try_number, r.state) for r in task_runs(airflow.metastore_url, "killed_mid_profile", run_id)]
+        == [(2, "success")],
+        timeout=90,
+        what="the retry's record, and no record of the killed try",
+    )
     airflow.check_alive()
 
 
@@ -64,25 +41,18 @@ def test_cleared_three_times_keeps_four_tries(airflow):
     run_id = airflow.trigger("titanic")
     airflow.wait_runs([("titanic", run_id)])
     for _ in range(3):
-        resp = airflow.api(
-            "POST",
-            "/api/v2/dags/titanic/clearTaskInstances",
-            json={"dag_run_id": run_id, "task_ids": ["features"], "dry_run": False, "only_failed": False},
-        )
-        assert resp.status_code == 200, resp.text
-        assert wait_for(lambda: airflow.run_state("titanic", run_id) in ("queued", "running"), 60)
-        airflow.wait_runs([("titanic", run_id)])
+        assert airflow.clear_and_rerun("titanic", run_id, "features") == "success"
 
     def tries():
         return [(r.try_number, r.state) for r in task_runs(airflow.metastore_url, "titanic", run_id) if r.task_id == "features"]
 
-    assert wait_for(lambda: tries() == [(1, "success"), (2, "success"), (3, "success"), (4, "success")]), tries()
+    wait_for(lambda: tries() == [(1, "success"), (2, "success"), (3, "success"), (4, "success")], 90, "four tries")
 
 
 def test_deleted_dag_leaves_no_orphans_after_cleanup(airflow):
     run_id = airflow.trigger("sales_producer")
     airflow.wait_runs([("sales_producer", run_id)])
-    assert wait_for(lambda: task_runs(airflow.metastore_url, "sales_producer"))
+    wait_for(lambda: task_runs(airflow.metastore_url, "sales_producer"), 90, "sales_producer's records")
     assert airflow.api("DELETE", "/api/v2/dags/sales_producer").status_code in (200, 204)
     out = airflow.run_cli(["ddtrack", "cleanup", "--orphans"]).stdout
     assert "deleted: 1 task tries" in out

@@ -8,19 +8,21 @@ ddtrack's tables live in the metastore (PostgreSQL) or in their own MariaDB data
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from dev_tools.airflow_local import (
-    LocalAirflow,
-    create_mariadb_database,
-    create_postgres_database,
-    drop_database,
+from dev_tools.airflow_local import create_mariadb_database
+from helpers import (
+    columns,
+    lineage,
+    outputs,
+    postgres_deployment,
+    pushed_hashes,
+    sync_counts,
+    task_runs,
+    wait_for,
 )
-from helpers import columns, lineage, outputs, task_runs
 from sqlalchemy import func, select
 
-from ddtrack.store.engine import dispose_all, session_factory
+from ddtrack.store.engine import session_factory
 from ddtrack.store.models import Output, TaskRun
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1500)]
@@ -28,31 +30,11 @@ pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1
 
 @pytest.fixture(scope="module", params=["store-in-postgres-metastore", pytest.param("store-in-mariadb", marks=pytest.mark.mariadb)])
 def deployment(request, tmp_path_factory):
-    metastore = create_postgres_database()
     store = create_mariadb_database() if request.param == "store-in-mariadb" else None
-    airflow = LocalAirflow(home=tmp_path_factory.mktemp("airflow"), metastore_url=metastore, store_url=store)
-    try:
-        airflow.setup()
-        airflow.start()
+    with postgres_deployment(tmp_path_factory.mktemp("airflow"), store_url=store, drop=[store] if store else []) as airflow:
         airflow.states = airflow.run_examples()
-        airflow.store = store or metastore
+        airflow.store = store or airflow.metastore_url
         yield airflow
-    finally:
-        airflow.stop()
-        dispose_all()
-        drop_database(metastore)
-        if store:
-            drop_database(store)
-
-
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def run_id_of(deployment, dag_id: str) -> str:
@@ -143,19 +125,13 @@ def test_cross_dag_lineage_through_the_asset(deployment):
 
 def test_sync_after_the_listener_finds_nothing_new(deployment):
     proc = deployment.run_cli(["ddtrack", "sync"])
-    assert " 0 written" in f" {proc.stdout}" and "0 failed" in proc.stdout
+    pushed = sum(len(pushed_hashes(deployment.metastore_url, dag_id)) for dag_id, _ in deployment.states)
+    assert sync_counts(proc.stdout) == (0, pushed, 0)
 
 
 def test_cleared_task_keeps_both_tries(deployment):
     run_id = run_id_of(deployment, "titanic")
-    resp = deployment.api(
-        "POST",
-        "/api/v2/dags/titanic/clearTaskInstances",
-        json={"dag_run_id": run_id, "task_ids": ["load_passengers"], "dry_run": False, "only_failed": False},
-    )
-    assert resp.status_code == 200, resp.text
-    wait_for(lambda: deployment.run_state("titanic", run_id) in ("queued", "running"), 60, "the cleared run to restart")
-    deployment.wait_runs([("titanic", run_id)], timeout=300)
+    assert deployment.clear_and_rerun("titanic", run_id, "load_passengers") == "success"
     tries = wait_for(
         lambda: [
             r.try_number for r in task_runs(deployment.store, "titanic", run_id) if r.task_id == "load_passengers"

@@ -4,11 +4,9 @@ SQLite file with Airflow and its writes compete with the scheduler's for the loc
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from dev_tools.airflow_local import LocalAirflow
-from helpers import task_runs
+from helpers import task_runs, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(1200)]
 
@@ -34,12 +32,9 @@ def test_every_try_is_kept_on_sqlite(sqlite_airflow):
         "quality_check": {("extract", 1), ("check_no_missing_ages", 1), ("check_no_missing_ages", 2)},
         "titanic": {("load_passengers", 1), ("features", 1), ("train_model", 1)},
     }
-    got: dict = {}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        got = {d: {(r.task_id, r.try_number) for r in task_runs(store, d, run_ids[d])} for d in expected}
-        if got == expected:
-            break
-        time.sleep(2)
-    assert got == expected
+
+    def got() -> dict:
+        return {d: {(r.task_id, r.try_number) for r in task_runs(store, d, run_ids[d])} for d in expected}
+
+    wait_for(lambda: got() == expected, timeout=120, what="every try of both runs", every=2)
     sqlite_airflow.check_alive()
