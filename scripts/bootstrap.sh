@@ -23,7 +23,7 @@ supported() { # is "$1" a Python 3.10-3.12?
 
 pick_python() {
   if [ -n "${PYTHON:-}" ]; then
-    supported "$PYTHON" || die "PYTHON=$PYTHON is not Python 3.10, 3.11 or 3.12 ($("$PYTHON" --version 2>&1 || echo 'not found'))."
+    supported "$PYTHON" || die "PYTHON=$PYTHON is not Python 3.10, 3.11 or 3.12 ($("$PYTHON" --version 2>&1 | head -n1 || true)). Install one and pass it, e.g. make demo PYTHON=python3.12"
     echo "$PYTHON"; return
   fi
   for candidate in python3 python3.12 python3.11 python3.10; do
@@ -40,7 +40,7 @@ system_packages() {
     command -v mysql_config >/dev/null || command -v mariadb_config >/dev/null || need+=("the MySQL/MariaDB client headers and pkg-config (mysqlclient builds against them)")
     command -v shellcheck >/dev/null || need+=("shellcheck")
     [ ${#need[@]} -eq 0 ] && return
-    die "no apt-get here, and the tests need: $(IFS=';'; echo "${need[*]}"). Install them with your package manager (e.g. brew install chromium mysql-client pkg-config shellcheck; dnf install chromium mariadb-connector-c-devel pkgconf shellcheck). The demo needs none of them: make demo."
+    die "no apt-get here, and the tests need: $(printf '%s; ' "${need[@]}")install them with your package manager (e.g. brew install chromium mysql-client pkg-config shellcheck; dnf install chromium mariadb-connector-c-devel pkgconf shellcheck). The demo needs none of them: make demo."
   fi
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
