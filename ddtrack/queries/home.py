@@ -1,80 +1,166 @@
-"""Home: every tracked DAG the user may read, with its last run and a sparkline of rows."""
+"""Home: the tracked DAGs the user may read, a page at a time, with last run and a sparkline of rows.
+
+Three statements per page whatever the number of DAGs: the page of DAGs with their counts
+and the total (catalog), the rows of each page DAG's newest runs (one statement, a
+range scan of ``(dag_id, started_at)`` per DAG), and their last DAG runs (metastore).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import dag_filter
-from ddtrack.queries.sources import Sources, meta_conn, store_conn, utc
+from ddtrack.queries.sources import (
+    MetastoreUnavailable,
+    Sources,
+    has_metastore,
+    meta_conn,
+    reading_metastore,
+    store_conn,
+    utc,
+)
 from ddtrack.queries.types import DagSummary
 from ddtrack.store.airflow_tables import DAG_RUN
 from ddtrack.store.models import CatalogEntry, Output, TaskRun
 
 SPARK_RUNS = 20
+TRIES_PER_DAG = SPARK_RUNS * 50  # newest tries read per DAG for its sparkline
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 
 
-def tracked_dags(sources: Sources, allowed: Iterable[str] | None) -> list[DagSummary]:
-    """Every DAG with tracked outputs the caller may read, with its last run and sparkline.
+@dataclass
+class DagPage:
+    """One page of home's DAG list."""
 
-    Output and task counts come from the catalog (one row per distinct output), not from
-    a scan of every recorded output.
+    dags: list[DagSummary]
+    total: int  # tracked DAGs the caller may read, on every page
+    page: int  # 1-based
+    page_size: int
+    # Set when Airflow's metastore is configured but did not answer: last runs are missing.
+    metastore_error: str | None = field(default=None)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def home_page(
+    sources: Sources, allowed: Iterable[str] | None, page: int = 1, page_size: int = PAGE_SIZE
+) -> DagPage:
+    """A page of the DAGs with tracked outputs the caller may read (by DAG id), each with its
+    last DAG run and the rows of its newest runs.
+
+    Output and task counts come from the catalog (one row per distinct output), not from a
+    scan of every recorded output. A metastore that fails is reported in
+    ``metastore_error`` (logged, rate-limited), never hidden as "no runs".
     """
+    page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    page = max(1, int(page))
     cat = CatalogEntry.__table__
     with store_conn(sources) as conn:
         rows = conn.execute(
-            select(cat.c.dag_id, func.count(), func.count(func.distinct(cat.c.task_id)))
+            select(
+                cat.c.dag_id,
+                func.count(),
+                func.count(func.distinct(cat.c.task_id)),
+                func.count().over().label("total"),
+            )
             .where(cat.c.kind == "output", dag_filter(cat.c.dag_id, allowed))
             .group_by(cat.c.dag_id)
             .order_by(cat.c.dag_id)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
         ).all()
+        total = int(rows[0].total) if rows else _count(conn, allowed) if page > 1 else 0
         summaries = {r[0]: DagSummary(dag_id=r[0], n_outputs=int(r[1]), n_tasks=int(r[2])) for r in rows}
-        for summary in summaries.values():
-            summary.rows_by_run = _rows_by_recent_run(conn, summary.dag_id)
+        if summaries:
+            for dag_id, points in _rows_by_recent_run(conn, list(summaries)).items():
+                summaries[dag_id].rows_by_run = points
+    result = DagPage(list(summaries.values()), total, page, page_size)
     if summaries:
-        _add_last_runs(sources, summaries)
-    return list(summaries.values())
+        try:
+            _add_last_runs(sources, summaries)
+        except MetastoreUnavailable as exc:
+            result.metastore_error = str(exc)
+    return result
+
+
+def tracked_dags(sources: Sources, allowed: Iterable[str] | None, page: int = 1) -> list[DagSummary]:
+    """The DAGs of one page of home (:func:`home_page`), for callers that need only the list."""
+    return home_page(sources, allowed, page).dags
+
+
+def _count(conn: Connection, allowed: Iterable[str] | None) -> int:
+    """Tracked DAGs the caller may read (asked only for a page past the last one)."""
+    cat = CatalogEntry.__table__
+    return int(
+        conn.execute(
+            select(func.count(func.distinct(cat.c.dag_id))).where(
+                cat.c.kind == "output", dag_filter(cat.c.dag_id, allowed)
+            )
+        ).scalar()
+        or 0
+    )
 
 
 def _rows_by_recent_run(
-    conn: Connection, dag_id: str, runs: int = SPARK_RUNS
-) -> list[tuple[dt.datetime | None, int]]:
-    """Total tracked rows of the DAG's newest runs, oldest first.
+    conn: Connection, dag_ids: list[str], runs: int = SPARK_RUNS
+) -> dict[str, list[tuple[dt.datetime | None, int]]]:
+    """Total tracked rows of each DAG's newest runs, oldest first, in one statement.
 
-    Newest tries come from the ``started_at`` index, their outputs by ``task_run_id``: the
-    cost depends on the number of runs shown, not on the DAG's whole history.
+    Each DAG's newest tries come from the ``(dag_id, started_at)`` index (a union of one
+    bounded range scan per DAG of the page), their outputs by ``task_run_id``: the cost
+    depends on the page, not on the DAGs' whole history.
     """
     run, out = TaskRun.__table__, Output.__table__
-    recent = conn.execute(
-        select(run.c.id, run.c.run_id, run.c.started_at)
+    newest = [
+        select(run.c.id, run.c.dag_id, run.c.run_id, run.c.started_at)
         .where(run.c.dag_id == dag_id)
         .order_by(run.c.started_at.desc())
-        .limit(runs * 50)
+        .limit(TRIES_PER_DAG)
+        .subquery()
+        for dag_id in dag_ids
+    ]
+    tries = union_all(*[select(*sub.c) for sub in newest]).subquery()
+    totals = conn.execute(
+        select(
+            tries.c.dag_id,
+            tries.c.run_id,
+            func.min(tries.c.started_at).label("started"),
+            func.count().label("tries"),
+            func.coalesce(func.sum(out.c.rows), 0).label("rows"),
+        )
+        .select_from(tries.outerjoin(out, out.c.task_run_id == tries.c.id))
+        .group_by(tries.c.dag_id, tries.c.run_id)
     ).all()
-    run_ids: list[str] = []
-    started: dict[str, dt.datetime | None] = {}
-    try_run: dict[int, str] = {}
-    for r in recent:
-        if r.run_id not in started:
-            if len(run_ids) == runs:
-                continue
-            run_ids.append(r.run_id)
-        started[r.run_id] = utc(r.started_at)  # ends at the run's earliest try seen
-        try_run[r.id] = r.run_id
-    if not try_run:
-        return []
-    totals: dict[str, int] = defaultdict(int)
-    for o in conn.execute(select(out.c.task_run_id, out.c.rows).where(out.c.task_run_id.in_(list(try_run)))):
-        totals[try_run[o.task_run_id]] += int(o.rows or 0)
-    return [(started[r], totals.get(r, 0)) for r in reversed(run_ids)]
+    by_dag: dict[str, list] = defaultdict(list)
+    for r in totals:
+        by_dag[r.dag_id].append(r)
+    result: dict[str, list[tuple[dt.datetime | None, int]]] = {}
+    for dag_id, dag_runs in by_dag.items():
+        dag_runs.sort(key=lambda r: utc(r.started) or dt.datetime.min, reverse=True)
+        if sum(r.tries for r in dag_runs) >= TRIES_PER_DAG:
+            dag_runs = dag_runs[:-1]  # the oldest run read may be missing tries: not drawn
+        result[dag_id] = [(utc(r.started), int(r.rows or 0)) for r in reversed(dag_runs[:runs])]
+    return result
 
 
 def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
-    """Last DAG run of each DAG from Airflow's metastore (falls back to the side tables)."""
+    """Last DAG run of each DAG of the page from Airflow's metastore.
+
+    Without a configured metastore (a store on its own, e.g. ``ddtrack sync`` elsewhere) the
+    page shows what the side tables know; a configured one that fails raises
+    :class:`MetastoreUnavailable`.
+    """
+    if not has_metastore(sources):
+        return
     dr = DAG_RUN
     latest = (
         select(dr.c.dag_id, func.max(dr.c.id).label("id"))
@@ -85,13 +171,8 @@ def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
     query = select(dr.c.dag_id, dr.c.run_id, dr.c.state, dr.c.start_date, dr.c.run_after).join(
         latest, dr.c.id == latest.c.id
     )
-    try:
-        with meta_conn(sources) as conn:
-            for r in conn.execute(query):
-                s = summaries[r.dag_id]
-                s.last_run_id, s.last_state = r.run_id, r.state
-                s.last_time = utc(r.start_date) or utc(r.run_after)
-    except Exception:
-        # No metastore reachable (a store on its own): show what the side tables know.
-        pass
-
+    with reading_metastore("read the last DAG runs"), meta_conn(sources) as conn:
+        for r in conn.execute(query):
+            s = summaries[r.dag_id]
+            s.last_run_id, s.last_state = r.run_id, r.state
+            s.last_time = utc(r.start_date) or utc(r.run_after)

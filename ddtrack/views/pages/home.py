@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from dash import Input, Output, dcc, html
 
 from ddtrack import queries
+from ddtrack.queries.home import MAX_PAGE_SIZE, PAGE_SIZE, DagPage, home_page
 from ddtrack.views import figures
 from ddtrack.views.common import (
     breadcrumbs,
@@ -22,7 +24,8 @@ from ddtrack.views.context import PageContext, request_context
 
 
 def layout(ctx: PageContext, params: dict[str, str]) -> Any:
-    dags = queries.tracked_dags(ctx.sources, ctx.allowed)
+    per_page = _number(params.get("per_page"), PAGE_SIZE, MAX_PAGE_SIZE)
+    result = home_page(ctx.sources, ctx.allowed, _number(params.get("page"), 1, 1_000_000), per_page)
     header = page_header(
         "Data",
         "Tracked outputs of your DAGs: profiles, lineage and run history recorded by ddtrack.",
@@ -43,14 +46,53 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             html.Div(id="home-search-results", className="dd-search-results"),
         ]
     )
-    if not dags:
-        body: Any = empty_state(
-            "No tracked outputs yet.",
-            "Decorate a task function with @track (from ddtrack import track), run its DAG, and its outputs appear here.",
-        )
+    if not result.dags and result.total == 0:
+        body: list[Any] = [
+            empty_state(
+                "No tracked outputs yet.",
+                "Decorate a task function with @track (from ddtrack import track), run its DAG, and its outputs appear here.",
+            )
+        ]
     else:
-        body = _dag_table(dags)
-    return html.Div([header, search, body])
+        body = [_dag_table(result.dags), _pager(result, params.get("q", ""), per_page != PAGE_SIZE)]
+    if result.metastore_error:
+        body.insert(
+            0,
+            html.Div(
+                f"{queries.MetastoreUnavailable.message}: last runs are not shown.",
+                className="dd-warning dd-metastore-error",
+                role="alert",
+            ),
+        )
+    return html.Div([header, search, *body])
+
+
+def _number(value: str | None, default: int, highest: int) -> int:
+    """A page number or size from the URL, within 1..``highest``."""
+    try:
+        return max(1, min(int(value or default), highest))
+    except ValueError:
+        return default
+
+
+def _pager(result: DagPage, q: str, own_size: bool) -> html.Nav:
+    """'DAGs 51–100 of 1,000' with links to the previous and next pages (shareable URLs)."""
+    first = (result.page - 1) * result.page_size + 1
+    last = first + len(result.dags) - 1
+    shown = f"DAGs {first:,}–{last:,} of {result.total:,}" if result.dags else f"No DAGs on page {result.page:,}"
+
+    def to(page: int, label: str) -> Any:
+        if page < 1 or page > result.pages or page == result.page:
+            return html.Span(label, className="dd-muted dd-pager-off")
+        params = {"page": page, "per_page": result.page_size if own_size else None, "q": q or None}
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        return link(label, f"{href('')}?{query}", className="dd-link dd-pager-link")
+
+    return html.Nav(
+        [to(result.page - 1, "← Previous"), html.Span(shown, className="dd-pager-shown"), to(result.page + 1, "Next →")],
+        className="dd-pager",
+        **{"aria-label": "pages of DAGs"},
+    )
 
 
 def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
