@@ -11,6 +11,7 @@ the task SDK's start requests from outside the api-server.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -50,10 +51,8 @@ class TcpProxy:
         with self._lock:
             for sock in [self._server, *self._sockets]:
                 if sock is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.close()
-                    except OSError:
-                        pass
             self._sockets.clear()
 
     def _accept(self) -> None:
@@ -89,10 +88,8 @@ class TcpProxy:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _observe(self, data: bytes, now: float, started: list, requests: bool) -> None:
         # HTTP/1.1 without pipelining: one request at a time on a connection.
