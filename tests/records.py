@@ -1,4 +1,5 @@
-"""Build real ddtrack records (as the decorator would push them) for store tests."""
+"""Real ddtrack records for the tests and benchmarks: built as the decorator would push
+them (to fill a store), or made by running a DAG in process and ingesting its run."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def make_record(
     started: dt.datetime | None = None,
     inputs: list[dict[str, Any]] | None = None,
     output_uri: str | None = None,
+    data: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
+    """One try's record whose output is the profile of ``data`` (default: :func:`frame` of
+    ``rows`` rows, its "email" column PII)."""
     record = new_record(
         dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, try_number=try_number, tracked=True
     )
@@ -60,11 +64,24 @@ def make_record(
                 "name": "return_value",
                 "uri": output_uri,
                 "tags": {"stage": "raw"},
-                "profile": profile(frame(rows), pii=["email"]).to_dict(),
+                "profile": profile(frame(rows) if data is None else data, pii=["email"]).to_dict(),
             }
         ],
     )
     return to_json_safe(record)
+
+
+def run_in_process(dag, metastore_url: str, store_url: str | None = None) -> Any:
+    """``dag.test()``, then an explicit ingest of the run into ``store_url`` (default: the
+    metastore), as the listener's thread does when a run ends (it may lag behind)."""
+    from ddtrack.server.ingest_worker import worker
+    from ddtrack.store.ingest import ingest_run
+
+    dag_run = dag.test()
+    worker.wait_idle(60)
+    report = ingest_run(metastore_url, store_url or metastore_url, dag.dag_id, dag_run.run_id)
+    assert report.failed == 0, report.errors
+    return dag_run
 
 
 def changed(record: dict[str, Any], **updates: Any) -> dict[str, Any]:

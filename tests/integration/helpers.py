@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from dev_tools.airflow_local import LocalAirflow, create_postgres_database, drop_database
+from records import run_in_process  # noqa: F401 - the integration tests' import of it
 from sqlalchemy import select
 
 from ddtrack.record import XCOM_KEY, record_hash
 from ddtrack.store.engine import dispose_all, session_factory
-from ddtrack.store.ingest import ingest_run
 from ddtrack.store.models import ColumnProfile, Lineage, Output, TaskRun
 
 T = TypeVar("T")
@@ -37,17 +37,6 @@ def _dagbag():
 def load_dag(dag_id: str):
     """A DAG of the test session's DAG folder (the folder is parsed once)."""
     return _dagbag().get_dag(dag_id)
-
-
-def run_in_process(dag, metastore_url: str) -> Any:
-    """``dag.test()`` then an explicit ingest of the run (the listener's thread may lag)."""
-    from ddtrack.server.ingest_worker import worker
-
-    dag_run = dag.test()
-    worker.wait_idle(60)
-    report = ingest_run(metastore_url, metastore_url, dag.dag_id, dag_run.run_id)
-    assert report.failed == 0, report.errors
-    return dag_run
 
 
 @contextmanager

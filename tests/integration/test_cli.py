@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import load_dag, pushed_hashes, run_in_process, stored_hashes, sync_counts
+from helpers import load_dag, pushed_hashes, stored_hashes, sync_counts
+from records import run_in_process
 
 from ddtrack.store.schema import head_revision
 
