@@ -18,7 +18,8 @@ import time
 import uuid
 
 import pytest
-from helpers import load_dag, run_in_process
+from helpers import load_dag
+from records import run_in_process
 from sqlalchemy import select, update
 
 from ddtrack.record import XCOM_KEY

@@ -1,0 +1,122 @@
+"""Every engine ddtrack creates carries connect and statement timeouts, and a silent
+server (a socket on 127.0.0.1 that accepts and never answers) fails within them instead
+of holding a thread of the scheduler or the api-server forever."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from dev_tools.airflow_local import create_mariadb_database, drop_database
+from dev_tools.tcp_proxy import TcpProxy
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from ddtrack.store.engine import dispose_all, get_engine, is_unavailable
+
+CONNECT_S, STATEMENT_S = 2, 7
+
+
+@pytest.fixture(autouse=True)
+def timeouts(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__DDTRACK__DB_CONNECT_TIMEOUT", str(CONNECT_S))
+    monkeypatch.setenv("AIRFLOW__DDTRACK__DB_STATEMENT_TIMEOUT", str(STATEMENT_S))
+    dispose_all()
+    yield
+    dispose_all()
+
+
+def test_connections_carry_the_timeouts(store_url):
+    backend = make_url(store_url).get_backend_name()
+    with get_engine(store_url).connect() as conn:
+        if backend == "sqlite":
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == STATEMENT_S * 1000
+        elif backend == "postgresql":
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == f"{STATEMENT_S}s"
+            dsn = conn.connection.dbapi_connection.get_dsn_parameters()
+            assert dsn["connect_timeout"] == str(CONNECT_S)
+        else:
+            assert float(conn.execute(text("SELECT @@session.max_statement_time")).scalar()) == STATEMENT_S
+
+
+@pytest.fixture
+def silent_server():
+    server = socket.create_server(("127.0.0.1", 0), backlog=16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def _connect_in_thread(url: str, wait_s: float) -> tuple[BaseException | None, float]:
+    """Connect in a thread (a missing timeout must fail the test, not hang it)."""
+    outcome: list = []
+
+    def connect() -> None:
+        t0 = time.monotonic()
+        try:
+            get_engine(url).connect().close()
+            outcome.append((None, time.monotonic() - t0))
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcome.append((exc, time.monotonic() - t0))
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(wait_s)
+    assert outcome, f"connect still waiting after {wait_s}s: no connect timeout"
+    return outcome[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg2://postgres@127.0.0.1:{port}/x", "mysql+mysqldb://root@127.0.0.1:{port}/x"]
+)
+def test_a_silent_server_fails_connect_within_the_connect_timeout(silent_server, url):
+    import MySQLdb  # noqa: F401 - imported before the clock starts
+    import psycopg2  # noqa: F401
+
+    exc, elapsed = _connect_in_thread(url.format(port=silent_server), wait_s=CONNECT_S + 20)
+    assert isinstance(exc, OperationalError)
+    assert is_unavailable(exc)  # the spool keeps such records waiting, never dead
+    assert CONNECT_S - 0.5 <= elapsed <= CONNECT_S + 3
+
+
+@pytest.fixture
+def mariadb_url():
+    url = create_mariadb_database()
+    yield url
+    dispose_all()
+    drop_database(url)
+
+
+@pytest.mark.mariadb
+def test_mariadb_statement_on_a_server_gone_silent_fails(mariadb_url):
+    """MySQL's client has socket read timeouts: a connection whose server stops answering
+    mid-session raises (PostgreSQL's libpq has none; there the server's statement timeout
+    and the kernel's keepalives are the bounds)."""
+    proxy = TcpProxy(3306).start()
+    try:
+        engine = get_engine(mariadb_url.replace("127.0.0.1:3306", f"127.0.0.1:{proxy.port}"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+            proxy.silent()
+            t0 = time.monotonic()
+            with pytest.raises(OperationalError) as info:
+                conn.execute(text("SELECT 2"))
+            elapsed = time.monotonic() - t0
+        assert is_unavailable(info.value)
+        assert elapsed <= 3 * STATEMENT_S + 3  # libmysqlclient tries a read up to three times
+    finally:
+        proxy.stop()
