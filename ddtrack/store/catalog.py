@@ -9,7 +9,9 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ddtrack.store.models import CatalogEntry
@@ -65,3 +67,41 @@ def insert_ignore(session: Session, rows: Iterable[dict[str, str]]) -> None:
         stmt = insert(CatalogEntry).prefix_with("IGNORE")
     for i in range(0, len(unique), 1000):
         session.execute(stmt, unique[i : i + 1000])
+
+
+_BACKFILL_QUERIES = {
+    "dag": "SELECT DISTINCT dag_id, '' AS task_id, '' AS output_name, dag_id AS text FROM ddtrack_task_run",
+    "task": "SELECT DISTINCT dag_id, task_id, '' AS output_name, task_id AS text FROM ddtrack_task_run",
+    "output": "SELECT DISTINCT dag_id, task_id, name AS output_name, name AS text FROM ddtrack_output",
+    "column": (
+        "SELECT DISTINCT o.dag_id, o.task_id, o.name AS output_name, c.name AS text "
+        "FROM ddtrack_column c JOIN ddtrack_output o ON o.id = c.output_id"
+    ),
+}
+_BACKFILL_TAGS = (
+    "SELECT DISTINCT r.dag_id, r.task_id, COALESCE(t.output_name, '') AS output_name, t.key, t.value "
+    "FROM ddtrack_tag t JOIN ddtrack_task_run r ON r.id = t.task_run_id"
+)
+
+
+def backfill(conn: Connection) -> int:
+    """Catalogue every name already stored in the side tables; returns the entries added.
+
+    Migration 0002 runs it on stores written before the catalog existed, and the
+    benchmarks on the tables they fill in bulk, so both get the entries ingest would write.
+    Plain table and column names only: it must work at that migration's schema.
+    """
+    catalog = sa.table(
+        "ddtrack_catalog",
+        *(sa.column(c) for c in ("entry_hash", "kind", "dag_id", "task_id", "output_name", "text")),
+    )
+    rows = []
+    for kind, query in _BACKFILL_QUERIES.items():
+        for r in conn.execute(sa.text(query)):
+            rows.append(entry(kind, r.dag_id, r.text, r.task_id, r.output_name))
+    for r in conn.execute(sa.text(_BACKFILL_TAGS)):
+        rows.append(entry("tag", r.dag_id, f"{r.key}={r.value}", r.task_id, r.output_name))
+    unique = list({r["entry_hash"]: r for r in rows}.values())
+    for i in range(0, len(unique), 1000):
+        conn.execute(catalog.insert(), unique[i : i + 1000])
+    return len(unique)

@@ -40,34 +40,9 @@ def upgrade() -> None:
 
 def _backfill(conn) -> None:
     """Catalogue what earlier versions stored, so search finds old runs too."""
-    from ddtrack.store.catalog import entry
+    from ddtrack.store.catalog import backfill
 
-    catalog = sa.table(
-        "ddtrack_catalog",
-        *(sa.column(c) for c in ("entry_hash", "kind", "dag_id", "task_id", "output_name", "text")),
-    )
-    queries = {
-        "dag": "SELECT DISTINCT dag_id, '' AS task_id, '' AS output_name, dag_id AS text FROM ddtrack_task_run",
-        "task": "SELECT DISTINCT dag_id, task_id, '' AS output_name, task_id AS text FROM ddtrack_task_run",
-        "output": "SELECT DISTINCT dag_id, task_id, name AS output_name, name AS text FROM ddtrack_output",
-        "column": (
-            "SELECT DISTINCT o.dag_id, o.task_id, o.name AS output_name, c.name AS text "
-            "FROM ddtrack_column c JOIN ddtrack_output o ON o.id = c.output_id"
-        ),
-    }
-    rows = []
-    for kind, query in queries.items():
-        for r in conn.execute(sa.text(query)):
-            rows.append(entry(kind, r.dag_id, r.text, r.task_id, r.output_name))
-    tags = (
-        "SELECT DISTINCT r.dag_id, r.task_id, COALESCE(t.output_name, '') AS output_name, t.key, t.value "
-        "FROM ddtrack_tag t JOIN ddtrack_task_run r ON r.id = t.task_run_id"
-    )
-    for r in conn.execute(sa.text(tags)):
-        rows.append(entry("tag", r.dag_id, f"{r.key}={r.value}", r.task_id, r.output_name))
-    unique = list({r["entry_hash"]: r for r in rows}.values())
-    for i in range(0, len(unique), 1000):
-        conn.execute(catalog.insert(), unique[i : i + 1000])
+    backfill(conn)
 
 
 def downgrade() -> None:
