@@ -288,7 +288,7 @@ def _grid(o: queries.OutputDetail, index: int) -> Any:
             "filter": "agTextColumnFilter",
             "floatingFilter": True,
             "filterParams": {"filterOptions": ["contains"], "maxNumConditions": 1, "debounceMs": 250},
-            "floatingFilterComponentParams": {"suppressFilterButton": True},
+            "suppressFloatingFilterButton": True,
         },
         {"field": "dtype", "width": 120},
         {
@@ -297,6 +297,7 @@ def _grid(o: queries.OutputDetail, index: int) -> Any:
             "filter": "agTextColumnFilter",
             "floatingFilter": True,
             "filterParams": {"filterOptions": ["contains"], "maxNumConditions": 1, "debounceMs": 250},
+            "suppressFloatingFilterButton": True,
         },
         *[{"field": f, **number} for f in _NUMBERS],
         *[{"field": _q_field(k), **number} for k in _quantile_keys(o.columns)],
