@@ -52,6 +52,13 @@ class DriftThresholds:
     distinct_ratio: float = 0.5  # |distinct change| beyond what the row count explains (both > 20)
     alpha: float = 0.001  # false-alarm rate of the sampling-noise bounds
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be between 0 and 1 (exclusive), not {self.alpha!r}")
+        for name in ("psi", "ks", "null_rate", "distinct_ratio"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"the {name} threshold must not be negative, not {getattr(self, name)!r}")
+
 
 DEFAULT_THRESHOLDS = DriftThresholds()
 _MIN_DISTINCT = 20  # distinct counts this small change by a few values: leave them to categories

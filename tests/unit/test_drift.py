@@ -1,0 +1,250 @@
+"""profile.drift: PSI, KS and the other changes between two runs, read off stored profiles.
+
+References: scipy's two-sample KS statistic on the raw data the profiles came from, and a
+PSI computed by hand on a histogram whose bins are the baseline's deciles.  The false-alarm
+test (stable data raises nothing) lives in test_anomaly.py with the anomaly bands.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from ddtrack.profile import merge_profiles, profile
+from ddtrack.profile._sketch import SUMMARY_RANK_ERROR
+from ddtrack.profile.drift import (
+    DEFAULT_THRESHOLDS,
+    DriftThresholds,
+    column_drift,
+    common_bins,
+    output_drift,
+    top_value_shift,
+)
+
+
+def stored(obj) -> dict:
+    """A profile as the store gives it back (JSON round trip)."""
+    return json.loads(json.dumps(profile(obj).to_dict(), allow_nan=False))
+
+
+def col(p: dict, name: str) -> dict:
+    return next(c for c in p["columns"] if c["name"] == name)
+
+
+def by_column(p_before: dict, p_after: dict) -> dict[str, dict]:
+    return {r["column"]: r for r in output_drift(p_before, p_after)}
+
+
+# ---------------------------------------------------------------- KS against scipy
+@pytest.mark.parametrize(
+    ("n_before", "n_after", "shift", "scale"),
+    [(1000, 1000, 0.0, 1.0), (1000, 5000, 0.3, 1.0), (5000, 2000, 0.0, 1.8), (300, 100_000, 1.0, 0.5), (50, 80, 0.2, 1.0)],
+)
+def test_ks_matches_scipy_within_the_summary_rank_error(n_before, n_after, shift, scale):
+    rng = np.random.default_rng(n_before + n_after)
+    a, b = rng.normal(size=n_before), rng.normal(shift, scale, size=n_after)
+    result = column_drift(col(stored(pd.DataFrame({"x": a})), "x"), col(stored(pd.DataFrame({"x": b})), "x"))
+    reference = stats.ks_2samp(a, b).statistic
+    # each CDF is off by at most one summary step (1/128) plus one value of its sample
+    tolerance = 2 * SUMMARY_RANK_ERROR + 1 / n_before + 1 / n_after
+    assert abs(result["ks"] - reference) <= tolerance, (result["ks"], reference)
+
+
+def test_ks_of_integers_with_ties_and_of_datetimes_matches_scipy():
+    rng = np.random.default_rng(7)
+    ia, ib = rng.integers(0, 6, 4000), rng.integers(1, 7, 3000)
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    ta = t0 + pd.to_timedelta(rng.uniform(0, 86400, 2000), unit="s")
+    tb = t0 + pd.to_timedelta(rng.uniform(3600 * 6, 86400 * 1.2, 2500), unit="s")
+    pa, pb = stored(pd.DataFrame({"i": ia})), stored(pd.DataFrame({"i": ib}))
+    qa, qb = stored(pd.DataFrame({"t": ta})), stored(pd.DataFrame({"t": tb}))
+    ks_int = column_drift(col(pa, "i"), col(pb, "i"))["ks"]
+    ks_time = column_drift(col(qa, "t"), col(qb, "t"))["ks"]
+    assert abs(ks_int - stats.ks_2samp(ia, ib).statistic) <= 2 * SUMMARY_RANK_ERROR + 1 / 2000
+    ref_time = stats.ks_2samp(ta.asi8, tb.asi8).statistic
+    assert abs(ks_time - ref_time) <= 2 * SUMMARY_RANK_ERROR + 1 / 1000
+
+
+def test_ks_falls_back_to_quantiles_when_sketches_are_stripped():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=2000), rng.normal(1.0, 1.0, size=2000)
+    ca, cb = col(stored(pd.DataFrame({"x": a})), "x"), col(stored(pd.DataFrame({"x": b})), "x")
+    ca["sketch"] = cb["sketch"] = None
+    result = column_drift(ca, cb)
+    # through min, 7 quantiles and max the CDF is coarse, but a one-sigma shift is still plain
+    assert result["ks"] == pytest.approx(stats.ks_2samp(a, b).statistic, abs=0.06)
+    assert result["drifted"]
+
+
+# ---------------------------------------------------------------- PSI by hand
+def hist_column(counts: list[int], name: str = "x") -> dict:
+    """A numeric column with only a histogram on edges 0..len(counts) (no sketch)."""
+    n = sum(counts)
+    return {"name": name, "kind": "float", "dtype": "float64", "count": n, "nulls": 0, "null_pct": 0.0,
+            "distinct": n, "distinct_estimated": False, "quantiles": None, "sketch": None, "min": 0.0,
+            "max": float(len(counts)), "histogram": {"edges": [float(e) for e in range(len(counts) + 1)], "counts": counts}}
+
+
+def test_psi_on_the_baseline_deciles_matches_a_hand_computation():
+    # the baseline's deciles fall on its bin edges 1..9, so the PSI bins are the stored bins
+    before = [100] * 10
+    after = [50, 50, 80, 100, 100, 100, 120, 120, 130, 150]
+    expected = sum((a / 1000 - b / 1000) * math.log((a / 1000) / (b / 1000)) for a, b in zip(after, before, strict=True))
+    result = column_drift(hist_column(before), hist_column(after))
+    assert result["psi"] == pytest.approx(expected, abs=1e-6)
+    assert expected == pytest.approx(0.1092, abs=1e-4) and not result["drifted"]
+
+
+def test_categorical_psi_uses_the_top_values_and_an_other_bucket_by_hand():
+    before = pd.DataFrame({"c": ["a"] * 500 + ["b"] * 300 + ["c"] * 200})
+    after = pd.DataFrame({"c": ["a"] * 300 + ["b"] * 300 + ["c"] * 200 + ["d"] * 200})
+    result = by_column(stored(before), stored(after))["c"]
+    shares_b, shares_a = [0.5, 0.3, 0.2, 1e-4], [0.3, 0.3, 0.2, 0.2]  # a, b, c, other ("d" is new)
+    expected = sum((a - b) * math.log(a / b) for a, b in zip(shares_a, shares_b, strict=True))
+    assert result["psi"] == pytest.approx(expected, abs=1e-6)
+    assert result["new_categories"] == ["d"] and result["vanished_categories"] == []
+    assert result["drifted"] and any("PSI" in r for r in result["reasons"])
+    assert any("new categories: 'd'" in r for r in result["reasons"])
+
+
+# ---------------------------------------------------------------- each kind of change is flagged
+def base_frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    price = rng.normal(100, 10, n)
+    price[rng.random(n) < 0.02] = np.nan
+    return pd.DataFrame({
+        "price": price,
+        "qty": rng.normal(5, 1, n),
+        "region": rng.choice(["EU", "US", "APAC"], n, p=[0.5, 0.3, 0.2]),
+        "at": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 86400, n), unit="s"),
+    })
+
+
+def test_a_shifted_mean_a_wider_spread_a_new_category_and_a_null_jump_are_each_flagged():
+    n = 2000
+    before = stored(base_frame(n, 1))
+    changed = base_frame(n, 2)
+    rng = np.random.default_rng(5)
+    changed["price"] = changed["price"] + 8  # shifted mean (0.8 sigma)
+    changed["qty"] = 5 + (changed["qty"] - 5) * 2.5  # widened variance, same mean
+    changed.loc[changed.index[:300], "region"] = "LATAM"  # a new category, 15 %
+    changed.loc[rng.random(n) < 0.25, "at"] = pd.NaT  # null rate 0 -> ~25 %
+    result = by_column(before, stored(changed))
+    assert result["price"]["drifted"] and result["price"]["ks"] >= DEFAULT_THRESHOLDS.ks
+    assert result["qty"]["drifted"] and result["qty"]["psi"] >= DEFAULT_THRESHOLDS.psi
+    assert abs(result["qty"]["ks"]) < result["price"]["ks"]  # widening moves the middle little
+    assert result["region"]["drifted"] and result["region"]["new_categories"] == ["LATAM"]
+    assert result["at"]["drifted"] and result["at"]["null_rate_change"] == pytest.approx(25, abs=3)
+    assert any("null %" in r for r in result["at"]["reasons"])
+
+
+def test_unchanged_process_is_not_flagged_and_the_same_profile_is_zero():
+    before, after = stored(base_frame(3000, 11)), stored(base_frame(1500, 12))
+    assert [r["column"] for r in output_drift(before, after) if r["drifted"]] == []
+    same = output_drift(before, before)
+    assert all(r["psi"] == 0 and r["ks"] in (0, None) and r["null_rate_change"] == 0 for r in same)
+
+
+def test_small_samples_do_not_alarm_on_noise_but_large_shifts_still_do():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=30), rng.normal(size=30)
+    small = column_drift(col(stored(pd.DataFrame({"x": a})), "x"), col(stored(pd.DataFrame({"x": b})), "x"))
+    assert not small["drifted"]
+    far = column_drift(col(stored(pd.DataFrame({"x": a})), "x"), col(stored(pd.DataFrame({"x": b + 5})), "x"))
+    assert far["drifted"] and far["ks"] == 1.0
+
+
+def test_a_tiny_shift_on_a_huge_sample_is_significant_but_not_drift():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=200_000), rng.normal(0.05, 1.0, size=200_000)
+    result = column_drift(col(stored(pd.DataFrame({"x": a})), "x"), col(stored(pd.DataFrame({"x": b})), "x"))
+    assert 0.01 < result["ks"] < DEFAULT_THRESHOLDS.ks and not result["drifted"]
+
+
+def test_thresholds_are_configurable():
+    before, after = stored(base_frame(2000, 1)), stored(base_frame(2000, 2))
+    strict = DriftThresholds(psi=0.0, ks=0.0, null_rate=0.0, distinct_ratio=0.0, alpha=0.5)
+    assert all(r["drifted"] for r in output_drift(before, after, strict) if r["kind"] != "string")
+
+
+# ---------------------------------------------------------------- categories, distinct counts, kinds
+def test_vanished_categories_are_certain_only_when_every_value_is_listed():
+    many = [f"v{k:02d}" for k in range(40)]
+    rng = np.random.default_rng(0)
+    before = stored(pd.DataFrame({"few": rng.choice(["x", "y", "z"], 1000), "many": rng.choice(many, 1000)}))
+    after = stored(pd.DataFrame({"few": rng.choice(["x", "y"], 1000), "many": rng.choice(many[:30], 1000)}))
+    result = by_column(before, after)
+    assert result["few"]["vanished_categories"] == ["z"] and result["few"]["drifted"]
+    assert result["few"]["notes"] == []
+    assert result["many"]["notes"] and "top values only" in result["many"]["notes"][0]
+
+
+def test_a_rare_new_category_is_listed_without_alarm():
+    before = stored(pd.DataFrame({"c": ["a", "b"] * 500}))
+    after = stored(pd.DataFrame({"c": ["a", "b"] * 499 + ["a", "new"]}))
+    result = by_column(before, after)["c"]
+    assert result["new_categories"] == ["new"] and not result["drifted"]
+
+
+def test_distinct_change_beyond_the_row_count_change_is_flagged():
+    rng = np.random.default_rng(1)
+    ids = stored(pd.DataFrame({"id": rng.random(1000)}))
+    more_rows = stored(pd.DataFrame({"id": rng.random(5000)}))
+    collapsed = stored(pd.DataFrame({"id": np.round(rng.random(1000), 2)}))  # 101 distinct values
+    assert by_column(ids, more_rows)["id"]["distinct_change"] == pytest.approx(4.0)
+    assert not by_column(ids, more_rows)["id"]["drifted"]  # unique ids grow with the rows
+    result = by_column(ids, collapsed)["id"]
+    assert result["reasons"] == ["distinct count 1000 → 101 (-90%), beyond the row count change"]
+
+
+def test_incomparable_columns_and_type_changes():
+    before = stored(pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "gone": [1, 2, 3]}))
+    after = stored(pd.DataFrame({"a": ["1", "2", "3"], "b": ["x", "y", "z"], "new": [1, 2, 3]}))
+    result = output_drift(before, after)
+    assert [r["column"] for r in result] == ["a", "b"]
+    assert result[0]["drifted"] and result[0]["psi"] is None and "type changed" in result[0]["reasons"][0]
+    empty = stored(pd.DataFrame({"a": pd.Series([], dtype="int64")}))
+    assert output_drift(before, empty) == []
+    error = {"name": "a", "kind": "error", "count": None, "nulls": None}
+    assert column_drift(col(before, "a"), error) is None
+
+
+def test_merged_profiles_compare_like_single_ones():
+    parts = [stored(base_frame(1000, s)) for s in (1, 2, 3)]
+    merged = json.loads(json.dumps(merge_profiles(parts)))
+    assert [r["column"] for r in output_drift(merged, stored(base_frame(3000, 4))) if r["drifted"]] == []
+
+
+# ---------------------------------------------------------------- compare-page helpers
+def test_common_bins_hold_both_runs_on_one_grid():
+    rng = np.random.default_rng(8)
+    a, b = stored(pd.DataFrame({"x": rng.normal(0, 1, 1000)})), stored(pd.DataFrame({"x": rng.normal(2, 1, 700)}))
+    edges, ca, cb = common_bins(col(a, "x"), col(b, "x"), max_bins=20)
+    assert len(edges) == 21 and sum(ca) == 1000 and sum(cb) == 700
+    assert edges[0] == col(a, "x")["min"] and edges[-1] == col(b, "x")["max"]
+    assert np.argmax(ca) < np.argmax(cb)
+    ints = common_bins(*(col(stored(pd.DataFrame({"i": v})), "i") for v in ([0, 1, 1, 2], [1, 2, 3, 3, 3])))
+    assert ints == ([0.0, 1.0, 2.0, 3.0, 4.0], [1, 2, 1, 0], [0, 1, 1, 3])
+
+
+def test_common_bins_of_datetimes_are_iso_and_text_has_none():
+    t = pd.Series(pd.date_range("2024-01-01", periods=100, freq="h", tz="UTC"))
+    a, b = stored(pd.DataFrame({"t": t})), stored(pd.DataFrame({"t": t + pd.Timedelta(days=2)}))
+    edges, ca, cb = common_bins(col(a, "t"), col(b, "t"))
+    assert edges[0] == "2024-01-01T00:00:00+00:00" and sum(ca) == sum(cb) == 100
+    s = stored(pd.DataFrame({"s": ["a"]}))
+    assert common_bins(col(s, "s"), col(s, "s")) is None
+
+
+def test_top_value_shift_lists_both_sides_and_the_rest_last():
+    before = stored(pd.DataFrame({"c": ["a"] * 6 + ["b"] * 4}))
+    after = stored(pd.DataFrame({"c": ["a"] * 2 + ["c"] * 8}))
+    rows = top_value_shift(col(before, "c"), col(after, "c"))
+    assert [r["value"] for r in rows] == ["c", "a", "b", None]
+    assert rows[0] == {"value": "c", "before": 0, "before_pct": 0.0, "after": 8, "after_pct": 80.0, "other": False}
+    assert rows[-1]["other"] and rows[-1]["before"] == rows[-1]["after"] == 0
