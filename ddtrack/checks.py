@@ -252,7 +252,10 @@ class MinMax(_ColumnCheck):
         if any(b is not None and isinstance(b, str) != dates for b in (self.min, self.max)):
             wanted = "dates" if dates else "numbers"
             return _undecided(f"{where}: column {self.column!r} is {kind}, so its bounds must be {wanted}", bound)
-        if not col.get("count"):
+        count = col.get("count")
+        if not _is_int(count):
+            return _undecided(f"{where}: column {self.column!r} value count is unknown", bound)
+        if count == 0:
             return _Verdict(True, None, bound, f"{where}: column {self.column!r} has no values, so none is out of bounds")
         low, high = col.get("min"), col.get("max")
         value = {"min": low, "max": high}
