@@ -88,6 +88,31 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
     return app
 
 
+# What the renderer can send for the properties ddtrack's callbacks read (None aside): a
+# value of another type comes from a hand-made request and is refused with a message
+# naming it, before any callback runs. Callbacks whose inputs are not listed check them.
+INPUT_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
+    ("url", "pathname"): (str,),
+    ("url", "search"): (str,),
+    ("home-search", "value"): (str,),
+    ("dag-graph", "tapNodeData"): (dict,),
+    ("dag-graph", "elements"): (list,),
+    ("dag-page-dag-id", "data"): (str,),
+    ("task-history-n", "value"): (int, float, str),
+    ("task-page-ids", "data"): (dict,),
+}
+
+
+def input_type_problem(item: dict) -> str | None:
+    """Why one input or state entry has a value the renderer could not have sent."""
+    ident, prop = item.get("id"), item.get("property")
+    expected = INPUT_TYPES.get((ident, prop)) if isinstance(ident, str) else None
+    value = item.get("value")
+    if expected is None or value is None or isinstance(value, expected):
+        return None
+    return f"'{ident}.{prop}' must be {' or '.join(t.__name__ for t in expected)}"
+
+
 def callback_request_problem(body: Any, callbacks: dict[str, Any]) -> str | None:
     """Why a ``_dash-update-component`` body is not one Dash's renderer could have sent.
 
@@ -115,6 +140,10 @@ def callback_request_problem(body: Any, callbacks: dict[str, Any]) -> str | None
     for key in ("inputs", "state"):
         if len(body.get(key, [])) != len(spec.get(key, [])):
             return f"the callback takes {len(spec.get(key, []))} {key}"
+        for item in body.get(key, []):
+            problem = input_type_problem(item) if isinstance(item, dict) else None
+            if problem:
+                return problem
     return None
 
 

@@ -109,6 +109,8 @@ class LocalAirflow:
     # CeleryExecutor: broker and result backend on the local Redis, every key under this
     # prefix (Celery's global_keyprefix), so a test owns its keys on a shared server.
     redis_prefix: str | None = None
+    auth_manager: str | None = None  # [core] auth_manager; default SimpleAuthManager
+    extra_users: dict[str, str] = field(default_factory=dict)  # user name -> role; the password is the name
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -134,10 +136,11 @@ class LocalAirflow:
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": "4",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__AUTH_MANAGER": (
-                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                "AIRFLOW__CORE__AUTH_MANAGER": self.auth_manager
+                or "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                    ["admin:admin", "viewer:viewer", *(f"{u}:{r}" for u, r in self.extra_users.items())]
                 ),
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 # Airflow's own first execution-API request takes ~4 s on a quiet 2-core machine
@@ -203,7 +206,7 @@ class LocalAirflow:
     def setup(self) -> None:
         """Write config files, migrate the metastore and install ddtrack's tables."""
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "passwords.json").write_text(json.dumps(USERS))
+        (self.home / "passwords.json").write_text(json.dumps({**USERS, **{u: u for u in self.extra_users}}))
         (self.home / "logs").mkdir(exist_ok=True)
         self.run_cli(["airflow", "db", "migrate"], timeout=600)
         self.run_cli(["ddtrack", "install"], timeout=300)
@@ -283,7 +286,7 @@ class LocalAirflow:
     def token(self, user: str = "admin") -> str:
         if user not in self._tokens:
             resp = httpx.post(
-                f"{self.base_url}/auth/token", json={"username": user, "password": USERS[user]}, timeout=30
+                f"{self.base_url}/auth/token", json={"username": user, "password": USERS.get(user, user)}, timeout=30
             )
             resp.raise_for_status()
             self._tokens[user] = resp.json()["access_token"]

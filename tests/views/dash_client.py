@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 
@@ -74,3 +76,53 @@ def find(tree: Any, predicate) -> list[dict]:
 
     walk(tree)
     return found
+
+
+def outputs_spec(output: str) -> Any:
+    """The ``outputs`` of a callback request, from the ``output`` string Dash declares
+    (``"page.children"`` or ``"..a.b...c.d.."`` for several)."""
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    outs = []
+    for part in parts:
+        ident, prop = part.rsplit(".", 1)
+        with contextlib.suppress(ValueError):
+            ident = json.loads(ident)
+        outs.append({"id": ident, "property": prop})
+    return outs if output.startswith("..") else outs[0]
+
+
+def error_cards(tree: Any) -> list[dict]:
+    """The error cards (``dd-error``) anywhere in a Dash tree or callback answer: what a page
+    shows when something failed."""
+    found: list[dict] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for n in node:
+                walk(n)
+        elif isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and "dd-error" in str(props.get("className", "")).split():
+                found.append(node)
+            for value in node.values():
+                walk(value)
+
+    walk(tree)
+    return found
+
+
+def parse_id(ident: Any) -> Any:
+    """A component id as Dash declares it: pattern-matching ids arrive as JSON strings."""
+    return json.loads(ident) if isinstance(ident, str) and ident.startswith("{") else ident
+
+
+def id_key(ident: Any) -> str:
+    """A component id as Dash's renderer writes it (dict ids: sorted, compact JSON)."""
+    return json.dumps(ident, sort_keys=True, separators=(",", ":")) if isinstance(ident, dict) else str(ident)
+
+
+def concrete_id(ident: Any, match: dict) -> Any:
+    """A pattern-matching id with its MATCH wildcards filled in from ``match``."""
+    if not isinstance(ident, dict):
+        return ident
+    return {k: match.get(k) if v == ["MATCH"] else v for k, v in ident.items()}

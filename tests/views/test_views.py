@@ -8,7 +8,7 @@ import sys
 from urllib.parse import quote
 
 import pytest
-from dash_client import DashClient, find, texts
+from dash_client import DashClient, error_cards, find, texts
 
 from ddtrack.views.pages.dag import highlight
 
@@ -332,13 +332,56 @@ def test_run_page_has_waterfall_and_links(admin, example_runs):
 
 
 def test_bad_input_gets_a_message_not_a_traceback(admin):
-    for path, search in [
-        ("ti", "?dag_id=titanic&task_id=x&run_id=y&map_index=abc"),
-        ("task", "?dag_id=titanic&task_id=features&n=zzz"),
-        ("nope", ""),
+    for path, search, message in [
+        ("ti", "?dag_id=titanic&task_id=x&run_id=y&map_index=abc", "This task instance has no tracked outputs."),
+        ("task", "?dag_id=titanic&task_id=features&n=zzz", "Task of DAG titanic: its last 50 tracked tries."),
+        ("run", "?dag_id=titanic&run_id=nope", "No run 'nope' that you can read."),
+        ("dag", "?dag_id=", "No DAG '' that you can read."),
+        ("nope", "", "No page 'nope' here."),
     ]:
-        words = " ".join(texts(admin.page(path, search)))
-        assert "Traceback" not in words
+        page = admin.page(path, search)
+        words = texts(page)
+        assert "Traceback" not in " ".join(words)
+        assert message in words, (path, search, words[:20])
+        assert not error_cards(page), (path, search)
+
+
+# -- Airflow's metastore fails ----------------------------------------------------------
+
+
+@pytest.fixture
+def metastore(metastore_url, tmp_path, caplog, monkeypatch):
+    """Point the views at the session's store with another metastore URL for one test."""
+    from ddtrack import queries
+    from ddtrack.queries import sources as sources_module
+    from ddtrack.views import context
+
+    monkeypatch.setattr(sources_module, "_last_logged", {})  # forget earlier rate-limited warnings
+    caplog.set_level("WARNING", logger="ddtrack.queries")
+
+    def use(url: str) -> None:
+        context.set_sources(queries.Sources(store_url=metastore_url, metastore_url=url))
+
+    yield use
+    context.set_sources(None)
+
+
+def test_a_failing_metastore_is_said_on_the_page_and_logged(admin, metastore, tmp_path, caplog, example_runs):
+    metastore(f"sqlite:///{tmp_path / 'no-tables.db'}")  # answers, with errors
+    run_id = example_runs["titanic"][-1].run_id
+    for path, search in [("dag", "?dag_id=titanic"), ("run", f"?dag_id=titanic&run_id={quote(run_id)}")]:
+        page = admin.page(path, search)
+        assert "Airflow's metadata could not be read." in texts(page), (path, texts(page)[:10])
+        assert "Traceback" not in json.dumps(page) and "Runs" not in texts(page)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ddtrack.queries" and r.levelname == "WARNING"]
+    assert warnings and all("no such table" in w for w in warnings)
+
+
+def test_without_a_metastore_pages_answer_from_ddtracks_tables(admin, metastore, example_runs):
+    metastore("")  # not configured: a deliberate fallback, not an error
+    page = admin.page("dag", "?dag_id=titanic")
+    assert not error_cards(page) and "Runs" in texts(page)
+    assert find(page, lambda n: n["type"] == "Cytoscape")
 
 
 # -- authorization ------------------------------------------------------------------------

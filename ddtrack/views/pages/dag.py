@@ -399,16 +399,33 @@ def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[
     ctx = request_context()
     if not ctx.can_read(dag_id):
         return [], not_found("DAG", dag_id or ""), no_update
-    if not node:
+    elements = _well_formed(elements)
+    if not node or not isinstance(node.get("id"), str):
         return elements, _panel_hint(), no_update
-    picked = next((el for el in elements or [] if el.get("data", {}).get("id") == node.get("id")), None)
+    picked = next((el for el in elements if el["data"]["id"] == node["id"]), None)
     url = node.get("url")
     if not (isinstance(url, str) and url.startswith(common.PREFIX)):
         url = None  # only ever navigate to ddtrack's own pages
     if picked is not None and "picked" in picked.get("classes", "").split() and url:
         return no_update, no_update, url
-    highlighted = highlight(elements or [], node["id"])
-    return highlighted, _panel(node, highlighted), no_update
+    highlighted = highlight(elements, node["id"])
+    return highlighted, _panel(node, highlighted, url), no_update
+
+
+def _well_formed(elements: Any) -> list[dict]:
+    """The graph elements as this page made them; the browser sends them back, and a
+    hand-made request may send anything."""
+    kept = []
+    for el in elements if isinstance(elements, list) else []:
+        data = el.get("data") if isinstance(el, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            continue
+        if ("source" in data or "target" in data) and not (
+            isinstance(data.get("source"), str) and isinstance(data.get("target"), str)
+        ):
+            continue
+        kept.append({**el, "classes": el.get("classes") if isinstance(el.get("classes"), str) else ""})
+    return kept
 
 
 def highlight(elements: list[dict], node_id: str) -> list[dict]:
@@ -440,7 +457,8 @@ def highlight(elements: list[dict], node_id: str) -> list[dict]:
     return result
 
 
-def _panel(node: dict, elements: list[dict]) -> Any:
+def _panel(node: dict, elements: list[dict], url: str | None) -> Any:
+    """What feeds the node and what it feeds; ``url`` is the node's own page, checked."""
     ups = [
         el["data"].get("title") or el["data"].get("name")
         for el in elements
@@ -455,15 +473,15 @@ def _panel(node: dict, elements: list[dict]) -> Any:
         html.Div(node.get("kind", ""), className="dd-kind"),
         html.H4(str(node.get("title") or node.get("name", "")), className="dd-panel-title"),
     ]
-    if node.get("state"):
-        items.append(html.Div(["last state ", state_badge(node.get("state"))]))
-    if node.get("rows") is not None:
-        items.append(html.Div(f"{int(node['rows']):,} rows in the last run"))
+    if isinstance(node.get("state"), str):
+        items.append(html.Div(["last state ", state_badge(node["state"])]))
+    if isinstance(node.get("rows"), int):
+        items.append(html.Div(f"{node['rows']:,} rows in the last run"))
     if node.get("uri"):
         items.append(html.Div(str(node["uri"]), className="dd-mono dd-wrap"))
-    if node.get("url"):
+    if url:
         label = "Open task →" if node.get("kind") in ("task", "output") else "Open DAG →"
-        items.append(link(label, node["url"], className="dd-button", id="dag-node-open"))
+        items.append(link(label, url, className="dd-button", id="dag-node-open"))
     items.append(
         html.Div(
             [html.Strong(f"Feeds from ({len(ups)}): "), ", ".join(map(str, ups)) or "nothing"],
