@@ -70,6 +70,32 @@ def test_ks_of_integers_with_ties_and_of_datetimes_matches_scipy():
     assert abs(ks_time - ref_time) <= 2 * SUMMARY_RANK_ERROR + 1 / 1000
 
 
+def quantile_column(qs: dict[str, float], lo: float, hi: float) -> dict:
+    """A numeric column with only min, quantiles and max (sketch and histogram stripped)."""
+    return {"name": "x", "kind": "float", "dtype": "float64", "count": 1000, "nulls": 0, "null_pct": 0.0,
+            "distinct": 1000, "distinct_estimated": False, "min": lo, "max": hi, "quantiles": qs,
+            "histogram": None, "sketch": None}
+
+
+def test_ks_sees_the_gap_just_left_of_a_jump():
+    # every baseline value is 7.5; the new ones spread evenly over [0, 10]: 75 % lie below 7.5
+    probs = ("0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99")
+    point = quantile_column(dict.fromkeys(probs, 7.5), 7.5, 7.5)
+    spread = quantile_column({p: 10 * float(p) for p in probs}, 0.0, 10.0)
+    assert column_drift(point, spread)["ks"] == pytest.approx(0.75)
+
+
+def test_psi_of_identical_processes_is_near_its_sampling_noise():
+    """Coarse bins: on K = 10 bins two samples of 1,000 rows give PSI ~ (K - 1)·2/1000 = 0.018."""
+    rng = np.random.default_rng(12)
+    values = [
+        column_drift(col(stored(pd.DataFrame({"x": rng.normal(size=1000)})), "x"),
+                     col(stored(pd.DataFrame({"x": rng.normal(size=1000)})), "x"))["psi"]
+        for _ in range(30)
+    ]
+    assert 0.01 < float(np.mean(values)) < 0.03 and max(values) < 0.08
+
+
 def test_ks_falls_back_to_quantiles_when_sketches_are_stripped():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=2000), rng.normal(1.0, 1.0, size=2000)
