@@ -365,6 +365,8 @@ def evaluate(profile: Mapping[str, Any], checks: Sequence[Check], output: str) -
     where = f"output {output!r}"
     results = []
     for check in checks:
+        if not isinstance(check, Check):
+            raise TypeError(f"checks must be made by ddtrack.checks (rows_between, unique, ...), not {check!r}")
         try:
             verdict = _judge(check, profile, where)
         except Exception as exc:  # noqa: BLE001 - a malformed profile is reported, not raised

@@ -111,7 +111,11 @@ Source = tuple[np.ndarray, np.ndarray, int]  # (points, CDF fraction at each poi
 
 
 def _family(kind: Any) -> str:
-    return "numeric" if kind in NUMERIC_KINDS else "category"
+    """Kinds whose values compare: integer and float (pandas turns integers with nulls into
+    floats), and all kinds with top values (booleans with nulls become objects)."""
+    if kind in ("integer", "float"):
+        return "number"
+    return "category" if kind in CATEGORY_KINDS else str(kind)
 
 
 def _rows(col: Mapping) -> int | None:

@@ -140,6 +140,11 @@ def test_failed_columns_pii_and_malformed_profiles_are_errors(broken_numbers):
         assert [r["status"] for r in results] == ["error"] * 3
 
 
+def test_evaluate_takes_only_checks():
+    with pytest.raises(TypeError, match="ddtrack.checks"):
+        checks.evaluate({}, [{"check": "unique", "column": "a"}], "o")
+
+
 # ---------------------------------------------------------------- constructors validate
 @pytest.mark.parametrize(("make", "words"), [
     (lambda: checks.null_pct_at_most("a", -1), "pct"),

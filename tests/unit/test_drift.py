@@ -234,6 +234,10 @@ def test_incomparable_columns_and_type_changes():
     result = output_drift(before, after)
     assert [r["column"] for r in result] == ["a", "b"]
     assert result[0]["drifted"] and result[0]["psi"] is None and "type changed" in result[0]["reasons"][0]
+    nulls_make_floats = stored(pd.DataFrame({"a": [1.0, None, 3.0], "b": ["x", "y", "z"]}))
+    assert not any("type changed" in r for r in by_column(before, nulls_make_floats)["a"]["reasons"])
+    dates = stored(pd.DataFrame({"a": pd.date_range("2024-01-01", periods=3)}))
+    assert by_column(before, dates)["a"]["reasons"] == ["type changed from integer to datetime"]
     empty = stored(pd.DataFrame({"a": pd.Series([], dtype="int64")}))
     assert output_drift(before, empty) == []
     error = {"name": "a", "kind": "error", "count": None, "nulls": None}
