@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ddtrack import conf
 from ddtrack.queries.sources import Sources, utc
 from ddtrack.record import XCOM_KEY
+from ddtrack.server import spool
 from ddtrack.store.airflow_tables import DAG_RUN, TASK_INSTANCE, XCOM
 from ddtrack.store.engine import get_engine
 from ddtrack.store.models import Base, TaskRun
@@ -317,15 +318,6 @@ def _waiting_in_xcom(meta: Connection, store: Connection, now: dt.datetime) -> _
     return _Waiting(count, oldest, stuck)
 
 
-def dead_letter_dir() -> Path:
-    """Where the spool puts records it could not store for a reason other than an outage."""
-    return conf.spool_dir() / "dead"
-
-
-def _files(folder: Path, pattern: str) -> int:
-    return sum(1 for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else 0
-
-
 def _table_rows(store: Connection) -> dict[str, int]:
     present = set(inspect(store).get_table_names())
     tables = [t for t in Base.metadata.sorted_tables if t.name in present]
@@ -359,13 +351,14 @@ def deployment_status(sources: Sources, *, now: dt.datetime | None = None) -> De
             f"{waiting.stuck} record(s) of DAG runs that ended over {int(STALE_AFTER.total_seconds() // 60)} min ago "
             "still wait in XCom: run `ddtrack sync`, and check the scheduler's log for ddtrack warnings"
         )
-    spool = conf.spool_dir()
-    pending, dead = _files(spool, "*.json"), _files(dead_letter_dir(), "*")
+    spool_dir = conf.spool_dir()
+    pending, dead = spool.pending(), len(spool.dead_letters())
     if pending and store.ok:
-        problems.append(f"{pending} record(s) wait in the spool {spool}: run `ddtrack sync`")
+        problems.append(f"{pending} record(s) wait in the spool {spool_dir}: run `ddtrack sync`")
     if dead:
         problems.append(
-            f"{dead} record(s) could not be stored and sit in {dead_letter_dir()}: the api-server's log says why"
+            f"{dead} record(s) could not be stored and sit in {spool_dir / spool.DEAD}: "
+            "the log of the process that spooled them says why"
         )
     return DeploymentStatus(
         airflow_version=version,
@@ -376,7 +369,7 @@ def deployment_status(sources: Sources, *, now: dt.datetime | None = None) -> De
         waiting_in_xcom=waiting.count if waiting else None,
         oldest_waiting=waiting.oldest if waiting else None,
         stuck_in_xcom=waiting.stuck if waiting else None,
-        spool_dir=str(spool),
+        spool_dir=str(spool_dir),
         spool_pending=pending,
         dead_letters=dead,
         last_ingest=last_ingest,

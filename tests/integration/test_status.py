@@ -21,6 +21,7 @@ from ddtrack.queries.status import (
     deployment_status,
     store_state,
 )
+from ddtrack.server import spool
 from ddtrack.store.schema import head_revision, upgrade
 from ddtrack.views.status_panel import status_panel
 
@@ -37,6 +38,25 @@ def test_store_states(tmp_path):
     with sa.create_engine(url).begin() as conn:
         conn.execute(sa.text("UPDATE ddtrack_alembic_version SET version_num = '9999'"))
     assert store_state(url).state == "newer"
+
+
+def test_spool_and_dead_letters_are_problems(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__DDTRACK__SPOOL_DIR", str(tmp_path / "spool"))
+    store = f"sqlite:///{tmp_path / 'own.db'}"
+    upgrade(store)
+    sources = Sources(store_url=store, metastore_url=f"sqlite:///{tmp_path / 'none.db'}")
+    clean = deployment_status(sources)
+    assert (clean.spool_pending, clean.dead_letters) == (0, 0)
+    assert [p for p in clean.problems if "wait in the spool" in p or "could not be stored" in p] == []
+    spool.put([{"dag_id": "d"}, {"dag_id": "e"}])
+    (tmp_path / "spool" / spool.DEAD).mkdir()
+    (tmp_path / "spool" / spool.DEAD / "x.json").write_text("{}")
+    report = deployment_status(sources)
+    assert (report.spool_pending, report.dead_letters) == (2, 1)
+    assert f"2 record(s) wait in the spool {tmp_path / 'spool'}: run `ddtrack sync`" in report.problems
+    assert any(p.startswith(f"1 record(s) could not be stored and sit in {tmp_path / 'spool' / 'dead'}")
+               for p in report.problems)
+    assert report.metastore.state == "missing" and not report.healthy
 
 
 def _report(problems: list[str]) -> DeploymentStatus:
