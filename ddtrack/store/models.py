@@ -11,6 +11,10 @@ Normalised so that the views' common questions are indexed look-ups:
 * ``ddtrack_lineage``: inputs and outputs of a try (upstream tasks, external URIs, Assets).
 * ``ddtrack_tag``: key/value tags of a try or of one of its outputs.
 * ``ddtrack_source``: function source code, stored once per hash.
+* ``ddtrack_drift``, ``ddtrack_anomaly``, ``ddtrack_check_result``: what changed across runs,
+  written at ingest with the try (drift per column against a baseline, values outside their
+  history's band, the results of checks declared in code).
+* ``ddtrack_baseline``: runs pinned as the baseline of a task's outputs.
 
 The schema is owned by Alembic (``ddtrack/store/migrations``); these models must match the
 newest migration (a test compares them).
@@ -19,6 +23,7 @@ newest migration (a test compares them).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -224,3 +229,112 @@ class CatalogEntry(Base):
     text: Mapped[str] = mapped_column(String(500))
 
     __table_args__ = (Index("ix_ddtrack_catalog_text", "text"), Index("ix_ddtrack_catalog_dag", "dag_id"))
+
+
+class Drift(Base):
+    """Drift of one column of one output against its baseline (written at ingest)."""
+
+    __tablename__ = "ddtrack_drift"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    output_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_output.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    column_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    baseline_task_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    baseline_run_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    psi: Mapped[float | None] = mapped_column(Float)
+    ks: Mapped[float | None] = mapped_column(Float)
+    null_rate_change: Mapped[float | None] = mapped_column(Float)
+    distinct_change: Mapped[float | None] = mapped_column(Float)
+    new_categories: Mapped[list | None] = mapped_column(JSON)
+    vanished_categories: Mapped[list | None] = mapped_column(JSON)
+    drifted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why it drifted, in words ("PSI 0.412 >= 0.2"): what alerts show.
+    reasons: Mapped[list | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_ddtrack_drift_history", "dag_id", "task_id", "output_name", "started_at"),
+        Index("ix_ddtrack_drift_dag_drifted", "dag_id", "drifted", "started_at"),
+        # Deleting a try (or an output) finds its rows by index on every backend.
+        Index("ix_ddtrack_drift_run", "task_run_id"),
+        Index("ix_ddtrack_drift_output", "output_id"),
+    )
+
+
+class Anomaly(Base):
+    """A value outside the robust band of its last successful runs (flagged values only).
+
+    ``output_name``/``column_name`` are None for the task's duration; ``column_name`` is None
+    for an output's row count."""
+
+    __tablename__ = "ddtrack_anomaly"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    output_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    column_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    # "rows", "null_pct", "distinct", "mean" or "duration_s".
+    metric: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    median: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_ddtrack_anomaly_dag_started", "dag_id", "started_at"),
+        Index("ix_ddtrack_anomaly_task_started", "dag_id", "task_id", "started_at"),
+        Index("ix_ddtrack_anomaly_run", "task_run_id"),
+    )
+
+
+class CheckResult(Base):
+    """The result of one check declared in code (``ddtrack.checks``), judged in the task."""
+
+    __tablename__ = "ddtrack_check_result"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    column_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    check_name: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(10))
+    # "pass", "warn", "fail" or "error" (could not be evaluated).
+    status: Mapped[str] = mapped_column(String(10))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    bound: Mapped[Any] = mapped_column(JSON, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_ddtrack_check_result_task_started", "dag_id", "task_id", "started_at"),
+        Index("ix_ddtrack_check_result_dag_status", "dag_id", "status", "started_at"),
+        Index("ix_ddtrack_check_result_run", "task_run_id"),
+    )
+
+
+class Baseline(Base):
+    """A run pinned as the drift baseline of a task's output ('' = every output of the task)."""
+
+    __tablename__ = "ddtrack_baseline"
+
+    id: Mapped[int] = _big_id()
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    pinned_by: Mapped[str] = mapped_column(String(SHORT_TEXT), default="")
+    pinned_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("dag_id", "task_id", "output_name"),)
