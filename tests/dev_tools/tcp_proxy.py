@@ -15,7 +15,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 # (request line, seconds from the request's first byte to the response's first byte)
@@ -100,3 +100,25 @@ class TcpProxy:
         elif started:
             line, t0 = started.pop(0)
             self.on_request(line, now - t0)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A socket on 127.0.0.1 that accepts every connection and never answers; yields its port."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=256)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, name="silent-server", daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()

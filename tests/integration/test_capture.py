@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import statistics
 import threading
 import time
 import uuid
 
 import pytest
+from dev_tools.tcp_proxy import silent_server
 from helpers import load_dag
 from records import run_in_process
 from sqlalchemy import select, update
@@ -33,23 +33,10 @@ DAG = "many_starts"
 @pytest.fixture
 def silent_store(monkeypatch, tmp_path):
     """ddtrack's database is a socket that accepts and never answers; a spool of our own."""
-    server = socket.create_server(("127.0.0.1", 0), backlog=256)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    monkeypatch.setenv("AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN", f"postgresql+psycopg2://postgres@127.0.0.1:{server.getsockname()[1]}/x")
-    monkeypatch.setenv("AIRFLOW__DDTRACK__SPOOL_DIR", str(tmp_path / "spool"))
-    yield tmp_path / "spool"
-    server.close()
-    for conn in held:
-        conn.close()
+    with silent_server() as port:
+        monkeypatch.setenv("AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN", f"postgresql+psycopg2://postgres@127.0.0.1:{port}/x")
+        monkeypatch.setenv("AIRFLOW__DDTRACK__SPOOL_DIR", str(tmp_path / "spool"))
+        yield tmp_path / "spool"
 
 
 @pytest.fixture(scope="module")

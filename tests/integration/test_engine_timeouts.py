@@ -4,13 +4,12 @@ of holding a thread of the scheduler or the api-server forever."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 from dev_tools.airflow_local import create_mariadb_database, drop_database
-from dev_tools.tcp_proxy import TcpProxy
+from dev_tools.tcp_proxy import TcpProxy, silent_server
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -42,23 +41,10 @@ def test_connections_carry_the_timeouts(store_url):
             assert float(conn.execute(text("SELECT @@session.max_statement_time")).scalar()) == STATEMENT_S
 
 
-@pytest.fixture
-def silent_server():
-    server = socket.create_server(("127.0.0.1", 0), backlog=16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    server.close()
-    for conn in held:
-        conn.close()
+@pytest.fixture(name="silent_port")
+def _silent_port():
+    with silent_server() as port:
+        yield port
 
 
 def _in_thread(work, wait_s: float) -> tuple[BaseException | None, float]:
@@ -83,11 +69,11 @@ def _in_thread(work, wait_s: float) -> tuple[BaseException | None, float]:
 @pytest.mark.parametrize(
     "url", ["postgresql+psycopg2://postgres@127.0.0.1:{port}/x", "mysql+mysqldb://root@127.0.0.1:{port}/x"]
 )
-def test_a_silent_server_fails_connect_within_the_connect_timeout(silent_server, url):
+def test_a_silent_server_fails_connect_within_the_connect_timeout(silent_port, url):
     import MySQLdb  # noqa: F401 - imported before the clock starts
     import psycopg2  # noqa: F401
 
-    exc, elapsed = _in_thread(lambda: get_engine(url.format(port=silent_server)).connect().close(), CONNECT_S + 20)
+    exc, elapsed = _in_thread(lambda: get_engine(url.format(port=silent_port)).connect().close(), CONNECT_S + 20)
     assert isinstance(exc, OperationalError)
     assert is_unavailable(exc)  # the spool keeps such records waiting, never dead
     assert CONNECT_S - 0.5 <= elapsed <= CONNECT_S + 3
