@@ -1,6 +1,6 @@
 """The DAG page's lineage: tasks, their outputs, data edges, external inputs and linked DAGs.
 
-Every function takes ``allowed`` (:mod:`ddtrack.queries.access`): a DAG the caller may not
+Every query here takes ``allowed`` (:mod:`ddtrack.queries.access`): a DAG the caller may not
 read does not exist here, and a linked DAG the caller may not read is only ever counted.
 """
 
