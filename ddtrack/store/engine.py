@@ -24,7 +24,7 @@ from ddtrack import conf
 
 T = TypeVar("T")
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, bool], Engine] = {}
 _lock = threading.Lock()
 
 
@@ -35,52 +35,54 @@ def _normalise(url: str) -> str:
     return url
 
 
-def get_engine(url: str) -> Engine:
-    """A pooled engine for ``url``, one per process and URL."""
+def get_engine(url: str, *, bounded: bool = True) -> Engine:
+    """A pooled engine for ``url``, one per process, URL and kind.
+
+    ``bounded=False`` drops the statement timeout (connecting stays bounded): for
+    ``ddtrack install``'s migrations, run by hand, whose backfill of a large store may
+    rightly take longer than any statement ddtrack runs inside Airflow's processes."""
     if not url:
         raise ValueError(
             "ddtrack has no database to use: set [database] sql_alchemy_conn or [ddtrack] sql_alchemy_conn"
         )
     url = _normalise(url)
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get((url, bounded))
         if engine is None:
-            engine = _create(url)
-            _engines[url] = engine
+            engine = _create(url, conf.db_statement_timeout() if bounded else None)
+            _engines[(url, bounded)] = engine
         return engine
 
 
-def _create(url: str) -> Engine:
+def _create(url: str, statement_s: float | None) -> Engine:
     """An engine whose connections give up: a silent or locked database raises an error
     within the connect timeout (connecting) or the statement timeout (per statement),
     instead of holding a thread of the scheduler or the api-server forever."""
-    connect_s, statement_s = conf.db_connect_timeout(), conf.db_statement_timeout()
+    connect_s = conf.db_connect_timeout()
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, statement_s)
+        return _sqlite_engine(url, statement_s or conf.db_statement_timeout())
+    connect_args: dict[str, object] = {}
     if backend == "postgresql":
         connect_args = {
             # libpq counts whole seconds and waits at least 2.
             "connect_timeout": max(2, math.ceil(connect_s)),
-            "options": f"-c statement_timeout={int(statement_s * 1000)}",
             # A server host that vanished is noticed by the kernel's keepalives.
             "keepalives": 1,
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
         }
-        engine = create_engine(url, connect_args=connect_args, **_POOL)
+        if statement_s:
+            connect_args["options"] = f"-c statement_timeout={int(statement_s * 1000)}"
     elif backend in ("mysql", "mariadb"):
-        connect_args = {
-            "connect_timeout": max(1, math.ceil(connect_s)),
+        connect_args = {"connect_timeout": max(1, math.ceil(connect_s))}
+        if statement_s:
             # Client-side socket timeouts: MySQL's protocol lets a silent server be noticed.
-            "read_timeout": max(1, math.ceil(statement_s)),
-            "write_timeout": max(1, math.ceil(statement_s)),
-        }
-        engine = create_engine(url, connect_args=connect_args, **_POOL)
+            connect_args |= {"read_timeout": max(1, math.ceil(statement_s)), "write_timeout": max(1, math.ceil(statement_s))}
+    engine = create_engine(url, connect_args=connect_args, **_POOL)
+    if backend in ("mysql", "mariadb") and statement_s:
         event.listen(engine, "connect", _mysql_statement_timeout(statement_s))
-    else:
-        engine = create_engine(url, **_POOL)
     return engine
 
 

@@ -93,7 +93,7 @@ def _revisions_between(before: str | None, after: str) -> list[str]:
 
 def upgrade(url: str, revision: str = "head") -> UpgradeReport:
     """Bring ddtrack's tables at ``url`` to ``revision``; report what changed."""
-    engine = get_engine(url)
+    engine = get_engine(url, bounded=False)  # a backfill may outlast the statement timeout
     with engine.connect() as lock_conn:
         # The lock lives on its own connection, outside the migration's transaction.
         lock_conn = lock_conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -41,6 +41,18 @@ def test_connections_carry_the_timeouts(store_url):
             assert float(conn.execute(text("SELECT @@session.max_statement_time")).scalar()) == STATEMENT_S
 
 
+def test_migrations_connect_bounded_but_run_statements_unbounded(store_url):
+    backend = make_url(store_url).get_backend_name()
+    with get_engine(store_url, bounded=False).connect() as conn:
+        if backend == "postgresql":
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+            assert conn.connection.dbapi_connection.get_dsn_parameters()["connect_timeout"] == str(CONNECT_S)
+        elif backend == "mysql":
+            assert float(conn.execute(text("SELECT @@session.max_statement_time")).scalar()) == 0
+        else:  # SQLite's busy wait is no statement timeout: it stays
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == STATEMENT_S * 1000
+
+
 @pytest.fixture(name="silent_port")
 def _silent_port():
     with silent_server() as port:
