@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the profile package imports numpy: not at configuration time
+    from ddtrack.profile.drift import DriftThresholds
 
 SECTION = "ddtrack"
 
@@ -23,6 +27,13 @@ _DEFAULTS: dict[str, str] = {
     "spool_dir": "",
     "db_connect_timeout": "3",
     "db_statement_timeout": "30",
+    "drift_psi": "0.2",
+    "drift_ks": "0.2",
+    "drift_null_rate": "10",
+    "drift_distinct_ratio": "0.5",
+    "anomaly_sensitivity": "4",
+    "anomaly_min_history": "8",
+    "anomaly_history": "30",
 }
 
 
@@ -105,6 +116,51 @@ def db_connect_timeout() -> float:
 def db_statement_timeout() -> float:
     """``[ddtrack] db_statement_timeout``: seconds one statement of ddtrack's may run (and SQLite's busy wait)."""
     return float(_number("db_statement_timeout", float))
+
+
+def drift_psi() -> float:
+    """``[ddtrack] drift_psi``: population stability index at or above which a column has drifted."""
+    return float(_number("drift_psi", float))
+
+
+def drift_ks() -> float:
+    """``[ddtrack] drift_ks``: KS distance (0 to 1) at or above which a column has drifted."""
+    return float(_number("drift_ks", float))
+
+
+def drift_null_rate() -> float:
+    """``[ddtrack] drift_null_rate``: change of a column's null % (in points) at or above which it has drifted."""
+    return float(_number("drift_null_rate", float))
+
+
+def drift_distinct_ratio() -> float:
+    """``[ddtrack] drift_distinct_ratio``: relative change of a distinct count (beyond what the row
+    count explains) at or above which a column has drifted."""
+    return float(_number("drift_distinct_ratio", float))
+
+
+def drift_thresholds() -> DriftThresholds:
+    """The ``[ddtrack] drift_*`` options as the thresholds ``ddtrack.profile.drift`` applies."""
+    from ddtrack.profile.drift import DriftThresholds
+
+    return DriftThresholds(
+        psi=drift_psi(), ks=drift_ks(), null_rate=drift_null_rate(), distinct_ratio=drift_distinct_ratio()
+    )
+
+
+def anomaly_sensitivity() -> float:
+    """``[ddtrack] anomaly_sensitivity``: k of the median ± k·MAD band; larger flags fewer values."""
+    return float(_number("anomaly_sensitivity", float))
+
+
+def anomaly_min_history() -> int:
+    """``[ddtrack] anomaly_min_history``: successful runs a metric needs before its values are judged."""
+    return int(_number("anomaly_min_history", int))
+
+
+def anomaly_history() -> int:
+    """``[ddtrack] anomaly_history``: how many of the latest successful runs the band is computed from."""
+    return int(_number("anomaly_history", int))
 
 
 def metastore_url() -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from ddtrack.queries.types import ColumnDetail, OutputDetail
 from ddtrack.store.models import ColumnProfile, Output
+from ddtrack.store.profiles import COLUMN_STATS, column_profile
 
 
 def outputs_of(conn: Connection, task_run_ids: Sequence[int]) -> dict[int, list[OutputDetail]]:
@@ -66,9 +67,6 @@ def outputs_of(conn: Connection, task_run_ids: Sequence[int]) -> dict[int, list[
     return result
 
 
-_MERGED_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "estimates")
-
-
 def as_profile(o: OutputDetail) -> dict[str, Any]:
     """A stored output turned back into the profile dict it was written from."""
     return {
@@ -76,15 +74,7 @@ def as_profile(o: OutputDetail) -> dict[str, Any]:
         "memory_bytes": o.memory_bytes, "schema": o.schema or [], "schema_fingerprint": o.schema_fingerprint,
         "truncated": o.truncated, "repr": o.detail.get("repr"), "sample": o.detail.get("sample"),
         "pii": o.detail.get("pii") or [],
-        "columns": [
-            {
-                "name": c.name, "position": c.position, "dtype": c.dtype, "kind": c.kind, "count": c.count,
-                "nulls": c.nulls, "null_pct": c.null_pct, "distinct": c.n_distinct,
-                "distinct_estimated": c.distinct_estimated, "mean": c.mean, "std": c.std, "zeros": c.zeros,
-                "negatives": c.negatives, "infinities": c.infinities, **c.stats,
-            }
-            for c in o.columns
-        ],
+        "columns": [column_profile(c) for c in o.columns],
     }
 
 
@@ -99,7 +89,7 @@ def merge_outputs(name: str, group: list[OutputDetail]) -> OutputDetail:
             c["position"], c["name"], c["dtype"], c["kind"], c.get("count"), c.get("nulls"), c.get("null_pct"),
             c.get("distinct"), bool(c.get("distinct_estimated")), c.get("mean"), c.get("std"), c.get("zeros"),
             c.get("negatives"), c.get("infinities"),
-            {k: c.get(k) for k in _MERGED_STATS if c.get(k) is not None},
+            {k: c.get(k) for k in COLUMN_STATS if c.get(k) is not None},
         )
         for c in merged.get("columns") or []
     ]

@@ -24,11 +24,11 @@ from ddtrack.record import XCOM_KEY, is_record, record_hash
 from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, XCOM
 from ddtrack.store.catalog import entries_of_record, insert_ignore
 from ddtrack.store.engine import get_engine, in_transaction, is_unavailable, session_factory
-from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
+from ddtrack.store.models import ACROSS_RUNS, ColumnProfile, Lineage, Output, Source, Tag, TaskRun
+from ddtrack.store.profiles import COLUMN_STATS, WrittenOutput
 
 log = logging.getLogger("ddtrack.ingest")
 
-_COLUMN_STATS = ("min", "max", "quantiles", "histogram", "top_values", "str_len", "sketch", "estimates", "error")
 _OUTPUT_DETAIL = ("repr", "sample", "pii", "type")
 
 
@@ -251,11 +251,15 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     )
     session.add(run)
     session.flush()
-    for output in record.get("outputs") or []:
-        _write_output(session, run, output)
+    written = [_write_output(session, run, output) for output in record.get("outputs") or []]
     _write_lineage(session, run, record)
     _write_tags(session, run, record)
     insert_ignore(session, entries_of_record(record))
+    # Imported here: it loads numpy (profile.drift), which processes that import ingest only
+    # to read records need not pay for.
+    from ddtrack.store.across_runs import write_across_runs
+
+    write_across_runs(session, run, written)
     return True
 
 
@@ -263,7 +267,7 @@ def _delete_children(session: Session, task_run_id: int) -> None:
     # Databases without enforced cascades (SQLite without the pragma) still end up clean.
     output_ids = select(Output.id).where(Output.task_run_id == task_run_id).scalar_subquery()
     session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids)))
-    for model in (Output, Lineage, Tag):
+    for model in (*ACROSS_RUNS, Output, Lineage, Tag):
         session.execute(delete(model).where(model.task_run_id == task_run_id))
 
 
@@ -280,7 +284,7 @@ def _ensure_source(make_session: sessionmaker[Session], record: Mapping[str, Any
         pass  # stored by a concurrent ingest
 
 
-def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> None:
+def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> WrittenOutput:
     profile = output.get("profile") or {}
     row = Output(
         task_run_id=run.id,
@@ -309,6 +313,8 @@ def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> 
         session.execute(insert(ColumnProfile), columns)
     for key, value in (output.get("tags") or {}).items():
         session.add(Tag(task_run_id=run.id, output_name=row.name, key=_text(key, 250), value=_text(value, 500)))
+    checks = output.get("checks")
+    return WrittenOutput(row, columns, checks if isinstance(checks, list) else [])
 
 
 def _column_row(output_id: int, col: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,7 +334,7 @@ def _column_row(output_id: int, col: Mapping[str, Any]) -> dict[str, Any]:
         "zeros": _int(col.get("zeros")),
         "negatives": _int(col.get("negatives")),
         "infinities": _int(col.get("infinities")),
-        "stats": {k: col.get(k) for k in _COLUMN_STATS if col.get(k) is not None},
+        "stats": {k: col.get(k) for k in COLUMN_STATS if col.get(k) is not None},
     }
 
 

@@ -338,3 +338,8 @@ class Baseline(Base):
     pinned_at: Mapped[datetime] = mapped_column(DateTime)
 
     __table_args__ = (UniqueConstraint("dag_id", "task_id", "output_name"),)
+
+
+# Rows of a try written at ingest besides its outputs: deleted with the try (explicitly too,
+# where a database does not enforce the cascades).
+ACROSS_RUNS = (Drift, Anomaly, CheckResult)

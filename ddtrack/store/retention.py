@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ddtrack.store.airflow_tables import DAG_RUN
 from ddtrack.store.engine import get_engine, in_transaction, session_factory
-from ddtrack.store.models import CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
+from ddtrack.store.models import ACROSS_RUNS, CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
 
 BATCH = 500
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -65,7 +65,7 @@ def _delete(session: Session, ids: list[int]) -> None:
     output_ids = [r for (r,) in session.execute(select(Output.id).where(Output.task_run_id.in_(ids)))]
     for i in range(0, len(output_ids), BATCH):
         session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids[i : i + BATCH])))
-    for model in (Output, Lineage, Tag):
+    for model in (*ACROSS_RUNS, Output, Lineage, Tag):
         session.execute(delete(model).where(model.task_run_id.in_(ids)))
     session.execute(delete(TaskRun).where(TaskRun.id.in_(ids)))
 
