@@ -4,7 +4,9 @@ Runs server-side only (scheduler listener thread, api-server, ``ddtrack sync``),
 engines of its own. Idempotent: a try's rows are keyed by dag/run/task/map_index/try and
 rewritten only when the record's content hash changed, so ingesting twice, or from two
 processes at once, leaves one copy. Each record is its own transaction: one bad record
-never blocks the others.
+never blocks the others. Records are read from XCom a page at a time (keyset paging), so
+memory stays bounded whatever a run's size; an unavailable database stops the ingest at
+the first record, leaving the rest where it waits (XCom, the spool) for the next attempt.
 """
 
 from __future__ import annotations
@@ -259,7 +261,7 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     # to read records need not pay for.
     from ddtrack.store.across_runs import write_across_runs
 
-    write_across_runs(session, run, written)
+    write_across_runs(session, run, written, record.get("checks"))
     return True
 
 
