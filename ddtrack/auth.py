@@ -73,6 +73,12 @@ def readable_dag_ids(user: Any) -> set[str]:
     return set(auth_manager().get_authorized_dag_ids(user=user, method="GET"))
 
 
+def editable_dag_ids(user: Any) -> set[str]:
+    """The DAG ids ``user`` may edit (``PUT``), as the configured auth manager says: what
+    pinning a drift baseline needs."""
+    return set(auth_manager().get_authorized_dag_ids(user=user, method="PUT"))
+
+
 @functools.lru_cache(maxsize=1)
 def base_path() -> str:
     """The path part of ``[api] base_url`` ('' or e.g. '/airflow'), where Airflow is served."""
@@ -178,3 +184,14 @@ def current_readable_dag_ids() -> set[str]:
         g.ddtrack_readable_dag_ids = cached
     return cached
 
+
+
+def current_editable_dag_ids() -> set[str]:
+    """The current user's editable DAG ids, asked once per request."""
+    from flask import g
+
+    cached = getattr(g, "ddtrack_editable_dag_ids", None)
+    if cached is None:
+        cached = editable_dag_ids(current_user())
+        g.ddtrack_editable_dag_ids = cached
+    return cached
