@@ -65,7 +65,9 @@ python_packages() { # $1: what to install, $2: the stamp's name
   fi
   supported "$VENV/bin/python" || die "$VENV has $("$VENV/bin/python" --version 2>&1); ddtrack needs 3.10-3.12: remove $VENV and run again (PYTHON=python3.12 make demo)"
   local stamp="$VENV/.ddtrack-$2" want
-  want=$(cat pyproject.toml setup.py ddtrack/profile/*.c | sha256sum | cut -d' ' -f1)
+  # Python hashes the inputs: macOS has no sha256sum.
+  want=$("$VENV/bin/python" -c 'import glob, hashlib
+print(hashlib.sha256(b"".join(open(f, "rb").read() for f in ["pyproject.toml", "setup.py", *sorted(glob.glob("ddtrack/profile/*.c"))])).hexdigest())')
   # The test install holds everything the demo needs.
   [ "$2" = demo ] && [ "$(cat "$VENV/.ddtrack-test" 2>/dev/null)" = "$want" ] && return
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
