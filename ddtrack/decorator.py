@@ -14,10 +14,11 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from ddtrack import conf
+from ddtrack.checks import Check, CheckFailed, evaluate
 from ddtrack.record import (
     ERROR_LIMIT,
     SOURCE_LIMIT,
@@ -74,6 +75,8 @@ class _TryRecorder:
         self.record["upstream_task_ids"] = sorted(getattr(context.get("task"), "upstream_task_ids", ()) or ())
         self.record["inputs"].extend(_task_inputs(context))
         self._batches: dict[str, _Batches] = {}
+        # Checks declared for each output name (on @track or log_output), judged at push.
+        self._checks: dict[str, list[Check]] = {}
         self._t0 = time.perf_counter()
 
     @property
@@ -129,13 +132,59 @@ class _TryRecorder:
         if error is not None:
             r["error"] = {"type": type(error).__qualname__, "message": cut(str(error), ERROR_LIMIT)}
 
-    def push(self) -> None:
+    def add_checks(self, default_output: str, checks: Sequence[Check]) -> None:
+        """Declare ``checks`` for the output they name, else for ``default_output``."""
+        for check in checks:
+            declared = self._checks.setdefault(cut(check.output or default_output, 250), [])
+            if check not in declared:  # log_output called again for the next batch
+                declared.append(check)
+
+    def push(self) -> list[dict[str, Any]]:
+        """Push the record (whole profiles, check results); return the checks that failed."""
         for output in self.record["outputs"]:
             batches = self._batches.get(output["name"])
             if batches is not None and batches.count > 1:
                 output["profile"] = to_json_safe(batches.merged())
+        failed = self._judge_checks()
         record = bound_size(self._json_safe(), conf.max_record_bytes())
         self.ti.xcom_push(key=XCOM_KEY, value=record)
+        return failed
+
+    def _judge_checks(self) -> list[dict[str, Any]]:
+        """Judge the declared checks on the outputs' final profiles; results go in the
+        record, failures also mark the try failed (the task fails on them after the push).
+        A bug here is a tracking failure, never a failed check."""
+        if not self._checks:
+            return []
+        try:
+            results = self._evaluate()
+        except Exception as exc:
+            _fail_softly("evaluate the data checks", exc)
+            return []
+        for result in results:
+            if result["status"] in ("warn", "error"):
+                log.warning("ddtrack data check %s: %s", result["status"], result["message"])
+        failed = [r for r in results if r["status"] == "fail"]
+        if failed and self.record["error"] is None:
+            error = CheckFailed(failed)
+            self.record["state"] = "failed"
+            self.record["error"] = {"type": type(error).__qualname__, "message": cut(str(error), ERROR_LIMIT)}
+        return failed
+
+    def _evaluate(self) -> list[dict[str, Any]]:
+        outputs = {o["name"]: o for o in self.record["outputs"]}
+        results, missing = [], []
+        for name, checks in self._checks.items():
+            output = outputs.get(name)
+            if output is None:
+                if self.record["error"] is None:  # a failed task may not have reached it
+                    missing.extend(_unrecorded(name, checks))
+                continue
+            output["checks"] = evaluate(output["profile"], checks, name)
+            results.extend(output["checks"])
+        if missing:
+            self.record["checks"] = missing
+        return results + missing
 
     def _json_safe(self) -> dict[str, Any]:
         """The record with every user-supplied value made JSON-safe.  Profiles are left as
@@ -146,6 +195,38 @@ class _TryRecorder:
             return {k: v if k == "profile" else to_json_safe(v) for k, v in o.items()}
 
         return {k: [output(o) for o in v] if k == "outputs" else to_json_safe(v) for k, v in self.record.items()}
+
+
+def _unrecorded(name: str, checks: Sequence[Check]) -> list[dict[str, Any]]:
+    """Results of checks declared for an output the task never recorded: status "error"
+    (cannot be evaluated), never a silent pass."""
+    return [
+        {
+            "check": c.name, "output": name, "column": getattr(c, "column", None), "severity": c.severity,
+            "status": "error", "value": None, "bound": None,
+            "message": f"output {name!r}: {c.name} could not be evaluated: the task recorded no output {name!r}",
+        }
+        for c in checks
+    ]
+
+
+def _checks_argument(checks: Any, where: str) -> tuple[Check, ...]:
+    """``checks=`` validated where it is written: a list of ``ddtrack.checks`` checks."""
+    if checks is None:
+        return ()
+    if isinstance(checks, (str, bytes, Mapping, Check)) or not isinstance(checks, Iterable):
+        raise TypeError(
+            f"{where}(checks=...) takes a list of checks made by ddtrack.checks "
+            f"(rows_between, null_pct_at_most, unique, values_in, min_max, columns), not {checks!r:.100}"
+        )
+    items = tuple(checks)
+    for item in items:
+        if not isinstance(item, Check):
+            raise TypeError(
+                f"{where}(checks=...): {item!r:.100} is not a check; make checks with ddtrack.checks "
+                "(rows_between, null_pct_at_most, unique, values_in, min_max, columns)"
+            )
+    return items
 
 
 class _Batches:
@@ -260,6 +341,7 @@ def track(
     tags: Mapping[str, Any] | None = None,
     pii: Iterable[str] = (),
     sample: int = 0,
+    checks: Sequence[Check] = (),
 ) -> Callable[[F], F]: ...
 
 
@@ -271,6 +353,7 @@ def track(
     tags: Mapping[str, Any] | None = None,
     pii: Iterable[str] = (),
     sample: int = 0,
+    checks: Sequence[Check] = (),
 ) -> Any:
     """Record every run of a task function: its output's profile, lineage, timing and errors.
 
@@ -282,18 +365,26 @@ def track(
 
     ``name``/``uri`` name the return value's output; ``tags`` label the run; columns in
     ``pii`` never have values stored; ``sample=N`` stores the first N rows.
+
+    ``checks`` (made by :mod:`ddtrack.checks`) are judged on the fresh profile of the return
+    value, or of the ``log_output`` they name with ``output=``; their results are recorded,
+    and a failed check of severity "error" fails the task after its record is pushed.
     """
-    options = _Options(name=name, uri=uri, tags=dict(tags or {}), pii=tuple(pii), sample=int(sample))
+    options = _Options(
+        name=name, uri=uri, tags=dict(tags or {}), pii=tuple(pii), sample=int(sample),
+        checks=_checks_argument(checks, "track"),
+    )
     if fn is None:
         return lambda f: _decorate(f, options)
     return _decorate(fn, options)
 
 
 class _Options:
-    __slots__ = ("name", "uri", "tags", "pii", "sample")
+    __slots__ = ("name", "uri", "tags", "pii", "sample", "checks")
 
-    def __init__(self, *, name: str, uri: str | None, tags: dict, pii: tuple, sample: int) -> None:
+    def __init__(self, *, name: str, uri: str | None, tags: dict, pii: tuple, sample: int, checks: tuple) -> None:
         self.name, self.uri, self.tags, self.pii, self.sample = name, uri, tags, pii, sample
+        self.checks = checks
 
 
 def _decorate(fn: Any, options: _Options) -> Any:
@@ -370,6 +461,7 @@ def _start(options: _Options, source: str | None, function_name: str) -> _TryRec
         recorder.record["source"] = source
         recorder.record["code_hash"] = code_hash(source) if source else None
         recorder.record["tags"] = to_json_safe(options.tags)
+        recorder.add_checks(options.name, [c for c in options.checks if c.output is not None])
         return recorder
     except Exception as exc:
         _fail_softly("start recording this task", exc)
@@ -377,6 +469,7 @@ def _start(options: _Options, source: str | None, function_name: str) -> _TryRec
 
 
 def _end(recorder: _TryRecorder | None, options: _Options, *, result: Any = None, error: BaseException | None = None) -> None:
+    """Profile the result, push the record; then fail the task if a data check failed."""
     if recorder is None:
         return
     try:
@@ -385,11 +478,14 @@ def _end(recorder: _TryRecorder | None, options: _Options, *, result: Any = None
     except Exception as exc:
         recorder.record["warnings"].append(cut(f"profiling failed: {type(exc).__name__}: {exc}", 500))
         _fail_softly("profile the task's return value", exc)
+    failed: list[dict[str, Any]] = []
     try:
         recorder.finish(error)
-        recorder.push()
+        failed = recorder.push()
     except Exception as exc:
         _fail_softly("send this task's record to Airflow", exc)
+    if failed and error is None:
+        raise CheckFailed(failed)
 
 
 def _add_result(recorder: _TryRecorder, result: Any, options: _Options) -> None:
@@ -401,8 +497,14 @@ def _add_result(recorder: _TryRecorder, result: Any, options: _Options) -> None:
         # multiple_outputs style {"train": df, "test": df}: one output per frame.
         for key, value in frames.items():
             recorder.add_output(value, f"{options.name}.{key}", None, None, **opts)
+            recorder.add_checks(f"{options.name}.{key}", _return_value_checks(options))
         return
     recorder.add_output(result, options.name, options.uri, None, **opts)
+    recorder.add_checks(options.name, _return_value_checks(options))
+
+
+def _return_value_checks(options: _Options) -> list[Check]:
+    return [c for c in options.checks if c.output is None]
 
 
 def _frame_values(result: Any) -> dict[str, Any]:
@@ -438,22 +540,32 @@ def log_output(
     *,
     pii: Iterable[str] = (),
     sample: int = 0,
+    checks: Sequence[Check] = (),
 ) -> None:
     """Record an extra output of the running task (tracked or not), e.g. a file it wrote.
 
     Several calls with the same ``name`` are batches of one output: their profiles are
     merged into one for the whole (counts and sums exact, sketches merged) and the
     output records how many batches it had.
+
+    ``checks`` (made by :mod:`ddtrack.checks`) are judged on the output's whole profile when
+    the record is pushed (a tracked task's end; at once in an untracked task); a failed
+    check of severity "error" then fails the task.
     """
+    declared = _checks_argument(checks, "log_output")
+    failed: list[dict[str, Any]] = []
     try:
         recorder = _recorder_for_log_call()
         if recorder is None:
             log.info("ddtrack.log_output(%r) outside a running Airflow task: nothing recorded.", name)
             return
         recorder.add_output(obj, name, uri, tags, pii=tuple(pii), sample=int(sample))
-        _push_if_untracked(recorder)
+        recorder.add_checks(cut(name, 250), declared)
+        failed = _push_if_untracked(recorder)
     except Exception as exc:
         _fail_softly(f"record output {name!r}", exc)
+    if failed:
+        raise CheckFailed(failed)
 
 
 def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) -> None:
@@ -471,15 +583,16 @@ def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) 
             recorder.add_input(name or obj_or_uri, obj_or_uri)
         else:
             recorder.add_input(name, uri)
-        _push_if_untracked(recorder)
+        _push_if_untracked(recorder)  # a failed check already failed the log_output that declared it
     except Exception as exc:
         _fail_softly(f"record input {name or obj_or_uri!r}", exc)
 
 
-def _push_if_untracked(recorder: _TryRecorder) -> None:
-    """An untracked task has no end hook: re-push the whole record after each call."""
+def _push_if_untracked(recorder: _TryRecorder) -> list[dict[str, Any]]:
+    """An untracked task has no end hook: re-push the whole record after each call.
+    Returns the checks that failed (a tracked task's are judged at its end)."""
     if recorder.record["tracked"]:
-        return
+        return []
     # The task's own outcome is unknown here; ingest takes it from Airflow's task instance.
     recorder.record["ended_at"] = _now_iso()
-    recorder.push()
+    return recorder.push()

@@ -64,11 +64,14 @@ class Settings:
         return cls(conf.drift_thresholds(), conf.anomaly_sensitivity(), conf.anomaly_min_history(), conf.anomaly_history())
 
 
-def write_across_runs(session: Session, run: TaskRun, outputs: Sequence[WrittenOutput]) -> None:
+def write_across_runs(
+    session: Session, run: TaskRun, outputs: Sequence[WrittenOutput], unrecorded: Any = None
+) -> None:
     """Store the try's check results, drift and anomalies; a failure of either part is
-    logged and leaves the rest of the try as written."""
+    logged and leaves the rest of the try as written.  ``unrecorded``: the record's results
+    of checks whose output was never recorded (``record["checks"]``)."""
     with _guarded(session, run, "store the check results"):
-        _write_checks(session, run, outputs)
+        _write_checks(session, run, outputs, unrecorded if isinstance(unrecorded, list) else [])
     if not judged(run) or run.started_at is None:
         return
     with _guarded(session, run, "compute drift and anomalies"):
@@ -101,13 +104,10 @@ def _guarded(session: Session, run: TaskRun, what: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- checks
-def _write_checks(session: Session, run: TaskRun, outputs: Sequence[WrittenOutput]) -> None:
-    values = [
-        _base(run) | _check_row(output.row.name, result)
-        for output in outputs
-        for result in output.checks or ()
-        if isinstance(result, Mapping)
-    ]
+def _write_checks(session: Session, run: TaskRun, outputs: Sequence[WrittenOutput], unrecorded: list) -> None:
+    results = [(output.row.name, result) for output in outputs for result in output.checks or ()]
+    results += [(cut(r.get("output") or "", 250), r) for r in unrecorded if isinstance(r, Mapping)]
+    values = [_base(run) | _check_row(name, result) for name, result in results if isinstance(result, Mapping)]
     if values:
         session.execute(insert(CheckResult), values)
 

@@ -1,0 +1,94 @@
+"""Data checks declared in code, judged inside real task runs (dag.test()): a failed check of
+severity error fails its task after the record is pushed, and the record and its check
+results are stored; warnings only record; a bug in evaluation never fails the task."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import load_dag, run_in_process, task_runs
+from sqlalchemy import select
+
+from ddtrack import checks, decorator, log_output, track
+from ddtrack.store.engine import session_factory
+from ddtrack.store.models import CheckResult
+
+
+def results(url: str, dag_id: str, run_id: str) -> dict[tuple[str, str, str | None], CheckResult]:
+    with session_factory(url)() as s:
+        rows = s.scalars(select(CheckResult).where(CheckResult.dag_id == dag_id, CheckResult.run_id == run_id))
+        return {(r.output_name, r.check_name, r.column_name): r for r in rows}
+
+
+def states(url: str, dag_id: str, run_id: str) -> dict[str, str]:
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
+        return {ti.task_id: str(ti.state) for ti in rows}
+
+
+@pytest.fixture
+def warnings(monkeypatch) -> list[str]:
+    """ddtrack's warnings in the task (Airflow's task logging hides them from caplog)."""
+    seen: list[str] = []
+    monkeypatch.setattr(decorator.log, "warning", lambda msg, *args: seen.append(msg % args))
+    return seen
+
+
+def test_an_error_check_fails_its_task_and_the_record_is_stored(metastore_url, warnings):
+    run = run_in_process(load_dag("checks_fail"), metastore_url)
+    assert run.state == "failed"
+    assert states(metastore_url, "checks_fail", run.run_id) == {"load": "failed", "after": "upstream_failed"}
+
+    (record,) = task_runs(metastore_url, "checks_fail", run.run_id)
+    assert (record.state, record.error_type) == ("failed", "CheckFailed")
+    assert "output 'return_value'" in record.error_message and "'amount'" in record.error_message
+    stored = results(metastore_url, "checks_fail", run.run_id)
+    assert {k: r.status for k, r in stored.items()} == {
+        ("return_value", "rows_between", None): "pass",
+        ("return_value", "null_pct_at_most", "amount"): "fail",
+        ("return_value", "values_in", "city"): "warn",
+        ("rejects", "rows_between", None): "warn",  # routed by output= to the log_output
+    }
+    failed = stored[("return_value", "null_pct_at_most", "amount")]
+    assert failed.value == pytest.approx(30) and failed.bound == 10
+    assert "30" in failed.message and "10" in failed.message
+    assert "ddtrack data check warn: output 'rejects': rows is 5, above the bound 3" in warnings  # not raised
+
+
+def test_passing_and_warning_checks_leave_the_task_alone(metastore_url):
+    run = run_in_process(load_dag("checks_pass"), metastore_url)
+    assert run.state == "success"
+    stored = results(metastore_url, "checks_pass", run.run_id)
+    assert {r.status for r in stored.values()} == {"pass", "warn"}
+    (record,) = task_runs(metastore_url, "checks_pass", run.run_id)
+    assert (record.state, record.error_type) == ("success", None)
+
+
+def test_a_check_on_log_output_fails_an_untracked_task(metastore_url):
+    run = run_in_process(load_dag("checks_untracked"), metastore_url)
+    assert states(metastore_url, "checks_untracked", run.run_id) == {"export": "failed"}
+    ((key, result),) = results(metastore_url, "checks_untracked", run.run_id).items()
+    assert key == ("export", "unique", "id") and result.status == "fail"
+
+
+def test_a_bug_in_evaluation_is_a_tracking_failure_not_a_task_failure(metastore_url, monkeypatch, warnings):
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("bug in checks")
+
+    monkeypatch.setattr(decorator, "evaluate", broken)
+    run = run_in_process(load_dag("checks_fail"), metastore_url)
+    assert run.state == "success"
+    assert any("ddtrack could not evaluate the data checks (ZeroDivisionError: bug in checks)" in w for w in warnings)
+    assert results(metastore_url, "checks_fail", run.run_id) == {}
+
+
+@pytest.mark.parametrize(
+    "bad", [checks.unique, "unique(id)", [checks.unique("id"), "rows > 0"], {"id": "unique"}, checks.unique("id")]
+)
+def test_a_malformed_checks_argument_is_refused_where_it_is_written(bad):
+    with pytest.raises(TypeError, match=r"track\(checks=\.\.\.\).*ddtrack\.checks"):
+        track(checks=bad)
+    with pytest.raises(TypeError, match=r"log_output\(checks=\.\.\.\).*ddtrack\.checks"):
+        log_output([1], name="x", checks=bad)
