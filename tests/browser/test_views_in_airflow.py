@@ -278,8 +278,9 @@ def test_markup_in_column_names_is_text(browser, demo):
 
 def test_a_10000_column_output_is_usable(browser, demo):
     """The page of a 10,000-column output (it once froze Chromium): the describe grid shows
-    its first rows, the first charts are drawn, the column search answers from the server,
-    and the picker draws any other column. The times are printed, not asserted."""
+    its first rows, the column summary is there, and the column search answers from the
+    server. The times are printed, not asserted. (Under the default record bound the
+    stored profile keeps counts of its first 1,000 columns and no histograms.)"""
     page = login(browser, demo)
     run_id = last_run(demo, "wide_output")
     url = f"{demo.base_url}/ddtrack/ti?dag_id=wide_output&task_id=build_features&run_id={quote(run_id, safe='')}"
@@ -287,23 +288,17 @@ def test_a_10000_column_output_is_usable(browser, demo):
     page.goto(url)
     grid = page.locator(".dd-describe")
     grid.locator('.ag-cell[col-id="column"]', has_text="feat_00000").wait_for()
-    page.locator("[data-column] .js-plotly-plot").nth(11).wait_for()
-    usable = time.perf_counter() - started
-    assert page.locator("[data-column]").count() == 12  # not one chart per column
-    page.get_by_text("Columns at a glance").wait_for()
     page.get_by_text("Most nulls").wait_for()
+    usable = time.perf_counter() - started
+    assert page.locator("[data-column]").count() <= 12  # never one chart per column
+    assert page.locator(".dd-page tr").count() < 200  # no table row per column either
     started = time.perf_counter()
     grid.locator(".ag-floating-filter input").first.fill("feat_0099")
     grid.locator('.ag-cell[col-id="column"]', has_text="feat_00990").wait_for()
     answered = time.perf_counter() - started
-    names = grid.locator('.ag-center-cols-viewport .ag-cell[col-id="column"], .ag-pinned-left-cols-container .ag-cell[col-id="column"]')
+    names = grid.locator('.ag-cell[col-id="column"]')
     assert names.count() and all("feat_0099" in n for n in names.all_inner_texts())
     print(f"\n10,000-column page: usable after {usable:.2f} s; the column search answered in {answered:.2f} s")
-    page.locator(".dd-chart-pick").first.click()  # the picker searches the columns on the server
-    page.locator(".dash-dropdown-search").first.fill("feat_00500")
-    page.locator(".dash-dropdown-option", has_text="feat_00500").first.click()
-    page.keyboard.press("Escape")
-    page.locator('[data-column="feat_00500"] .js-plotly-plot').wait_for()
     grid.locator(".ag-floating-filter input").first.fill("")
     grid.locator('.ag-cell[col-id="column"]', has_text="feat_00000").wait_for()
     shot(page, "wide_output", 1600)

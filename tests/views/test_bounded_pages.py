@@ -180,22 +180,40 @@ def test_map_index_chips_stay_bounded():
 # -- the callbacks through Airflow's app, as a reader and as an outsider ----------------------
 
 
-def _grid_request(client: DashClient, key: dict, request: dict) -> dict:
-    """The grid's answer to ``request``, called as the browser calls it."""
-    grid = {"type": "dd-columns-grid", "index": 0}
+def _call(client: DashClient, out_type: str, out_prop: str, inputs: list[dict], state: list[dict]):
+    """A pattern-matching callback's answer for output 0, called as the browser calls it."""
     deps = client.client.get("/ddtrack/_dash-dependencies", headers=client.headers).json()
-    (name,) = [d["output"] for d in deps if "dd-columns-grid" in d["output"]]
-    resp = client.callback(
-        name,
-        {"id": grid, "property": "getRowsResponse"},
-        [{"id": grid, "property": "getRowsRequest", "value": request}],
-        [{"id": {"type": "dd-output-key", "index": 0}, "property": "data", "value": key}],
-    )
+    (name,) = [d["output"] for d in deps if f'"type":"{out_type}"' in d["output"] and d["output"].endswith(f".{out_prop}")]
+    resp = client.callback(name, {"id": {"type": out_type, "index": 0}, "property": out_prop}, inputs, state)
     assert resp.status_code == 200, resp.text
-    return next(iter(resp.json()["response"].values()))["getRowsResponse"]
+    return next(iter(resp.json()["response"].values()))[out_prop]
 
 
-def test_grid_callback_answers_readers_only(client, make_token, example_runs):
+KEY_ID = {"type": "dd-output-key", "index": 0}
+GRID_ID = {"type": "dd-columns-grid", "index": 0}
+PICK_ID = {"type": "dd-chart-pick", "index": 0}
+
+
+def _grid_request(client: DashClient, key: dict, request: dict) -> dict:
+    inputs = [{"id": GRID_ID, "property": "getRowsRequest", "value": request}]
+    return _call(client, "dd-columns-grid", "getRowsResponse", inputs, [{"id": KEY_ID, "property": "data", "value": key}])
+
+
+def _picked(client: DashClient, key: dict, search: str, chosen: list[str]) -> tuple[list, list]:
+    """The picker's options for ``search``, and the charts of the ``chosen`` columns."""
+    state = [{"id": KEY_ID, "property": "data", "value": key}]
+    options = _call(
+        client,
+        "dd-chart-pick",
+        "options",
+        [{"id": PICK_ID, "property": "search_value", "value": search}],
+        [{"id": PICK_ID, "property": "value", "value": []}, *state],
+    )
+    charts = _call(client, "dd-chart-picked", "children", [{"id": PICK_ID, "property": "value", "value": chosen}], state)
+    return options, charts
+
+
+def test_grid_and_picker_callbacks_answer_readers_only(client, make_token, example_runs):
     run_id = example_runs["titanic"][-1].run_id
     admin = DashClient(client, make_token("admin", "admin"))
     page = admin.page("ti", f"?dag_id=titanic&task_id=load_passengers&run_id={quote(run_id)}")
@@ -204,5 +222,10 @@ def test_grid_callback_answers_readers_only(client, make_token, example_runs):
     assert key == output.output_key("titanic", run_id, "load_passengers", -1, key["try_number"], "return_value")
     answer = _grid_request(admin, key, {"startRow": 0, "endRow": 100, "filterModel": {"column": {"filter": "ag"}}})
     assert [r["column"] for r in answer["rowData"]] == ["age"] and answer["rowCount"] == 1
+    options, charts = _picked(admin, key, "AG", ["age", "nope"])
+    assert options == [{"label": "age", "value": "age"}]
+    assert charts[0]["props"]["data-column"] == "age" and charts[0]["props"]["children"]["type"] == "Graph"
+    assert "No distribution recorded for nope." in texts(charts)
     outsider = DashClient(client, make_token("olga", None))
     assert _grid_request(outsider, key, {"startRow": 0, "endRow": 100}) == {"rowData": [], "rowCount": 0}
+    assert _picked(outsider, key, "AG", ["age"]) == ([], [])
