@@ -179,7 +179,7 @@ def alert_counts(
     """dag_id -> {"drift", "anomaly", "fail", "warn"}: drifted columns, anomalies, failed
     checks and other checks that did not pass since ``since`` (default: the last 7 days), for
     the readable DAGs among ``dag_ids`` (all readable ones when None). DAGs with none are absent."""
-    start = _since(since) or _now() - RECENT
+    start = _since(since) or recent_start()
     drift_t, anomaly_t, check_t = Drift.__table__, Anomaly.__table__, CheckResult.__table__
     wanted = None if dag_ids is None else list(dag_ids)
 
@@ -213,7 +213,7 @@ def attention(sources: Sources, allowed: Allowed, limit: int = 20, since: Any = 
     """Home's "needs attention": the alerts of the last 7 days (or since ``since``) grouped
     per DAG and task, the group with the newest alert first; each group counts its kinds
     and keeps its newest alerts (at most 5) for display."""
-    start = _since(since) or _now() - RECENT
+    start = _since(since) or recent_start()
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for a in alerts(sources, allowed, since=start, limit=MAX_ALERTS):
         key = (a["dag_id"], a["task_id"])
@@ -234,5 +234,6 @@ def attention(sources: Sources, allowed: Allowed, limit: int = 20, since: Any = 
     return list(groups.values())
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+def recent_start() -> dt.datetime:
+    """Where "recent" starts for badges and needs attention: :data:`RECENT` ago (naive UTC)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - RECENT

@@ -2,7 +2,8 @@
 
 Three statements per page whatever the number of DAGs: the page of DAGs with their counts
 and the total (catalog), the rows of each page DAG's newest runs (one statement, a
-range scan of ``(dag_id, started_at)`` per DAG), and their last DAG runs (metastore).
+range scan of ``(dag_id, started_at)`` per DAG), and their last DAG runs (metastore); and
+three for the page DAGs' alert badges (``queries.alerts.alert_counts``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import dag_filter
+from ddtrack.queries.alerts import alert_counts
 from ddtrack.queries.sources import (
     MetastoreUnavailable,
     Sources,
@@ -45,6 +47,8 @@ class DagPage:
     page_size: int
     # Set when Airflow's metastore is configured but did not answer: last runs are missing.
     metastore_error: str | None = field(default=None)
+    # dag_id -> alert counts of the last 7 days (queries.alerts.alert_counts), for badges.
+    alerts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -84,6 +88,8 @@ def home_page(
             for dag_id, points in _rows_by_recent_run(conn, list(summaries)).items():
                 summaries[dag_id].rows_by_run = points
     result = DagPage(list(summaries.values()), total, page, page_size)
+    if summaries:
+        result.alerts = alert_counts(sources, allowed, list(summaries))
     if summaries:
         try:
             _add_last_runs(sources, summaries)

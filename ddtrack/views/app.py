@@ -100,6 +100,12 @@ INPUT_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("dag-page-dag-id", "data"): (str,),
     ("task-history-n", "value"): (int, float, str),
     ("task-page-ids", "data"): (dict,),
+    ("task-trend-output", "value"): (str,),
+    ("task-trend-column", "value"): (str,),
+    ("task-trend-ids", "data"): (dict,),
+    ("task-pin-run", "value"): (str,),
+    ("task-pin-button", "n_clicks"): (int,),
+    ("task-unpin-button", "n_clicks"): (int,),
 }
 
 

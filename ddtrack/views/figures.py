@@ -190,16 +190,16 @@ def sparkline(points: Sequence[tuple[Any, int]]) -> dict[str, Any]:
 
 
 def task_history(rows: Sequence[Any]) -> dict[str, Any]:
-    """Duration bars coloured by state, rows and null rate lines, schema changes marked."""
+    """Duration bars coloured by state, schema changes marked. Rows and null rates are per
+    output and column: the trend chart (:func:`column_trend`) shows them one at a time."""
     rows = list(reversed(rows))  # oldest left
     xs = _history_labels(rows)
     hover = [
         f"{plot_text(r.run_id)}<br>try {r.try_number} · {plot_text(r.state)}<br>{fmt_duration(r.duration_s)}"
-        + (f"<br>{r.rows:,} rows" if r.rows is not None else "")
         + (f"<br>{plot_text(r.error)[:200]}" if r.error else "")
         for r in rows
     ]
-    data: list[dict[str, Any]] = [
+    data = [
         {
             "type": "bar",
             "name": "duration (s)",
@@ -208,113 +208,19 @@ def task_history(rows: Sequence[Any]) -> dict[str, Any]:
             "marker": {"color": [state_color(r.state) for r in rows]},
             "hovertext": hover,
             "hoverinfo": "text",
-            "xaxis": "x",
-            "yaxis": "y",
-        },
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": "rows",
-            "x": xs,
-            "y": [r.rows for r in rows],
-            "line": {"color": ACCENT},
-            "connectgaps": False,
-            "xaxis": "x",
-            "yaxis": "y2",
-            "hovertemplate": "%{y:,} rows<extra></extra>",
-        },
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": "null rate (%)",
-            "x": xs,
-            "y": [r.null_pct for r in rows],
-            "line": {"color": "#f97316"},
-            "xaxis": "x",
-            "yaxis": "y3",
-            "hovertemplate": "%{y:.2f}% null<extra></extra>",
-        },
+        }
     ]
     changes = [x for x, r in zip(xs, rows, strict=False) if r.schema_changed]
-    shapes = [
-        {
-            "type": "line",
-            "xref": "x",
-            "yref": "paper",
-            "x0": x,
-            "x1": x,
-            "y0": 0,
-            "y1": 1,
-            "line": {"color": "#a855f7", "width": 1.5, "dash": "dot"},
-        }
-        for x in changes
-    ]
     annotations = [
-        {
-            "x": x,
-            "y": 1.0,
-            "xref": "x",
-            "yref": "paper",
-            "text": "schema changed",
-            "showarrow": False,
-            "font": {"color": "#a855f7", "size": 10},
-            "yanchor": "bottom",
-        }
+        {"x": x, "y": 1.0, "xref": "x", "yref": "paper", "text": "schema changed", "showarrow": False,
+         "font": {"color": SCHEMA_CHANGE, "size": 10}, "yanchor": "bottom"}
         for x in changes
     ]
-    layout = base_layout(
-        420,
-        showlegend=False,
-        shapes=shapes,
-        annotations=annotations
-        + [
-            {
-                "text": "duration, coloured by state",
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 1.0,
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "font": {"size": 11},
-            },
-            {
-                "text": "rows",
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 0.6,
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "font": {"size": 11},
-            },
-            {
-                "text": "mean null rate (%)",
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 0.27,
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "font": {"size": 11},
-            },
-        ],
-        margin={"l": 56, "r": 12, "t": 24, "b": 36},
-    )
-    layout["yaxis"] = {"domain": [0.66, 1.0], "gridcolor": GRID, "automargin": True, "ticksuffix": " s"}
-    layout["yaxis2"] = {"domain": [0.34, 0.6], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
-    layout["yaxis3"] = {"domain": [0.0, 0.27], "gridcolor": GRID, "automargin": True, "rangemode": "tozero"}
-    layout["xaxis"] = {
-        "type": "category",
-        "gridcolor": GRID,
-        "automargin": True,
-        "anchor": "y3",
-        "tickangle": -30,
-        "nticks": 12,
-    }
+    annotations.append(_panel_title("duration, coloured by state", 1.0))
+    layout = base_layout(240, shapes=[_change_line(x, SCHEMA_CHANGE) for x in changes], annotations=annotations,
+                         margin={"l": 56, "r": 12, "t": 24, "b": 36})
+    layout["yaxis"] = {"gridcolor": GRID, "automargin": True, "ticksuffix": " s"}
+    layout["xaxis"] = {"type": "category", "gridcolor": GRID, "automargin": True, "tickangle": -30, "nticks": 12}
     layout["bargap"] = 0.25 if len(rows) > 3 else 0.6
     return {"data": data, "layout": layout}
 
@@ -380,3 +286,143 @@ def empty_figure(message: str) -> dict[str, Any]:
         {"text": plot_text(message), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
     ]
     return {"data": [], "layout": layout}
+
+
+# -- across runs: one column's trend, drift heatmap ------------------------------------------
+
+BAND_FILL = "rgba(1,124,238,0.10)"
+ANOMALY = "#dc2626"
+DRIFT = "#f97316"
+CODE_CHANGE = "#0ea5e9"
+SCHEMA_CHANGE = "#a855f7"
+# (metric, panel title, trace colour); the last panel also draws min/max and p5–p95.
+TREND_PANELS = (
+    ("rows", "rows", ACCENT),
+    ("null_pct", "null %", "#f97316"),
+    ("distinct", "distinct count", "#8b5cf6"),
+    ("mean", "mean · p5–p50–p95 · min/max", "#16a34a"),
+)
+
+
+def column_trend(trend: Any) -> dict[str, Any]:
+    """One column of one output over runs: a panel per metric with the robust band a next
+    run is judged against (shaded), stored anomalies (red) and drift (orange) marked, and
+    schema and code changes as vertical lines across every panel."""
+    points = trend.points
+    xs = _history_labels(points)
+    gap = 0.05
+    height = (1 - gap * (len(TREND_PANELS) - 1)) / len(TREND_PANELS)
+    data: list[dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    layout = base_layout(640, margin={"l": 64, "r": 16, "t": 28, "b": 44})
+    for i, (metric, title, color) in enumerate(TREND_PANELS):
+        axis = "" if i == 0 else str(i + 1)
+        top = 1 - i * (height + gap)
+        layout[f"yaxis{axis}"] = {"domain": [top - height, top], "gridcolor": GRID, "automargin": True, "zeroline": False}
+        annotations.append(_panel_title(title, top))
+        if metric == "mean":
+            data += _quantile_traces(points, xs, axis)
+        values = [getattr(p, metric) for p in points]
+        data.append(_metric_trace(metric, values, xs, axis, color, points))
+        band = trend.bands.get(metric)
+        if band is not None:
+            shapes.append(_band_shape(band, axis))
+    for label, flag, color in (("code changed", "code_changed", CODE_CHANGE), ("schema changed", "schema_changed", SCHEMA_CHANGE)):
+        for x in (x for x, p in zip(xs, points, strict=True) if getattr(p, flag)):
+            shapes.append(_change_line(x, color))
+            annotations.append({"x": x, "y": 1.0, "xref": "x", "yref": "paper", "text": label, "showarrow": False,
+                                "yanchor": "bottom", "font": {"color": color, "size": 10}})
+    last_axis = str(len(TREND_PANELS))
+    layout["xaxis"] = {"type": "category", "gridcolor": GRID, "automargin": True, "anchor": f"y{last_axis}",
+                       "tickangle": -30, "nticks": 12}
+    layout["shapes"], layout["annotations"] = shapes, annotations
+    return {"data": data, "layout": layout}
+
+
+def _panel_title(title: str, top: float) -> dict[str, Any]:
+    return {"text": title, "xref": "paper", "yref": "paper", "x": 0, "y": top, "showarrow": False,
+            "xanchor": "left", "yanchor": "bottom", "font": {"size": 11}}
+
+
+def _metric_trace(metric: str, values: list, xs: list[str], axis: str, color: str, points: Sequence[Any]) -> dict[str, Any]:
+    flagged = [metric in p.anomalies for p in points]
+    drifted = [p.drifted for p in points]
+    return {
+        "type": "scatter", "mode": "lines+markers", "name": metric, "x": xs, "y": values, "xaxis": "x",
+        "yaxis": f"y{axis}", "connectgaps": False, "line": {"color": color, "width": 1.5},
+        "marker": {
+            "size": [9 if f or d else 5 for f, d in zip(flagged, drifted, strict=True)],
+            "color": [ANOMALY if f else DRIFT if d else color for f, d in zip(flagged, drifted, strict=True)],
+            "symbol": ["diamond" if f else "circle" for f in flagged],
+        },
+        "customdata": [
+            [plot_text(p.run_id), "anomaly" if f else "", "drifted: " + plot_text("; ".join(p.drift_reasons)) if d else ""]
+            for p, f, d in zip(points, flagged, drifted, strict=True)
+        ],
+        "hovertemplate": f"%{{customdata[0]}}<br>{metric}: %{{y:,.4g}}<br>%{{customdata[1]}} %{{customdata[2]}}<extra></extra>",
+    }
+
+
+def _quantile_traces(points: Sequence[Any], xs: list[str], axis: str) -> list[dict[str, Any]]:
+    """p5–p95 as a filled band, p50 dashed, min and max dotted."""
+    def line(name: str, values: list, **style: Any) -> dict[str, Any]:
+        return {"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": values, "xaxis": "x",
+                "yaxis": f"y{axis}", "connectgaps": False, "hovertemplate": f"{name}: %{{y:,.4g}}<extra></extra>", **style}
+
+    numbers = [_as_number(p.min) for p in points], [_as_number(p.max) for p in points]
+    return [
+        line("p5", [p.p5 for p in points], line={"color": "rgba(22,163,74,0.0)"}),
+        line("p95", [p.p95 for p in points], line={"color": "rgba(22,163,74,0.0)"}, fill="tonexty",
+             fillcolor="rgba(22,163,74,0.15)"),
+        line("p50", [p.p50 for p in points], line={"color": "#16a34a", "dash": "dash", "width": 1}),
+        line("min", numbers[0], line={"color": MUTED, "dash": "dot", "width": 1}),
+        line("max", numbers[1], line={"color": MUTED, "dash": "dot", "width": 1}),
+    ]
+
+
+def _as_number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _band_shape(band: Any, axis: str) -> dict[str, Any]:
+    return {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "yref": f"y{axis}", "y0": band.low, "y1": band.high,
+            "fillcolor": BAND_FILL, "line": {"width": 0}, "layer": "below"}
+
+
+def _change_line(x: str, color: str) -> dict[str, Any]:
+    return {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+            "line": {"color": color, "width": 1.5, "dash": "dot"}}
+
+
+def drift_heatmap(heatmap: Any) -> dict[str, Any]:
+    """Columns × runs: colour by PSI (capped at 1), drifted cells marked, reasons in the hover."""
+    if not heatmap.cells or not heatmap.runs:
+        return empty_figure("no drift computed yet: it needs two successful runs")
+    xs = _history_labels(heatmap.runs)
+    several = len({output for output, _ in heatmap.cells}) > 1
+    ys = [plot_text(f"{output} · {column}" if several else column) + "\u2009" for output, column in heatmap.cells][::-1]
+    rows = list(range(len(heatmap.cells)))[::-1]
+    z = [[None if v is None else min(float(v), 1.0) for v in heatmap.psi[i]] for i in rows]
+    text = [["drifted" if d else "" for d in heatmap.drifted[i]] for i in rows]
+    marks = [["●" if d else "" for d in heatmap.drifted[i]] for i in rows]
+    hover = [
+        [
+            f"{plot_text(heatmap.cells[i][1])}<br>{plot_text(r.run_id)}<br>"
+            + ("not compared" if heatmap.drifted[i][j] is None else
+               f"PSI {_fmt(heatmap.psi[i][j]) if heatmap.psi[i][j] is not None else '–'} {t}<br>{plot_text(heatmap.reasons[i][j])}")
+            for j, (r, t) in enumerate(zip(heatmap.runs, text[rows.index(i)], strict=True))
+        ]
+        for i in rows
+    ]
+    trace = {
+        "type": "heatmap", "x": xs, "y": ys, "z": z, "zmin": 0, "zmax": 1, "text": marks,
+        "texttemplate": "%{text}", "textfont": {"color": "#ffffff", "size": 11},
+        "colorscale": [[0, "rgba(22,163,74,0.20)"], [0.2, "rgba(234,179,8,0.55)"], [1, "#dc2626"]],
+        "colorbar": {"title": {"text": "PSI"}, "thickness": 10}, "hovertext": hover, "hoverinfo": "text",
+        "xgap": 2, "ygap": 2,
+    }
+    layout = base_layout(max(160, 24 * len(ys) + 90), margin={"l": 64, "r": 16, "t": 16, "b": 60})
+    layout["xaxis"] = {"type": "category", "tickangle": -30, "automargin": True, "nticks": 12}
+    layout["yaxis"] = {"type": "category", "automargin": True}
+    return {"data": [trace], "layout": layout}

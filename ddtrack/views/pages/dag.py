@@ -11,6 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from ddtrack import queries
 from ddtrack.views import common, figures
+from ddtrack.views.alerts import dag_sections
 from ddtrack.views.common import (
     airflow_href,
     breadcrumbs,
@@ -62,6 +63,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             dcc.Store(id="dag-page-dag-id", data=dag_id),
             dcc.Location(id="dag-open", refresh=True),
             *untracked,
+            *dag_sections(ctx, dag_id),  # across runs (C2): alert badges and newest alerts
             card("Lineage", _graph_section(ctx, graph)),
             card("Runs", _runs_section(dag_id, runs)),
         ]

@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 from dash import Input, Output, dcc, html
 
 from ddtrack import queries
+from ddtrack.queries.alerts import attention
 from ddtrack.queries.home import MAX_PAGE_SIZE, PAGE_SIZE, DagPage, home_page
 from ddtrack.views import figures
+from ddtrack.views.alerts import attention_panel, badges
 from ddtrack.views.common import (
     breadcrumbs,
     empty_state,
@@ -54,7 +56,8 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             )
         ]
     else:
-        body = [_dag_table(result.dags), _pager(result, params.get("q", ""), per_page != PAGE_SIZE)]
+        body = [_dag_table(result.dags, result.alerts), _pager(result, params.get("q", ""), per_page != PAGE_SIZE)]
+        body.insert(0, attention_panel(attention(ctx.sources, ctx.allowed)))  # across runs (C2)
     if result.metastore_error:
         body.insert(
             0,
@@ -95,7 +98,7 @@ def _pager(result: DagPage, q: str, own_size: bool) -> html.Nav:
     )
 
 
-def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
+def _dag_table(dags: list[queries.DagSummary], alerts: dict[str, dict[str, int]]) -> html.Table:
     rows = []
     for d in dags:
         latest = html.Span(f"{d.rows_by_run[-1][1]:,} rows" if d.rows_by_run else "–", className="dd-muted")
@@ -132,6 +135,7 @@ def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
                     html.Td(f"{d.n_outputs}", className="dd-num"),
                     html.Td(f"{d.n_tasks}", className="dd-num"),
                     html.Td(spark),
+                    html.Td(badges(alerts.get(d.dag_id), "in the last 7 days")),
                 ],
                 **{"data-dag-id": d.dag_id},
             )
@@ -146,6 +150,7 @@ def _dag_table(dags: list[queries.DagSummary]) -> html.Table:
                         html.Th("Tracked outputs"),
                         html.Th("Tracked tasks"),
                         html.Th("Rows, recent runs"),
+                        html.Th("Alerts, 7 days"),
                     ]
                 )
             ),

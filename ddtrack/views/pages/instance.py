@@ -10,6 +10,7 @@ from dash import html
 
 from ddtrack import queries
 from ddtrack.views import output
+from ddtrack.views.alerts import instance_sections
 from ddtrack.views.common import (
     airflow_href,
     card,
@@ -66,7 +67,9 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
                 html.Div(link("History of this task →", href("task", dag_id=dag_id, task_id=task_id))),
             ]
         )
-    return _page(detail, crumbs, name)
+    page = _page(detail, crumbs, name)
+    page.children[2:2] = instance_sections(ctx, detail)  # across runs (C2): drift/anomaly badges, Checks
+    return page
 
 
 def _page(d: queries.InstanceDetail, crumbs: Any, name: str) -> html.Div:

@@ -1,0 +1,185 @@
+"""Pieces of the across-runs views every page shares: alert badges, a checks table, and
+home's "needs attention" panel. Names and messages are data: text children only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dash import html
+
+from ddtrack.views.common import fmt_number, fmt_time, href, link
+
+BADGE_LABELS = (
+    ("fail", "failed check", "failed checks"),
+    ("drift", "drifted column", "drifted columns"),
+    ("anomaly", "anomaly", "anomalies"),
+    ("warn", "warning", "warnings"),
+)
+
+
+def badges(counts: Mapping[str, int] | None, title: str = "") -> html.Span | None:
+    """'2 drifted columns', '1 anomaly'… as coloured badges; None when there is nothing."""
+    if not counts:
+        return None
+    items = [
+        html.Span(f"{counts[key]} {one if counts[key] == 1 else many}", className=f"dd-badge dd-badge-{key}", title=title)
+        for key, one, many in BADGE_LABELS
+        if counts.get(key)
+    ]
+    return html.Span(items, className="dd-badges") if items else None
+
+
+def check_badge(status: str) -> html.Span:
+    text = {"error": "not evaluated"}.get(status, status)
+    hint = {"error": "the check could not be evaluated (unknown column, wrong type, inexact profile)"}.get(status, "")
+    return html.Span(text, className=f"dd-badge dd-badge-{status}", title=hint)
+
+
+def checks_table(results: Sequence[Mapping[str, Any]]) -> html.Table:
+    """Status, check, output, column, value, bound and message of each result."""
+    rows = [
+        html.Tr(
+            [
+                html.Td(check_badge(r["status"])),
+                html.Td(r["check"]),
+                html.Td(r["severity"]),
+                html.Td(r["output"]),
+                html.Td(r["column"] or "–"),
+                html.Td(_value(r.get("value")), className="dd-num"),
+                html.Td(_value(r.get("bound"))),
+                html.Td(r.get("message") or ""),
+            ],
+            className=f"dd-check-{r['status']}",
+        )
+        for r in results
+    ]
+    header = ("Status", "Check", "Severity", "Output", "Column", "Value", "Bound", "Message")
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
+                      className="dd-table dd-checks")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {fmt_number(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value[:10]) + (" …" if len(value) > 10 else "")
+    return fmt_number(value)
+
+
+def check_summary(results: Sequence[Mapping[str, Any]]) -> html.Span | None:
+    """One try's checks at a glance: counts per status (table cell of the task history)."""
+    if not results:
+        return None
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return html.Span(
+        [html.Span(f"{n} {'not evaluated' if s == 'error' else s}", className=f"dd-badge dd-badge-{s}")
+         for s, n in sorted(counts.items(), key=lambda item: ("fail", "warn", "error", "pass").index(item[0])
+                            if item[0] in ("fail", "warn", "error", "pass") else 9)],
+        className="dd-badges",
+    )
+
+
+def alert_line(a: Mapping[str, Any]) -> html.Li:
+    where = " · ".join(str(x) for x in (a.get("output"), a.get("column")) if x)
+    kind = "failed check" if a["kind"] == "check" and a["status"] == "fail" else (
+        "check warning" if a["kind"] == "check" else a["kind"])
+    return html.Li([html.Span(kind, className=f"dd-badge dd-badge-{_badge_key(a)}"), " ",
+                    html.Span(where + ": " if where else ""), a.get("detail") or ""])
+
+
+def _badge_key(a: Mapping[str, Any]) -> str:
+    if a["kind"] == "check":
+        return "fail" if a["status"] == "fail" else "warn"
+    return a["kind"]
+
+
+def attention_panel(groups: Sequence[Mapping[str, Any]]) -> html.Section | None:
+    """Home's "needs attention": one entry per DAG and task, newest first; None if nothing."""
+    if not groups:
+        return None
+    items = []
+    for g in groups:
+        url = href("task", dag_id=g["dag_id"], task_id=g["task_id"])
+        run_url = href("run", dag_id=g["dag_id"], run_id=g["run_id"])
+        items.append(
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            link(f"{g['dag_id']} · {g['task_id']}", url, className="dd-link dd-strong"),
+                            badges(g),
+                            html.Span(["newest in run ", link(g["run_id"], run_url), f", {fmt_time(g['started_at'])}"],
+                                      className="dd-muted"),
+                        ],
+                        className="dd-attention-head",
+                    ),
+                    html.Ul([alert_line(a) for a in g["alerts"]], className="dd-attention-list"),
+                ],
+                className="dd-attention-group",
+                **{"data-attention-dag-id": g["dag_id"]},
+            )
+        )
+    return html.Section(
+        [html.H3("Needs attention", className="dd-card-title"),
+         html.Div("Drift, anomalies and checks that did not pass in the last 7 days, newest first.", className="dd-muted"),
+         html.Div(items, className="dd-card-body")],
+        className="dd-card dd-attention",
+        id="home-attention",
+    )
+
+
+def instance_sections(ctx: Any, d: Any) -> list[Any]:
+    """A try's drift/anomaly badges (with what drifted and why) and its Checks section."""
+    from ddtrack.queries import alerts as alert_queries
+
+    found = alert_queries.instance_alerts(ctx.sources, ctx.allowed, d.dag_id, d.run_id, d.task_id, d.map_index,
+                                          d.try_number)
+    results = alert_queries.checks_of(ctx.sources, ctx.allowed, d.dag_id, d.run_id, d.task_id,
+                                      map_index=d.map_index, try_number=d.try_number)
+    sections: list[Any] = []
+    flagged = found["drift"] + found["anomaly"]
+    if flagged:
+        counts = {"drift": len(found["drift"]), "anomaly": len(found["anomaly"])}
+        sections.append(
+            html.Div(
+                [badges(counts, "against this task's baseline and history"),
+                 html.Ul([alert_line(a) for a in flagged[:50]], className="dd-attention-list")],
+                className="dd-card dd-attention", id="ti-alerts",
+            )
+        )
+    if results:
+        sections.append(
+            html.Section(
+                [html.H3(["Checks ", check_summary(results)], className="dd-card-title"),
+                 html.Div(checks_table(results), className="dd-card-body")],
+                className="dd-card", id="ti-checks",
+            )
+        )
+    return sections
+
+
+def dag_sections(ctx: Any, dag_id: str) -> list[Any]:
+    """The DAG's alert badges of the last 7 days and its newest alerts (DAG page)."""
+    from ddtrack.queries import alerts as alert_queries
+
+    counts = alert_queries.alert_counts(ctx.sources, ctx.allowed, [dag_id]).get(dag_id)
+    if not counts:
+        return []
+    newest = alert_queries.alerts(ctx.sources, ctx.allowed, dag_id=dag_id, since=alert_queries.recent_start(), limit=10)
+    items = [
+        html.Li([link(a["task_id"], href("task", dag_id=dag_id, task_id=a["task_id"])), " · ",
+                 link(a["run_id"], href("ti", dag_id=dag_id, run_id=a["run_id"], task_id=a["task_id"],
+                                        map_index=a["map_index"], try_number=a["try_number"])),
+                 html.Ul([alert_line(a)], className="dd-attention-list")])
+        for a in newest
+    ]
+    return [
+        html.Section(
+            [html.H3(["Last 7 days ", badges(counts)], className="dd-card-title"),
+             html.Ul(items, className="dd-attention-list")],
+            className="dd-card dd-attention", id="dag-alerts",
+        )
+    ]
