@@ -14,6 +14,7 @@ takes the caller's readable DAGs as ``allowed`` and filters in SQL through
 :class:`~ddtrack.queries.sources.MetastoreUnavailable` instead of an empty result.
 """
 
+from ddtrack.queries.compare import compare_runs, output_comparison
 from ddtrack.queries.graph import layers, neighbours
 from ddtrack.queries.home import tracked_dags
 from ddtrack.queries.instances import diff_outputs, task_instance
@@ -31,6 +32,7 @@ from ddtrack.queries.sources import (
 from ddtrack.queries.tasks import task_history
 from ddtrack.queries.types import (
     ColumnChange,
+    ColumnComparison,
     ColumnDetail,
     DagRunRow,
     DagSummary,
@@ -40,12 +42,15 @@ from ddtrack.queries.types import (
     LineageGraph,
     MappedPart,
     MappedWhole,
+    OutputComparison,
     OutputDetail,
     OutputDiff,
     PreviousRun,
+    RunComparison,
     RunDetail,
     RunTask,
     SearchHit,
+    TaskComparison,
     TaskHistoryRow,
     TryRef,
 )
@@ -54,6 +59,7 @@ __all__ = [
     "DEFAULT_HISTORY",
     "MAX_HISTORY",
     "ColumnChange",
+    "ColumnComparison",
     "ColumnDetail",
     "DagRunRow",
     "DagSummary",
@@ -64,15 +70,19 @@ __all__ = [
     "MappedPart",
     "MappedWhole",
     "MetastoreUnavailable",
+    "OutputComparison",
     "OutputDetail",
     "OutputDiff",
     "PreviousRun",
+    "RunComparison",
     "RunDetail",
     "RunTask",
     "SearchHit",
     "Sources",
+    "TaskComparison",
     "TaskHistoryRow",
     "TryRef",
+    "compare_runs",
     "dag_exists",
     "dag_runs",
     "default_sources",
@@ -81,6 +91,7 @@ __all__ = [
     "lineage_graph",
     "mapped_whole",
     "neighbours",
+    "output_comparison",
     "output_node_id",
     "run_detail",
     "search",

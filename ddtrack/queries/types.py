@@ -230,3 +230,70 @@ class RunDetail:
     end: dt.datetime | None
     tasks: list[RunTask]
 
+
+
+@dataclass
+class TaskComparison:
+    """One task in two runs (a mapped task: its map indexes together), for the aligned waterfalls.
+
+    ``offset_a``/``offset_b`` are seconds from each run's start, so both runs share one time axis."""
+
+    task_id: str
+    state_a: str | None
+    state_b: str | None
+    start_a: dt.datetime | None
+    end_a: dt.datetime | None
+    start_b: dt.datetime | None
+    end_b: dt.datetime | None
+    duration_a: float | None
+    duration_b: float | None
+    change_s: float | None  # duration b - duration a
+    offset_a: float | None = None
+    offset_b: float | None = None
+    code_diff: str | None = None  # unified diff of the function's source when its code hash changed
+
+
+@dataclass
+class ColumnComparison:
+    """One column of an output in both runs; ``bins``/``top_values``/``drift`` only for the
+    columns shown in detail (the rest of a wide output: statistics only)."""
+
+    name: str
+    kind: str
+    stats_a: dict[str, Any]
+    stats_b: dict[str, Any]
+    changes: dict[str, float | None]  # statistic -> b - a
+    bins: tuple[list, list[int], list[int]] | None = None  # profile.drift.common_bins
+    top_values: list[dict[str, Any]] = field(default_factory=list)  # profile.drift.top_value_shift
+    drift: dict[str, Any] | None = None  # profile.drift.column_drift
+    change: str = "same"  # "added", "removed", "retyped" or "same"
+
+
+@dataclass
+class OutputComparison:
+    task_id: str
+    name: str
+    rows_a: int | None
+    rows_b: int | None
+    added: list[str]
+    removed: list[str]
+    retyped: list[tuple[str, str, str]]  # (column, dtype a, dtype b)
+    columns: list[ColumnComparison]
+    code_diff: str | None
+    mapped: bool = False  # merged wholes of a mapped task's map indexes
+    in_a: bool = True  # run a has this output
+    in_b: bool = True
+    detailed: int = 0  # how many of ``columns`` (the first ones) carry bins, top values and drift
+
+
+@dataclass
+class RunComparison:
+    dag_id: str
+    run_a: str
+    run_b: str
+    tasks: list[TaskComparison]
+    outputs: list[OutputComparison]
+    state_a: str | None = None
+    state_b: str | None = None
+    start_a: dt.datetime | None = None
+    start_b: dt.datetime | None = None
