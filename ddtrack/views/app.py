@@ -2,7 +2,8 @@
 
 One Dash app, one URL per page (ids travel in the query string, so every page is a
 shareable link): ``/ddtrack/`` home, ``dag?dag_id=``, ``task?dag_id=&task_id=&n=``,
-``run?dag_id=&run_id=``, ``ti?dag_id=&run_id=&task_id=&map_index=&try_number=``.
+``run?dag_id=&run_id=``, ``ti?dag_id=&run_id=&task_id=&map_index=&try_number=``,
+``compare?dag_id=&a=&b=``.
 A single router callback builds the page for the URL after checking what the user may
 read; the pages' own callbacks check again, since a callback can be called directly.
 """
@@ -20,12 +21,12 @@ from ddtrack.queries import MetastoreUnavailable
 from ddtrack.views import common
 from ddtrack.views.common import empty_state, error_state, metastore_unavailable
 from ddtrack.views.context import request_context
-from ddtrack.views.pages import dag, home, instance, run, task
+from ddtrack.views.pages import compare, dag, home, instance, run, task
 
 log = logging.getLogger("ddtrack.views")
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = {"": home, "dag": dag, "task": task, "run": run, "ti": instance}
+PAGES = {"": home, "dag": dag, "task": task, "run": run, "ti": instance, "compare": compare}
 
 INDEX = """<!DOCTYPE html>
 <html lang="en">
@@ -82,7 +83,7 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
         search = search if isinstance(search, str) else ""
         return render(pathname[:2000], search[:10_000], requests_prefix)
 
-    for page in (home, dag, task, instance):
+    for page in (home, dag, task, instance, compare):
         page.register(app)
     _harden(app)
     return app
@@ -106,6 +107,9 @@ INPUT_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("task-pin-run", "value"): (str,),
     ("task-pin-button", "n_clicks"): (int,),
     ("task-unpin-button", "n_clicks"): (int,),
+    ("dd-compare-a", "value"): (str,),
+    ("dd-compare-b", "value"): (str,),
+    ("dd-compare-dag", "data"): (str,),
 }
 
 

@@ -288,6 +288,139 @@ def empty_figure(message: str) -> dict[str, Any]:
     return {"data": [], "layout": layout}
 
 
+# -- comparing two runs ---------------------------------------------------------------------
+
+RUN_A_COLOR = "#a1a1aa"  # "before": neutral grey, readable on light and dark
+RUN_B_COLOR = ACCENT  # "after": Airflow's blue
+
+
+def compare_waterfall(tasks: Sequence[Any], label_a: str, label_b: str) -> dict[str, Any]:
+    """Both runs' task bars on one axis of seconds since each run's start; the "after" bar
+    is labelled with the task's duration change."""
+    timed = [t for t in tasks if t.offset_a is not None or t.offset_b is not None]
+    if not timed:
+        return empty_figure("no task of either run has started")
+    labels = [plot_text(t.task_id) + "\u2009" for t in timed][::-1]
+    data = []
+    for side, name, color in (("a", label_a, RUN_A_COLOR), ("b", label_b, RUN_B_COLOR)):
+        rows = timed[::-1]
+        offsets = [getattr(t, f"offset_{side}") for t in rows]
+        durations = [getattr(t, f"duration_{side}") for t in rows]
+        states = [getattr(t, f"state_{side}") for t in rows]
+        text = [_change_text(t.change_s) if side == "b" else "" for t in rows]
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": plot_text(name),
+                "y": labels,
+                "x": [max(d or 0.0, 0.002) if o is not None else None for o, d in zip(offsets, durations, strict=True)],
+                "base": [o if o is not None else 0 for o in offsets],
+                "marker": {"color": color},
+                "text": text,
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertext": [
+                    f"{plot_text(name)}<br>{lab}<br>{plot_text(s or 'not run')} · {fmt_duration(d)}"
+                    + (f"<br>+{o:.2f}s from the run's start" if o is not None else "")
+                    for lab, s, d, o in zip(labels, states, durations, offsets, strict=True)
+                ],
+                "hoverinfo": "text",
+            }
+        )
+    layout = base_layout(
+        max(180, 44 * len(timed) + 80), barmode="group", showlegend=True,
+        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom", "traceorder": "normal"},
+    )
+    layout["xaxis"] = {"title": {"text": "seconds since the run started"}, "gridcolor": GRID, "zeroline": False}
+    layout["yaxis"] = {"type": "category", "automargin": True}
+    return {"data": data, "layout": layout}
+
+
+def _change_text(change: float | None) -> str:
+    if change is None:
+        return ""
+    sign = "+" if change >= 0 else "−"
+    return f"{sign}{fmt_duration(abs(change))}"
+
+
+def overlaid_histogram(
+    column: str, edges: Sequence[Any], before: Sequence[int], after: Sequence[int], label_a: str, label_b: str,
+    *, is_time: bool = False,
+) -> dict[str, Any]:
+    """Both runs' distributions on common bins, overlaid, as shares of each run's values
+    (row counts may differ); the hover gives the counts too."""
+    if len(edges) < 2 or not before:
+        return empty_figure("no histogram recorded")
+    if is_time:
+        centers: list[Any] = [_mid_time(a, b) for a, b in zip(edges[:-1], edges[1:], strict=False)]
+        widths = None
+    else:
+        lefts, rights = [float(e) for e in edges[:-1]], [float(e) for e in edges[1:]]
+        centers = [(a + b) / 2 for a, b in zip(lefts, rights, strict=True)]
+        widths = [max(b - a, 0) for a, b in zip(lefts, rights, strict=True)]
+    data = []
+    for name, counts, color in ((label_a, before, RUN_A_COLOR), (label_b, after, RUN_B_COLOR)):
+        total = sum(counts) or 1
+        trace: dict[str, Any] = {
+            "type": "bar",
+            "name": plot_text(name),
+            "x": centers,
+            "y": [100.0 * c / total for c in counts],
+            "marker": {"color": color, "opacity": 0.6, "line": {"width": 0}},
+            "hovertext": [
+                f"{plot_text(name)}<br>{_fmt(a)} – {_fmt(b)}: {c:,} ({100.0 * c / total:.1f}%)"
+                for a, b, c in zip(edges[:-1], edges[1:], counts, strict=False)
+            ],
+            "hoverinfo": "text",
+        }
+        if widths is not None:
+            trace["width"] = widths
+        data.append(trace)
+    layout = base_layout(
+        220, barmode="overlay", bargap=0.02, showlegend=True,
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+        title={"text": plot_text(column), "font": {"size": 13}, "x": 0.01},
+    )
+    layout["yaxis"] = {"gridcolor": GRID, "ticksuffix": "%", "automargin": True, "rangemode": "tozero"}
+    return {"data": data, "layout": layout}
+
+
+def top_value_shift(column: str, rows: Sequence[dict[str, Any]], label_a: str, label_b: str) -> dict[str, Any]:
+    """Each listed value's share in both runs (grouped horizontal bars), "other" last."""
+    items = [r for r in rows if not r.get("other")][:15]
+    items += [r for r in rows if r.get("other") and (r.get("before") or r.get("after"))]
+    if not items:
+        return empty_figure("no top values recorded")
+    items = items[::-1]
+    labels = ["(other values)" if r.get("other") else plot_text(r.get("value")) + "\u2009" for r in items]
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": plot_text(name),
+            "y": labels,
+            "x": [r.get(f"{side}_pct") or 0 for r in items],
+            "marker": {"color": color},
+            "hovertext": [
+                f"{plot_text(name)}<br>{lab}: "
+                + ("not listed" if r.get(side) is None else f"{r[side]:,} ({r.get(f'{side}_pct') or 0:.1f}%)")
+                for lab, r in zip(labels, items, strict=True)
+            ],
+            "hoverinfo": "text",
+        }
+        for side, name, color in (("before", label_a, RUN_A_COLOR), ("after", label_b, RUN_B_COLOR))
+    ]
+    layout = base_layout(
+        max(180, 30 * len(items) + 80), barmode="group", showlegend=True,
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+        title={"text": plot_text(column), "font": {"size": 13}, "x": 0.01},
+    )
+    layout["yaxis"] = {"type": "category", "automargin": True}
+    layout["xaxis"] = {"gridcolor": GRID, "ticksuffix": "%", "automargin": True}
+    return {"data": data, "layout": layout}
+
+
 # -- across runs: one column's trend, drift heatmap ------------------------------------------
 
 BAND_FILL = "rgba(1,124,238,0.10)"

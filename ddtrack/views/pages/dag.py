@@ -29,6 +29,7 @@ from ddtrack.views.common import (
     top_link,
 )
 from ddtrack.views.context import PageContext, request_context
+from ddtrack.views.pages.compare import newest_pair_picker
 
 X_STEP, Y_STEP = 175, 70
 
@@ -65,7 +66,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             *untracked,
             *dag_sections(ctx, dag_id),  # across runs (C2): alert badges and newest alerts
             card("Lineage", _graph_section(ctx, graph)),
-            card("Runs", _runs_section(dag_id, runs)),
+            card("Runs", [*newest_pair_picker(dag_id, runs), _runs_section(dag_id, runs)]),  # C1: compare two runs
         ]
     )
 

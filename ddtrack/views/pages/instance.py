@@ -28,6 +28,7 @@ from ddtrack.views.common import (
 from ddtrack.views.context import PageContext
 from ddtrack.views.output import ALL_INDEXES, more_note, output_key, output_section, output_tabs, tag_chips
 from ddtrack.views.pages import mapped
+from ddtrack.views.pages.compare import compare_with
 
 
 def _int(value: str | None, default: int | None) -> int | None:
@@ -69,6 +70,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         )
     page = _page(detail, crumbs, name)
     page.children[2:2] = instance_sections(ctx, detail)  # across runs (C2): drift/anomaly badges, Checks
+    page.children.insert(2, compare_with(ctx, dag_id, run_id))  # C1: "compare with…" another run
     return page
 
 

@@ -24,6 +24,7 @@ from ddtrack.views.common import (
     top_link,
 )
 from ddtrack.views.context import PageContext
+from ddtrack.views.pages.compare import compare_with
 
 
 def layout(ctx: PageContext, params: dict[str, str]) -> Any:
@@ -55,6 +56,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     )
     tracked = [t for t in detail.tasks if t.tracked]
     body: list[Any] = [
+        compare_with(ctx, dag_id, run_id),
         card(
             "Waterfall",
             dcc.Graph(
