@@ -158,7 +158,9 @@ def column_trend(
             c.output_id: c
             for c in conn.execute(
                 select(
-                    col.c.output_id, col.c.kind, col.c.null_pct, col.c.n_distinct, col.c.mean, col.c.stats
+                    col.c.output_id, col.c.kind, col.c.null_pct, col.c.n_distinct, col.c.mean,
+                    # Only these of the stats JSON: histograms and sketches stay in the database.
+                    *(col.c.stats[key].label(key) for key in ("min", "max", "quantiles")),
                 ).where(col.c.output_id.in_([o.id for o in outputs]), col.c.name == column)
             )
         }
@@ -172,7 +174,7 @@ def column_trend(
 
 
 def _point(o: Any, c: Any, drift: Any, anomalies: list[str]) -> TrendPoint:
-    stats = (c.stats or {}) if c is not None else {}
+    stats = c._mapping if c is not None else {}
     quantiles = stats.get("quantiles") or {}
     return TrendPoint(
         run_id=o.run_id,
