@@ -32,7 +32,7 @@ from ddtrack.store.airflow_tables import DAG_RUN
 from ddtrack.store.models import CatalogEntry, Output, TaskRun
 
 SPARK_RUNS = 20
-TRIES_PER_DAG = SPARK_RUNS * 50  # newest tries read per DAG for its sparkline
+TRIES_PER_DAG = SPARK_RUNS * 20  # newest tries read per DAG for its sparkline (20 tasks a run)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
@@ -126,26 +126,28 @@ def _rows_by_recent_run(
     depends on the page, not on the DAGs' whole history.
     """
     run, out = TaskRun.__table__, Output.__table__
-    newest = [
-        select(run.c.id, run.c.dag_id, run.c.run_id, run.c.started_at)
-        .where(run.c.dag_id == dag_id)
-        .order_by(run.c.started_at.desc())
-        .limit(TRIES_PER_DAG)
-        .subquery()
-        for dag_id in dag_ids
-    ]
-    tries = union_all(*[select(*sub.c) for sub in newest]).subquery()
-    totals = conn.execute(
-        select(
-            tries.c.dag_id,
-            tries.c.run_id,
-            func.min(tries.c.started_at).label("started"),
-            func.count().label("tries"),
-            func.coalesce(func.sum(out.c.rows), 0).label("rows"),
+    branches = []
+    for dag_id in dag_ids:
+        newest = (
+            select(run.c.id, run.c.dag_id, run.c.run_id, run.c.started_at)
+            .where(run.c.dag_id == dag_id)
+            .order_by(run.c.started_at.desc())
+            .limit(TRIES_PER_DAG)
+            .subquery()
         )
-        .select_from(tries.outerjoin(out, out.c.task_run_id == tries.c.id))
-        .group_by(tries.c.dag_id, tries.c.run_id)
-    ).all()
+        # Aggregated per DAG: each branch joins its few tries to their outputs by index.
+        branches.append(
+            select(
+                newest.c.dag_id,
+                newest.c.run_id,
+                func.min(newest.c.started_at).label("started"),
+                func.count().label("tries"),
+                func.coalesce(func.sum(out.c.rows), 0).label("rows"),
+            )
+            .select_from(newest.outerjoin(out, out.c.task_run_id == newest.c.id))
+            .group_by(newest.c.dag_id, newest.c.run_id)
+        )
+    totals = conn.execute(union_all(*branches)).all()
     by_dag: dict[str, list] = defaultdict(list)
     for r in totals:
         by_dag[r.dag_id].append(r)
