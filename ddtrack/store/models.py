@@ -231,18 +231,24 @@ class CatalogEntry(Base):
     __table_args__ = (Index("ix_ddtrack_catalog_text", "text"), Index("ix_ddtrack_catalog_dag", "dag_id"))
 
 
-class Drift(Base):
-    """Drift of one column of one output against its baseline (written at ingest)."""
-
-    __tablename__ = "ddtrack_drift"
+class _OfTry:
+    """Rows written at ingest for a try: deleted with it, and carrying its keys so history
+    and alert questions read one table."""
 
     id: Mapped[int] = _big_id()
     task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
-    output_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_output.id", ondelete="CASCADE"))
     dag_id: Mapped[str] = mapped_column(String(ID_LEN))
     task_id: Mapped[str] = mapped_column(String(ID_LEN))
     run_id: Mapped[str] = mapped_column(String(ID_LEN))
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Drift(_OfTry, Base):
+    """Drift of one column of one output against its baseline (written at ingest)."""
+
+    __tablename__ = "ddtrack_drift"
+
+    output_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_output.id", ondelete="CASCADE"))
     output_name: Mapped[str] = mapped_column(String(NAME_LEN))
     column_name: Mapped[str] = mapped_column(String(NAME_LEN))
     baseline_task_run_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -266,7 +272,7 @@ class Drift(Base):
     )
 
 
-class Anomaly(Base):
+class Anomaly(_OfTry, Base):
     """A value outside the robust band of its last successful runs (flagged values only).
 
     ``output_name``/``column_name`` are None for the task's duration; ``column_name`` is None
@@ -274,12 +280,6 @@ class Anomaly(Base):
 
     __tablename__ = "ddtrack_anomaly"
 
-    id: Mapped[int] = _big_id()
-    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
-    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
-    task_id: Mapped[str] = mapped_column(String(ID_LEN))
-    run_id: Mapped[str] = mapped_column(String(ID_LEN))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime)
     output_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
     column_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
     # "rows", "null_pct", "distinct", "mean" or "duration_s".
@@ -296,17 +296,11 @@ class Anomaly(Base):
     )
 
 
-class CheckResult(Base):
+class CheckResult(_OfTry, Base):
     """The result of one check declared in code (``ddtrack.checks``), judged in the task."""
 
     __tablename__ = "ddtrack_check_result"
 
-    id: Mapped[int] = _big_id()
-    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
-    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
-    task_id: Mapped[str] = mapped_column(String(ID_LEN))
-    run_id: Mapped[str] = mapped_column(String(ID_LEN))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime)
     output_name: Mapped[str] = mapped_column(String(NAME_LEN))
     column_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
     check_name: Mapped[str] = mapped_column(String(50))
