@@ -1,7 +1,8 @@
 """The query layer: every question a page or a command asks, answered with plain data.
 
 Views and the CLI get data only through this package. One module per question family
-(``home``, ``search``, ``lineage``, ``runs``, ``tasks``, ``instances``, ``mapped``); the
+(``home``, ``search``, ``lineage``, ``runs``, ``tasks``, ``instances``, ``mapped``, ``compare``,
+``trends``, ``alerts``, ``baseline``; ``queries.alerts.alerts`` is not re-exported: the name is the module); the
 result types live in :mod:`~ddtrack.queries.types`, the pure graph algorithms in
 :mod:`~ddtrack.queries.graph`, and the one rule of authorization in
 :mod:`~ddtrack.queries.access`. Nothing here knows of Dash. Every query is bounded and
@@ -14,6 +15,8 @@ takes the caller's readable DAGs as ``allowed`` and filters in SQL through
 :class:`~ddtrack.queries.sources.MetastoreUnavailable` instead of an empty result.
 """
 
+from ddtrack.queries.alerts import alert_counts, attention, checks_of, instance_alerts
+from ddtrack.queries.baseline import pin_baseline, pins_of, unpin_baseline
 from ddtrack.queries.compare import compare_runs, output_comparison
 from ddtrack.queries.graph import layers, neighbours
 from ddtrack.queries.home import tracked_dags
@@ -30,6 +33,15 @@ from ddtrack.queries.sources import (
     default_sources,
 )
 from ddtrack.queries.tasks import task_history
+from ddtrack.queries.trends import (
+    ColumnTrend,
+    DriftHeatmap,
+    TrendPoint,
+    column_trend,
+    drift_heatmap,
+    run_drift,
+    trend_choices,
+)
 from ddtrack.queries.types import (
     ColumnChange,
     ColumnComparison,
@@ -56,17 +68,19 @@ from ddtrack.queries.types import (
 )
 
 __all__ = [
-    "DEFAULT_HISTORY",
-    "MAX_HISTORY",
     "ColumnChange",
     "ColumnComparison",
     "ColumnDetail",
+    "ColumnTrend",
+    "DEFAULT_HISTORY",
     "DagRunRow",
     "DagSummary",
+    "DriftHeatmap",
     "GraphEdge",
     "GraphNode",
     "InstanceDetail",
     "LineageGraph",
+    "MAX_HISTORY",
     "MappedPart",
     "MappedWhole",
     "MetastoreUnavailable",
@@ -81,22 +95,34 @@ __all__ = [
     "Sources",
     "TaskComparison",
     "TaskHistoryRow",
+    "TrendPoint",
     "TryRef",
+    "alert_counts",
+    "attention",
+    "checks_of",
+    "column_trend",
     "compare_runs",
     "dag_exists",
     "dag_runs",
     "default_sources",
     "diff_outputs",
+    "drift_heatmap",
+    "instance_alerts",
     "layers",
     "lineage_graph",
     "mapped_whole",
     "neighbours",
     "output_comparison",
     "output_node_id",
+    "pin_baseline",
+    "pins_of",
     "run_detail",
+    "run_drift",
     "search",
     "task_history",
     "task_instance",
     "task_node_id",
     "tracked_dags",
+    "trend_choices",
+    "unpin_baseline",
 ]
