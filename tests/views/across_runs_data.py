@@ -32,6 +32,7 @@ def sales(seed: int, drifted: bool = False, rows: int = 1000) -> pd.DataFrame:
     cities = ["Paris", "Oslo", "Lima", "Rome"] if drifted else ["Paris", "Oslo", "Lima"]
     return pd.DataFrame(
         {
+            "a_code": rng.integers(0, 10, rows),  # stable; first by name, never by drift
             "id": np.arange(rows),
             "amount": rng.normal(16 if drifted else 10, 2, rows),
             "email": [f"user{i}@example.com" for i in range(rows)],

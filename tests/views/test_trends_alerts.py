@@ -13,6 +13,7 @@ import json
 import pytest
 from across_runs_data import CHECKS, DRIFTED_RUN, STABLE_RUNS, drifting_records
 from dash_client import DashClient, error_cards, find, texts
+from test_views import restricted_probe  # noqa: F401 - the fixture: html_probe readable by team "secret" only
 
 from ddtrack import queries
 from ddtrack.queries import alerts, baseline, trends
@@ -64,7 +65,7 @@ def test_column_trend_is_bounded_and_newest(sources):
 
 
 def test_trend_choices_are_the_newest_columns(sources):
-    assert trends.trend_choices(sources, {DAG}, DAG, "load") == {"return_value": ["id", "amount", "city"]}
+    assert trends.trend_choices(sources, {DAG}, DAG, "load") == {"return_value": ["a_code", "id", "amount", "city"]}
 
 
 def test_trends_of_an_unreadable_dag_are_empty(sources):
@@ -77,7 +78,7 @@ def test_trends_of_an_unreadable_dag_are_empty(sources):
 def test_drift_heatmap_puts_drifted_columns_first(sources):
     heatmap = trends.drift_heatmap(sources, None, DAG, "load", runs=5)
     assert [r.run_id for r in heatmap.runs] == ["run_09", "run_10", "run_11", "run_12", DRIFTED_RUN]
-    assert set(heatmap.cells[:2]) == {("return_value", "amount"), ("return_value", "city")}
+    assert heatmap.cells[:2] == [("return_value", "amount"), ("return_value", "city")]  # most drifted first
     for i, (_, column) in enumerate(heatmap.cells):
         if column != "email":
             assert heatmap.drifted[i] == [False] * 4 + [column in ("amount", "city")]
@@ -180,6 +181,7 @@ def test_pin_needs_edit_rights_and_changes_the_next_drift(sources):
 # -- the views, through Airflow's FastAPI app ---------------------------------------------------
 
 VIEW_DAG, VIEW_TASK = "quality_check", "drift_probe"  # a DAG the metastore knows; a task of records only
+SECRET_DAG, SECRET_TASK = "html_probe", "secret_drift_probe"  # restricted to team "secret" by restricted_probe
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +189,7 @@ def drifting_in_airflow(example_runs, metastore_url):
     """The drifting task's runs, ending an hour ago, in the session's store."""
     t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=ALL_RUNS + 1)
     records = drifting_records(VIEW_DAG, VIEW_TASK, t0=t0)
+    records += drifting_records(SECRET_DAG, SECRET_TASK, t0=t0 - dt.timedelta(minutes=30))
     for r in records:
         r["run_id"] = "probe_" + r["run_id"]
     assert ingest_records(metastore_url, records).failed == 0
@@ -286,11 +289,23 @@ def test_dag_page_and_home_show_badges_and_attention(admin, drifting_in_airflow)
     assert f"{VIEW_DAG} · {VIEW_TASK}" in texts(groups[0])
 
 
-def test_user_who_reads_no_dag_sees_no_alert(client, make_token, drifting_in_airflow):
+@pytest.mark.usefixtures("restricted_probe")
+def test_alerts_of_a_dag_the_user_cannot_read_stay_hidden(client, make_token, drifting_in_airflow):
+    """html_probe belongs to team "secret": otto (another team) reads quality_check but not
+    html_probe, and none of html_probe's alerts reach him; sam (team secret) sees both."""
+    sam = DashClient(client, make_token("sam", "viewer", ["secret"]))
+    otto = DashClient(client, make_token("otto", "viewer", ["analytics"]))
+
+    def attention_dags(user: DashClient) -> list[str]:
+        panel = find(user.page(""), lambda n: n["props"].get("id") == "home-attention")
+        return [g["props"]["data-attention-dag-id"] for g in find(panel, lambda n: "data-attention-dag-id" in n["props"])]
+
+    assert {VIEW_DAG, SECRET_DAG} <= set(attention_dags(sam))
+    assert attention_dags(otto) == [VIEW_DAG]
+    assert SECRET_TASK not in json.dumps(otto.page("")) and SECRET_TASK not in json.dumps(otto.page("dag", f"?dag_id={SECRET_DAG}"))
+    assert SECRET_TASK not in json.dumps(otto.page("task", f"?dag_id={SECRET_DAG}&task_id={SECRET_TASK}"))
     outsider = DashClient(client, make_token("olga", None))
-    home = json.dumps(outsider.page(""))
-    assert VIEW_TASK not in home and "home-attention" not in home
-    assert VIEW_TASK not in json.dumps(outsider.page("task", f"?dag_id={VIEW_DAG}&task_id={VIEW_TASK}"))
+    assert VIEW_TASK not in json.dumps(outsider.page("")) and SECRET_TASK not in json.dumps(outsider.page(""))
 
 
 def _pin(user: DashClient, run_id: str):
