@@ -1,0 +1,128 @@
+"""``ddtrack`` command line: the group and the failure handling every command shares.
+
+The commands live by topic: :mod:`ddtrack.cli.admin` (install, sync, cleanup, status) and
+:mod:`ddtrack.cli.across_runs` (compare, drift, alerts, checks, baseline).
+
+Every command fails with one line that says what to do and a non-zero exit code, never a
+traceback: before it starts, a command checks the databases it needs
+(:mod:`ddtrack.queries.status`), and :class:`_Group` turns any error left into one line.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from ddtrack import __version__, conf
+from ddtrack.queries import status as health
+
+# Commands that read ddtrack's tables (checked at the code's revision before they start).
+STORE_READERS = ("compare", "drift", "alerts", "checks", "pin", "unpin")
+
+
+def _store_url(conn: str | None) -> str:
+    url = conn or conf.store_url()
+    if not url:
+        raise click.ClickException(
+            "no database configured: set [database] sql_alchemy_conn (Airflow's metastore) "
+            "or [ddtrack] sql_alchemy_conn, or pass --conn"
+        )
+    return url
+
+
+def _needs(name: str, params: dict[str, Any]) -> tuple[bool, bool]:
+    """(needs Airflow's metastore, needs ddtrack's tables at the code's revision) of a command.
+
+    Where ddtrack's tables live in the metastore, a command that writes or reads them checks
+    the metastore first: "run `airflow db migrate`" comes before "run `ddtrack install`".
+    """
+    in_metastore = not params.get("conn") and not conf.sql_alchemy_conn()
+    needs_store = name in ("sync", "cleanup", *STORE_READERS)
+    needs_metastore = name == "sync" or bool(params.get("orphans"))
+    if name in ("sync", "cleanup", "install"):
+        needs_metastore = needs_metastore or in_metastore
+    return needs_metastore, needs_store
+
+
+def _preflight(name: str, params: dict[str, Any]) -> None:
+    """Check what a command needs before it starts, so that it fails with one clear line."""
+    needs_metastore, needs_store = _needs(name, params)
+    problems = []
+    if needs_metastore:
+        problems.append(health.metastore_problem(health.metastore_state(conf.metastore_url())))
+    if needs_store and not any(problems):
+        problems.append(health.store_problem(health.store_state(params.get("conn") or conf.store_url())))
+    problem = next((p for p in problems if p), None)
+    if problem:
+        raise click.ClickException(problem)
+    dag_id = params.get("dag_id")
+    if dag_id is not None:
+        from ddtrack.queries import Sources, dag_exists
+
+        sources = Sources(store_url=params.get("conn") or conf.store_url(), metastore_url=conf.metastore_url())
+        if not dag_exists(sources, dag_id, allowed=None):
+            raise click.BadParameter(
+                f"no run of a DAG {dag_id!r} in Airflow's metastore or ddtrack's tables "
+                "(`airflow dags list` shows the ids)",
+                param_hint="--dag-id",
+            )
+
+
+def _database_error(exc: SQLAlchemyError) -> str:
+    """One line for a database error no check foresaw (a database that went away meanwhile)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    cause = health.error_cause(exc)
+    if "ddtrack_" in text and any(s in text for s in ("no such table", "does not exist", "doesn't exist")):
+        return f"ddtrack's tables are missing ({cause}): run `ddtrack install`"
+    if any(s in text for s in ("no such table", "does not exist", "doesn't exist")):
+        return f"Airflow's metastore is not migrated ({cause}): run `airflow db migrate`"
+    if any(s in text for s in ("timeout", "timed out", "canceling statement", "interrupted")):
+        return f"a database did not answer in time ({cause}): check that it runs, then try again"
+    return f"a database refused the command ({cause}): check that it runs and the connection settings"
+
+
+class _Checked(click.Command):
+    """A command that checks the databases it needs before it starts."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _preflight(ctx.info_name or self.name or "", ctx.params)
+        return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    """ddtrack's commands: any error becomes one line and exit code 1, never a traceback
+    (``DDTRACK_TRACEBACK=1`` shows the traceback of an unexpected one)."""
+
+    command_class = _Checked
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_database_error(exc)) from None
+        except Exception as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith("[ddtrack]"):  # conf.py: a malformed option
+                raise click.ClickException(f"{exc}: fix it in airflow.cfg or its AIRFLOW__DDTRACK__ variable") from None
+            if os.environ.get("DDTRACK_TRACEBACK"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {first} (DDTRACK_TRACEBACK=1 shows where)"
+            ) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ddtrack")
+def main() -> None:
+    """ddtrack: data tracking for Apache Airflow 3.
+
+    compare, drift, alerts, checks and baseline read every DAG: the CLI is a trusted
+    operator tool (the views filter by the DAGs each user may read)."""
+
+
+from ddtrack.cli import across_runs, admin  # noqa: E402,F401  (registers their commands on main)
