@@ -339,3 +339,17 @@ def test_an_editor_pins_and_unpins(admin, metastore_url, drifting_in_airflow):
         assert [p["pinned_by"] for p in baseline.pins_of(sources, None, VIEW_DAG, VIEW_TASK)] == ["admin"]
     finally:
         baseline.unpin_baseline(sources, None, VIEW_DAG, VIEW_TASK)
+
+
+def test_column_names_and_reasons_are_text_in_the_figures():
+    from ddtrack.views import figures
+
+    name = "<b>bold</b>"
+    heatmap = trends.DriftHeatmap(
+        "d", "t", [trends.HeatmapRun("<i>run</i>", dt.datetime(2026, 1, 1), -1, 1)], [("out", name)],
+        [[0.5]], [[True]], [["new categories: '<img src=x>'"]], 1,
+    )
+    trace = figures.drift_heatmap(heatmap)["data"][0]
+    assert trace["y"] == ["&lt;b&gt;bold&lt;/b&gt;\u2009"]
+    hover = json.dumps(trace["hovertext"])
+    assert "<img" not in hover and "<i>run" not in hover and "<b>bold" not in hover and "&lt;b&gt;bold" in hover
