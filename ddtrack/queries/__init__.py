@@ -11,7 +11,8 @@ reads an index: ``benchmarks/views_speed.py`` prints their plans.
 Every query that can return a DAG's id, or a task id, run id or output name of a DAG,
 takes the caller's readable DAGs as ``allowed`` and filters in SQL through
 :mod:`~ddtrack.queries.access`; a query that can return a DAG's name and does not take
-``allowed`` is a bug. A configured metastore that does not answer raises
+``allowed`` is a bug. A write takes the DAGs the caller may edit (``editable``) instead.
+A configured metastore that does not answer raises
 :class:`~ddtrack.queries.sources.MetastoreUnavailable` instead of an empty result.
 """
 

@@ -172,7 +172,7 @@ def test_no_query_answers_about_a_dag_the_caller_may_not_read(sources):
 
 def test_every_query_takes_allowed():
     """The rule, checked: a question of the query layer (it takes ``sources``) that does not
-    take the caller's readable DAGs is a bug."""
+    take the caller's readable DAGs (``allowed``; a write: ``editable``) is a bug."""
     import inspect
 
     asked = [
@@ -181,7 +181,7 @@ def test_every_query_takes_allowed():
         if callable(fn := getattr(queries, name)) and "sources" in _params(fn)
     ]
     assert {"lineage_graph", "task_instance", "dag_runs", "search", "tracked_dags"} <= set(asked)
-    assert [name for name in asked if "allowed" not in _params(getattr(queries, name))] == []
+    assert [name for name in asked if not {"allowed", "editable"} & _params(getattr(queries, name))] == []
     assert inspect.signature(queries.lineage_graph).parameters["allowed"].default is inspect.Parameter.empty
 
 
