@@ -32,7 +32,7 @@ from ddtrack.store.airflow_tables import DAG_RUN
 from ddtrack.store.models import CatalogEntry, Output, TaskRun
 
 SPARK_RUNS = 20
-TRIES_PER_DAG = SPARK_RUNS * 20  # newest tries read per DAG for its sparkline (20 tasks a run)
+TRIES_PER_DAG = SPARK_RUNS * 20  # at most, per DAG, for its sparkline
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
@@ -85,7 +85,8 @@ def home_page(
         total = int(rows[0].total) if rows else _count(conn, allowed) if page > 1 else 0
         summaries = {r[0]: DagSummary(dag_id=r[0], n_outputs=int(r[1]), n_tasks=int(r[2])) for r in rows}
         if summaries:
-            for dag_id, points in _rows_by_recent_run(conn, list(summaries)).items():
+            tasks = {dag_id: s.n_tasks for dag_id, s in summaries.items()}
+            for dag_id, points in _rows_by_recent_run(conn, tasks).items():
                 summaries[dag_id].rows_by_run = points
     result = DagPage(list(summaries.values()), total, page, page_size)
     if summaries:
@@ -117,22 +118,25 @@ def _count(conn: Connection, allowed: Iterable[str] | None) -> int:
 
 
 def _rows_by_recent_run(
-    conn: Connection, dag_ids: list[str], runs: int = SPARK_RUNS
+    conn: Connection, tasks: dict[str, int], runs: int = SPARK_RUNS
 ) -> dict[str, list[tuple[dt.datetime | None, int]]]:
     """Total tracked rows of each DAG's newest runs, oldest first, in one statement.
 
     Each DAG's newest tries come from the ``(dag_id, started_at)`` index (a union of one
     bounded range scan per DAG of the page), their outputs by ``task_run_id``: the cost
-    depends on the page, not on the DAGs' whole history.
+    depends on the page, not on the DAGs' whole history. A DAG's ``tasks`` (tracked tasks)
+    sizes its scan: one run more than the sparkline's, at most TRIES_PER_DAG tries.
     """
     run, out = TaskRun.__table__, Output.__table__
     branches = []
-    for dag_id in dag_ids:
+    limits: dict[str, int] = {}
+    for dag_id, n_tasks in tasks.items():
+        limits[dag_id] = min(TRIES_PER_DAG, (runs + 1) * max(1, n_tasks))
         newest = (
             select(run.c.id, run.c.dag_id, run.c.run_id, run.c.started_at)
             .where(run.c.dag_id == dag_id)
             .order_by(run.c.started_at.desc())
-            .limit(TRIES_PER_DAG)
+            .limit(limits[dag_id])
             .subquery()
         )
         # Aggregated per DAG: each branch joins its few tries to their outputs by index.
@@ -154,7 +158,7 @@ def _rows_by_recent_run(
     result: dict[str, list[tuple[dt.datetime | None, int]]] = {}
     for dag_id, dag_runs in by_dag.items():
         dag_runs.sort(key=lambda r: utc(r.started) or dt.datetime.min, reverse=True)
-        if sum(r.tries for r in dag_runs) >= TRIES_PER_DAG:
+        if sum(r.tries for r in dag_runs) >= limits[dag_id]:
             dag_runs = dag_runs[:-1]  # the oldest run read may be missing tries: not drawn
         result[dag_id] = [(utc(r.started), int(r.rows or 0)) for r in reversed(dag_runs[:runs])]
     return result
