@@ -38,7 +38,7 @@ from ddtrack.queries.types import (
 from ddtrack.store.models import Source, TaskRun
 from ddtrack.store.profiles import column_profile
 
-MAX_DETAIL = 12  # columns of an output compared in detail with the page; others on demand
+MAX_DETAIL = 6  # columns of an output compared in detail with the page (two runs per chart); others on demand
 MAX_DIFF_LINES = 2000  # a code diff longer than this is cut (and says so)
 STATS = ("count", "nulls", "null_pct", "distinct", "mean", "std", "min", "max", "p50")
 _SEVERITY = ("failed", "upstream_failed", "up_for_retry", "running", "queued", "scheduled")

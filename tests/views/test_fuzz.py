@@ -263,7 +263,7 @@ def expected_page(page: str, search: str, readable: set[str]) -> str:
     name = page.strip("/")
     if name == "":
         return "page"
-    if name not in ("dag", "task", "run", "ti"):
+    if name not in ("dag", "task", "run", "ti", "compare"):
         return "no page"
     dag_id = page_params(search[:10_000]).get("dag_id", "")
     return "page" if dag_id in readable else "not readable"
@@ -272,7 +272,7 @@ def expected_page(page: str, search: str, readable: set[str]) -> str:
 def test_router_with_hostile_urls(client, users, example_runs, caplog):
     caplog.set_level(logging.WARNING, logger="ddtrack.views")
     run_id = example_runs["titanic"][-1].run_id
-    pages = st.sampled_from(["", "dag", "task", "ti", "run", "nope", "ti/extra", "%2e%2e"])
+    pages = st.sampled_from(["", "dag", "task", "ti", "run", "compare", "nope", "ti/extra", "%2e%2e"])
     queries = st.one_of(
         hostile_text.map(lambda t: "?" + t),
         st.dictionaries(
