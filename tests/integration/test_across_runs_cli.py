@@ -147,3 +147,23 @@ def test_help_says_the_cli_reads_every_dag(env):
     for command in ("alerts", "drift", "compare", "checks"):
         proc = ddtrack(env, command, "--help")
         assert proc.returncode == 0 and "trusted operator tool" in proc.stdout
+
+
+def test_the_drifting_example_dag_in_process(env, metastore_url):
+    """dag.test() of tests/dags/drifting_sales.py: a stable run passes its checks, a run with
+    ``{"drift": true}`` fails on the error-severity check and its results are stored."""
+    from helpers import load_dag
+
+    from ddtrack.store.ingest import ingest_run
+
+    dag = load_dag("drifting_sales")
+    stable = dag.test()
+    drifted = dag.test(run_conf={"drift": True})
+    assert (stable.state, drifted.state) == ("success", "failed")
+    for run in (stable, drifted):
+        assert ingest_run(metastore_url, metastore_url, dag.dag_id, run.run_id).failed == 0
+    meta_env = {**env, "AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN": metastore_url}
+    results = {(r["run_id"], r["check"], r["status"]) for r in as_json(meta_env, "checks", "drifting_sales")}
+    assert (drifted.run_id, "values_in", "fail") in results
+    assert (drifted.run_id, "null_pct_at_most", "warn") in results
+    assert {(stable.run_id, c, "pass") for c in ("rows_between", "unique", "values_in", "null_pct_at_most")} <= results
