@@ -28,8 +28,9 @@ test-fast: setup
 lint: setup
 	.venv/bin/ruff check .
 
-## Benchmarks: profiler speed, views speed, merged mapped tasks (side tables at 1M outputs: benchmarks/store_scale.py).
+## Benchmarks: profiler speed, views speed, merged mapped tasks, across runs on PostgreSQL (side tables at 1M outputs: benchmarks/store_scale.py).
 bench: setup
 	.venv/bin/python benchmarks/profile_speed.py
 	.venv/bin/python benchmarks/views_speed.py
 	.venv/bin/python benchmarks/mapped_whole_speed.py
+	.venv/bin/python benchmarks/across_runs_speed.py
