@@ -7,7 +7,8 @@ Creates a temporary AIRFLOW_HOME (SQLite metastore, SimpleAuthManager), migrates
 ``ddtrack install``, starts the api-server, scheduler and dag-processor on 127.0.0.1
 (:class:`tests.dev_tools.airflow_local.LocalAirflow`, the harness the tests use), runs every
 example DAG through Airflow's REST API (titanic three times, so history has a shape, and
-the quality check, which fails, twice), then prints the URL and the logins. Ctrl-C stops everything.
+the quality check, which fails, twice; drifting_sales three times on stable data, then once
+drifted, so home flags it), then prints the URL and the logins. Ctrl-C stops everything.
 The browser tests and the Docker image run this same code.
 
 Each step says what it does and how long it took; the runs of the example DAGs show their
@@ -53,6 +54,8 @@ DEFAULT_PORT = 8080
 EXTRA_TITANIC_RUNS = 2
 EXTRA_QUALITY_CHECK_RUNS = 1  # the quality check always fails: its history shows failures
 EXPECTED_TO_FAIL = {"quality_check"}
+DRIFT_STABLE_RUNS = 3  # drifting_sales: stable runs, then one with {"drift": true} (its error check fails it)
+DRIFT_ENV = {"AIRFLOW__DDTRACK__ANOMALY_MIN_HISTORY": str(DRIFT_STABLE_RUNS)}  # flag after the stable runs
 
 
 class DemoFailed(RuntimeError):
@@ -152,7 +155,7 @@ def make_demo(
         host=host,
         port=port or free_port(),
         dags_folder=_dags_folder(home, extra_dags),
-        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": DEMO_ROLES},
+        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": DEMO_ROLES, **DRIFT_ENV},
     )
     logs = home / "logs"
     with step("migrating Airflow's metastore and installing ddtrack's tables", logs, quiet):
@@ -173,27 +176,29 @@ def run_examples(airflow: LocalAirflow, extra_dags: list[Path], quiet: bool) -> 
     """Run every example DAG (then more titanic and quality-check runs), showing progress."""
     logs = airflow.home / "logs"
     with step("waiting for the dag-processor to parse the example DAGs", logs / "dag-processor.out", quiet):
-        airflow.wait_dags((*EXAMPLE_DAG_IDS, "sales_consumer", *(p.stem for p in extra_dags)))
+        airflow.wait_dags((*EXAMPLE_DAG_IDS, "sales_consumer", "drifting_sales", *(p.stem for p in extra_dags)))
         airflow.api("PATCH", "/api/v2/dags/sales_consumer", json={"is_paused": False}).raise_for_status()
     with step("running the example DAGs", logs, quiet):
         started = time.monotonic()
         runs = [(dag_id, trigger(airflow, dag_id)) for dag_id in EXAMPLE_DAG_IDS]
+        runs += [("drifting_sales", trigger(airflow, "drifting_sales")) for _ in range(DRIFT_STABLE_RUNS)]
         wait_with_progress(airflow, runs, quiet, started)
         consumer = wait_consumer(airflow)
         extra = [("titanic", trigger(airflow, "titanic")) for _ in range(EXTRA_TITANIC_RUNS)]
         extra += [("quality_check", trigger(airflow, "quality_check")) for _ in range(EXTRA_QUALITY_CHECK_RUNS)]
         extra += [(path.stem, trigger(airflow, path.stem)) for path in extra_dags]
-        wait_with_progress(airflow, extra, quiet, started)
-        check_outcome(airflow, [*runs, consumer, *extra])
+        drifted = ("drifting_sales", trigger(airflow, "drifting_sales", conf={"drift": True}))
+        wait_with_progress(airflow, [*extra, drifted], quiet, started)
+        check_outcome(airflow, [*runs, consumer, *extra])  # the drifted run fails on its error check
     with step("`ddtrack sync` (the listener has ingested each run as it ended; this is the safety net)", logs, quiet):
         airflow.run_cli(["ddtrack", "sync"])
 
 
-def trigger(airflow: LocalAirflow, dag_id: str, attempts: int = 5) -> str:
+def trigger(airflow: LocalAirflow, dag_id: str, attempts: int = 5, conf: dict | None = None) -> str:
     """Trigger a run; retried, since a SQLite metastore is briefly locked while tasks run."""
     for attempt in range(attempts):
         try:
-            return airflow.trigger(dag_id)
+            return airflow.trigger(dag_id, conf)
         except RuntimeError:
             if attempt == attempts - 1:
                 raise
