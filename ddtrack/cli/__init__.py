@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ddtrack import __version__, conf
 from ddtrack.queries import status as health
+from ddtrack.queries.sources import MetastoreUnavailable
 
 # Commands that read ddtrack's tables (checked at the code's revision before they start).
 STORE_READERS = ("compare", "drift", "alerts", "checks", "pin", "unpin")
@@ -105,6 +106,8 @@ class _Group(click.Group):
             raise
         except SQLAlchemyError as exc:
             raise click.ClickException(_database_error(exc)) from None
+        except MetastoreUnavailable as exc:  # the query layer's: the cause is logged above it
+            raise click.ClickException(f"{exc}: check that it runs and is migrated (`airflow db migrate`)") from None
         except Exception as exc:
             if isinstance(exc, ValueError) and str(exc).startswith("[ddtrack]"):  # conf.py: a malformed option
                 raise click.ClickException(f"{exc}: fix it in airflow.cfg or its AIRFLOW__DDTRACK__ variable") from None
