@@ -302,3 +302,55 @@ def test_a_10000_column_output_is_usable(browser, demo):
     grid.locator(".ag-floating-filter input").first.fill("")
     grid.locator('.ag-cell[col-id="column"]', has_text="feat_00000").wait_for()
     shot(page, "wide_output", 1600)
+
+
+# -- across runs: trend chart, alerts panel (ddtrack.views.alerts, pages.task) -----------------
+
+
+@pytest.fixture(scope="module")
+def drifting_demo(demo):
+    """The demo plus a task of titanic whose data drifted an hour ago: records of 13 runs
+    (``tests/views/across_runs_data.py``) ingested into the demo's store, as the listener would."""
+    import datetime as dt
+
+    from views.across_runs_data import drifting_records
+
+    from ddtrack.store.ingest import ingest_records
+
+    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=14)
+    records = drifting_records("titanic", "drift_probe", t0=t0)
+    for r in records:
+        r["run_id"] = "probe_" + r["run_id"]
+    store = demo.store_url or demo.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    report = ingest_records(store, records)
+    assert report.failed == 0, report.errors
+    return demo
+
+
+def test_trend_chart_draws_one_column_with_its_band(browser, drifting_demo):
+    page = login(browser, drifting_demo)
+    page.goto(f"{drifting_demo.base_url}/ddtrack/task?dag_id=titanic&task_id=drift_probe&output=return_value&column=amount")
+    trend = page.locator("#task-trend-graph .js-plotly-plot")
+    trend.wait_for()
+    assert trend.locator(".shapelayer path").count() >= 4 + 2  # the 4 metrics' bands, code and schema changes
+    assert trend.locator("g.scatterlayer g.trace").count() == 4 + 5  # 4 metrics, p5/p95/p50/min/max
+    assert trend.get_by_text("code changed").count() == 1 and trend.get_by_text("schema changed").count() == 1
+    heatmap = page.locator("#task-drift-heatmap .js-plotly-plot")
+    heatmap.wait_for()
+    assert heatmap.locator("g.hm").count() == 1 and "●" in heatmap.inner_text()
+    page.get_by_text("Pin as baseline").wait_for()  # admin may edit titanic
+    shot(page, "trend", 1500)
+
+
+def test_alerts_panel_on_home_and_badges(browser, drifting_demo):
+    page = login(browser, drifting_demo)
+    page.get_by_role("link", name="Data").first.click()
+    page.wait_for_url("**/plugin/ddtrack")
+    frame = page.frame_locator("iframe")
+    group = frame.locator('#home-attention [data-attention-dag-id="titanic"]')
+    group.wait_for()
+    assert "titanic · drift_probe" in group.inner_text()
+    assert group.locator(".dd-badge-drift").first.inner_text() == "2 drifted columns"
+    group.get_by_text("outside the allowed set").wait_for()  # the failed check's message
+    frame.locator('tr[data-dag-id="titanic"] .dd-badge-fail').wait_for()
+    shot(page, "alerts", 1100)
