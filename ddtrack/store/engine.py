@@ -73,8 +73,12 @@ def _create(url: str, statement_s: float | None) -> Engine:
             "keepalives_interval": 10,
             "keepalives_count": 3,
         }
+        # ddtrack's reads are short index lookups; PostgreSQL's JIT, set off by their summed
+        # cost estimates (home's union of 50 scans), compiled for ~0.9 s to save milliseconds.
+        options = ["-c jit=off"]
         if statement_s:
-            connect_args["options"] = f"-c statement_timeout={int(statement_s * 1000)}"
+            options.append(f"-c statement_timeout={int(statement_s * 1000)}")
+        connect_args["options"] = " ".join(options)
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": max(1, math.ceil(connect_s))}
         if statement_s:
