@@ -490,17 +490,19 @@ def _end(recorder: _TryRecorder | None, options: _Options, *, result: Any = None
 
 def _add_result(recorder: _TryRecorder, result: Any, options: _Options) -> None:
     opts = {"pii": options.pii, "sample": options.sample}
+    # Checks are declared before profiling: if it fails, they report "could not be evaluated".
     if result is None and recorder.record["outputs"]:
+        recorder.add_checks(options.name, _return_value_checks(options))
         return  # the task logged its outputs itself and returns nothing
     frames = _frame_values(result)
     if frames:
         # multiple_outputs style {"train": df, "test": df}: one output per frame.
         for key, value in frames.items():
-            recorder.add_output(value, f"{options.name}.{key}", None, None, **opts)
             recorder.add_checks(f"{options.name}.{key}", _return_value_checks(options))
+            recorder.add_output(value, f"{options.name}.{key}", None, None, **opts)
         return
-    recorder.add_output(result, options.name, options.uri, None, **opts)
     recorder.add_checks(options.name, _return_value_checks(options))
+    recorder.add_output(result, options.name, options.uri, None, **opts)
 
 
 def _return_value_checks(options: _Options) -> list[Check]:

@@ -73,6 +73,16 @@ def test_a_check_on_log_output_fails_an_untracked_task(metastore_url):
     assert key == ("export", "unique", "id") and result.status == "fail"
 
 
+def test_checks_of_outputs_never_recorded_are_reported_not_passed(metastore_url):
+    run = run_in_process(load_dag("checks_missing_output"), metastore_url)
+    assert run.state == "success"  # "cannot be evaluated" records, it does not fail the task
+    stored = results(metastore_url, "checks_missing_output", run.run_id)
+    assert {k: r.status for k, r in stored.items()} == {
+        ("return_value", "rows_between", None): "error", ("typo", "unique", "id"): "error",
+    }
+    assert "recorded no output 'typo'" in stored[("typo", "unique", "id")].message
+
+
 def test_a_bug_in_evaluation_is_a_tracking_failure_not_a_task_failure(metastore_url, monkeypatch, warnings):
     def broken(*_args, **_kwargs):
         raise ZeroDivisionError("bug in checks")

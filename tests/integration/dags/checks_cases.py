@@ -64,6 +64,17 @@ def checks_untracked():
     export()
 
 
+@dag(dag_id="checks_missing_output", schedule=None, start_date=START)
+def checks_missing_output():
+    @task
+    @track(checks=[checks.rows_between(1, None), checks.unique("id", output="typo")])
+    def write():
+        log_output(pd.DataFrame({"id": [1, 2]}), name="written")
+
+    write()
+
+
 checks_fail()
 checks_pass()
 checks_untracked()
+checks_missing_output()
