@@ -292,6 +292,11 @@ PLANS = {
         "(SELECT id FROM ddtrack_output WHERE task_run_id IN (SELECT id FROM ddtrack_task_run WHERE dag_id = 'dag_7' "
         "AND task_id = 'task_3' ORDER BY started_at DESC LIMIT 50)) GROUP BY output_id"
     ),
+    # Home's sparkline, one DAG's branch (queries/home.py): the (dag_id, started_at) index, backwards.
+    "home sparkline (a DAG's newest tries)": (
+        "SELECT id, run_id, started_at FROM ddtrack_task_run WHERE dag_id >= 'dag_7' AND dag_id <= 'dag_7' "
+        "ORDER BY dag_id DESC, started_at DESC LIMIT 420"
+    ),
     "lineage edges of a DAG": "SELECT * FROM ddtrack_lineage WHERE dag_id = 'dag_7' AND task_id = 'task_3' LIMIT 100",
     "search (catalog)": "SELECT * FROM ddtrack_catalog WHERE lower(text) LIKE '%email%' LIMIT 50",
     "outputs by URI (cross-DAG lineage)": "SELECT id FROM ddtrack_output WHERE uri = 's3://lake/dag_7/final.parquet' LIMIT 10",
