@@ -167,6 +167,8 @@ class ColumnProfile(Base):
     __table_args__ = (
         Index("ix_ddtrack_column_output", "output_id", "position"),
         Index("ix_ddtrack_column_name", "name"),
+        # One column's history across outputs (trends, drift baselines).
+        Index("ix_ddtrack_column_output_name", "output_id", "name"),
     )
 
 
