@@ -195,3 +195,12 @@ def current_editable_dag_ids() -> set[str]:
         cached = editable_dag_ids(current_user())
         g.ddtrack_editable_dag_ids = cached
     return cached
+
+
+def may_administer(user: Any) -> bool:
+    """Whether ``user`` may change Airflow's configuration: who sees ddtrack's deployment status.
+
+    The auth manager decides (SimpleAuthManager: Op and Admin; FAB: whoever may edit the
+    configuration), so ddtrack keeps no admin list of its own.
+    """
+    return bool(auth_manager().is_authorized_configuration(method="PUT", user=user))

@@ -96,6 +96,7 @@ INPUT_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("url", "pathname"): (str,),
     ("url", "search"): (str,),
     ("home-search", "value"): (str,),
+    ("home-status", "id"): (str,),
     ("dag-graph", "tapNodeData"): (dict,),
     ("dag-graph", "elements"): (list,),
     ("dag-page-dag-id", "data"): (str,),

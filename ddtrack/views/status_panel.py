@@ -1,15 +1,19 @@
 """The "Status" section of the Data home page, for admins: ``ddtrack status`` as a card.
 
-Built from :class:`ddtrack.queries.status.DeploymentStatus` alone, with no data access: the
-page asks the query layer (:func:`ddtrack.queries.status.deployment_status`) and decides who
+Built from :class:`ddtrack.queries.status.DeploymentStatus`; the only data it asks for comes from
+the query layer (:func:`ddtrack.queries.status.deployment_status`, cached), and the home page decides who
 may see it. Every value goes in as text.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+
 from dash import html
 
-from ddtrack.queries.status import DeploymentStatus, summary_lines
+from ddtrack.queries import Sources
+from ddtrack.queries.status import DeploymentStatus, deployment_status, summary_lines
 from ddtrack.views.common import card
 
 
@@ -25,3 +29,22 @@ def status_panel(report: DeploymentStatus) -> html.Section:
             role="alert",
         )
     return card("Status", [verdict, html.Table(html.Tbody(rows), className="dd-table dd-status")], id="dd-status")
+
+
+CACHE_S = 30.0
+_cache: dict[Sources, tuple[float, DeploymentStatus]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_status(sources: Sources) -> DeploymentStatus:
+    """The deployment's status, asked at most every 30 s per process: several admins' home
+    pages must not each repeat the checks."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(sources)
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1]
+    report = deployment_status(sources)
+    with _cache_lock:
+        _cache[sources] = (time.monotonic(), report)
+    return report

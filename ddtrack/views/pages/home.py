@@ -23,6 +23,7 @@ from ddtrack.views.common import (
     state_badge,
 )
 from ddtrack.views.context import PageContext, request_context
+from ddtrack.views.status_panel import cached_status, status_panel
 
 
 def layout(ctx: PageContext, params: dict[str, str]) -> Any:
@@ -67,7 +68,19 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
                 role="alert",
             ),
         )
-    return html.Div([header, search, *body])
+    return html.Div([header, search, *body, _status_slot()])
+
+
+def _status_slot() -> Any:
+    """Where admins get ddtrack's deployment status; filled by a callback after the page shows,
+    so the checks (a few database round trips) never delay home."""
+    return html.Div(id="home-status", className="dd-home-status") if _may_administer() else None
+
+
+def _may_administer() -> bool:
+    from ddtrack import auth
+
+    return auth.may_administer(auth.current_user())
 
 
 def _number(value: str | None, default: int, highest: int) -> int:
@@ -161,6 +174,13 @@ def _dag_table(dags: list[queries.DagSummary], alerts: dict[str, dict[str, int]]
 
 
 def register(app) -> None:
+    @app.callback(Output("home-status", "children"), Input("home-status", "id"))
+    @safe("show ddtrack's status")
+    def show_status(_: Any) -> Any:
+        if not _may_administer():  # the callback can be called directly: check again
+            return None
+        return status_panel(cached_status(request_context().sources))
+
     @app.callback(Output("home-search-results", "children"), Input("home-search", "value"))
     @safe("search")
     def run_search(text: str | None) -> Any:
