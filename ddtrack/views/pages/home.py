@@ -78,9 +78,13 @@ def _status_slot() -> Any:
 
 
 def _may_administer() -> bool:
+    """Whether the user of the request being served may see the deployment's status
+    (False when the page is built outside a request: a benchmark, a test of the layout)."""
+    from flask import has_request_context
+
     from ddtrack import auth
 
-    return auth.may_administer(auth.current_user())
+    return has_request_context() and auth.may_administer(auth.current_user())
 
 
 def _number(value: str | None, default: int, highest: int) -> int:
