@@ -304,6 +304,22 @@ def test_a_10000_column_output_is_usable(browser, demo):
     shot(page, "wide_output", 1600)
 
 
+def test_compare_two_runs_overlays_their_histograms(browser, demo):
+    """From the DAG tab's run picker to the compare page of its two newest titanic runs: both
+    waterfalls, and each numeric column's histograms of the two runs overlaid in one plot."""
+    page = login(browser, demo)
+    frame = open_tab(page, demo, "/dags/titanic", "ddtrack-dag")
+    frame.locator("#dd-compare-go").click()
+    frame.locator("#compare-waterfall .js-plotly-plot").wait_for()
+    assert frame.locator("#compare-waterfall g.trace.bars").count() == 2
+    age = frame.locator('[data-output="load_passengers.return_value"] [data-column="age"] .js-plotly-plot')
+    age.wait_for()
+    assert age.locator("g.trace.bars").count() == 2  # run a and run b, overlaid
+    assert age.locator("g.point").count() >= 20  # bars of both runs
+    frame.get_by_text("Schema:").first.wait_for()
+    shot(page, "compare", 1800)
+
+
 # -- across runs: trend chart, alerts panel (ddtrack.views.alerts, pages.task) -----------------
 
 
@@ -354,19 +370,3 @@ def test_alerts_panel_on_home_and_badges(browser, drifting_demo):
     group.get_by_text("outside the allowed set").wait_for()  # the failed check's message
     frame.locator('tr[data-dag-id="titanic"] .dd-badge-fail').wait_for()
     shot(page, "alerts", 1100)
-
-
-def test_compare_two_runs_overlays_their_histograms(browser, demo):
-    """From the DAG tab's run picker to the compare page of its two newest titanic runs: both
-    waterfalls, and each numeric column's histograms of the two runs overlaid in one plot."""
-    page = login(browser, demo)
-    frame = open_tab(page, demo, "/dags/titanic", "ddtrack-dag")
-    frame.locator("#dd-compare-go").click()
-    frame.locator("#compare-waterfall .js-plotly-plot").wait_for()
-    assert frame.locator("#compare-waterfall g.trace.bars").count() == 2
-    age = frame.locator('[data-output="load_passengers.return_value"] [data-column="age"] .js-plotly-plot')
-    age.wait_for()
-    assert age.locator("g.trace.bars").count() == 2  # run a and run b, overlaid
-    assert age.locator("g.point").count() >= 20  # bars of both runs
-    frame.get_by_text("Schema:").first.wait_for()
-    shot(page, "compare", 1800)
