@@ -489,6 +489,15 @@ def _output_of(key: Any) -> queries.OutputDetail | None:
     return next((o for o in outputs if o.name == name), None)
 
 
+def picker_options(search: str, chosen: Any, names: list[str]) -> list[dict[str, str]]:
+    """The chart picker's options: the columns already chosen, then up to PICKER_MATCHES names
+    containing ``search`` (searched on the server: a 10,000-column output never goes to the browser)."""
+    text = search.strip().lower()[:250]
+    keep = [v for v in (chosen if isinstance(chosen, list) else []) if isinstance(v, str)]
+    matches = [n for n in names if text in n.lower() and n not in keep]
+    return [{"label": n, "value": n} for n in keep + matches[:PICKER_MATCHES]]
+
+
 def register(app) -> None:
     @app.callback(
         Output({"type": "dd-columns-grid", "index": MATCH}, "getRowsResponse"),
@@ -513,12 +522,7 @@ def register(app) -> None:
         if not isinstance(search, str) or not search.strip():
             return no_update
         output = _output_of(key)
-        if output is None:
-            return []
-        text = search.strip().lower()[:250]
-        keep = [v for v in (chosen if isinstance(chosen, list) else []) if isinstance(v, str)]
-        matches = [c.name for c in output.columns if text in c.name.lower() and c.name not in keep]
-        return [{"label": n, "value": n} for n in keep + matches[:PICKER_MATCHES]]
+        return picker_options(search, chosen, [c.name for c in output.columns]) if output else []
 
     @app.callback(
         Output({"type": "dd-chart-picked", "index": MATCH}, "children"),

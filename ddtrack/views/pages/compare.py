@@ -36,10 +36,10 @@ from ddtrack.views.output import (
     GRID_BLOCK,
     MAX_PICKED,
     MAX_TABLE_ROWS,
-    PICKER_MATCHES,
     _filter_text,
     _int_between,
     _sorted,
+    picker_options,
 )
 
 RUNS_IN_PICKER = 50
@@ -386,12 +386,7 @@ def register(app) -> None:
         if not isinstance(search, str) or not search.strip():
             return no_update
         output = _comparison_of(key)
-        if output is None:
-            return []
-        text = search.strip().lower()[:250]
-        keep = [v for v in (chosen if isinstance(chosen, list) else []) if isinstance(v, str)]
-        matches = [c.name for c in output.columns if text in c.name.lower() and c.name not in keep]
-        return [{"label": n, "value": n} for n in keep + matches[:PICKER_MATCHES]]
+        return picker_options(search, chosen, [c.name for c in output.columns]) if output else []
 
     @app.callback(
         Output({"type": "dd-cmp-picked", "index": MATCH}, "children"),
