@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dash_client import DashClient
 
 HERE = Path(__file__).parent
 
@@ -85,3 +86,22 @@ def client(api_app):
 
     with TestClient(api_app) as c:
         yield c
+
+
+# -- users, as Airflow's SimpleAuthManager knows them --------------------------------------
+
+
+@pytest.fixture
+def admin(client, make_token) -> DashClient:
+    return DashClient(client, make_token("admin", "admin"))
+
+
+@pytest.fixture
+def viewer(client, make_token) -> DashClient:
+    return DashClient(client, make_token("vera", "viewer"))
+
+
+@pytest.fixture
+def outsider(client, make_token) -> DashClient:
+    """A user the auth manager lets read no DAG (SimpleAuthManager user without a role)."""
+    return DashClient(client, make_token("olga", None))

@@ -129,11 +129,6 @@ def test_unknown_runs_and_unreadable_dags_get_none(sources):
 
 
 @pytest.fixture
-def admin(client, make_token) -> DashClient:
-    return DashClient(client, make_token("admin", "admin"))
-
-
-@pytest.fixture
 def titanic_runs(example_runs) -> tuple[str, str]:
     a, b = example_runs["titanic"][:2]
     return a.run_id, b.run_id

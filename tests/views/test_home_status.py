@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from dash_client import DashClient, find, texts
 
 
@@ -14,16 +13,6 @@ def _status(user: DashClient):
         {"id": "home-status", "property": "children"},
         [{"id": "home-status", "property": "id", "value": "home-status"}],
     )
-
-
-@pytest.fixture
-def admin(client, make_token) -> DashClient:
-    return DashClient(client, make_token("admin", "admin"))
-
-
-@pytest.fixture
-def viewer(client, make_token) -> DashClient:
-    return DashClient(client, make_token("vera", "viewer"))
 
 
 def test_admins_get_the_status_section(admin, example_runs):

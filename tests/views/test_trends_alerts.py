@@ -196,16 +196,6 @@ def drifting_in_airflow(example_runs, metastore_url):
     return records
 
 
-@pytest.fixture
-def admin(client, make_token) -> DashClient:
-    return DashClient(client, make_token("admin", "admin"))
-
-
-@pytest.fixture
-def viewer(client, make_token) -> DashClient:
-    return DashClient(client, make_token("vera", "viewer"))
-
-
 def _graph(tree, ident: str) -> dict:
     return find(tree, lambda n: n["props"].get("id") == ident)[0]["props"]["figure"]
 

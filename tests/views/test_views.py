@@ -16,22 +16,6 @@ IMG = "<img src=x onerror=\"document.title='pwned'\">"
 BOLD = "<b>bold</b>"
 
 
-@pytest.fixture
-def admin(client, make_token) -> DashClient:
-    return DashClient(client, make_token("admin", "admin"))
-
-
-@pytest.fixture
-def viewer(client, make_token) -> DashClient:
-    return DashClient(client, make_token("vera", "viewer"))
-
-
-@pytest.fixture
-def outsider(client, make_token) -> DashClient:
-    """A user the auth manager lets read no DAG (SimpleAuthManager user without a role)."""
-    return DashClient(client, make_token("olga", None))
-
-
 def graph_json(tree) -> str:
     return json.dumps(tree)
 
