@@ -375,24 +375,47 @@ _SORT_KEYS: dict[str, Callable[[queries.ColumnDetail], Any]] = {
 def grid_rows(columns: list[queries.ColumnDetail], request: Any) -> dict[str, Any]:
     """The block of describe rows an AG Grid ``getRowsRequest`` asks for: filtered by the
     column-name and kind searches, sorted, cut to at most :data:`GRID_BLOCK` rows."""
+    quantiles = _quantile_keys(columns)
+    return grid_block(
+        columns,
+        request,
+        {field: _SORT_KEYS[field] for field in ("column", "kind")},
+        _describe_sort_key,
+        lambda c: _row(c, quantiles),
+    )
+
+
+def _describe_sort_key(col_id: Any) -> Callable[[queries.ColumnDetail], Any] | None:
+    sort_key = _SORT_KEYS.get(col_id) if isinstance(col_id, str) else None
+    if sort_key is None and isinstance(col_id, str) and col_id.startswith("q"):
+        sort_key = _quantile_sort_key(col_id)
+    return sort_key
+
+
+def grid_block(
+    items: list[Any],
+    request: Any,
+    searches: dict[str, Callable[[Any], Any]],
+    sort_key_of: Callable[[Any], Callable[[Any], Any] | None],
+    to_row: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """Answer an AG Grid ``getRowsRequest`` on the server: keep the items whose searched fields
+    contain the typed text, sort by the asked column, and send at most :data:`GRID_BLOCK` rows,
+    so a 10,000-column output never travels to the browser whole."""
     request = request if isinstance(request, dict) else {}
-    selected = list(columns)
-    filters = request.get("filterModel")
-    for field in ("column", "kind"):
-        text = _filter_text(filters, field)
+    selected = list(items)
+    for field, value_of in searches.items():
+        text = _filter_text(request.get("filterModel"), field)
         if text:
-            selected = [c for c in selected if text in str(_SORT_KEYS[field](c)).lower()]
+            selected = [c for c in selected if text in str(value_of(c)).lower()]
     sort = request.get("sortModel")
     if isinstance(sort, list) and sort and isinstance(sort[0], dict):
-        sort_key = _SORT_KEYS.get(sort[0].get("colId"))
-        if sort_key is None and isinstance(sort[0].get("colId"), str) and sort[0]["colId"].startswith("q"):
-            sort_key = _quantile_sort_key(sort[0]["colId"])
+        sort_key = sort_key_of(sort[0].get("colId"))
         if sort_key is not None:
             selected = _sorted(selected, sort_key, descending=sort[0].get("sort") == "desc")
     start = _int_between(request.get("startRow"), 0, len(selected), 0)
     end = _int_between(request.get("endRow"), start, min(len(selected), start + GRID_BLOCK), start + GRID_BLOCK)
-    quantiles = _quantile_keys(columns)
-    return {"rowData": [_row(c, quantiles) for c in selected[start:end]], "rowCount": len(selected)}
+    return {"rowData": [to_row(c) for c in selected[start:end]], "rowCount": len(selected)}
 
 
 def _filter_text(filters: Any, field: str) -> str:

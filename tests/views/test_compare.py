@@ -4,6 +4,7 @@ compare page served by Airflow's FastAPI app (two runs of the example titanic DA
 from __future__ import annotations
 
 import datetime as dt
+import json
 from urllib.parse import urlencode
 
 import numpy as np
@@ -200,3 +201,24 @@ def _graphs(tree) -> list[dict]:
 
     walk(tree)
     return found
+
+
+def test_compare_grid_searches_sorts_and_bounds_its_blocks():
+    """The compare grid's rows come from the server a block at a time: searched by name and by
+    change, sorted by a statistic's change, never more than GRID_BLOCK rows."""
+    from ddtrack.queries import ColumnComparison
+    from ddtrack.views.output import GRID_BLOCK
+    from ddtrack.views.pages.compare import grid_rows
+
+    columns = [
+        ColumnComparison(f"col_{i:04d}", "float", {"mean": i}, {"mean": 2 * i}, {"mean": float(i)},
+                         change="added" if i % 500 == 0 else "same")
+        for i in range(3000)
+    ]
+    assert len(grid_rows(columns, {"startRow": 0, "endRow": 5000})["rowData"]) == GRID_BLOCK
+    found = grid_rows(columns, {"startRow": 0, "endRow": 100, "filterModel": {"column": {"filter": "COL_2999"}}})
+    assert found["rowCount"] == 1
+    added = grid_rows(columns, {"startRow": 0, "endRow": 100, "filterModel": {"change": {"filter": "added"}}})
+    assert added["rowCount"] == 6
+    top = grid_rows(columns, {"startRow": 0, "endRow": 1, "sortModel": [{"colId": "Δ mean", "sort": "desc"}]})
+    assert top["rowCount"] == 3000 and "col_2999" in json.dumps(top["rowData"])

@@ -36,9 +36,7 @@ from ddtrack.views.output import (
     GRID_BLOCK,
     MAX_PICKED,
     MAX_TABLE_ROWS,
-    _filter_text,
-    _int_between,
-    _sorted,
+    grid_block,
     picker_options,
 )
 
@@ -322,20 +320,8 @@ def _sort_key(field: Any):  # noqa: ANN202
 
 def grid_rows(columns: list[queries.ColumnComparison], request: Any) -> dict[str, Any]:
     """The block of rows an AG Grid ``getRowsRequest`` asks for: searched, sorted, bounded."""
-    request = request if isinstance(request, dict) else {}
-    selected = list(columns)
-    for field, attr in (("column", "name"), ("change", "change")):
-        text = _filter_text(request.get("filterModel"), field)
-        if text:
-            selected = [c for c in selected if text in str(getattr(c, attr)).lower()]
-    sort = request.get("sortModel")
-    if isinstance(sort, list) and sort and isinstance(sort[0], dict):
-        key = _sort_key(sort[0].get("colId"))
-        if key is not None:
-            selected = _sorted(selected, key, descending=sort[0].get("sort") == "desc")
-    start = _int_between(request.get("startRow"), 0, len(selected), 0)
-    end = _int_between(request.get("endRow"), start, min(len(selected), start + GRID_BLOCK), start + GRID_BLOCK)
-    return {"rowData": [_grid_row(c) for c in selected[start:end]], "rowCount": len(selected)}
+    searches = {"column": lambda c: c.name, "change": lambda c: c.change}
+    return grid_block(columns, request, searches, _sort_key, _grid_row)
 
 
 # -- callbacks ------------------------------------------------------------------------------
