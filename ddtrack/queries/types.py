@@ -297,3 +297,101 @@ class RunComparison:
     state_b: str | None = None
     start_a: dt.datetime | None = None
     start_b: dt.datetime | None = None
+
+
+# --- trace (issue 13)
+
+
+@dataclass
+class VersionRef:
+    """One output version: one ``ddtrack_output`` row of the newest try of (dag, run, task, map index).
+
+    Trace, impact, catalog, staleness and flags all name versions this way, so that a run id,
+    a start time and a code hash travel with every answer instead of only "the latest"."""
+
+    output_id: int
+    dag_id: str
+    task_id: str
+    run_id: str
+    name: str
+    started_at: dt.datetime | None = None
+    uri: str | None = None
+    rows: int | None = None
+    schema_fingerprint: str | None = None
+    code_hash: str | None = None
+    try_number: int | None = None
+    state: str | None = None
+
+
+@dataclass
+class TraceNode:
+    """A node of a trace, impact or path graph.
+
+    ``id`` is ``"version:<output_id>"``, ``"try:<task_run_id>"``, ``"uri:<uri>"`` or
+    ``"hidden:<n>"``; ``kind`` is ``"version"``, ``"try"``, ``"external"`` or ``"hidden"``
+    (a node of a DAG the caller may not read: no DAG, task, run or name, only a label).
+    Path results are at dataset level: ``"dataset:<dag>/<task>/<name>"`` and ``"task:<dag>/<task>"``
+    nodes of kind ``"dataset"`` and ``"task"``."""
+
+    id: str
+    kind: str
+    label: str
+    depth: int
+    dag_id: str | None = None
+    task_id: str | None = None
+    run_id: str | None = None
+    started_at: dt.datetime | None = None
+    code_hash: str | None = None
+    uri: str | None = None
+    version: VersionRef | None = None
+    pii: bool = False
+    suspect: bool = False
+
+
+@dataclass
+class TraceEdge:
+    source: str
+    target: str  # always in data-flow direction (producer -> consumer)
+    kind: str  # "produced" (try -> version), "read" (version/uri -> try)
+
+
+@dataclass
+class TraceResult:
+    direction: str  # "upstream", "downstream" or "path"
+    root: str  # node id
+    nodes: list[TraceNode]
+    edges: list[TraceEdge]
+    depth: int  # the limit used
+    truncated: bool = False  # the depth limit or the node cap cut the walk
+    hidden: int = 0  # nodes in DAGs the caller may not read
+
+    def node(self, node_id: str) -> TraceNode | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+
+@dataclass
+class FlagInfo:
+    """An output version flagged as bad, and its review (``reviewed_at`` None = still open)."""
+
+    id: int
+    output_id: int
+    dag_id: str
+    task_id: str
+    run_id: str
+    output_name: str
+    note: str
+    flagged_by: str
+    flagged_at: dt.datetime | None
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_note: str | None = None
+
+
+@dataclass
+class Suspect:
+    """A version downstream of an open flag (``hops`` tries away), not yet reviewed under it."""
+
+    version: VersionRef
+    flag: FlagInfo
+    hops: int
+    reviewed: bool = False
