@@ -1,4 +1,4 @@
-"""The search catalog: distinct DAG, task, output, column and tag names.
+"""The search catalog: distinct DAG, task, output, column and tag names, and URIs.
 
 Kept up to date at ingest with insert-or-ignore, so concurrent ingests never conflict.
 """
@@ -47,26 +47,38 @@ def entries_of_record(record: Mapping[str, Any]) -> Iterator[dict[str, str]]:
         columns = (output.get("profile") or {}).get("columns") or []
         for col in columns[:MAX_COLUMNS_PER_OUTPUT]:
             yield entry("column", dag_id, str(col.get("name", ""))[:250], task_id, name)
+        if output.get("uri"):
+            yield entry("uri", dag_id, str(output["uri"]))
+    for item in record.get("inputs") or []:
+        # Files and tables read or written (log_input/log_output) and Assets (inlets/outlets).
+        if item.get("kind") != "task" and item.get("uri"):
+            yield entry("uri", dag_id, str(item["uri"]))
 
 
 def insert_ignore(session: Session, rows: Iterable[dict[str, str]]) -> None:
     """Add catalog rows that are not there yet (one statement, any supported database)."""
     unique = list({r["entry_hash"]: r for r in rows}.values())
-    if not unique:
+    insert_ignore_into(session, CatalogEntry, unique, ("entry_hash",))
+
+
+def insert_ignore_into(session: Session, model: type, rows: list[dict[str, Any]], unique: tuple[str, ...]) -> None:
+    """Add the rows of ``model`` whose ``unique`` key is not there yet, 1,000 a statement;
+    a concurrent insert of the same key is no error on any supported database."""
+    if not rows:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(CatalogEntry).on_conflict_do_nothing(index_elements=["entry_hash"])
+        stmt = pg_insert(model).on_conflict_do_nothing(index_elements=list(unique))
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(CatalogEntry).on_conflict_do_nothing(index_elements=["entry_hash"])
+        stmt = sqlite_insert(model).on_conflict_do_nothing(index_elements=list(unique))
     else:
-        stmt = insert(CatalogEntry).prefix_with("IGNORE")
-    for i in range(0, len(unique), 1000):
-        session.execute(stmt, unique[i : i + 1000])
+        stmt = insert(model).prefix_with("IGNORE")
+    for i in range(0, len(rows), 1000):
+        session.execute(stmt, rows[i : i + 1000])
 
 
 _BACKFILL_QUERIES = {
@@ -78,6 +90,11 @@ _BACKFILL_QUERIES = {
         "FROM ddtrack_column c JOIN ddtrack_output o ON o.id = c.output_id"
     ),
 }
+# URIs of outputs, and of inputs and Assets (not upstream tasks), with the DAG that wrote or read them.
+_BACKFILL_URIS = (
+    "SELECT DISTINCT dag_id, uri FROM ddtrack_output WHERE uri IS NOT NULL "
+    "UNION SELECT DISTINCT dag_id, uri FROM ddtrack_lineage WHERE uri IS NOT NULL AND kind <> 'task'"
+)
 _BACKFILL_TAGS = (
     "SELECT DISTINCT r.dag_id, r.task_id, COALESCE(t.output_name, '') AS output_name, t.key, t.value "
     "FROM ddtrack_tag t JOIN ddtrack_task_run r ON r.id = t.task_run_id"
@@ -91,17 +108,27 @@ def backfill(conn: Connection) -> int:
     benchmarks on the tables they fill in bulk, so both get the entries ingest would write.
     Plain table and column names only: it must work at that migration's schema.
     """
-    catalog = sa.table(
-        "ddtrack_catalog",
-        *(sa.column(c) for c in ("entry_hash", "kind", "dag_id", "task_id", "output_name", "text")),
-    )
     rows = []
     for kind, query in _BACKFILL_QUERIES.items():
         for r in conn.execute(sa.text(query)):
             rows.append(entry(kind, r.dag_id, r.text, r.task_id, r.output_name))
     for r in conn.execute(sa.text(_BACKFILL_TAGS)):
         rows.append(entry("tag", r.dag_id, f"{r.key}={r.value}", r.task_id, r.output_name))
+    return _insert(conn, rows)
+
+
+def _insert(conn: Connection, rows: list[dict[str, str]]) -> int:
+    catalog = sa.table(
+        "ddtrack_catalog",
+        *(sa.column(c) for c in ("entry_hash", "kind", "dag_id", "task_id", "output_name", "text")),
+    )
     unique = list({r["entry_hash"]: r for r in rows}.values())
     for i in range(0, len(unique), 1000):
         conn.execute(catalog.insert(), unique[i : i + 1000])
     return len(unique)
+
+
+def backfill_uris(conn: Connection) -> int:
+    """Catalogue every URI already stored (migration 0006: URIs became searchable then).
+    Returns the entries added."""
+    return _insert(conn, [entry("uri", r.dag_id, r.uri) for r in conn.execute(sa.text(_BACKFILL_URIS))])

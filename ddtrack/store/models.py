@@ -15,6 +15,9 @@ Normalised so that the views' common questions are indexed look-ups:
   written at ingest with the try (drift per column against a baseline, values outside their
   history's band, the results of checks declared in code).
 * ``ddtrack_baseline``: runs pinned as the baseline of a task's outputs.
+* ``ddtrack_dataset``: one row per output identity across runs (catalog, PII, freshness),
+  kept at ingest; ``ddtrack_flag`` / ``ddtrack_review``: versions flagged as bad, and
+  suspects downstream of them cleared by a review.
 
 The schema is owned by Alembic (``ddtrack/store/migrations``); these models must match the
 newest migration (a test compares them).
@@ -139,6 +142,8 @@ class Output(Base):
         UniqueConstraint("task_run_id", "name"),
         Index("ix_ddtrack_output_history", "dag_id", "task_id", "name", "started_at"),
         Index("ix_ddtrack_output_uri", "uri"),
+        # The versions of a URI in time order: which version a reader of the URI used.
+        Index("ix_ddtrack_output_uri_started", "uri", "started_at"),
     )
 
 
@@ -193,6 +198,10 @@ class Lineage(Base):
         Index("ix_ddtrack_lineage_task", "dag_id", "task_id"),
         Index("ix_ddtrack_lineage_uri", "uri"),
         Index("ix_ddtrack_lineage_run", "task_run_id"),
+        # Consumers of an upstream task's output within a run (trace/impact, one hop).
+        Index("ix_ddtrack_lineage_upstream", "dag_id", "run_id", "upstream_task_id"),
+        # Readers (direction "input") or writers of a URI across DAGs.
+        Index("ix_ddtrack_lineage_uri_direction", "uri", "direction"),
     )
 
 
@@ -212,7 +221,7 @@ class Tag(Base):
 
 
 class CatalogEntry(Base):
-    """One distinct searchable name: a DAG, task, output, column or tag seen in any run.
+    """One distinct searchable name: a DAG, task, output, column, tag or URI seen in any run.
 
     Search reads this small table instead of scanning millions of column profiles with
     ``LIKE '%text%'`` (which no B-tree index serves). ``entry_hash`` makes the identity
@@ -223,7 +232,7 @@ class CatalogEntry(Base):
 
     id: Mapped[int] = _big_id()
     entry_hash: Mapped[str] = mapped_column(String(40), unique=True)
-    # "dag", "task", "output", "column" or "tag".
+    # "dag", "task", "output", "column", "tag" or "uri".
     kind: Mapped[str] = mapped_column(String(10))
     dag_id: Mapped[str] = mapped_column(String(ID_LEN))
     task_id: Mapped[str] = mapped_column(String(ID_LEN), default="")
@@ -334,6 +343,95 @@ class Baseline(Base):
     pinned_at: Mapped[datetime] = mapped_column(DateTime)
 
     __table_args__ = (UniqueConstraint("dag_id", "task_id", "output_name"),)
+
+
+class Dataset(Base):
+    """One output identity (dag, task, output name) across its versions, kept at ingest.
+
+    The catalog, PII and freshness questions ask about outputs, not runs: this row answers
+    them without aggregating millions of ``ddtrack_output`` rows. A version is one run.
+    """
+
+    __tablename__ = "ddtrack_dataset"
+
+    id: Mapped[int] = _big_id()
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    # Of the newest version seen.
+    uri: Mapped[str | None] = mapped_column(String(URI_LEN))
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    first_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # started_at of the newest version, and of the newest whose try succeeded.
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Distinct runs with this output.
+    n_versions: Mapped[int] = mapped_column(Integer, default=0)
+    # No foreign key: retention deletes outputs in batches and then corrects this row.
+    latest_output_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Of the newest version (mapped parts summed).
+    latest_rows: Mapped[int | None] = mapped_column(BigInteger)
+    latest_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    pii_columns: Mapped[list | None] = mapped_column(JSON)
+    has_pii: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The producing task declared its outputs hold no PII (``@track(pii_free=True)``).
+    pii_free: Mapped[bool] = mapped_column(Boolean, default=False)
+    fresh_within_s: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("dag_id", "task_id", "name"),
+        Index("ix_ddtrack_dataset_uri", "uri"),
+        Index("ix_ddtrack_dataset_has_pii", "has_pii"),
+        Index("ix_ddtrack_dataset_last_success", "last_success_at"),
+    )
+
+
+class Flag(Base):
+    """An output version flagged as bad by a user who may edit its DAG; open while
+    ``reviewed_at`` is NULL. Its keys are copied so the flag outlives nothing it names."""
+
+    __tablename__ = "ddtrack_flag"
+
+    id: Mapped[int] = _big_id()
+    output_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_output.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    note: Mapped[str] = mapped_column(Text)
+    flagged_by: Mapped[str] = mapped_column(String(SHORT_TEXT))
+    flagged_at: Mapped[datetime] = mapped_column(DateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_ddtrack_flag_output", "output_id"),
+        Index("ix_ddtrack_flag_dag_reviewed", "dag_id", "reviewed_at"),
+    )
+
+
+class Review(Base):
+    """A suspect version (downstream of a flagged one) cleared under that flag."""
+
+    __tablename__ = "ddtrack_review"
+
+    id: Mapped[int] = _big_id()
+    flag_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_flag.id", ondelete="CASCADE"))
+    output_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_output.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str] = mapped_column(String(SHORT_TEXT))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("flag_id", "output_id"),
+        # Deleting an output finds its reviews by index on every backend.
+        Index("ix_ddtrack_review_output", "output_id"),
+    )
 
 
 # Rows of a try written at ingest besides its outputs: deleted with the try (explicitly too,
