@@ -8,7 +8,9 @@ Creates a temporary AIRFLOW_HOME (SQLite metastore, SimpleAuthManager), migrates
 (:class:`tests.dev_tools.airflow_local.LocalAirflow`, the harness the tests use), runs every
 example DAG through Airflow's REST API (titanic three times, so history has a shape, and
 the quality check, which fails, twice; drifting_sales three times on stable data, then once
-drifted, so home flags it), then prints the URL and the logins. Ctrl-C stops everything.
+drifted, so home flags it; titanic_report once, after titanic's first run, so that its
+report crosses two DAGs and is stale after titanic's next runs; nothing is flagged), then
+prints the URL and the logins. Ctrl-C stops everything.
 The browser tests and the Docker image run this same code.
 
 Each step says what it does and how long it took; the runs of the example DAGs show their
@@ -55,6 +57,7 @@ EXTRA_TITANIC_RUNS = 2
 EXTRA_QUALITY_CHECK_RUNS = 1  # the quality check always fails: its history shows failures
 EXPECTED_TO_FAIL = {"quality_check"}
 DRIFT_STABLE_RUNS = 3  # drifting_sales: stable runs, then one with {"drift": true} (its error check fails it)
+REPORT_DAG = "titanic_report"  # reads titanic's and sales_producer's outputs: a trace crosses two DAGs
 DRIFT_ENV = {"AIRFLOW__DDTRACK__ANOMALY_MIN_HISTORY": str(DRIFT_STABLE_RUNS)}  # flag after the stable runs
 
 
@@ -176,7 +179,9 @@ def run_examples(airflow: LocalAirflow, extra_dags: list[Path], quiet: bool) -> 
     """Run every example DAG (then more titanic and quality-check runs), showing progress."""
     logs = airflow.home / "logs"
     with step("waiting for the dag-processor to parse the example DAGs", logs / "dag-processor.out", quiet):
-        airflow.wait_dags((*EXAMPLE_DAG_IDS, "sales_consumer", "drifting_sales", *(p.stem for p in extra_dags)))
+        airflow.wait_dags(
+            (*EXAMPLE_DAG_IDS, "sales_consumer", "drifting_sales", REPORT_DAG, *(p.stem for p in extra_dags))
+        )
         airflow.api("PATCH", "/api/v2/dags/sales_consumer", json={"is_paused": False}).raise_for_status()
     with step("running the example DAGs", logs, quiet):
         started = time.monotonic()
@@ -184,12 +189,16 @@ def run_examples(airflow: LocalAirflow, extra_dags: list[Path], quiet: bool) -> 
         runs += [("drifting_sales", trigger(airflow, "drifting_sales")) for _ in range(DRIFT_STABLE_RUNS)]
         wait_with_progress(airflow, runs, quiet, started)
         consumer = wait_consumer(airflow)
+        # The report reads titanic's and sales_producer's files: after them, before titanic runs
+        # again (so that its report is stale, "model_input changed").
+        report = (REPORT_DAG, trigger(airflow, REPORT_DAG))
+        wait_with_progress(airflow, [report], quiet, started)
         extra = [("titanic", trigger(airflow, "titanic")) for _ in range(EXTRA_TITANIC_RUNS)]
         extra += [("quality_check", trigger(airflow, "quality_check")) for _ in range(EXTRA_QUALITY_CHECK_RUNS)]
         extra += [(path.stem, trigger(airflow, path.stem)) for path in extra_dags]
         drifted = ("drifting_sales", trigger(airflow, "drifting_sales", conf={"drift": True}))
         wait_with_progress(airflow, [*extra, drifted], quiet, started)
-        check_outcome(airflow, [*runs, consumer, *extra])  # the drifted run fails on its error check
+        check_outcome(airflow, [*runs, consumer, report, *extra])  # the drifted run fails on its error check
     with step("`ddtrack sync` (the listener has ingested each run as it ended; this is the safety net)", logs, quiet):
         airflow.run_cli(["ddtrack", "sync"])
 
