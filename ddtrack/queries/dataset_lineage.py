@@ -1,0 +1,161 @@
+"""Lineage at dataset level: which tasks read an output (identity, not version), which
+outputs a task writes. What the PII report and ``path`` walk, one hop at a time.
+
+Nodes are ``"dataset:<dag>/<task>/<name>"``, ``"task:<dag>/<task>"`` and ``"uri:<uri>"``.
+A dataset is read by the tasks that read it in its newest run (same DAG, through the
+``(dag_id, run_id, upstream_task_id)`` index) and by every task that read its URI or an
+Asset its task wrote (across DAGs, through the ``(uri, direction)`` index). Every
+statement takes a whole frontier in bounded batches and marks each row readable or not in
+SQL (:func:`~ddtrack.queries.access.dag_filter`); callers name only readable nodes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Connection
+
+from ddtrack.queries.access import Allowed, dag_filter
+from ddtrack.store.models import Dataset, Lineage, Output
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    id: int
+    dag_id: str
+    task_id: str
+    name: str
+    uri: str | None
+    has_pii: bool
+    pii_free: bool
+    pii_columns: tuple[str, ...]
+    latest_output_id: int | None
+    visible: bool
+
+    @property
+    def node(self) -> str:
+        return dataset_node(self.dag_id, self.task_id, self.name)
+
+    @property
+    def task(self) -> str:
+        return task_node(self.dag_id, self.task_id)
+
+
+def dataset_node(dag_id: str, task_id: str, name: str) -> str:
+    return f"dataset:{dag_id}/{task_id}/{name}"
+
+
+def task_node(dag_id: str, task_id: str) -> str:
+    return f"task:{dag_id}/{task_id}"
+
+
+def _batches(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _select(allowed: Allowed):
+    ds = Dataset.__table__
+    return select(
+        ds.c.id, ds.c.dag_id, ds.c.task_id, ds.c.name, ds.c.uri, ds.c.has_pii, ds.c.pii_free, ds.c.pii_columns,
+        ds.c.latest_output_id, dag_filter(ds.c.dag_id, allowed).label("visible"),
+    )
+
+
+def _row(r: Any) -> DatasetRow:
+    return DatasetRow(
+        int(r.id), r.dag_id, r.task_id, r.name, r.uri, bool(r.has_pii), bool(r.pii_free),
+        tuple(r.pii_columns or ()), None if r.latest_output_id is None else int(r.latest_output_id), bool(r.visible),
+    )
+
+
+def datasets_where(conn: Connection, where: Any, allowed: Allowed, limit: int = 10_000) -> list[DatasetRow]:
+    ds = Dataset.__table__
+    rows = conn.execute(_select(allowed).where(where).order_by(ds.c.dag_id, ds.c.task_id, ds.c.name).limit(limit))
+    return [_row(r) for r in rows]
+
+
+def datasets_of_tasks(conn: Connection, tasks: Iterable[tuple[str, str]], allowed: Allowed) -> list[DatasetRow]:
+    """The outputs each (dag, task) writes."""
+    ds = Dataset.__table__
+    found: list[DatasetRow] = []
+    for batch in _batches(sorted(set(tasks))):
+        match = or_(*(and_(ds.c.dag_id == d, ds.c.task_id == t) for d, t in batch))
+        found += datasets_where(conn, match, allowed)
+    return found
+
+
+def readers(conn: Connection, datasets: Iterable[DatasetRow], allowed: Allowed) -> dict[str, set[tuple[str, str, bool]]]:
+    """``dataset node -> {(dag, task, readable)}``: the tasks that read each dataset."""
+    datasets = list(datasets)
+    out, lin = Output.__table__, Lineage.__table__
+    found: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
+    latest = [d.latest_output_id for d in datasets if d.latest_output_id is not None]
+    newest: dict[int, Any] = {}
+    for batch in _batches(latest, 500):
+        for r in conn.execute(select(out.c.id, out.c.run_id, out.c.task_run_id).where(out.c.id.in_(batch))):
+            newest[int(r.id)] = r
+    same_run = [(d, newest[d.latest_output_id]) for d in datasets if d.latest_output_id in newest]
+    for batch in _batches(same_run):
+        match = or_(
+            *(
+                and_(lin.c.dag_id == d.dag_id, lin.c.run_id == o.run_id, lin.c.upstream_task_id == d.task_id,
+                     lin.c.upstream_output == d.name)
+                for d, o in batch
+            )
+        )
+        rows = conn.execute(
+            select(
+                lin.c.dag_id, lin.c.task_id, lin.c.upstream_task_id, lin.c.upstream_output,
+                dag_filter(lin.c.dag_id, allowed).label("visible"),
+            )
+            .where(match, lin.c.kind == "task", lin.c.direction == "input")
+            .distinct()
+        ).all()
+        for r in rows:
+            found[dataset_node(r.dag_id, r.upstream_task_id, r.upstream_output)].add(
+                (r.dag_id, r.task_id, bool(r.visible))
+            )
+    # URIs each dataset stands for: its own, and Assets its newest try wrote.
+    uris: dict[str, set[str]] = defaultdict(set)
+    for d in datasets:
+        if d.uri:
+            uris[d.uri].add(d.node)
+    by_try: dict[int, list[DatasetRow]] = defaultdict(list)
+    for d, o in same_run:
+        by_try[int(o.task_run_id)].append(d)
+    for batch in _batches(sorted(by_try), 500):
+        for r in conn.execute(
+            select(lin.c.task_run_id, lin.c.uri).where(
+                lin.c.task_run_id.in_(batch), lin.c.direction == "output", lin.c.kind == "asset"
+            )
+        ):
+            for d in by_try[int(r.task_run_id)]:
+                if r.uri:
+                    uris[r.uri].add(d.node)
+    for uri, tasks in uri_readers(conn, uris, allowed).items():
+        for node in uris[uri]:
+            found[node] |= tasks
+    return found
+
+
+def uri_readers(conn: Connection, uris: Iterable[str], allowed: Allowed) -> dict[str, set[tuple[str, str, bool]]]:
+    """``uri -> {(dag, task, readable)}``: the tasks that read each URI (any run)."""
+    lin = Lineage.__table__
+    found: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
+    for batch in _batches(sorted(set(uris))):
+        rows = conn.execute(
+            select(lin.c.uri, lin.c.dag_id, lin.c.task_id, dag_filter(lin.c.dag_id, allowed).label("visible"))
+            .where(lin.c.uri.in_(batch), lin.c.direction == "input")
+            .distinct()
+        ).all()
+        for r in rows:
+            found[r.uri].add((r.dag_id, r.task_id, bool(r.visible)))
+    return found
