@@ -34,6 +34,7 @@ _DEFAULTS: dict[str, str] = {
     "anomaly_sensitivity": "4",
     "anomaly_min_history": "8",
     "anomaly_history": "30",
+    "default_fresh_within": "",
 }
 
 
@@ -179,3 +180,15 @@ def metastore_url() -> str:
 def store_url() -> str:
     """Where ddtrack's side tables live: ``[ddtrack] sql_alchemy_conn``, else the metastore."""
     return sql_alchemy_conn() or metastore_url()
+
+
+def default_fresh_within() -> int | None:
+    """``[ddtrack] default_fresh_within``: the window ("1d", "12h", seconds) within which every
+    output is expected to land a successful version unless its task says otherwise
+    (``fresh_within=``); empty means outputs are never overdue by default."""
+    from ddtrack.duration import parse_seconds
+
+    text = _raw("default_fresh_within").strip()
+    if not text:
+        return None
+    return parse_seconds(int(text) if text.isdigit() else text, what="[ddtrack] default_fresh_within")

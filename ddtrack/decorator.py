@@ -19,6 +19,7 @@ from typing import Any, TypeVar, overload
 
 from ddtrack import conf
 from ddtrack.checks import Check, CheckFailed, evaluate
+from ddtrack.duration import parse_seconds
 from ddtrack.record import (
     ERROR_LIMIT,
     SOURCE_LIMIT,
@@ -84,7 +85,10 @@ class _TryRecorder:
         r = self.record
         return (r["dag_id"], r["run_id"], r["task_id"], r["map_index"], r["try_number"])
 
-    def add_output(self, obj: Any, name: str, uri: str | None, tags: Mapping[str, Any] | None, **opts) -> None:
+    def add_output(
+        self, obj: Any, name: str, uri: str | None, tags: Mapping[str, Any] | None,
+        fresh_within_s: int | None = None, **opts,
+    ) -> None:
         """Profile ``obj`` as output ``name``; a name seen before adds a batch to that output."""
         from ddtrack.profile import profile
 
@@ -102,11 +106,15 @@ class _TryRecorder:
                 }
             )
             self._batches[name] = _Batches(prof)
+            if fresh_within_s is not None:
+                self.record["outputs"][-1]["fresh_within_s"] = fresh_within_s
             return
         self._batches[name].add(prof)
         output["batches"] = self._batches[name].count
         output["uri"] = output["uri"] or (cut(uri, 700) if uri else None)
         output["tags"].update(to_json_safe(dict(tags or {})))
+        if fresh_within_s is not None:
+            output["fresh_within_s"] = fresh_within_s
 
     def _note_column_errors(self, name: str, prof: Mapping[str, Any]) -> None:
         """Columns that failed to profile (kind "error") are in the profile; say so once in
@@ -342,6 +350,8 @@ def track(
     pii: Iterable[str] = (),
     sample: int = 0,
     checks: Sequence[Check] = (),
+    fresh_within: str | int | dt.timedelta | None = None,
+    pii_free: bool = False,
 ) -> Callable[[F], F]: ...
 
 
@@ -354,6 +364,8 @@ def track(
     pii: Iterable[str] = (),
     sample: int = 0,
     checks: Sequence[Check] = (),
+    fresh_within: str | int | dt.timedelta | None = None,
+    pii_free: bool = False,
 ) -> Any:
     """Record every run of a task function: its output's profile, lineage, timing and errors.
 
@@ -369,10 +381,17 @@ def track(
     ``checks`` (made by :mod:`ddtrack.checks`) are judged on the fresh profile of the return
     value, or of the ``log_output`` they name with ``output=``; their results are recorded,
     and a failed check of severity "error" fails the task after its record is pushed.
+
+    ``fresh_within`` ("30m", "12h", "1d", "2w", seconds or a timedelta) is how often a
+    successful version of the outputs is expected: past it they show as overdue (default
+    ``[ddtrack] default_fresh_within``). ``pii_free=True`` declares that the outputs hold no
+    PII even when the inputs do (e.g. aggregates), so PII-derived stops at this task.
+    A bad value raises ValueError here, when the DAG is parsed.
     """
     options = _Options(
         name=name, uri=uri, tags=dict(tags or {}), pii=tuple(pii), sample=int(sample),
         checks=_checks_argument(checks, "track"),
+        fresh_within_s=_fresh_within_argument(fresh_within), pii_free=bool(pii_free),
     )
     if fn is None:
         return lambda f: _decorate(f, options)
@@ -380,11 +399,19 @@ def track(
 
 
 class _Options:
-    __slots__ = ("name", "uri", "tags", "pii", "sample", "checks")
+    __slots__ = ("name", "uri", "tags", "pii", "sample", "checks", "fresh_within_s", "pii_free")
 
-    def __init__(self, *, name: str, uri: str | None, tags: dict, pii: tuple, sample: int, checks: tuple) -> None:
+    def __init__(
+        self, *, name: str, uri: str | None, tags: dict, pii: tuple, sample: int, checks: tuple,
+        fresh_within_s: int | None, pii_free: bool,
+    ) -> None:
         self.name, self.uri, self.tags, self.pii, self.sample = name, uri, tags, pii, sample
-        self.checks = checks
+        self.checks, self.fresh_within_s, self.pii_free = checks, fresh_within_s, pii_free
+
+
+def _fresh_within_argument(value: str | int | dt.timedelta | None) -> int | None:
+    """``fresh_within=`` in seconds; a bad value is the caller's mistake, raised at once."""
+    return None if value is None else parse_seconds(value, what="fresh_within")
 
 
 def _decorate(fn: Any, options: _Options) -> Any:
@@ -461,6 +488,8 @@ def _start(options: _Options, source: str | None, function_name: str) -> _TryRec
         recorder.record["source"] = source
         recorder.record["code_hash"] = code_hash(source) if source else None
         recorder.record["tags"] = to_json_safe(options.tags)
+        if options.pii_free:
+            recorder.record["pii_free"] = True
         recorder.add_checks(options.name, [c for c in options.checks if c.output is not None])
         return recorder
     except Exception as exc:
@@ -498,7 +527,10 @@ def _publish(recorder: _TryRecorder) -> None:
 
 
 def _add_result(recorder: _TryRecorder, result: Any, options: _Options) -> None:
-    opts = {"pii": options.pii, "sample": options.sample}
+    opts = {"pii": options.pii, "sample": options.sample, "fresh_within_s": options.fresh_within_s}
+    if options.fresh_within_s is not None:  # log_output calls without a window of their own
+        for output in recorder.record["outputs"]:
+            output.setdefault("fresh_within_s", options.fresh_within_s)
     # Checks are declared before profiling: if it fails, they report "could not be evaluated".
     if result is None and recorder.record["outputs"]:
         recorder.add_checks(options.name, _return_value_checks(options))
@@ -552,6 +584,7 @@ def log_output(
     pii: Iterable[str] = (),
     sample: int = 0,
     checks: Sequence[Check] = (),
+    fresh_within: str | int | dt.timedelta | None = None,
 ) -> None:
     """Record an extra output of the running task (tracked or not), e.g. a file it wrote.
 
@@ -562,15 +595,19 @@ def log_output(
     ``checks`` (made by :mod:`ddtrack.checks`) are judged on the output's whole profile when
     the record is pushed (a tracked task's end; at once in an untracked task); a failed
     check of severity "error" then fails the task.
+
+    ``fresh_within`` is how often a successful version of this output is expected, as in
+    :func:`track` (a bad value raises ValueError).
     """
     declared = _checks_argument(checks, "log_output")
+    fresh_within_s = _fresh_within_argument(fresh_within)
     failed: list[dict[str, Any]] = []
     try:
         recorder = _recorder_for_log_call()
         if recorder is None:
             log.info("ddtrack.log_output(%r) outside a running Airflow task: nothing recorded.", name)
             return
-        recorder.add_output(obj, name, uri, tags, pii=tuple(pii), sample=int(sample))
+        recorder.add_output(obj, name, uri, tags, pii=tuple(pii), sample=int(sample), fresh_within_s=fresh_within_s)
         recorder.add_checks(cut(name, 250), declared)
         failed = _push_if_untracked(recorder)
     except Exception as exc:
