@@ -18,7 +18,9 @@ A configured metastore that does not answer raises
 
 from ddtrack.queries.alerts import alert_counts, attention, checks_of, instance_alerts
 from ddtrack.queries.baseline import pin_baseline, pins_of, unpin_baseline
+from ddtrack.queries.catalog import catalog_column, catalog_output, catalog_uri, history, inspect, recent
 from ddtrack.queries.compare import compare_runs, output_comparison
+from ddtrack.queries.freshness import freshness_counts, overdue_outputs, stale_outputs
 from ddtrack.queries.graph import layers, neighbours
 from ddtrack.queries.home import tracked_dags
 from ddtrack.queries.instances import diff_outputs, task_instance
@@ -33,6 +35,7 @@ from ddtrack.queries.sources import (
     Sources,
     default_sources,
 )
+from ddtrack.queries.tags import by_tag
 from ddtrack.queries.tasks import task_history
 from ddtrack.queries.trends import (
     ColumnTrend,
@@ -44,17 +47,22 @@ from ddtrack.queries.trends import (
     trend_choices,
 )
 from ddtrack.queries.types import (
+    ColumnAcross,
     ColumnChange,
     ColumnComparison,
     ColumnDetail,
+    ColumnUse,
+    ConsumerTask,
     DagRunRow,
     DagSummary,
+    DatasetSummary,
     GraphEdge,
     GraphNode,
     InstanceDetail,
     LineageGraph,
     MappedPart,
     MappedWhole,
+    OutputCatalogPage,
     OutputComparison,
     OutputDetail,
     OutputDiff,
@@ -63,9 +71,13 @@ from ddtrack.queries.types import (
     RunDetail,
     RunTask,
     SearchHit,
+    StaleInput,
+    StaleOutput,
+    TagHit,
     TaskComparison,
     TaskHistoryRow,
     TryRef,
+    UriPage,
 )
 
 __all__ = [
@@ -126,4 +138,27 @@ __all__ = [
     "tracked_dags",
     "trend_choices",
     "unpin_baseline",
+]
+
+# catalog
+__all__ += [
+    "ColumnAcross",
+    "ColumnUse",
+    "ConsumerTask",
+    "DatasetSummary",
+    "OutputCatalogPage",
+    "StaleInput",
+    "StaleOutput",
+    "TagHit",
+    "UriPage",
+    "by_tag",
+    "catalog_column",
+    "catalog_output",
+    "catalog_uri",
+    "freshness_counts",
+    "history",
+    "inspect",
+    "overdue_outputs",
+    "recent",
+    "stale_outputs",
 ]

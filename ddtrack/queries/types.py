@@ -21,11 +21,15 @@ class DagSummary:
 
 @dataclass
 class SearchHit:
-    kind: str  # "dag", "task", "output", "column", "tag"
+    kind: str  # "dag", "task", "output", "column", "tag", "uri"
     dag_id: str
     task_id: str | None
     label: str
     detail: str = ""
+    # The page a hit opens ("dag", "task", "catalog/output", "catalog/column", "catalog/uri",
+    # "tag") and its URL parameters: the views and the CLI link hits the same way.
+    page: str = ""
+    url_params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -297,6 +301,142 @@ class RunComparison:
     state_b: str | None = None
     start_a: dt.datetime | None = None
     start_b: dt.datetime | None = None
+
+
+# --- catalog (issue 13)
+
+
+@dataclass
+class DatasetSummary:
+    """One output identity (dag, task, output name) across its versions: a catalog row."""
+
+    dag_id: str
+    task_id: str
+    name: str
+    uri: str | None = None
+    n_versions: int = 0
+    last_seen_at: dt.datetime | None = None
+    last_success_at: dt.datetime | None = None
+    latest_rows: int | None = None
+    latest_fingerprint: str | None = None
+    pii_columns: list[str] = field(default_factory=list)
+    fresh_within_s: int | None = None
+    overdue: bool = False
+    stale_reason: str | None = None  # "fares.parquet changed 3 runs ago"
+    open_flags: int = 0
+    suspect: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ConsumerTask:
+    """A task that reads an output: in the same run ("xcom"), or through its URI or Asset."""
+
+    dag_id: str
+    task_id: str
+    via: str  # "xcom", "uri" or "asset"
+    uri: str | None = None
+    last_run_id: str | None = None
+
+
+@dataclass
+class OutputCatalogPage:
+    """An output's catalog page: its versions (one per run, newest first, a page at a time),
+    the columns of its newest version, who writes its URI and who reads it, and its flags.
+
+    ``consumers`` are the outputs of the consuming tasks (``consumer_tasks``: the tasks
+    themselves, also those without a tracked output); DAGs the caller may not read are only
+    counted (``hidden_producers``, ``hidden_consumers``)."""
+
+    dataset: DatasetSummary
+    versions: list[VersionRef]
+    n_versions: int
+    columns: list[ColumnDetail]
+    producers: list[VersionRef]  # newest version of each readable output written to the same URI
+    consumers: list[DatasetSummary]
+    hidden_consumers: int
+    flags: list[FlagInfo]
+    consumer_tasks: list[ConsumerTask] = field(default_factory=list)
+    hidden_producers: int = 0
+    page: int = 0
+    page_size: int = 50
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.n_versions // self.page_size))
+
+
+@dataclass
+class ColumnUse:
+    """One output that has a column of a given name, with that column's newest statistics."""
+
+    dataset: DatasetSummary
+    column: ColumnDetail | None
+    pii: bool = False
+
+
+@dataclass
+class ColumnAcross:
+    """Every readable output with a column of this name; unreadable ones only counted."""
+
+    column: str
+    outputs: list[ColumnUse]
+    hidden: int = 0
+    truncated: bool = False
+
+
+@dataclass
+class UriPage:
+    """A URI or Asset: the outputs written to it, the tasks that read it, its newest versions."""
+
+    uri: str
+    is_asset: bool
+    producers: list[DatasetSummary]
+    asset_producers: list[ConsumerTask]  # tasks with the Asset as an outlet (via "asset")
+    consumers: list[ConsumerTask]
+    versions: list[VersionRef]
+    hidden_producers: int = 0
+    hidden_consumers: int = 0
+
+
+@dataclass
+class TagHit:
+    """Something tagged: a task's tag (``@track(tags=)``), an output's (``log_output(tags=)``)
+    or an Airflow DAG tag ("k:v" / "k=v"; a plain tag is its own key with value None)."""
+
+    kind: str  # "task", "output" or "dag"
+    source: str  # "ddtrack" or "airflow"
+    dag_id: str
+    task_id: str | None
+    output_name: str | None
+    key: str
+    value: str | None
+
+
+@dataclass
+class StaleInput:
+    """An input of a stale version that has newer versions the version did not use."""
+
+    label: str  # "fares.parquet" (a URI's last segment) or "dag.task.output"
+    kind: str  # "task", "uri" or "asset"
+    newer_versions: int
+    uri: str | None = None
+    upstream_task_id: str | None = None
+    upstream_output: str | None = None
+
+
+@dataclass
+class StaleOutput:
+    """The newest version of an output built from an input that has changed since."""
+
+    dag_id: str
+    task_id: str
+    name: str
+    run_id: str
+    output_id: int
+    started_at: dt.datetime | None
+    reason: str  # "fares.parquet changed 3 runs ago"
+    inputs: list[StaleInput] = field(default_factory=list)
 
 
 # --- trace (issue 13)

@@ -68,3 +68,9 @@ SERIALIZED_DAG = Table(
     Column("data_compressed", LargeBinary),
     Column("created_at", DateTime(timezone=True)),
 )
+DAG_TAG = Table(
+    "dag_tag",
+    metadata,
+    Column("name", String),
+    Column("dag_id", String),
+)

@@ -1,0 +1,274 @@
+"""Staleness and freshness of outputs across DAGs.
+
+A version is **stale** when an input it was built from has a newer version that it did not
+use; an output is **overdue** when no successful version landed within its window
+(``@track(fresh_within=...)``, else ``[ddtrack] default_fresh_within``).
+
+"Which version of an input did this version use" follows the contract's one rule (the
+trace of :mod:`ddtrack.queries.trace` walks the same edges over many hops): an upstream
+task's output in the same run, or for a URI or Asset the newest version written before the
+consumer's try started. So the versions it did *not* use are exactly those that started
+after the consumer's try (for an upstream task: in another run). Only the newest version
+of each output is judged: an older one is superseded anyway. One set-based statement per
+kind of input answers for every output at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+from ddtrack import conf
+from ddtrack.queries.access import Allowed, dag_filter, one_dag
+from ddtrack.queries.sources import Sources, store_conn, utc
+from ddtrack.queries.types import DatasetSummary, StaleInput, StaleOutput
+from ddtrack.store.models import Dataset, Lineage, Output, TaskRun
+
+MAX_OVERDUE = 500
+
+
+def stale_outputs(
+    sources: Sources, *, allowed: Allowed, dag_id: str | None = None, limit: int = 200
+) -> list[StaleOutput]:
+    """The newest version of each readable output (of ``dag_id`` only, if given) whose inputs
+    have newer versions it did not use, newest first, with the reason in words."""
+    with store_conn(sources) as conn:
+        stale = stale_of(conn, _newest_versions(allowed, dag_id))
+    stale.sort(key=lambda s: (s.started_at or dt.datetime.min, s.dag_id, s.task_id, s.name), reverse=True)
+    return stale[: max(1, int(limit))]
+
+
+def overdue_outputs(
+    sources: Sources, *, allowed: Allowed, now: dt.datetime | None = None, limit: int = MAX_OVERDUE
+) -> list[DatasetSummary]:
+    """Readable outputs with a freshness window and no successful version within it (the
+    longest overdue first). An output that never succeeded is overdue once it was first seen
+    longer ago than its window."""
+    now = utc(now) or utcnow()
+    ds = Dataset.__table__
+    default = conf.default_fresh_within()
+    with store_conn(sources) as conn:
+        # One predicate per distinct window (a handful: "1d", "12h"): portable SQL, no
+        # date arithmetic of each database's own.
+        windows = [
+            int(w)
+            for (w,) in conn.execute(
+                select(ds.c.fresh_within_s)
+                .where(ds.c.fresh_within_s.is_not(None), dag_filter(ds.c.dag_id, allowed))
+                .group_by(ds.c.fresh_within_s)
+            )
+        ]
+        late = [and_(ds.c.fresh_within_s == w, _late_since(now - dt.timedelta(seconds=w))) for w in windows]
+        if default:
+            late.append(and_(ds.c.fresh_within_s.is_(None), _late_since(now - dt.timedelta(seconds=default))))
+        if not late:
+            return []
+        rows = conn.execute(
+            select(ds)
+            .where(dag_filter(ds.c.dag_id, allowed), or_(*late))
+            .order_by(ds.c.last_success_at, ds.c.dag_id, ds.c.task_id, ds.c.name)
+            .limit(max(1, int(limit)))
+        ).all()
+    return [summary_of(r, now=now, default_window=default) for r in rows]
+
+
+def freshness_counts(
+    sources: Sources, *, allowed: Allowed, now: dt.datetime | None = None
+) -> dict[str, tuple[int, int]]:
+    """dag_id -> (stale outputs, overdue outputs) of the readable DAGs that have any: the
+    badges of home and the DAG page."""
+    with store_conn(sources) as conn:
+        stale = stale_of(conn, _newest_versions(allowed, None))
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for s in stale:
+        counts[s.dag_id][0] += 1
+    for d in overdue_outputs(sources, allowed=allowed, now=now, limit=100_000):
+        counts[d.dag_id][1] += 1
+    return {dag_id: (c[0], c[1]) for dag_id, c in sorted(counts.items())}
+
+
+# -- shared with the catalog --------------------------------------------------------------
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def window_of(fresh_within_s: int | None, default_window: int | None) -> int | None:
+    """The freshness window of an output: its own, else the deployment's default."""
+    return fresh_within_s or default_window or None
+
+
+def is_overdue(row: Any, window: int | None, now: dt.datetime) -> bool:
+    if not window:
+        return False
+    cutoff = now - dt.timedelta(seconds=window)
+    last = utc(row.last_success_at)
+    if last is not None:
+        return last < cutoff
+    first = utc(row.first_seen_at)
+    return first is not None and first < cutoff
+
+
+def summary_of(row: Any, *, now: dt.datetime | None = None, default_window: int | None = None) -> DatasetSummary:
+    """A ``ddtrack_dataset`` row as a :class:`DatasetSummary` (with its effective window and
+    whether it is overdue at ``now``)."""
+    window = window_of(row.fresh_within_s, default_window)
+    return DatasetSummary(
+        dag_id=row.dag_id,
+        task_id=row.task_id,
+        name=row.name,
+        uri=row.uri,
+        n_versions=int(row.n_versions or 0),
+        last_seen_at=utc(row.last_seen_at),
+        last_success_at=utc(row.last_success_at),
+        latest_rows=row.latest_rows,
+        latest_fingerprint=row.latest_fingerprint,
+        pii_columns=[str(c) for c in row.pii_columns or []],
+        fresh_within_s=window,
+        overdue=is_overdue(row, window, now or utcnow()),
+    )
+
+
+def newest_version_of(dag_id: str, task_id: str, name: str, allowed: Allowed) -> Select:
+    """The newest-version statement (see :func:`stale_of`) for one output."""
+    ds = Dataset.__table__
+    return _newest_versions(allowed, None).where(
+        one_dag(ds.c.dag_id, dag_id, allowed), ds.c.task_id == task_id, ds.c.name == name
+    )
+
+
+def stale_of(conn: Connection, newest: Select) -> list[StaleOutput]:
+    """The stale ones among the versions ``newest`` selects (output id, its try, run, start)."""
+    versions = conn.execute(newest).all()
+    if not versions:
+        return []
+    tries = newest.subquery()
+    by_try: dict[int, list[StaleInput]] = defaultdict(list)
+    for r in conn.execute(_newer_upstream_versions(tries)):
+        by_try[r.task_run_id].append(
+            StaleInput(
+                f"{r.dag_id}.{r.upstream_task_id}.{r.upstream_output}",
+                "task",
+                int(r.newer),
+                upstream_task_id=r.upstream_task_id,
+                upstream_output=r.upstream_output,
+            )
+        )
+    for r in conn.execute(_newer_uri_versions(tries)):
+        by_try[r.task_run_id].append(StaleInput(uri_label(r.uri), r.kind, int(r.newer), uri=r.uri))
+    stale = []
+    for v in versions:
+        inputs = sorted(by_try.get(v.task_run_id, []), key=lambda i: (-i.newer_versions, i.label))
+        if inputs:
+            stale.append(
+                StaleOutput(v.dag_id, v.task_id, v.name, v.run_id, v.output_id, utc(v.started_at), reason(inputs), inputs)
+            )
+    return stale
+
+
+def reason(inputs: Sequence[StaleInput]) -> str:
+    """"fares.parquet changed 3 runs ago": the input, and how many of its versions the
+    output has not seen (so the first change came that many of the input's runs ago)."""
+    return "; ".join(
+        f"{i.label} changed {i.newer_versions} run{'s' if i.newer_versions != 1 else ''} ago" for i in inputs
+    )
+
+
+def uri_label(uri: str) -> str:
+    """A URI's last path segment ("fares.parquet"), or the URI when it has none."""
+    return uri.rstrip("/").rsplit("/", 1)[-1] or uri
+
+
+# -- statements ---------------------------------------------------------------------------
+
+
+def _newest_versions(allowed: Allowed, dag_id: str | None) -> Select:
+    """The newest version of each readable output, with its try's id, run and start."""
+    ds, out = Dataset.__table__, Output.__table__
+    query = (
+        select(
+            ds.c.dag_id,
+            ds.c.task_id,
+            ds.c.name,
+            out.c.id.label("output_id"),
+            out.c.task_run_id,
+            out.c.run_id,
+            out.c.started_at,
+        )
+        .join(out, out.c.id == ds.c.latest_output_id)
+        .where(dag_filter(ds.c.dag_id, allowed))
+    )
+    if dag_id is not None:
+        query = query.where(one_dag(ds.c.dag_id, dag_id, allowed))
+    return query
+
+
+def _newer_upstream_versions(tries: Any) -> Select:
+    """Per try and upstream task input: the runs of that upstream output that started after
+    the try did, in another run (versions it could not have used)."""
+    lin, newer = Lineage.__table__, Output.__table__.alias("newer")
+    return (
+        select(
+            tries.c.task_run_id,
+            tries.c.dag_id,
+            lin.c.upstream_task_id,
+            lin.c.upstream_output,
+            func.count(func.distinct(newer.c.run_id)).label("newer"),
+        )
+        .select_from(tries)
+        .join(lin, and_(lin.c.task_run_id == tries.c.task_run_id, lin.c.direction == "input", lin.c.kind == "task"))
+        .join(
+            newer,
+            and_(
+                newer.c.dag_id == tries.c.dag_id,
+                newer.c.task_id == lin.c.upstream_task_id,
+                newer.c.name == lin.c.upstream_output,
+                newer.c.started_at > tries.c.started_at,
+                newer.c.run_id != tries.c.run_id,
+            ),
+        )
+        .group_by(tries.c.task_run_id, tries.c.dag_id, lin.c.upstream_task_id, lin.c.upstream_output)
+    )
+
+
+def _newer_uri_versions(tries: Any) -> Select:
+    """Per try and URI/Asset input: the tries of any DAG that wrote it (an output with that
+    URI, or the Asset as an outlet) and started after the try did."""
+    lin, wrote, writer = Lineage.__table__, Lineage.__table__.alias("wrote"), TaskRun.__table__
+    return (
+        select(
+            tries.c.task_run_id,
+            lin.c.kind,
+            lin.c.uri,
+            func.count(func.distinct(wrote.c.task_run_id)).label("newer"),
+        )
+        .select_from(tries)
+        .join(
+            lin,
+            and_(
+                lin.c.task_run_id == tries.c.task_run_id,
+                lin.c.direction == "input",
+                lin.c.kind.in_(("uri", "asset")),
+                lin.c.uri.is_not(None),
+            ),
+        )
+        .join(wrote, and_(wrote.c.uri == lin.c.uri, wrote.c.direction == "output"))
+        .join(writer, and_(writer.c.id == wrote.c.task_run_id, writer.c.started_at > tries.c.started_at))
+        .group_by(tries.c.task_run_id, lin.c.kind, lin.c.uri)
+    )
+
+
+def _late_since(cutoff: dt.datetime) -> Any:
+    ds = Dataset.__table__
+    return or_(
+        ds.c.last_success_at < cutoff,
+        and_(ds.c.last_success_at.is_(None), ds.c.first_seen_at.is_not(None), ds.c.first_seen_at < cutoff),
+    )
+
