@@ -27,11 +27,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, may_read
-from ddtrack.queries.sources import Sources, store_conn, utc
+from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.types import TraceEdge, TraceNode, TraceResult
 from ddtrack.queries.versions import (
     TryRow,
@@ -187,27 +187,22 @@ def _consumer_tries(conn: Connection, versions: Sequence[VersionRow], allowed: A
     pairs = sorted(stands_for)
     until = uri_versions_after(conn, pairs)
     for batch in batches(pairs, 100):
-        window = or_(
-            *(
-                and_(
-                    lin.c.uri == uri, r.c.started_at > start,
-                    r.c.started_at < until[(uri, start)] if (uri, start) in until else r.c.started_at.is_not(None),
+        # One branch per (uri, window): each is planned on its own (readers of the URI, or
+        # tries started in the window, whichever is fewer).
+        branches = []
+        for i, (uri, start) in enumerate(batch):
+            end = until.get((uri, start))
+            branches.append(
+                select(lin.c.task_run_id, literal(i).label("pair"))
+                .select_from(lin.join(r, r.c.id == lin.c.task_run_id))
+                .where(
+                    lin.c.uri == uri, lin.c.direction == "input", lin.c.kind.in_(("uri", "asset")),
+                    r.c.started_at > start, *((r.c.started_at < end,) if end is not None else ()),
                 )
-                for uri, start in batch
             )
-        )
-        rows = conn.execute(
-            select(lin.c.task_run_id, lin.c.uri, r.c.started_at)
-            .select_from(lin.join(r, r.c.id == lin.c.task_run_id))
-            .where(lin.c.direction == "input", lin.c.kind.in_(("uri", "asset")), window)
-        ).all()
-        for row in rows:
-            started = utc(row.started_at)
-            for uri, start in batch:
-                end = until.get((uri, start))
-                if row.uri == uri and started > start and (end is None or started < end):
-                    for vid in stands_for[(uri, start)]:
-                        found[vid].add(int(row.task_run_id))
+        for row in conn.execute(union_all(*branches)):
+            for vid in stands_for[batch[int(row.pair)]]:
+                found[vid].add(int(row.task_run_id))
     return found
 
 
