@@ -20,12 +20,15 @@ from ddtrack.queries.alerts import alert_counts, attention, checks_of, instance_
 from ddtrack.queries.baseline import pin_baseline, pins_of, unpin_baseline
 from ddtrack.queries.catalog import catalog_column, catalog_output, catalog_uri, history, inspect, recent
 from ddtrack.queries.compare import compare_runs, output_comparison
+from ddtrack.queries.flags import flag_version, flags_of, open_flags, review_version, suspects
 from ddtrack.queries.freshness import freshness_counts, overdue_outputs, stale_outputs
 from ddtrack.queries.graph import layers, neighbours
 from ddtrack.queries.home import tracked_dags
 from ddtrack.queries.instances import diff_outputs, task_instance
 from ddtrack.queries.lineage import dag_exists, lineage_graph, output_node_id, task_node_id
 from ddtrack.queries.mapped import mapped_whole
+from ddtrack.queries.path import path
+from ddtrack.queries.pii import pii_report
 from ddtrack.queries.runs import dag_runs, run_detail
 from ddtrack.queries.search import search
 from ddtrack.queries.sources import (
@@ -37,6 +40,7 @@ from ddtrack.queries.sources import (
 )
 from ddtrack.queries.tags import by_tag
 from ddtrack.queries.tasks import task_history
+from ddtrack.queries.trace import UnknownNode, impact, trace
 from ddtrack.queries.trends import (
     ColumnTrend,
     DriftHeatmap,
@@ -56,6 +60,7 @@ from ddtrack.queries.types import (
     DagRunRow,
     DagSummary,
     DatasetSummary,
+    FlagInfo,
     GraphEdge,
     GraphNode,
     InstanceDetail,
@@ -66,6 +71,7 @@ from ddtrack.queries.types import (
     OutputComparison,
     OutputDetail,
     OutputDiff,
+    PiiReport,
     PreviousRun,
     RunComparison,
     RunDetail,
@@ -73,12 +79,18 @@ from ddtrack.queries.types import (
     SearchHit,
     StaleInput,
     StaleOutput,
+    Suspect,
     TagHit,
     TaskComparison,
     TaskHistoryRow,
+    TraceEdge,
+    TraceNode,
+    TraceResult,
     TryRef,
     UriPage,
+    VersionRef,
 )
+from ddtrack.queries.versions import InputUse, UnknownVersion, find_version, resolve_inputs, version_of
 
 __all__ = [
     "ColumnChange",
@@ -161,4 +173,30 @@ __all__ += [
     "overdue_outputs",
     "recent",
     "stale_outputs",
+]
+
+# trace
+__all__ += [
+    "FlagInfo",
+    "InputUse",
+    "PiiReport",
+    "Suspect",
+    "TraceEdge",
+    "TraceNode",
+    "TraceResult",
+    "UnknownNode",
+    "UnknownVersion",
+    "VersionRef",
+    "find_version",
+    "flag_version",
+    "flags_of",
+    "impact",
+    "open_flags",
+    "path",
+    "pii_report",
+    "resolve_inputs",
+    "review_version",
+    "suspects",
+    "trace",
+    "version_of",
 ]

@@ -535,3 +535,15 @@ class Suspect:
     flag: FlagInfo
     hops: int
     reviewed: bool = False
+
+
+@dataclass
+class PiiReport:
+    """Every readable PII output (a column named in ``pii=``) and every readable output
+    derived from one (downstream of it, not through a task that declared ``pii_free``),
+    with the PII outputs it derives from (``via``: "dag.task.output"); outputs of DAGs the
+    caller may not read are only counted (``hidden``)."""
+
+    pii_outputs: list[DatasetSummary]
+    derived: list[tuple[DatasetSummary, list[str]]]
+    hidden: int = 0

@@ -1,0 +1,112 @@
+"""PII outputs and everything derived from them, in one question (UI, CLI, JSON audits).
+
+An output is a PII output when a column of it is named in ``pii=`` (``ddtrack_dataset.has_pii``,
+kept at ingest). Everything downstream of one is PII-derived, at dataset level across DAGs
+(:mod:`ddtrack.queries.dataset_lineage`), unless the task writing it declared
+``pii_free=True`` (an aggregate): the walk stops there. One indexed read of the PII
+outputs, then a few set-based statements per hop.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from ddtrack.queries.access import Allowed
+from ddtrack.queries.dataset_lineage import DatasetRow, datasets_of_tasks, datasets_where, readers
+from ddtrack.queries.sources import Sources, store_conn, utc
+from ddtrack.queries.trace import HIDDEN_LABEL
+from ddtrack.queries.types import DatasetSummary, PiiReport
+from ddtrack.store.models import Dataset
+
+MAX_DATASETS = 5000  # outputs walked at most; a report beyond that is cut (and says nothing false)
+MAX_HOPS = 50
+MAX_VIA = 10  # PII outputs named per derived output
+
+
+def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DATASETS) -> PiiReport:
+    """Every readable PII output, every readable output derived from one (with the PII
+    outputs it derives from), and how many of either are in DAGs the caller may not read.
+    The walk passes through such DAGs: what they feed is still PII-derived."""
+    ds = Dataset.__table__
+    with store_conn(sources) as conn:
+        pii = datasets_where(conn, ds.c.has_pii.is_(True), allowed, limit=max_datasets)
+        known: dict[str, DatasetRow] = {d.node: d for d in pii}
+        feeds: dict[str, set[str]] = defaultdict(set)
+        outputs_of: dict[tuple[str, str], list[DatasetRow]] = {}
+        frontier = list(pii)
+        for _ in range(MAX_HOPS):
+            if not frontier or len(known) >= max_datasets:
+                break
+            read_by = readers(conn, frontier, allowed)
+            tasks = {(dag, task) for found in read_by.values() for dag, task, _ in found}
+            new_tasks = tasks - set(outputs_of)
+            for task in new_tasks:
+                outputs_of[task] = []
+            for d in datasets_of_tasks(conn, new_tasks, allowed):
+                outputs_of[(d.dag_id, d.task_id)].append(d)
+            next_frontier = []
+            for d in frontier:
+                for dag, task, _ in sorted(read_by.get(d.node, ())):
+                    for out in outputs_of.get((dag, task), []):
+                        if out.pii_free:
+                            continue
+                        feeds[d.node].add(out.node)
+                        if out.node not in known and len(known) < max_datasets:
+                            known[out.node] = out
+                            next_frontier.append(out)
+            frontier = next_frontier
+        via = _sources_reaching(feeds, [d.node for d in pii])
+        summaries = _summaries(conn, [d for d in known.values() if d.visible])
+    pii_nodes = {d.node for d in pii}
+
+    def label(node: str) -> str:
+        d = known[node]
+        return f"{d.dag_id}.{d.task_id}.{d.name}" if d.visible else HIDDEN_LABEL
+
+    derived = [
+        (summaries[d.id], sorted({label(s) for s in via.get(d.node, ())}))
+        for d in known.values()
+        if d.node not in pii_nodes and d.visible and d.id in summaries
+    ]
+    return PiiReport(
+        pii_outputs=[summaries[d.id] for d in pii if d.visible and d.id in summaries],
+        derived=sorted(derived, key=lambda item: (item[0].dag_id, item[0].task_id, item[0].name)),
+        hidden=sum(1 for d in known.values() if not d.visible),
+    )
+
+
+def _sources_reaching(feeds: dict[str, set[str]], sources: list[str]) -> dict[str, set[str]]:
+    """Which of ``sources`` reach each node along ``feeds``, at most ``MAX_VIA`` per node (what
+    a report shows). A worklist: a node is revisited only when its set grows, so each node
+    is revisited at most ``MAX_VIA`` times and cycles settle."""
+    reached: dict[str, set[str]] = defaultdict(set)
+    todo = []
+    for source in sources:
+        reached[source].add(source)
+        todo.append(source)
+    while todo:
+        node = todo.pop()
+        for nxt in feeds.get(node, ()):
+            room = MAX_VIA - len(reached[nxt])
+            new = sorted(reached[node] - reached[nxt])[: max(0, room)]
+            if new:
+                reached[nxt].update(new)
+                todo.append(nxt)
+    return reached
+
+
+def _summaries(conn, datasets: list[DatasetRow]) -> dict[int, DatasetSummary]:
+    ds = Dataset.__table__
+    found: dict[int, DatasetSummary] = {}
+    ids = sorted(d.id for d in datasets)
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(select(ds).where(ds.c.id.in_(ids[i : i + 500]))):
+            found[int(r.id)] = DatasetSummary(
+                dag_id=r.dag_id, task_id=r.task_id, name=r.name, uri=r.uri, n_versions=int(r.n_versions or 0),
+                last_seen_at=utc(r.last_seen_at), last_success_at=utc(r.last_success_at), latest_rows=r.latest_rows,
+                latest_fingerprint=r.latest_fingerprint, pii_columns=list(r.pii_columns or []),
+                fresh_within_s=r.fresh_within_s,
+            )
+    return found

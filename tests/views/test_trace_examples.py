@@ -1,0 +1,63 @@
+"""Trace, path and PII on the example DAGs, run in process with Airflow's ``dag.test()`` and
+ingested as the listener does: titanic_report reads the file titanic's ``features`` writes
+and the Asset sales_producer writes, so its trace crosses two DAG boundaries."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from records import run_in_process
+
+from ddtrack import queries
+
+
+@pytest.fixture(scope="module")
+def report_run(example_runs, metastore_url):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    return run_in_process(bag.get_dag("titanic_report"), metastore_url)
+
+
+@pytest.fixture
+def sources(metastore_url) -> queries.Sources:
+    return queries.Sources(store_url=metastore_url, metastore_url=metastore_url)
+
+
+def test_a_titanic_report_traces_back_to_titanic_s_external_input_and_the_asset(sources, example_runs, report_run):
+    report = queries.find_version(sources, "titanic_report", report_run.run_id, "build_report", "report", allowed=None)
+    assert report is not None
+    result = queries.trace(sources, report.output_id, allowed=None)
+    versions = {(n.dag_id, n.task_id, n.label.rsplit(".", 1)[-1]): n for n in result.nodes if n.kind == "version"}
+    # The newest titanic run before the report: the version the report read.
+    titanic_run = example_runs["titanic"][-1].run_id
+    assert versions[("titanic", "features", "model_input")].run_id == titanic_run
+    assert versions[("titanic", "load_passengers", "return_value")].run_id == titanic_run
+    assert versions[("sales_producer", "write_daily_sales", "return_value")].run_id == example_runs["sales_producer"][-1].run_id
+    assert "s3://example-bucket/fares.parquet" in {n.uri for n in result.nodes if n.kind == "external"}
+    assert versions[("titanic", "load_passengers", "return_value")].pii
+    assert {n.dag_id for n in result.nodes if n.kind == "try"} == {"titanic_report", "titanic", "sales_producer"}
+
+
+def test_what_lies_between_passengers_age_and_train_model(sources, example_runs):
+    result = queries.path(sources, "passengers.age", "titanic.train_model", allowed=None)
+    assert result is not None
+    assert [n.label for n in result.nodes] == [
+        "titanic.load_passengers.return_value",
+        "titanic.features",
+        "titanic.features.return_value",
+        "titanic.train_model",
+    ]
+
+
+def test_pii_outputs_and_their_consumers_across_dags(sources, report_run):
+    report = queries.pii_report(sources, allowed=None)
+    assert ("titanic", "load_passengers", "return_value") in {(d.dag_id, d.task_id, d.name) for d in report.pii_outputs}
+    derived = {(d.dag_id, d.task_id, d.name): via for d, via in report.derived}
+    assert derived[("titanic_report", "build_report", "report")] == ["titanic.load_passengers.return_value"]
+    assert ("titanic", "features", "model_input") in derived
+    only_report = queries.pii_report(sources, allowed={"titanic_report"})
+    assert only_report.pii_outputs == [] and only_report.hidden >= 3
+    assert [(d.name, via) for d, via in only_report.derived] == [("report", ["a DAG you cannot read"])]
+    assert "titanic" not in repr(only_report).replace("titanic_report", "")
