@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -239,17 +239,17 @@ def _newer_upstream_versions(tries: Any) -> Select:
 
 
 def _newer_uri_versions(tries: Any) -> Select:
-    """Per try and URI/Asset input: the tries of any DAG that wrote it (an output with that
-    URI, or the Asset as an outlet) and started after the try did."""
-    lin, wrote, writer = Lineage.__table__, Lineage.__table__.alias("wrote"), TaskRun.__table__
-    return (
-        select(
-            tries.c.task_run_id,
-            lin.c.kind,
-            lin.c.uri,
-            func.count(func.distinct(wrote.c.task_run_id)).label("newer"),
-        )
-        .select_from(tries)
+    """Per try and URI/Asset input: the runs of any DAG that wrote it (an output with that
+    URI, by the ``(uri, started_at)`` index, or the Asset as an outlet) in a try that started
+    after the reading try did."""
+    lin, out, outlet, writer = (
+        Lineage.__table__,
+        Output.__table__,
+        Lineage.__table__.alias("outlet"),
+        TaskRun.__table__,
+    )
+    reads = (
+        select(tries.c.task_run_id, tries.c.started_at, lin.c.kind, lin.c.uri)
         .join(
             lin,
             and_(
@@ -259,10 +259,19 @@ def _newer_uri_versions(tries: Any) -> Select:
                 lin.c.uri.is_not(None),
             ),
         )
-        .join(wrote, and_(wrote.c.uri == lin.c.uri, wrote.c.direction == "output"))
-        .join(writer, and_(writer.c.id == wrote.c.task_run_id, writer.c.started_at > tries.c.started_at))
-        .group_by(tries.c.task_run_id, lin.c.kind, lin.c.uri)
+        .subquery()
     )
+    newer = union(
+        select(reads.c.task_run_id, reads.c.kind, reads.c.uri, out.c.dag_id, out.c.run_id).join(
+            out, and_(out.c.uri == reads.c.uri, out.c.started_at > reads.c.started_at)
+        ),
+        select(reads.c.task_run_id, reads.c.kind, reads.c.uri, outlet.c.dag_id, outlet.c.run_id)
+        .join(outlet, and_(outlet.c.uri == reads.c.uri, outlet.c.direction == "output", outlet.c.kind == "asset"))
+        .join(writer, and_(writer.c.id == outlet.c.task_run_id, writer.c.started_at > reads.c.started_at)),
+    ).subquery()
+    return select(
+        newer.c.task_run_id, newer.c.kind, newer.c.uri, func.count().label("newer")
+    ).group_by(newer.c.task_run_id, newer.c.kind, newer.c.uri)
 
 
 def _late_since(cutoff: dt.datetime) -> Any:
