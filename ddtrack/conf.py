@@ -182,6 +182,19 @@ def store_url() -> str:
     return sql_alchemy_conn() or metastore_url()
 
 
+def default_timezone() -> str:
+    """``[core] default_timezone``: the pages' timezone until the user picks one in Airflow's UI
+    ("utc" when unset; "system" is the server's own zone, as Airflow reads it)."""
+    conf = _airflow_conf()
+    name = ""
+    if conf is not None:
+        try:
+            name = conf.get("core", "default_timezone", fallback="")
+        except Exception:  # a broken airflow.cfg: the environment may still have it
+            name = ""
+    return (name or os.environ.get("AIRFLOW__CORE__DEFAULT_TIMEZONE", "") or "utc").strip()
+
+
 def default_fresh_within() -> int | None:
     """``[ddtrack] default_fresh_within``: the window ("1d", "12h", seconds) within which every
     output is expected to land a successful version unless its task says otherwise

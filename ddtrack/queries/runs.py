@@ -9,7 +9,8 @@ the side tables answer alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer, func, select
@@ -155,3 +156,77 @@ def run_detail(sources: Sources, dag_id: str, run_id: str, *, allowed: Allowed) 
     ordered = sorted(tasks.values(), key=lambda t: (t.start or dt.datetime.max, t.task_id, t.map_index))
     return RunDetail(dag_id, run_id, state, start, end, ordered)
 
+
+
+# A state that needs the reader's attention wins when a task's instances disagree.
+_STATE_ORDER = ("failed", "upstream_failed", "up_for_retry", "running", "restarting", "deferred", "queued",
+                "scheduled", "up_for_reschedule", "skipped", "removed", "success")
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One task of a run with all its instances (map indexes) together: what the run page
+    draws, so a 1,000-instance fan-out is one bar and one row."""
+
+    task_id: str
+    instances: int
+    mapped: bool
+    states: dict[str, int]  # state -> instances, most frequent first
+    start: dt.datetime | None  # the first instance's start
+    end: dt.datetime | None  # the last instance's end
+    min_duration_s: float | None
+    max_duration_s: float | None
+    tracked: int  # instances with tracked outputs
+    outputs: dict[str, int | None]  # output name -> rows over the instances (None: unknown)
+
+    @property
+    def state(self) -> str | None:
+        """The instances' state, or the one needing the most attention when they differ."""
+        if not self.states:
+            return None
+        if len(self.states) == 1:
+            return next(iter(self.states))
+        rank = {s: i for i, s in enumerate(_STATE_ORDER)}
+        return min(self.states, key=lambda s: rank.get(s, len(rank)))
+
+
+def summarize_tasks(tasks: list[RunTask]) -> list[TaskSummary]:
+    """The run's tasks, each with its instances summed up, in the order of their first start."""
+    groups: dict[str, list[RunTask]] = defaultdict(list)
+    for t in tasks:
+        groups[t.task_id].append(t)
+    summaries = []
+    for task_id, group in groups.items():
+        states = Counter(t.state or "unknown" for t in group)
+        durations = [(t.end - t.start).total_seconds() for t in group if t.start and t.end]
+        outputs: dict[str, int | None] = {}
+        for t in group:
+            for name, rows in t.outputs:
+                known = outputs.get(name, 0)
+                outputs[name] = None if rows is None or (name in outputs and known is None) else (known or 0) + rows
+        starts = [t.start for t in group if t.start]
+        ends = [t.end for t in group if t.end]
+        summaries.append(
+            TaskSummary(
+                task_id,
+                len(group),
+                any(t.map_index >= 0 for t in group),
+                dict(states.most_common()),
+                min(starts) if starts else None,
+                max(ends) if ends else None,
+                min(durations) if durations else None,
+                max(durations) if durations else None,
+                sum(t.tracked for t in group),
+                outputs,
+            )
+        )
+    return sorted(summaries, key=lambda s: (s.start or dt.datetime.max, s.task_id))
+
+
+def task_instances(tasks: list[RunTask], task_id: str, page: int, size: int) -> tuple[list[RunTask], int]:
+    """One page (1-based; past the end: the last) of one task's instances by map index, and
+    how many it has."""
+    mine = sorted((t for t in tasks if t.task_id == task_id), key=lambda t: t.map_index)
+    page = min(max(page, 1), max(1, -(-len(mine) // size)))
+    first = (page - 1) * size
+    return mine[first : first + size], len(mine)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ddtrack import conf
+from ddtrack.integrations.airflow_compat import MIN_AIRFLOW
 from ddtrack.queries.sources import Sources, utc
 from ddtrack.record import XCOM_KEY
 from ddtrack.server import spool
@@ -31,7 +32,6 @@ from ddtrack.store.airflow_tables import DAG_RUN, TASK_INSTANCE, XCOM
 from ddtrack.store.engine import get_engine
 from ddtrack.store.models import Base, TaskRun
 
-MIN_AIRFLOW = "3.1.1"  # the oldest Airflow whose UI hands plugin pages their token
 # A finished run's records are ingested by the listener within seconds; after this long
 # they are stuck.
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -236,14 +236,10 @@ def store_problem(state: DatabaseState) -> str | None:
 
 def airflow_version() -> tuple[str, bool]:
     """Airflow's version, and whether ddtrack supports it."""
-    import airflow
-    from packaging.version import Version
+    from ddtrack.integrations import airflow_compat
 
-    version = str(airflow.__version__)
-    try:
-        return version, Version(version) >= Version(MIN_AIRFLOW)
-    except ValueError:
-        return version, False
+    version = airflow_compat.airflow_version()
+    return version, airflow_compat.is_supported(version)
 
 
 def plugin_state() -> PluginState:
@@ -253,11 +249,9 @@ def plugin_state() -> PluginState:
     if not any(ep.value.startswith("ddtrack.") for ep in entry_points(group="airflow.plugins")):
         return PluginState(False, False, False, "no airflow.plugins entry point for ddtrack")
     try:
-        from airflow import plugins_manager
+        from ddtrack.integrations.airflow_compat import loaded_plugins
 
-        plugins_manager.ensure_plugins_loaded()
-        getter = getattr(plugins_manager, "_get_plugins", None)
-        plugins, errors = getter() if getter else (plugins_manager.plugins or [], plugins_manager.import_errors)
+        plugins, errors = loaded_plugins()
     except Exception as exc:  # a broken plugin folder of the deployment: report, do not crash
         return PluginState(False, False, False, f"could not ask Airflow for its plugins: {exc}")
     plugin = next((p for p in plugins if getattr(p, "name", None) == "ddtrack"), None)

@@ -73,6 +73,16 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
             dcc.Location(id="url", refresh=False),
             html.Main(id="page", className="dd-page", children=html.Div("Loading…", className="dd-muted")),
         ],
+(function () {
+  // Airflow's timezone selector keeps the user's pick in localStorage ("timezone", JSON); the
+  // server formats every time with it (views/common.py reads the cookie). A new pick reloads.
+  try {
+    var tz = localStorage.getItem("timezone");
+    try { tz = JSON.parse(tz); } catch (e) {}
+    document.cookie = "ddtrack_tz=" + (typeof tz === "string" && tz ? encodeURIComponent(tz) + "; path=/" : "; path=/; max-age=0") + "; SameSite=Strict";
+  } catch (e) {}
+  window.addEventListener("storage", function (event) { if (event.key === "timezone") { location.reload(); } });
+})();
         className="dd-root",
     )
 

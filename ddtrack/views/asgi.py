@@ -38,10 +38,29 @@ class LazyDashApp:
         from a2wsgi import WSGIMiddleware
 
         from ddtrack.auth import AuthGuard, base_path
+        from ddtrack.integrations.airflow_compat import unsupported_reason
         from ddtrack.views.app import create_dash_app
+
+        refused = unsupported_reason()
+        if refused:  # the pages could not authenticate anyone here: say why instead
+            return refusal_app(refused)
 
         dash_app = create_dash_app(f"{base_path()}{self.mount_path}/")
         return AuthGuard(WSGIMiddleware(dash_app.server, workers=4))
 
 
 app = LazyDashApp()
+
+
+def refusal_app(reason: str) -> Any:
+    """An ASGI app answering every request with ``reason`` as a page (the UI's iframe shows it)."""
+    from html import escape
+
+    from starlette.responses import HTMLResponse
+
+    body = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Data · ddtrack</title></head>'
+        f'<body style="font-family: sans-serif; margin: 2rem"><h2>ddtrack cannot run here</h2><p role="alert">{escape(reason)}</p>'
+        "</body></html>"
+    )
+    return HTMLResponse(body, status_code=501)

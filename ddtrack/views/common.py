@@ -12,11 +12,13 @@ import functools
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
+from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 from dash.exceptions import PreventUpdate
 
+from ddtrack import conf
 from ddtrack.queries import MetastoreUnavailable
 
 log = logging.getLogger("ddtrack.views")
@@ -144,8 +146,49 @@ def safe(what: str) -> Callable:
     return decorator
 
 
+# Airflow's UI keeps the zone picked in its timezone selector in the browser's localStorage;
+# the page's inline script (views/app.py) hands it to the server in this cookie.
+TZ_COOKIE = "ddtrack_tz"
+
+
+@functools.lru_cache(maxsize=128)
+def _zone(name: str) -> dt.tzinfo | None:
+    name = name.strip()
+    if not name:
+        return None
+    if name.lower() == "utc":
+        return dt.timezone.utc
+    if name.lower() == "system":  # Airflow's word for the server's own zone
+        return dt.datetime.now().astimezone().tzinfo
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # unknown or malformed (ZoneInfoNotFoundError is a KeyError)
+        return None
+
+
+def user_timezone() -> dt.tzinfo:
+    """The zone the user picked in Airflow's UI, else ``[core] default_timezone``, else UTC:
+    every time a page shows goes through it, so pages read like Airflow's own."""
+    picked = ""
+    try:
+        from flask import has_request_context, request
+
+        if has_request_context():
+            picked = unquote(request.cookies.get(TZ_COOKIE, ""))[:64]
+    except ImportError:  # outside the views' Flask app (a benchmark): the configured zone
+        picked = ""
+    return _zone(picked) or _zone(conf.default_timezone()) or dt.timezone.utc
+
+
+def local_time(value: dt.datetime) -> dt.datetime:
+    """``value`` (naive values are UTC, as stored) in the user's timezone."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(user_timezone())
+
+
 def fmt_time(value: dt.datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC" if value else "–"
+    """A time as the user reads it: their zone, named ("2026-01-01 13:00:00 CET")."""
+    return local_time(value).strftime("%Y-%m-%d %H:%M:%S %Z") if value else "–"
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -12,7 +12,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from ddtrack.views.common import fmt_duration, state_color
+from ddtrack.views.common import fmt_duration, fmt_time, local_time, state_color
 
 ACCENT = "#017cee"  # Airflow's blue
 MUTED = "rgba(128,128,128,0.55)"
@@ -165,7 +165,8 @@ def rows_per_index(parts: Sequence[Any]) -> dict[str, Any]:
 
 def sparkline(points: Sequence[tuple[Any, int]]) -> dict[str, Any]:
     """A tiny row-count line over recent runs (no axes)."""
-    xs = [p[0].isoformat() if isinstance(p[0], dt.datetime) else str(p[0]) for p in points]
+    # Wall-clock times in the user's zone, without an offset (Plotly would drop it anyway).
+    xs = [local_time(p[0]).replace(tzinfo=None).isoformat() if isinstance(p[0], dt.datetime) else str(p[0]) for p in points]
     ys = [p[1] for p in points]
     trace = {
         "type": "scatter",
@@ -229,7 +230,7 @@ def _history_labels(rows: Sequence[Any]) -> list[str]:
     """Evenly spaced, unique category labels (start time, try, map index) for the history."""
     labels, seen = [], set()
     for r in rows:
-        label = r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else plot_text(r.run_id)[:24]
+        label = local_time(r.started_at).strftime("%m-%d %H:%M:%S") if r.started_at else plot_text(r.run_id)[:24]
         if r.map_index >= 0:
             label += f" [{r.map_index}]"
         if r.try_number > 1:
@@ -242,7 +243,9 @@ def _history_labels(rows: Sequence[Any]) -> list[str]:
 
 
 def waterfall(tasks: Sequence[Any]) -> dict[str, Any]:
-    """One horizontal bar per task instance from its start to its end, coloured by state."""
+    """One horizontal bar per task (:class:`~ddtrack.queries.runs.TaskSummary`) from its first
+    instance's start to its last one's end, coloured by state: a 1,000-instance fan-out is
+    one bar, its instances' count, states and durations in the hover."""
     timed = [t for t in tasks if t.start is not None]
     if not timed:
         return empty_figure("no task has started yet")
@@ -250,13 +253,20 @@ def waterfall(tasks: Sequence[Any]) -> dict[str, Any]:
     labels, bases, lengths, colors, hover = [], [], [], [], []
     for t in timed:
         end = t.end or t.start
-        label = t.task_id + (f"[{t.map_index}]" if t.map_index >= 0 else "")
+        label = t.task_id + (f" ×{t.instances:,}" if t.mapped else "")
         labels.append(plot_text(label) + "\u2009")
         bases.append((t.start - t0).total_seconds())
         lengths.append(max((end - t.start).total_seconds(), 0.002))
         colors.append(state_color(t.state))
+        states = ", ".join(f"{n:,} {plot_text(s)}" for s, n in t.states.items())
+        spread = (
+            f"{fmt_duration(t.min_duration_s)} to {fmt_duration(t.max_duration_s)} each"
+            if t.mapped
+            else fmt_duration(t.max_duration_s)
+        )
         hover.append(
-            f"{plot_text(label)}<br>{plot_text(t.state)} · {fmt_duration((end - t.start).total_seconds())}<br>+{(t.start - t0).total_seconds():.2f}s"
+            f"{plot_text(t.task_id)}{f' · {t.instances:,} instances' if t.mapped else ''}<br>{states} · {spread}"
+            f"<br>started {fmt_time(t.start)} (+{(t.start - t0).total_seconds():.2f}s)"
         )
     trace = {
         "type": "bar",
@@ -270,7 +280,7 @@ def waterfall(tasks: Sequence[Any]) -> dict[str, Any]:
     }
     layout = base_layout(max(160, 28 * len(labels) + 60))
     layout["xaxis"] = {
-        "title": {"text": "seconds since the first task started"},
+        "title": {"text": f"seconds since the first task started ({fmt_time(t0)})"},
         "gridcolor": GRID,
         "zeroline": False,
     }
