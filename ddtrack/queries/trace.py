@@ -31,6 +31,7 @@ from sqlalchemy import and_, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, may_read
+from ddtrack.queries.graph import neighbours
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.types import TraceEdge, TraceNode, TraceResult
 from ddtrack.queries.versions import (
@@ -345,19 +346,10 @@ def _suspect_in(conn: Connection, output_ids: Sequence[int], edges: set[tuple[st
             (int(r.flag_id), int(r.output_id))
             for r in conn.execute(select(rv.c.flag_id, rv.c.output_id).where(rv.c.flag_id.in_(batch)))
         }
-    after: dict[str, list[str]] = defaultdict(list)
-    for s, t, _ in edges:
-        after[s].append(t)
+    pairs = [(s, t) for s, t, _ in edges]
     found = set(flags.values())
     for flag_id, flagged in flags.items():
-        seen: set[str] = set()
-        todo = [_vid(flagged)]
-        while todo:
-            for nxt in after.get(todo.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        for node in seen:
+        for node in neighbours(pairs, _vid(flagged))[1]:
             if node.startswith("version:") and (flag_id, int(node[8:])) not in cleared:
                 found.add(int(node[8:]))
     return found
