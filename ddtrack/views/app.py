@@ -3,7 +3,9 @@
 One Dash app, one URL per page (ids travel in the query string, so every page is a
 shareable link): ``/ddtrack/`` home, ``dag?dag_id=``, ``task?dag_id=&task_id=&n=``,
 ``run?dag_id=&run_id=``, ``ti?dag_id=&run_id=&task_id=&map_index=&try_number=``,
-``compare?dag_id=&a=&b=``.
+``compare?dag_id=&a=&b=``; across DAGs: ``catalog/output?dag_id=&task_id=&name=``,
+``catalog/column?name=``, ``catalog/uri?uri=``, ``trace?output_id=&direction=&depth=``,
+``suspects``, ``pii``, ``search?q=&kind=``.
 A single router callback builds the page for the URL after checking what the user may
 read; the pages' own callbacks check again, since a callback can be called directly.
 """
@@ -21,12 +23,41 @@ from ddtrack.queries import MetastoreUnavailable
 from ddtrack.views import common
 from ddtrack.views.common import empty_state, error_state, metastore_unavailable
 from ddtrack.views.context import request_context
-from ddtrack.views.pages import compare, dag, home, instance, run, task
+from ddtrack.views.pages import (
+    catalog,
+    column,
+    compare,
+    dag,
+    home,
+    instance,
+    pii,
+    run,
+    suspects,
+    task,
+    trace,
+    uri,
+)
+from ddtrack.views.pages import search as search_page
 
 log = logging.getLogger("ddtrack.views")
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = {"": home, "dag": dag, "task": task, "run": run, "ti": instance, "compare": compare}
+PAGES = {
+    "": home,
+    "dag": dag,
+    "task": task,
+    "run": run,
+    "ti": instance,
+    "compare": compare,
+    # across DAGs (issue 13)
+    "catalog/output": catalog,
+    "catalog/column": column,
+    "catalog/uri": uri,
+    "trace": trace,
+    "suspects": suspects,
+    "pii": pii,
+    "search": search_page,
+}
 
 INDEX = """<!DOCTYPE html>
 <html lang="en">
@@ -41,6 +72,16 @@ INDEX = """<!DOCTYPE html>
   try { dark = window.parent.document.documentElement.classList.contains("dark"); } catch (e) {}
   if (!dark) { try { var t = localStorage.getItem("theme"); dark = t === "dark" || (t !== "light" && matchMedia("(prefers-color-scheme: dark)").matches); } catch (e) {} }
   document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
+})();
+(function () {
+  // Airflow's timezone selector keeps the user's pick in localStorage ("timezone", JSON); the
+  // server formats every time with it (views/common.py reads the cookie). A new pick reloads.
+  try {
+    var tz = localStorage.getItem("timezone");
+    try { tz = JSON.parse(tz); } catch (e) {}
+    document.cookie = "ddtrack_tz=" + (typeof tz === "string" && tz ? encodeURIComponent(tz) + "; path=/" : "; path=/; max-age=0") + "; SameSite=Strict";
+  } catch (e) {}
+  window.addEventListener("storage", function (event) { if (event.key === "timezone") { location.reload(); } });
 })();
 </script>
 {%css%}
@@ -73,16 +114,6 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
             dcc.Location(id="url", refresh=False),
             html.Main(id="page", className="dd-page", children=html.Div("Loading…", className="dd-muted")),
         ],
-(function () {
-  // Airflow's timezone selector keeps the user's pick in localStorage ("timezone", JSON); the
-  // server formats every time with it (views/common.py reads the cookie). A new pick reloads.
-  try {
-    var tz = localStorage.getItem("timezone");
-    try { tz = JSON.parse(tz); } catch (e) {}
-    document.cookie = "ddtrack_tz=" + (typeof tz === "string" && tz ? encodeURIComponent(tz) + "; path=/" : "; path=/; max-age=0") + "; SameSite=Strict";
-  } catch (e) {}
-  window.addEventListener("storage", function (event) { if (event.key === "timezone") { location.reload(); } });
-})();
         className="dd-root",
     )
 
@@ -93,7 +124,7 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
         search = search if isinstance(search, str) else ""
         return render(pathname[:2000], search[:10_000], requests_prefix)
 
-    for page in (home, dag, task, instance, compare):
+    for page in (home, dag, task, instance, compare, catalog, trace, suspects, pii, search_page):
         page.register(app)
     _harden(app)
     return app
@@ -121,6 +152,19 @@ INPUT_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("dd-compare-a", "value"): (str,),
     ("dd-compare-b", "value"): (str,),
     ("dd-compare-dag", "data"): (str,),
+    ("catalog-flag-button", "n_clicks"): (int,),
+    ("catalog-review-button", "n_clicks"): (int,),
+    ("catalog-flag-version", "value"): (int,),
+    ("catalog-flag-note", "value"): (str,),
+    ("catalog-ids", "data"): (dict,),
+    ("suspects-note", "value"): (str,),
+    ("trace-depth", "value"): (int, str),
+    ("trace-direction", "value"): (str,),
+    ("trace-params", "data"): (dict,),
+    ("trace-graph", "tapNodeData"): (dict,),
+    ("pii-download-button", "n_clicks"): (int,),
+    ("search-q", "value"): (str,),
+    ("search-kinds", "value"): (list,),
 }
 
 

@@ -21,7 +21,7 @@ from dash import MATCH, Input, Output, State, dcc, html, no_update
 
 from ddtrack import queries
 from ddtrack.views import figures
-from ddtrack.views.common import card, empty_state, fmt_bytes, fmt_number
+from ddtrack.views.common import card, empty_state, fmt_bytes, fmt_number, href, link
 from ddtrack.views.context import request_context
 
 MAX_CHARTS = 12  # charts drawn with the page; the picker adds more on demand
@@ -60,7 +60,7 @@ def output_section(
     """An output's facts, column summary, distributions, describe grid, schema and sample;
     ``comparison`` is the diff against the previous run (None: no such card), ``index``
     tells apart the outputs of one page."""
-    parts: list[Any] = [_facts(o)]
+    parts: list[Any] = [_facts(o), _catalog_link(key)]
     if tags:
         parts.append(tag_chips(tags))
     parts += _notes(o, merged_note)
@@ -80,6 +80,12 @@ def output_section(
     if o.detail.get("sample"):
         parts.append(card("Sample rows", _sample(o.detail["sample"])))
     return html.Div(parts, className="dd-output", **{"data-output": o.name})
+
+
+def _catalog_link(key: dict) -> Any:
+    """To the output's catalog page: its versions, consumers across DAGs, flags."""
+    url = href("catalog/output", dag_id=key["dag_id"], task_id=key["task_id"], name=key["output"])
+    return html.Div(link("Catalog page: versions, lineage across DAGs, flags →", url), className="dd-catalog-link")
 
 
 def output_tabs(sections: list[Any], names: list[str]) -> Any:

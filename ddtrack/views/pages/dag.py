@@ -10,7 +10,7 @@ import dash_cytoscape as cyto
 from dash import Input, Output, State, dcc, html, no_update
 
 from ddtrack import queries
-from ddtrack.views import common, figures
+from ddtrack.views import across, common, figures
 from ddtrack.views.alerts import dag_sections
 from ddtrack.views.common import (
     airflow_href,
@@ -61,6 +61,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     return html.Div(
         [
             header,
+            across.badges_row(ctx, dag_id),  # across DAGs (issue 13): stale, overdue, suspect, PII
             dcc.Store(id="dag-page-dag-id", data=dag_id),
             dcc.Location(id="dag-open", refresh=True),
             *untracked,

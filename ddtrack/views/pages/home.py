@@ -10,7 +10,7 @@ from dash import Input, Output, dcc, html
 from ddtrack import queries
 from ddtrack.queries.alerts import attention
 from ddtrack.queries.home import MAX_PAGE_SIZE, PAGE_SIZE, DagPage, home_page
-from ddtrack.views import figures
+from ddtrack.views import across, figures
 from ddtrack.views.alerts import attention_panel, badges
 from ddtrack.views.common import (
     breadcrumbs,
@@ -59,6 +59,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     else:
         body = [_dag_table(result.dags, result.alerts), _pager(result, params.get("q", ""), per_page != PAGE_SIZE)]
         body.insert(0, attention_panel(attention(ctx.sources, ctx.allowed)))  # across runs (C2)
+        body.insert(0, across.badges_row(ctx))  # across DAGs: stale, overdue, suspect, PII
     if result.metastore_error:
         body.insert(
             0,
@@ -177,6 +178,9 @@ def _dag_table(dags: list[queries.DagSummary], alerts: dict[str, dict[str, int]]
     )
 
 
+HOME_HITS = 15  # hits under home's search box; the search page has them all
+
+
 def register(app) -> None:
     @app.callback(Output("home-status", "children"), Input("home-status", "id"))
     @safe("show ddtrack's status")
@@ -191,23 +195,8 @@ def register(app) -> None:
         if not text or len(text.strip()) < 2:
             return None
         ctx = request_context()
-        hits = queries.search(ctx.sources, text, ctx.allowed)
+        hits = queries.search(ctx.sources, text, ctx.allowed, limit=HOME_HITS)
         if not hits:
             return html.Div(f"Nothing tracked matches {text.strip()!r}.", className="dd-muted")
-        items = []
-        for h in hits:
-            url = (
-                href("task", dag_id=h.dag_id, task_id=h.task_id)
-                if h.task_id
-                else href("dag", dag_id=h.dag_id)
-            )
-            items.append(
-                html.Li(
-                    [
-                        html.Span(h.kind, className=f"dd-kind dd-kind-{h.kind}"),
-                        link(h.label, url),
-                        html.Span(h.detail, className="dd-muted"),
-                    ]
-                )
-            )
-        return html.Ul(items, className="dd-hits")
+        more = link("All results, by kind →", href("search", q=text.strip()[:100]), className="dd-link dd-all-hits")
+        return [across.hit_list(hits[:HOME_HITS]), more]

@@ -1,0 +1,228 @@
+"""Pieces the across-DAG pages share (issue 13): links to catalog, trace and column pages,
+freshness / PII / flag badges, a table of exact versions, and the badges row of home and
+the DAG page. Names, URIs and notes are data: they only ever become text children."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dash import html
+
+from ddtrack import queries
+from ddtrack.views.common import fmt_number, fmt_time, href, link, state_badge
+from ddtrack.views.context import PageContext
+
+if TYPE_CHECKING:
+    from ddtrack.queries.types import DatasetSummary, VersionRef
+
+log = logging.getLogger("ddtrack.views")
+
+DEFAULT_DEPTH = 10
+DEPTH_CHOICES = (1, 2, 3, 5, 10, 15, 20)
+
+
+def catalog_href(dag_id: str, task_id: str, name: str) -> str:
+    return href("catalog/output", dag_id=dag_id, task_id=task_id, name=name)
+
+
+def column_href(name: str) -> str:
+    return href("catalog/column", name=name)
+
+
+def uri_href(uri: str) -> str:
+    return href("catalog/uri", uri=uri)
+
+
+def trace_href(output_id: int, direction: str = "upstream", depth: int | None = None) -> str:
+    return href("trace", output_id=output_id, direction=direction, depth=depth)
+
+
+def dataset_link(d: Any, strong: bool = False) -> Any:
+    """'dag / task / name' linking to the output's catalog page."""
+    return link(
+        f"{d.dag_id} / {d.task_id} / {d.name}",
+        catalog_href(d.dag_id, d.task_id, d.name),
+        className="dd-link dd-strong" if strong else "dd-link",
+    )
+
+
+def version_link(v: Any) -> Any:
+    """The task-instance page of the try that wrote the version."""
+    url = href("ti", dag_id=v.dag_id, run_id=v.run_id, task_id=v.task_id, try_number=getattr(v, "try_number", None))
+    return link(v.run_id, url)
+
+
+def short(value: str | None, n: int = 12) -> str:
+    return (value or "–")[:n]
+
+
+def badge(text: str, kind: str, title: str = "") -> html.Span:
+    return html.Span(text, className=f"dd-badge dd-badge-{kind}", title=title)
+
+
+def dataset_badges(d: DatasetSummary) -> html.Span | None:
+    """Stale (with its reason), overdue, suspect, flagged and PII badges of one output."""
+    items = []
+    if d.stale_reason:
+        items.append(badge("stale", "stale", d.stale_reason))
+    if d.overdue:
+        within = f" within {fmt_seconds(d.fresh_within_s)}" if d.fresh_within_s else ""
+        items.append(badge("overdue", "overdue", f"no successful version{within}"))
+    if d.suspect:
+        items.append(badge("suspect", "suspect", "downstream of a version flagged as bad"))
+    if d.open_flags:
+        items.append(badge(f"{d.open_flags} flagged", "flag", "versions flagged as bad, not reviewed"))
+    if d.pii_columns:
+        items.append(badge("PII", "pii", "PII columns: " + ", ".join(d.pii_columns)))
+    return html.Span(items, className="dd-badges") if items else None
+
+
+def fmt_seconds(seconds: int | None) -> str:
+    if not seconds:
+        return "–"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def versions_table(versions: Sequence[VersionRef], *, with_output: bool = True, extra: Any = None) -> html.Table:
+    """Exact versions: output, run (to the try's page), start, state, rows, fingerprint, code
+    hash, and trace / impact links. ``extra(v)`` adds a last cell (a review button)."""
+    header = [*(["Output"] if with_output else []), "Run", "Started", "State", "Rows", "Schema", "Code", "Lineage"]
+    if extra is not None:
+        header.append("")
+    rows = []
+    for v in versions:
+        cells = [
+            *([html.Td(dataset_link(v))] if with_output else []),
+            html.Td(version_link(v)),
+            html.Td(fmt_time(v.started_at)),
+            html.Td(state_badge(v.state) if v.state else "–"),
+            html.Td(fmt_number(v.rows), className="dd-num"),
+            html.Td(short(v.schema_fingerprint), className="dd-mono", title=v.schema_fingerprint or ""),
+            html.Td(short(v.code_hash, 8), className="dd-mono", title=v.code_hash or ""),
+            html.Td(
+                [
+                    link("trace", trace_href(v.output_id, "upstream")),
+                    " · ",
+                    link("impact", trace_href(v.output_id, "downstream")),
+                ]
+            ),
+        ]
+        if extra is not None:
+            cells.append(html.Td(extra(v)))
+        rows.append(html.Tr(cells, **{"data-output-id": str(v.output_id)}))
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-versions"
+    )
+
+
+def datasets_table(items: Iterable[DatasetSummary], via: dict[int, list[str]] | None = None) -> html.Table:
+    """Outputs with their badges, newest version, rows and last success."""
+    header = ["Output", "State", "Versions", "Rows (latest)", "Last seen", "Last success"]
+    rows = []
+    for d in items:
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(dataset_link(d)),
+                    html.Td(dataset_badges(d) or "–"),
+                    html.Td(fmt_number(d.n_versions), className="dd-num"),
+                    html.Td(fmt_number(d.latest_rows), className="dd-num"),
+                    html.Td(fmt_time(d.last_seen_at)),
+                    html.Td(fmt_time(d.last_success_at)),
+                ],
+                **{"data-dataset": f"{d.dag_id}/{d.task_id}/{d.name}"},
+            )
+        )
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table dd-datasets"
+    )
+
+
+def hidden_note(n: int, what: str) -> list[Any]:
+    """'2 more in DAGs you cannot read': a count, never a name."""
+    if not n:
+        return []
+    return [html.Div(f"{n:,} {what} in DAGs you cannot read.", className="dd-muted dd-hidden-count")]
+
+
+def badges_row(ctx: PageContext, dag_id: str | None = None) -> html.Div | None:
+    """Stale, overdue, suspect and PII counts (of one DAG, or of every readable DAG) as badges
+    linking to the pages that list them; None when there is nothing to say. A failing count
+    never takes the page down: it is left out and logged."""
+    counts: dict[str, int] = {}
+    try:
+        fresh = queries.freshness_counts(ctx.sources, allowed=ctx.allowed)
+        pairs = [fresh.get(dag_id, (0, 0))] if dag_id else list(fresh.values())
+        counts["stale"] = sum(p[0] for p in pairs)
+        counts["overdue"] = sum(p[1] for p in pairs)
+    except queries.MetastoreUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one badge less, never a broken page
+        log.warning("ddtrack could not count stale outputs: %s: %s", type(exc).__name__, exc)
+    try:
+        found = queries.suspects(ctx.sources, allowed=ctx.allowed)
+        counts["suspect"] = len({s.version.output_id for s in found if dag_id is None or s.version.dag_id == dag_id})
+    except Exception as exc:  # noqa: BLE001
+        log.warning("ddtrack could not count suspects: %s: %s", type(exc).__name__, exc)
+    try:
+        report = queries.pii_report(ctx.sources, allowed=ctx.allowed)
+        counts["pii"] = sum(1 for d in report.pii_outputs if dag_id is None or d.dag_id == dag_id)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("ddtrack could not count PII outputs: %s: %s", type(exc).__name__, exc)
+    labels = (
+        ("stale", "stale output", "stale outputs", href("suspects")),
+        ("overdue", "overdue output", "overdue outputs", href("suspects")),
+        ("suspect", "suspect version", "suspect versions", href("suspects")),
+        ("pii", "PII output", "PII outputs", href("pii")),
+    )
+    items = [
+        link(f"{counts[key]} {one if counts[key] == 1 else many}", url, className=f"dd-badge dd-badge-{key}")
+        for key, one, many, url in labels
+        if counts.get(key)
+    ]
+    if not items:
+        return None
+    return html.Div(items, className="dd-badges dd-across-badges")
+
+
+SEARCH_KINDS = ("dag", "task", "output", "column", "tag", "uri")
+PAGES_OF_HITS = ("dag", "task", "catalog/output", "catalog/column", "catalog/uri")
+
+
+def hit_href(hit: Any) -> str:
+    """The page a search hit opens: the DAG, the task, the output's catalog page, the column
+    across outputs, the URI's page (as the query names it); a tag opens what carries it."""
+    page, params = getattr(hit, "page", ""), getattr(hit, "url_params", None) or {}
+    if page in PAGES_OF_HITS:
+        return href(page, **params)
+    if hit.kind == "output" and hit.task_id:
+        return catalog_href(hit.dag_id, hit.task_id, getattr(hit, "output_name", None) or hit.label)
+    if hit.kind == "column":
+        return column_href(hit.label)
+    if hit.kind == "uri":
+        return uri_href(hit.label)
+    if hit.task_id:
+        return href("task", dag_id=hit.dag_id, task_id=hit.task_id)
+    return href("dag", dag_id=hit.dag_id)
+
+
+def hit_list(hits: Sequence[Any]) -> html.Ul:
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Span(h.kind, className=f"dd-kind dd-kind-{h.kind}"),
+                    link(h.label, hit_href(h)),
+                    html.Span(h.detail, className="dd-muted"),
+                ],
+                **{"data-kind": h.kind},
+            )
+            for h in hits
+        ],
+        className="dd-hits",
+    )
