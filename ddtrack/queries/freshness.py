@@ -45,13 +45,19 @@ def stale_outputs(
 
 
 def overdue_outputs(
-    sources: Sources, *, allowed: Allowed, now: dt.datetime | None = None, limit: int = MAX_OVERDUE
+    sources: Sources,
+    *,
+    allowed: Allowed,
+    now: dt.datetime | None = None,
+    dag_id: str | None = None,
+    limit: int = MAX_OVERDUE,
 ) -> list[DatasetSummary]:
-    """Readable outputs with a freshness window and no successful version within it (the
-    longest overdue first). An output that never succeeded is overdue once it was first seen
-    longer ago than its window."""
+    """Readable outputs (of ``dag_id`` only, if given) with a freshness window and no
+    successful version within it, the longest overdue first. An output that never succeeded
+    is overdue once it was first seen longer ago than its window."""
     now = utc(now) or utcnow()
     ds = Dataset.__table__
+    readable = dag_filter(ds.c.dag_id, allowed) if dag_id is None else one_dag(ds.c.dag_id, dag_id, allowed)
     default = conf.default_fresh_within()
     with store_conn(sources) as conn:
         # One predicate per distinct window (a handful: "1d", "12h"): portable SQL, no
@@ -60,7 +66,7 @@ def overdue_outputs(
             int(w)
             for (w,) in conn.execute(
                 select(ds.c.fresh_within_s)
-                .where(ds.c.fresh_within_s.is_not(None), dag_filter(ds.c.dag_id, allowed))
+                .where(ds.c.fresh_within_s.is_not(None), readable)
                 .group_by(ds.c.fresh_within_s)
             )
         ]
@@ -71,7 +77,7 @@ def overdue_outputs(
             return []
         rows = conn.execute(
             select(ds)
-            .where(dag_filter(ds.c.dag_id, allowed), or_(*late))
+            .where(readable, or_(*late))
             .order_by(ds.c.last_success_at, ds.c.dag_id, ds.c.task_id, ds.c.name)
             .limit(max(1, int(limit)))
         ).all()
@@ -79,16 +85,16 @@ def overdue_outputs(
 
 
 def freshness_counts(
-    sources: Sources, *, allowed: Allowed, now: dt.datetime | None = None
+    sources: Sources, *, allowed: Allowed, now: dt.datetime | None = None, dag_id: str | None = None
 ) -> dict[str, tuple[int, int]]:
-    """dag_id -> (stale outputs, overdue outputs) of the readable DAGs that have any: the
-    badges of home and the DAG page."""
+    """dag_id -> (stale outputs, overdue outputs) of the readable DAGs (``dag_id`` only, if
+    given) that have any: the badges of home and the DAG page."""
     with store_conn(sources) as conn:
-        stale = stale_of(conn, _newest_versions(allowed, None))
+        stale = stale_of(conn, _newest_versions(allowed, dag_id))
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in stale:
         counts[s.dag_id][0] += 1
-    for d in overdue_outputs(sources, allowed=allowed, now=now, limit=100_000):
+    for d in overdue_outputs(sources, allowed=allowed, now=now, dag_id=dag_id, limit=100_000):
         counts[d.dag_id][1] += 1
     return {dag_id: (c[0], c[1]) for dag_id, c in sorted(counts.items())}
 

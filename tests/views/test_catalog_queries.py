@@ -281,3 +281,6 @@ def test_overdue_outputs_within_their_window(sources):
     assert queries.overdue_outputs(sources, allowed=ALLOWED, now=T0 + 4 * HOUR + 30 * MINUTE) == []
     assert queries.overdue_outputs(sources, allowed={"report"}, now=late) == []
     assert queries.freshness_counts(sources, allowed=ALLOWED, now=late)["ingest"] == (1, 1)
+    assert queries.freshness_counts(sources, allowed=ALLOWED, now=late, dag_id="report") == {"report": (1, 0)}
+    assert queries.freshness_counts(sources, allowed=ALLOWED, now=late, dag_id="secret") == {}
+    assert [d.name for d in queries.overdue_outputs(sources, allowed=ALLOWED, now=late, dag_id="ingest")] == ["fares"]
