@@ -213,11 +213,11 @@ def _walk_down(
     """Hop by hop from ``frontier`` (found ``hop`` hops from the start) to the tries that read
     it and the versions they wrote."""
     while frontier:
-        if hop >= depth:
-            g.truncated = True
+        consumers = _consumer_tries(conn, frontier, allowed)
+        if hop >= depth:  # cut only if something was left unread
+            g.truncated = g.truncated or any(consumers.values())
             return
         hop += 1
-        consumers = _consumer_tries(conn, frontier, allowed)
         tries = tries_by_id(conn, {t for ts in consumers.values() for t in ts}, allowed)
         new_tries = []
         for v in frontier:

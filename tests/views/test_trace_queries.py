@@ -172,6 +172,11 @@ def test_impact_depth(sources):
     first_load = version(sources, A, "a_run_1", "load")
     one = impact(sources, output_id=first_load.output_id, allowed=None, depth=1)
     assert versions_of(one) == {(A, "a_run_1", "load"), (A, "a_run_1", "clean")} and one.truncated
+    # Cut exactly where the chain ends: nothing was left unread.
+    three = impact(sources, output_id=first_load.output_id, allowed=None, depth=3)
+    assert (C, "report_run_1", "report") in versions_of(three) and not three.truncated
+    leaf = version(sources, C, "report_run_1", "report")
+    assert not impact(sources, output_id=leaf.output_id, allowed=None, depth=0).truncated
 
 
 # -- path --------------------------------------------------------------------------------------
