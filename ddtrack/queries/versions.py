@@ -314,7 +314,12 @@ def resolve_inputs(sources: Sources, task_run_ids: Iterable[int], *, allowed: Al
     """
     with store_conn(sources) as conn:
         tries = [t for t in tries_by_id(conn, task_run_ids, allowed).values() if t.visible]
-        return resolve(conn, tries, allowed)
+        resolved = resolve(conn, tries, allowed)
+    for uses in resolved.values():
+        for use in uses:
+            if not use.visible:
+                use._output_id = None  # not even the id of what an unreadable DAG wrote
+    return resolved
 
 
 # -- finding versions ---------------------------------------------------------------------

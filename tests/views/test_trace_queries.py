@@ -309,3 +309,33 @@ def test_flag_suspects_review(sources):
     assert flags_of(sources, load.output_id, allowed={C}) == []
     with pytest.raises(LookupError):
         flag_version(sources, 999_999, "x", "ana", editable=None)
+
+
+def test_resolve_inputs_names_the_versions_used(sources):
+    report = version(sources, C, "report_run_1", "report")
+    features = version(sources, B, "model_run_1", "features")
+    load = version(sources, A, "a_run_1", "load")
+    tries = _try_ids(sources, report, features, load)
+    uses = queries.resolve_inputs(sources, tries.values(), allowed=None)
+    assert [(u.kind, u.version.output_id) for u in uses[tries["report"]]] == [("uri", features.output_id)]
+    assert [(u.kind, u.version and u.version.task_id) for u in uses[tries["features"]]] == [("asset", "clean")]
+    assert [(u.uri, u.version, u.visible) for u in uses[tries["load"]]] == [(FARES, None, True)]  # external
+    partial = queries.resolve_inputs(sources, tries.values(), allowed={A, C})
+    assert tries["features"] not in partial
+    [hidden] = partial[tries["report"]]
+    assert hidden.version is None and not hidden.visible and B not in repr(partial)
+
+
+def _try_ids(sources, *refs) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from ddtrack.store.engine import get_engine
+    from ddtrack.store.models import Output
+
+    with get_engine(sources.store_url).connect() as conn:
+        return {
+            r.task_id: int(r.task_run_id)
+            for r in conn.execute(
+                select(Output.task_id, Output.task_run_id).where(Output.id.in_([ref.output_id for ref in refs]))
+            )
+        }
