@@ -8,11 +8,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dash import html
+from dash import Input, Output, dcc, html
 
 from ddtrack import queries
 from ddtrack.views.common import fmt_number, fmt_time, href, link, state_badge
-from ddtrack.views.context import PageContext
+from ddtrack.views.context import PageContext, request_context
 
 if TYPE_CHECKING:
     from ddtrack.queries.types import DatasetSummary, VersionRef
@@ -150,30 +150,32 @@ def hidden_note(n: int, what: str) -> list[Any]:
     return [html.Div(f"{n:,} {what} in DAGs you cannot read.", className="dd-muted dd-hidden-count")]
 
 
-def badges_row(ctx: PageContext, dag_id: str | None = None) -> html.Div | None:
-    """Stale, overdue, suspect and PII counts (of one DAG, or of every readable DAG) as badges
-    linking to the pages that list them; None when there is nothing to say. A failing count
-    never takes the page down: it is left out and logged."""
+def badges_row(ctx: PageContext, dag_id: str | None = None) -> html.Div:
+    """Where the stale / overdue / suspect / PII badges of home (every readable DAG) or of
+    one DAG's page go: filled by a callback once the page shows, so that these counts never
+    delay the page itself."""
+    return html.Div(
+        [dcc.Store(id="across-badges-dag", data=dag_id or ""), html.Div(id="across-badges")],
+        className="dd-across-badges-slot",
+    )
+
+
+def badge_counts(ctx: PageContext, dag_id: str | None) -> dict[str, int]:
+    """Stale, overdue, suspect and PII counts of one DAG, or of every DAG the user reads."""
     counts: dict[str, int] = {}
-    try:
-        fresh = queries.freshness_counts(ctx.sources, allowed=ctx.allowed)
-        pairs = [fresh.get(dag_id, (0, 0))] if dag_id else list(fresh.values())
-        counts["stale"] = sum(p[0] for p in pairs)
-        counts["overdue"] = sum(p[1] for p in pairs)
-    except queries.MetastoreUnavailable:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one badge less, never a broken page
-        log.warning("ddtrack could not count stale outputs: %s: %s", type(exc).__name__, exc)
-    try:
-        found = queries.suspects(ctx.sources, allowed=ctx.allowed)
-        counts["suspect"] = len({s.version.output_id for s in found if dag_id is None or s.version.dag_id == dag_id})
-    except Exception as exc:  # noqa: BLE001
-        log.warning("ddtrack could not count suspects: %s: %s", type(exc).__name__, exc)
-    try:
-        report = queries.pii_report(ctx.sources, allowed=ctx.allowed)
-        counts["pii"] = sum(1 for d in report.pii_outputs if dag_id is None or d.dag_id == dag_id)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("ddtrack could not count PII outputs: %s: %s", type(exc).__name__, exc)
+    fresh = queries.freshness_counts(ctx.sources, allowed=ctx.allowed)
+    pairs = [fresh.get(dag_id, (0, 0))] if dag_id else list(fresh.values())
+    counts["stale"] = sum(p[0] for p in pairs)
+    counts["overdue"] = sum(p[1] for p in pairs)
+    found = queries.suspects(ctx.sources, allowed=ctx.allowed)
+    counts["suspect"] = len({s.version.output_id for s in found if not dag_id or s.version.dag_id == dag_id})
+    report = queries.pii_report(ctx.sources, allowed=ctx.allowed)
+    counts["pii"] = sum(1 for d in report.pii_outputs if not dag_id or d.dag_id == dag_id)
+    return counts
+
+
+def badge_links(counts: dict[str, int]) -> html.Div | None:
+    """The counts as badges linking to the pages that list them; None when all are zero."""
     labels = (
         ("stale", "stale output", "stale outputs", href("suspects")),
         ("overdue", "overdue output", "overdue outputs", href("suspects")),
@@ -185,9 +187,22 @@ def badges_row(ctx: PageContext, dag_id: str | None = None) -> html.Div | None:
         for key, one, many, url in labels
         if counts.get(key)
     ]
-    if not items:
-        return None
-    return html.Div(items, className="dd-badges dd-across-badges")
+    return html.Div(items, className="dd-badges dd-across-badges") if items else None
+
+
+def register(app) -> None:
+    @app.callback(Output("across-badges", "children"), Input("across-badges-dag", "data"))
+    def fill_badges(dag_id: Any) -> Any:
+        """The user's readable DAGs are asked again here: the callback can be called directly."""
+        ctx = request_context()
+        dag_id = dag_id if isinstance(dag_id, str) else ""
+        if dag_id and not ctx.can_read(dag_id):
+            return None
+        try:
+            return badge_links(badge_counts(ctx, dag_id or None))
+        except Exception as exc:  # noqa: BLE001 - badges are extras: never an error on the page
+            log.warning("ddtrack could not count stale, suspect and PII outputs: %s: %s", type(exc).__name__, exc)
+            return None
 
 
 SEARCH_KINDS = ("dag", "task", "output", "column", "tag", "uri")

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 from dash import Dash, Input, Output, dcc, html
 
 from ddtrack.queries import MetastoreUnavailable
-from ddtrack.views import common
+from ddtrack.views import across, common
 from ddtrack.views.common import empty_state, error_state, metastore_unavailable
 from ddtrack.views.context import request_context
 from ddtrack.views.pages import (
@@ -124,7 +124,7 @@ def create_dash_app(requests_prefix: str = "/ddtrack/") -> Dash:
         search = search if isinstance(search, str) else ""
         return render(pathname[:2000], search[:10_000], requests_prefix)
 
-    for page in (home, dag, task, instance, compare, catalog, trace, suspects, pii, search_page):
+    for page in (home, dag, task, instance, compare, catalog, trace, suspects, pii, search_page, across):
         page.register(app)
     _harden(app)
     return app
@@ -165,6 +165,7 @@ INPUT_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("pii-download-button", "n_clicks"): (int,),
     ("search-q", "value"): (str,),
     ("search-kinds", "value"): (list,),
+    ("across-badges-dag", "data"): (str,),
 }
 
 

@@ -181,6 +181,9 @@ def test_flag_lists_suspects_downstream_until_reviewed(admin, viewer, example_ru
         buttons = find(page, lambda n: isinstance(n["props"].get("id"), dict))
         assert buttons, "an editor gets review buttons"
         assert not find(viewer.page("suspects"), lambda n: isinstance(n["props"].get("id"), dict))
+        words = texts(badges(admin, ""))
+        assert any("suspect version" in w for w in words), words  # home's badge
+        assert any("suspect version" in w for w in texts(badges(admin, SECRET)))  # the consumer DAG's page
         suspect = suspects[0].version
         refused = review_suspect(viewer, suspect.output_id, "viewer")
         assert refused.status_code == 200 and "Refused" in json.dumps(refused.json())
@@ -192,6 +195,23 @@ def test_flag_lists_suspects_downstream_until_reviewed(admin, viewer, example_ru
         closed = flag(admin, producer, "closing", review=True)
         assert closed.status_code == 200 and "Reviewed" in json.dumps(closed.json()), closed.text
     assert all(f.reviewed_at for f in queries.flags_of(sources(), producer.output_id, allowed=None))
+
+
+def badges(user: DashClient, dag_id: str):
+    resp = user.callback(
+        "across-badges.children",
+        {"id": "across-badges", "property": "children"},
+        [{"id": "across-badges-dag", "property": "data", "value": dag_id}],
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()["response"]["across-badges"]["children"]
+
+
+def test_badges_count_pii_outputs_and_say_nothing_of_unreadable_dags(admin, outsider, example_runs):
+    assert "1 PII output" in texts(badges(admin, "titanic"))
+    assert any("PII output" in w for w in texts(badges(admin, "")))
+    assert not texts(badges(outsider, "titanic"))  # a DAG they cannot read: nothing, not even zero
+    assert not texts(badges(outsider, ""))
 
 
 def test_markup_in_column_names_stays_text_on_catalog_and_column_pages(admin, example_runs):
