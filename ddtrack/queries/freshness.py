@@ -145,9 +145,7 @@ def summary_of(row: Any, *, now: dt.datetime | None = None, default_window: int 
 def newest_version_of(dag_id: str, task_id: str, name: str, allowed: Allowed) -> Select:
     """The newest-version statement (see :func:`stale_of`) for one output."""
     ds = Dataset.__table__
-    return _newest_versions(allowed, None).where(
-        one_dag(ds.c.dag_id, dag_id, allowed), ds.c.task_id == task_id, ds.c.name == name
-    )
+    return _newest_versions(allowed, dag_id).where(ds.c.task_id == task_id, ds.c.name == name)
 
 
 def stale_of(conn: Connection, newest: Select) -> list[StaleOutput]:
@@ -198,7 +196,7 @@ def uri_label(uri: str) -> str:
 def _newest_versions(allowed: Allowed, dag_id: str | None) -> Select:
     """The newest version of each readable output, with its try's id, run and start."""
     ds, out = Dataset.__table__, Output.__table__
-    query = (
+    return (
         select(
             ds.c.dag_id,
             ds.c.task_id,
@@ -209,11 +207,8 @@ def _newest_versions(allowed: Allowed, dag_id: str | None) -> Select:
             out.c.started_at,
         )
         .join(out, out.c.id == ds.c.latest_output_id)
-        .where(dag_filter(ds.c.dag_id, allowed))
+        .where(dag_filter(ds.c.dag_id, allowed) if dag_id is None else one_dag(ds.c.dag_id, dag_id, allowed))
     )
-    if dag_id is not None:
-        query = query.where(one_dag(ds.c.dag_id, dag_id, allowed))
-    return query
 
 
 def _newer_upstream_versions(tries: Any) -> Select:
