@@ -40,6 +40,7 @@ MAX_PAGE_SIZE = 500
 CONSUMER_RUNS = 20  # same-DAG consumers: those of the newest runs
 MAX_LISTED = 200  # producers, consumers, flags of one page
 URI_VERSIONS = 50
+_KEY_COLUMNS = tuple(Output.__table__.c[name] for name in ("dag_id", "task_id", "run_id", "name"))
 
 
 def catalog_output(
@@ -188,12 +189,7 @@ def recent(sources: Sources, n: int, *, allowed: Allowed) -> list[VersionRef]:
         if not keys:
             return []
         rows = conn.execute(
-            _version_rows().where(
-                out.c.dag_id.in_({k[0] for k in keys}),
-                out.c.task_id.in_({k[1] for k in keys}),
-                out.c.run_id.in_({k[2] for k in keys}),
-                out.c.name.in_({k[3] for k in keys}),
-            )
+            _version_rows().where(*(col.in_(sorted({k[i] for k in keys})) for i, col in enumerate(_KEY_COLUMNS)))
         ).all()
     wanted = set(keys)
     return versions_of_rows([r for r in rows if (r.dag_id, r.task_id, r.run_id, r.name) in wanted])[:n]

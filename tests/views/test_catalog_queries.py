@@ -123,6 +123,18 @@ def test_catalog_versions_page_retries_and_mapped_parts(sources):
     assert [(v.run_id, v.rows) for v in split.versions] == [("r1", 30)] and split.dataset.latest_rows == 30
 
 
+def test_catalog_page_lists_the_flags_of_every_version(sources):
+    versions = queries.catalog_output(sources, "ingest", "write_fares", "fares", allowed=ALLOWED).versions
+    r3 = next(v for v in versions if v.run_id == "r3")
+    queries.flag_version(sources, r3.output_id, "fares doubled", "alice", editable={"ingest"})
+    page = queries.catalog_output(sources, "ingest", "write_fares", "fares", allowed=ALLOWED, page_size=1)
+    assert [(f.run_id, f.note, f.flagged_by, f.reviewed_at) for f in page.flags] == [("r3", "fares doubled", "alice", None)]
+    assert page.dataset.open_flags == 1 and [v.run_id for v in page.versions] == ["r4"]
+    queries.review_version(sources, r3.output_id, "re-ingested", "bob", editable={"ingest"})
+    page = queries.catalog_output(sources, "ingest", "write_fares", "fares", allowed=ALLOWED)
+    assert page.dataset.open_flags == 0 and page.flags[0].reviewed_by == "bob"
+
+
 def test_catalog_page_of_an_unreadable_or_unknown_output_is_none(sources):
     assert queries.catalog_output(sources, "secret", "mirror", "fares_copy", allowed=ALLOWED) is None
     assert queries.catalog_output(sources, "secret", "mirror", "fares_copy", allowed=None) is not None
@@ -233,12 +245,12 @@ def test_tags_by_key_and_by_key_value(sources):
 
 def test_airflow_dag_tags(installed_store, metastore_url):
     """Tags of a real DAG, as Airflow's parser stores them in ``dag_tag``."""
-    from airflow.dag_processing.dagbag import DagBag
+    from ddtrack.integrations.airflow_compat import dag_bag
 
     target = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "catalog_tagged.py"
     if not target.exists():
         shutil.copy(Path(__file__).parent / "dags" / "catalog_tagged.py", target)
-    run_in_process(DagBag(str(target)).get_dag("catalog_tagged"), metastore_url, installed_store)
+    run_in_process(dag_bag(str(target)).get_dag("catalog_tagged"), metastore_url, installed_store)
     sources = queries.Sources(store_url=installed_store, metastore_url=metastore_url)
     mine = {"catalog_tagged"}
     owner = queries.by_tag(sources, "owner", allowed=mine)
