@@ -1,7 +1,9 @@
 """``ddtrack`` command line: the group and the failure handling every command shares.
 
 The commands live by topic: :mod:`ddtrack.cli.admin` (install, sync, cleanup, status) and
-:mod:`ddtrack.cli.across_runs` (compare, drift, alerts, checks, baseline).
+:mod:`ddtrack.cli.across_runs` (compare, drift, alerts, checks, baseline), and across DAGs
+:mod:`ddtrack.cli.catalog` (recent, history, inspect, tag, pii, search, stale),
+:mod:`ddtrack.cli.lineage` (trace, impact, path) and :mod:`ddtrack.cli.flags` (flag, review, suspects).
 
 Every command fails with one line that says what to do and a non-zero exit code, never a
 traceback: before it starts, a command checks the databases it needs
@@ -21,7 +23,11 @@ from ddtrack.queries import status as health
 from ddtrack.queries.sources import MetastoreUnavailable
 
 # Commands that read ddtrack's tables (checked at the code's revision before they start).
-STORE_READERS = ("compare", "drift", "alerts", "checks", "pin", "unpin")
+STORE_READERS = (
+    "compare", "drift", "alerts", "checks", "pin", "unpin",
+    "recent", "history", "inspect", "tag", "pii", "search", "stale", "trace", "impact", "path",
+    "flag", "review", "suspects",
+)
 
 
 def _store_url(conn: str | None) -> str:
@@ -124,8 +130,8 @@ class _Group(click.Group):
 def main() -> None:
     """ddtrack: data tracking for Apache Airflow 3.
 
-    compare, drift, alerts, checks and baseline read every DAG: the CLI is a trusted
-    operator tool (the views filter by the DAGs each user may read)."""
+    Every command reads every DAG: the CLI is a trusted operator tool (the views
+    filter by the DAGs each user may read)."""
 
 
-from ddtrack.cli import across_runs, admin  # noqa: E402,F401  (registers their commands on main)
+from ddtrack.cli import across_runs, admin, catalog, flags, lineage  # noqa: E402,F401  (registers their commands on main)

@@ -1,0 +1,145 @@
+"""Commands that walk lineage across DAGs: trace (upstream), impact (downstream) and path.
+
+They return exact versions (run ids, start times, code hashes), through shared URIs and
+Assets, with the same query layer as the trace page (``allowed=None``: a trusted tool).
+``--json`` prints the query layer's TraceResult: ``direction``, ``root``, ``nodes``,
+``edges``, ``depth``, ``truncated``, ``hidden``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ddtrack.cli import main
+from ddtrack.cli.across_runs import TRUSTED, _print_table, _require_dag, _require_run, _sources
+from ddtrack.cli.catalog import JSON_HELP, known_ids, print_json, split_tag, working
+
+DEPTH = click.IntRange(1, 50)
+
+
+def find_version_or_exit(sources: Any, dag: str, run: str, task: str, output: str | None) -> Any:
+    """The version named on the command line, or one line naming the unknown id and exit code 1."""
+    from ddtrack.queries.versions import find_version
+
+    _require_dag(sources, dag)
+    with known_ids():
+        version = find_version(sources, dag, run, task, output, allowed=None)
+    if version is None:
+        _require_run(sources, dag, run)
+        named = f"output {output!r} of task" if output else "tracked output of task"
+        raise click.ClickException(f"no {named} {task!r} in run {run!r} of DAG {dag!r}")
+    return version
+
+
+def _node_name(node: Any) -> str:
+    if node.kind == "version" and node.version is not None:
+        return node.version.name
+    if node.kind == "external":
+        return node.uri or node.label
+    return node.label
+
+
+def print_graph(title: str, result: Any) -> None:
+    """Nodes by depth from the root, then a line about what the walk left out."""
+    nodes = sorted(result.nodes, key=lambda n: (n.depth, n.kind != "version", n.dag_id or "", n.task_id or ""))
+    _print_table(
+        title, ("hops", "kind", "DAG", "run", "task", "output / URI", "started", "code", "PII", "suspect"),
+        ((n.depth, n.kind, n.dag_id, n.run_id, n.task_id, _node_name(n), n.started_at, (n.code_hash or "")[:12],
+          n.pii, n.suspect) for n in nodes),
+    )
+    notes = []
+    if result.hidden:
+        notes.append(f"{result.hidden} node(s) in DAGs you cannot read")
+    if result.truncated:
+        notes.append(f"cut at {result.depth} hops or the node cap: raise --depth to see further")
+    if notes:
+        click.echo("; ".join(notes))
+
+
+@main.command(epilog=TRUSTED)
+@click.argument("dag")
+@click.argument("run")
+@click.argument("task")
+@click.argument("output", required=False)
+@click.option("--depth", type=DEPTH, default=10, show_default=True, help="At most this many hops upstream.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def trace(dag: str, run: str, task: str, output: str | None, depth: int, as_json: bool) -> None:
+    """Where an output version came from: the tries, code, inputs and external URIs that made it,
+    across DAGs through shared URIs and Assets (OUTPUT: default the task's only or first output)."""
+    from ddtrack.queries.trace import trace as walk
+
+    sources = _sources()
+    version = find_version_or_exit(sources, dag, run, task, output)
+    with working(f"tracing {dag}.{task}.{version.name} upstream"):
+        result = walk(sources, version.output_id, allowed=None, depth=depth)
+    if as_json:
+        print_json(result)
+    else:
+        print_graph(f"upstream of {dag}.{task}.{version.name} in {run}", result)
+
+
+@main.command(epilog=TRUSTED)
+@click.argument("dag", required=False)
+@click.argument("run", required=False)
+@click.argument("task", required=False)
+@click.argument("output", required=False)
+@click.option("--uri", help="Start from this URI (an external input, or any output's URI) instead.")
+@click.option("--tag", "tag", metavar="KEY[=VALUE]", help="Start from every output with this tag instead.")
+@click.option("--depth", type=DEPTH, default=10, show_default=True, help="At most this many hops downstream.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def impact(dag: str | None, run: str | None, task: str | None, output: str | None, uri: str | None,
+           tag: str | None, depth: int, as_json: bool) -> None:
+    """Everything that consumed an output version (DAG RUN TASK [OUTPUT]), a URI (--uri) or the
+    outputs with a tag (--tag), across DAGs, with the exact versions."""
+    from ddtrack.queries.trace import impact as walk
+
+    given = [dag is not None, uri is not None, tag is not None]
+    if sum(given) != 1:
+        raise click.UsageError("give DAG RUN TASK [OUTPUT], or --uri URI, or --tag KEY[=VALUE] (one of them)")
+    if dag is not None and task is None:
+        raise click.UsageError("give DAG RUN TASK [OUTPUT]: RUN and TASK are missing" if run is None
+                               else "give DAG RUN TASK [OUTPUT]: TASK is missing")
+    sources = _sources()
+    if tag is not None:
+        split_tag(tag)
+        start, what = {"tag": tag}, f"outputs tagged {tag}"
+    elif uri is not None:
+        start, what = {"uri": uri}, uri
+    else:
+        version = find_version_or_exit(sources, dag, run, task, output)
+        start, what = {"output_id": version.output_id}, f"{dag}.{task}.{version.name} in {run}"
+    with working(f"finding what consumed {what}"), known_ids():
+        result = walk(sources, allowed=None, depth=depth, **start)
+    if uri is not None and len(result.nodes) <= 1:
+        raise click.ClickException(f"unknown URI {uri!r}: no output, input or Asset of any tracked task has it")
+    if tag is not None and not result.nodes:
+        raise click.ClickException(f"no output is tagged {tag!r}")
+    if as_json:
+        print_json(result)
+    else:
+        print_graph(f"downstream of {what}", result)
+
+
+@main.command(epilog=TRUSTED)
+@click.argument("source", metavar="FROM")
+@click.argument("target", metavar="TO")
+@click.option("--depth", type=click.IntRange(1, 50), default=20, show_default=True, help="At most this many hops.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def path(source: str, target: str, depth: int, as_json: bool) -> None:
+    """What lies between FROM and TO, downstream from FROM. Each is a task (dag.task), an output
+    (dag.task.output), a column (output.column or dag.task.output.column, e.g. passengers.age)
+    or a URI."""
+    from ddtrack.queries.path import path as between
+
+    with working(f"finding a path from {source} to {target}"), known_ids():
+        result = between(_sources(), source, target, allowed=None, max_depth=depth)
+    if result is None:
+        raise click.ClickException(f"no path from {source!r} to {target!r} within {depth} hops")
+    if as_json:
+        print_json(result)
+        return
+    nodes = sorted(result.nodes, key=lambda n: n.depth)
+    _print_table(f"from {source} to {target}", ("hops", "kind", "DAG", "task", "name"),
+                 ((n.depth, n.kind, n.dag_id, n.task_id, n.label) for n in nodes))
