@@ -17,8 +17,9 @@ Facets (the client's own classes): ``schema``, ``dataQualityMetrics`` (rowCount,
 per column nullCount, distinctCount, count, and min/max/quantiles of numeric non-PII
 columns) and the custom ``ddtrack`` facet (profile summary, link path) on each output,
 with ``outputStatistics`` (rowCount, size = in-memory bytes) as its output facet. Inputs
-(upstream task outputs, ``log_input`` URIs, Asset inlets) are listed as datasets only:
-ddtrack profiles what a task writes, and the producer's event carries those statistics.
+are upstream task outputs (named as their producer named them, with ``schema`` and the
+``dataQualityMetrics`` input facet from the producer's profile), ``log_input`` URIs and
+Asset inlets (datasets only: ddtrack does not profile what a task reads).
 
 Limit: a ``PythonOperator(python_callable=track(f))`` has the provider's PythonExtractor,
 which does not ask the operator, so its events stay as the provider makes them.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ FACET_KEY = "ddtrack"
 # The facet's schema identifier (a URN: ddtrack publishes no schema server of its own).
 SCHEMA_URL = "urn:ddtrack:facets:DdtrackDatasetFacet:1-0-0"
 NUMERIC_KINDS = ("int", "float")
+MAX_UPSTREAM = 10
 
 
 def provider_active() -> bool:
@@ -57,16 +59,42 @@ def attach(context: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
     previous = getattr(task, METHOD, None)
     previous = getattr(previous, "__ddtrack_previous__", previous)  # an earlier try's, replaced
     key = _try_key(record)
+    upstream = upstream_records(context, record)
 
     def get_openlineage_facets_on_complete(task_instance: Any = None) -> Any:
         lineage = previous(task_instance) if callable(previous) else None
         if task_instance is not None and _try_key(task_instance) != key:
             return lineage or _empty_lineage()  # a later try that did not reach its end
-        return operator_lineage(record, getattr(task, "outlets", None) or [], lineage)
+        return operator_lineage(record, getattr(task, "outlets", None) or [], lineage, upstream)
 
     get_openlineage_facets_on_complete.__ddtrack_previous__ = previous  # type: ignore[attr-defined]
     setattr(task, METHOD, get_openlineage_facets_on_complete)
     return True
+
+
+def upstream_records(context: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, tuple[dict, list]]:
+    """Upstream task id -> (its ddtrack record, its outlets), for the upstream tasks whose
+    outputs this try reads: so that an input is named as its producer named it, and carries
+    the producer's profile. One XCom read per upstream task (at most :data:`MAX_UPSTREAM`),
+    done here, in the task, because the provider's listener runs in a fork of it. A mapped
+    upstream gives its first index's record (names), without profile (several versions)."""
+    from ddtrack.record import XCOM_KEY, is_record
+
+    task_ids = list(dict.fromkeys(i["task_id"] for i in record.get("inputs") or [] if i.get("kind") == "task"))
+    dag, ti = context.get("dag"), context.get("ti")
+    found: dict[str, tuple[dict, list]] = {}
+    for task_id in task_ids[:MAX_UPSTREAM]:
+        value = ti.xcom_pull(task_ids=task_id, key=XCOM_KEY)
+        if not isinstance(value, Mapping) and isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+            records = [v for v in value if is_record(v)]
+            if len(records) > 1:
+                value = dict(records[0], outputs=[{**o, "profile": None} for o in records[0]["outputs"]])
+            else:
+                value = records[0] if records else None
+        if is_record(value):
+            operator = getattr(dag, "task_dict", {}).get(task_id)
+            found[task_id] = (value, list(getattr(operator, "outlets", None) or []))
+    return found
 
 
 def _try_key(obj: Any) -> tuple:
@@ -81,28 +109,29 @@ def _empty_lineage() -> Any:
     return OperatorLineage()
 
 
-def operator_lineage(record: Mapping[str, Any], outlets: list[Any], merge_with: Any = None) -> Any:
-    """The provider's ``OperatorLineage`` for a try: its outputs (with facets) and inputs."""
+def operator_lineage(
+    record: Mapping[str, Any], outlets: list[Any], merge_with: Any = None, upstream: Mapping[str, tuple] | None = None
+) -> Any:
+    """The provider's ``OperatorLineage`` for a try: its outputs and inputs, with facets."""
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import InputDataset, OutputDataset
 
     outputs: dict[tuple[str, str], Any] = {}
-    asset_uri = _outlet_uris(record, outlets)
+    ids, unmatched = output_ids(record, outlets)
     for output in record.get("outputs") or []:
-        namespace, name = dataset_id(record, output, asset_uri.get(output["name"]))
+        namespace, name = ids[output["name"]]
         outputs[(namespace, name)] = OutputDataset(
-            namespace=namespace,
-            name=name,
-            facets=dataset_facets(record, output),
-            outputFacets=output_facets(output),
+            namespace=namespace, name=name, facets=dataset_facets(record, output), outputFacets=output_facets(output)
         )
-    for uri in asset_uri.get(None, []):
-        namespace, name = uri_dataset_id(uri) or ("", "")
-        if namespace and (namespace, name) not in outputs:
-            outputs[(namespace, name)] = OutputDataset(namespace=namespace, name=name)
+    for ref in unmatched:
+        outputs.setdefault(ref, OutputDataset(namespace=ref[0], name=ref[1]))
     inputs: dict[tuple[str, str], Any] = {}
-    for ref in input_ids(record):
-        inputs.setdefault(ref, InputDataset(namespace=ref[0], name=ref[1]))
+    for ref, producer in input_ids(record, upstream or {}):
+        if ref not in inputs:
+            profile = (producer or {}).get("profile") or {}
+            inputs[ref] = InputDataset(
+                namespace=ref[0], name=ref[1], facets=_schema_facet(profile), inputFacets=_input_metrics(profile)
+            )
     lineage = OperatorLineage(inputs=list(inputs.values()), outputs=list(outputs.values()))
     if merge_with is not None:
         lineage.inputs[:0] = [d for d in merge_with.inputs if (d.namespace, d.name) not in inputs]
@@ -112,24 +141,28 @@ def operator_lineage(record: Mapping[str, Any], outlets: list[Any], merge_with: 
     return lineage
 
 
-def _outlet_uris(record: Mapping[str, Any], outlets: list[Any]) -> dict[Any, Any]:
-    """Output name -> the URI of the Asset outlet it stands for (the same match as the asset
-    events' summary), for outputs that have no URI of their own; under None, the outlets'
-    URIs that no output stands for."""
+def output_ids(record: Mapping[str, Any], outlets: list[Any]) -> tuple[dict[str, tuple[str, str]], list[tuple[str, str]]]:
+    """(output name -> (namespace, name)), and the Asset outlets no output stands for.
+
+    An output without a URI of its own takes the URI of the Asset outlet it stands for
+    (the same match as the asset events' summary), so that ddtrack's statistics land on
+    the dataset Airflow's provider names for that Asset."""
     from ddtrack.integrations.asset_events import matching_output
 
     outputs = record.get("outputs") or []
-    result: dict[Any, Any] = {None: []}
+    asset_uri: dict[str, str] = {}
+    unmatched: list[tuple[str, str]] = []
     for asset in outlets:
         uri = getattr(asset, "uri", None)
         if not uri or getattr(asset, "name", None) is None:
             continue
         output = matching_output(outputs, asset) if outputs else None
         if output is not None and not output.get("uri"):
-            result.setdefault(output["name"], uri)
+            asset_uri.setdefault(output["name"], uri)
         elif output is None or output.get("uri") != uri:
-            result[None].append(uri)
-    return result
+            unmatched.extend(filter(None, [uri_dataset_id(uri)]))
+    ids = {o["name"]: dataset_id(record, o, asset_uri.get(o["name"])) for o in outputs}
+    return ids, [ref for ref in unmatched if ref not in ids.values()]
 
 
 @functools.cache
@@ -169,49 +202,73 @@ def uri_dataset_id(uri: str) -> tuple[str, str] | None:
     return parts.scheme, parts.path or uri
 
 
-def input_ids(record: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(namespace, name) of the try's inputs: upstream task outputs, URIs, Asset inlets."""
-    ids: list[tuple[str, str]] = []
+def input_ids(record: Mapping[str, Any], upstream: Mapping[str, tuple]) -> list[tuple[tuple[str, str], Any]]:
+    """((namespace, name), the producer's output or None) of each input: upstream task
+    outputs (named as their producer named them), ``log_input`` URIs, Asset inlets."""
+    found: list[tuple[tuple[str, str], Any]] = []
     for item in record.get("inputs") or []:
         if item.get("kind") == "task":
-            ids.append((_namespace(), f"{record['dag_id']}/{item['task_id']}/{item.get('name') or 'return_value'}"))
+            key = item.get("name") or "return_value"
+            producer, outlets = upstream.get(item["task_id"], (None, []))
+            output = next((o for o in (producer or {}).get("outputs") or [] if o["name"] == key), None)
+            if output is not None:
+                found.append((output_ids(producer, outlets)[0][key], output))
+            else:
+                found.append(((_namespace(), f"{record['dag_id']}/{item['task_id']}/{key}"), None))
         elif item.get("kind") == "asset" and item.get("direction") == "output":
             continue  # an outlet: among the outputs
         elif item.get("uri"):
-            found = uri_dataset_id(item["uri"])
-            ids.append(found or (_namespace(), str(item["uri"])))
+            found.append((uri_dataset_id(item["uri"]) or (_namespace(), str(item["uri"])), None))
         elif item.get("name"):
-            ids.append((_namespace(), f"{record['dag_id']}/{record['task_id']}/input/{item['name']}"))
-    return list(dict.fromkeys(ids))
+            found.append(((_namespace(), f"{record['dag_id']}/{record['task_id']}/input/{item['name']}"), None))
+    return found
 
 
 def dataset_facets(record: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, Any]:
     """``schema``, ``dataQualityMetrics`` and ``ddtrack`` of one output."""
     from openlineage.client.facet_v2 import data_quality_metrics_dataset as dq
-    from openlineage.client.facet_v2 import schema_dataset
 
     profile = output.get("profile") or {}
-    facets: dict[str, Any] = {}
-    if profile.get("schema"):
-        facets["schema"] = schema_dataset.SchemaDatasetFacet(
-            fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=str(c["name"]), type=str(c.get("dtype")), ordinal_position=i + 1)
-                for i, c in enumerate(profile["schema"])
-            ]
-        )
+    facets = _schema_facet(profile)
     if profile.get("columns") or profile.get("rows") is not None:
-        pii = set(profile.get("pii") or [])
         facets["dataQualityMetrics"] = dq.DataQualityMetricsDatasetFacet(
-            rowCount=profile.get("rows"),
-            bytes=profile.get("memory_bytes"),
-            columnMetrics={
-                str(c["name"]): dq.ColumnMetrics(**column_metrics(c, c["name"] in pii))
-                for c in profile.get("columns") or []
-                if c.get("kind") != "error"
-            },
+            rowCount=profile.get("rows"), bytes=profile.get("memory_bytes"), columnMetrics=_column_metrics(profile, dq.ColumnMetrics)
         )
     facets[FACET_KEY] = ddtrack_facet(record, output)
     return facets
+
+
+def _schema_facet(profile: Mapping[str, Any]) -> dict[str, Any]:
+    from openlineage.client.facet_v2 import schema_dataset
+
+    if not profile.get("schema"):
+        return {}
+    fields = [
+        schema_dataset.SchemaDatasetFacetFields(name=str(c["name"]), type=str(c.get("dtype")), ordinal_position=i + 1)
+        for i, c in enumerate(profile["schema"])
+    ]
+    return {"schema": schema_dataset.SchemaDatasetFacet(fields=fields)}
+
+
+def _input_metrics(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """``dataQualityMetrics`` as an input facet, where the spec places it for inputs."""
+    from openlineage.client.facet_v2 import data_quality_metrics_input_dataset as dqi
+
+    if not profile.get("columns") and profile.get("rows") is None:
+        return {}
+    facet = dqi.DataQualityMetricsInputDatasetFacet(
+        rowCount=profile.get("rows"), bytes=profile.get("memory_bytes"), columnMetrics=_column_metrics(profile, dqi.ColumnMetrics)
+    )
+    return {"dataQualityMetrics": facet}
+
+
+def _column_metrics(profile: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    pii = set(profile.get("pii") or [])
+    return {
+        str(c["name"]): cls(**column_metrics(c, c["name"] in pii))
+        for c in profile.get("columns") or []
+        if c.get("kind") != "error"
+    }
 
 
 def column_metrics(column: Mapping[str, Any], pii: bool) -> dict[str, Any]:
