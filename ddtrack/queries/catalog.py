@@ -50,11 +50,13 @@ def catalog_output(
     version, the outputs written to the same URI, the tasks that read it, its tags, flags,
     staleness and freshness. None when the caller may not read it or it was never recorded."""
     page, page_size = max(0, int(page)), max(1, min(int(page_size), MAX_PAGE_SIZE))
-    ds = Dataset.__table__
+    ds, out = Dataset.__table__, Output.__table__
     now, default = utcnow(), conf.default_fresh_within()
     with store_conn(sources) as conn:
         row = conn.execute(
-            select(ds).where(one_dag(ds.c.dag_id, dag_id, allowed), ds.c.task_id == task_id, ds.c.name == name)
+            select(ds, out.c.task_run_id.label("latest_try"))
+            .outerjoin(out, out.c.id == ds.c.latest_output_id)
+            .where(one_dag(ds.c.dag_id, dag_id, allowed), ds.c.task_id == task_id, ds.c.name == name)
         ).first()
         if row is None:
             return None
@@ -62,9 +64,8 @@ def catalog_output(
         run_ids = _version_runs(conn, dag_id, task_id, name, page * page_size, page_size)
         versions = _versions(conn, dag_id, task_id, name, run_ids)
         newest_runs = run_ids if page == 0 else _version_runs(conn, dag_id, task_id, name, 0, CONSUMER_RUNS)
-        latest_try = _try_of(conn, row.latest_output_id)
-        columns = _columns(conn, latest_try, name)
-        dataset.tags = _tags(conn, latest_try, name)
+        columns = _columns(conn, row.latest_try, name)
+        dataset.tags = _tags(conn, row.latest_try, name)
         stale = stale_of(conn, newest_version_of(dag_id, task_id, name, allowed))
         dataset.stale_reason = stale[0].reason if stale else None
         flags = _flags(conn, dag_id, task_id, name)
@@ -344,13 +345,6 @@ def _uri_versions(conn: Connection, uri: str, allowed: Allowed) -> list[VersionR
 # -- one output's surroundings ------------------------------------------------------------
 
 
-def _try_of(conn: Connection, output_id: int | None) -> int | None:
-    if output_id is None:
-        return None
-    out = Output.__table__
-    return conn.execute(select(out.c.task_run_id).where(out.c.id == output_id)).scalar()
-
-
 def _columns(conn: Connection, task_run_id: int | None, name: str) -> list[ColumnDetail]:
     if task_run_id is None:
         return []
@@ -399,16 +393,15 @@ def _producers(conn: Connection, row: Any, allowed: Allowed) -> tuple[list[Versi
     included); others are counted. Without a URI, the output is its only producer."""
     ds, out = Dataset.__table__, Output.__table__
     same = ds.c.uri == row.uri if row.uri else ds.c.id == row.id
-    ids = [
-        r.latest_output_id
-        for r in conn.execute(
-            select(ds.c.latest_output_id)
-            .where(same, dag_filter(ds.c.dag_id, allowed), ds.c.latest_output_id.is_not(None))
+    versions = versions_of_rows(
+        conn.execute(
+            _version_rows()
+            .join(ds, ds.c.latest_output_id == out.c.id)
+            .where(same, dag_filter(ds.c.dag_id, allowed))
             .order_by(ds.c.last_seen_at.desc())
             .limit(MAX_LISTED)
         )
-    ]
-    versions = versions_of_rows(conn.execute(_version_rows().where(out.c.id.in_(ids)))) if ids else []
+    )
     hidden = _count_tasks(conn, ds, and_(same, dag_hidden(ds.c.dag_id, allowed))) if row.uri else 0
     return versions, hidden
 
