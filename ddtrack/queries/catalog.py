@@ -146,9 +146,11 @@ def catalog_uri(sources: Sources, uri: str, *, allowed: Allowed) -> UriPage | No
             )
         ]
         hidden_producers = _count_tasks(conn, ds, and_(ds.c.uri == uri, dag_hidden(ds.c.dag_id, allowed)))
-        tasks = _lineage_tasks(conn, and_(lin.c.uri == uri, dag_filter(lin.c.dag_id, allowed)))
-        asset_producers = [t for t in tasks if t[0] == "output" and t[1].via == "asset"]
+        # Readers, and Asset outlets (outputs written to the URI are the producers above).
+        read_or_outlet = or_(lin.c.direction == "input", lin.c.kind == "asset")
+        tasks = _lineage_tasks(conn, and_(lin.c.uri == uri, read_or_outlet, dag_filter(lin.c.dag_id, allowed)))
         consumers = [t for d, t in tasks if d == "input"]
+        outlets = [t for d, t in tasks if d == "output"]
         hidden_readers = _count_tasks(
             conn, lin, and_(lin.c.uri == uri, lin.c.direction == "input", dag_hidden(lin.c.dag_id, allowed))
         )
@@ -165,7 +167,7 @@ def catalog_uri(sources: Sources, uri: str, *, allowed: Allowed) -> UriPage | No
         uri=uri,
         is_asset=is_asset is not None,
         producers=producers,
-        asset_producers=[t for _, t in asset_producers],
+        asset_producers=outlets,
         consumers=consumers,
         versions=versions,
         hidden_producers=hidden_producers + hidden_writers,
