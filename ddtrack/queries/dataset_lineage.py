@@ -5,8 +5,10 @@ Nodes are ``"dataset:<dag>/<task>/<name>"``, ``"task:<dag>/<task>"`` and ``"uri:
 A dataset is read by the tasks that read it in its newest run (same DAG, through the
 ``(dag_id, run_id, upstream_task_id)`` index) and by every task that read its URI or an
 Asset its task wrote (across DAGs, through the ``(uri, direction)`` index). Every
-statement takes a whole frontier in bounded batches and marks each row readable or not in
-SQL (:func:`~ddtrack.queries.access.dag_filter`); callers name only readable nodes.
+statement takes a whole frontier in bounded batches. The walk reads whatever DAG a node is
+in (it passes through DAGs the caller may not read); callers then ask which DAGs the caller
+may read, in SQL and once (:func:`~ddtrack.queries.versions.readable_dags`), and name only
+those.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import Allowed, dag_filter
 from ddtrack.store.models import Dataset, Lineage, Output
 
 BATCH = 100
@@ -36,7 +37,6 @@ class DatasetRow:
     pii_free: bool
     pii_columns: tuple[str, ...]
     latest_output_id: int | None
-    visible: bool
 
     @property
     def node(self) -> str:
@@ -61,42 +61,42 @@ def _batches(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
         yield items[i : i + size]
 
 
-def _select(allowed: Allowed):
+def _select():
     ds = Dataset.__table__
     return select(
         ds.c.id, ds.c.dag_id, ds.c.task_id, ds.c.name, ds.c.uri, ds.c.has_pii, ds.c.pii_free, ds.c.pii_columns,
-        ds.c.latest_output_id, dag_filter(ds.c.dag_id, allowed).label("visible"),
+        ds.c.latest_output_id,
     )
 
 
 def _row(r: Any) -> DatasetRow:
     return DatasetRow(
         int(r.id), r.dag_id, r.task_id, r.name, r.uri, bool(r.has_pii), bool(r.pii_free),
-        tuple(r.pii_columns or ()), None if r.latest_output_id is None else int(r.latest_output_id), bool(r.visible),
+        tuple(r.pii_columns or ()), None if r.latest_output_id is None else int(r.latest_output_id),
     )
 
 
-def datasets_where(conn: Connection, where: Any, allowed: Allowed, limit: int = 10_000) -> list[DatasetRow]:
+def datasets_where(conn: Connection, where: Any, limit: int = 10_000) -> list[DatasetRow]:
     ds = Dataset.__table__
-    rows = conn.execute(_select(allowed).where(where).order_by(ds.c.dag_id, ds.c.task_id, ds.c.name).limit(limit))
+    rows = conn.execute(_select().where(where).order_by(ds.c.dag_id, ds.c.task_id, ds.c.name).limit(limit))
     return [_row(r) for r in rows]
 
 
-def datasets_of_tasks(conn: Connection, tasks: Iterable[tuple[str, str]], allowed: Allowed) -> list[DatasetRow]:
+def datasets_of_tasks(conn: Connection, tasks: Iterable[tuple[str, str]]) -> list[DatasetRow]:
     """The outputs each (dag, task) writes."""
     ds = Dataset.__table__
     found: list[DatasetRow] = []
     for batch in _batches(sorted(set(tasks))):
         match = or_(*(and_(ds.c.dag_id == d, ds.c.task_id == t) for d, t in batch))
-        found += datasets_where(conn, match, allowed)
+        found += datasets_where(conn, match)
     return found
 
 
-def readers(conn: Connection, datasets: Iterable[DatasetRow], allowed: Allowed) -> dict[str, set[tuple[str, str, bool]]]:
-    """``dataset node -> {(dag, task, readable)}``: the tasks that read each dataset."""
+def readers(conn: Connection, datasets: Iterable[DatasetRow]) -> dict[str, set[tuple[str, str]]]:
+    """``dataset node -> {(dag, task)}``: the tasks that read each dataset."""
     datasets = list(datasets)
     out, lin = Output.__table__, Lineage.__table__
-    found: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     latest = [d.latest_output_id for d in datasets if d.latest_output_id is not None]
     newest: dict[int, Any] = {}
     for batch in _batches(latest, 500):
@@ -112,17 +112,12 @@ def readers(conn: Connection, datasets: Iterable[DatasetRow], allowed: Allowed) 
             )
         )
         rows = conn.execute(
-            select(
-                lin.c.dag_id, lin.c.task_id, lin.c.upstream_task_id, lin.c.upstream_output,
-                dag_filter(lin.c.dag_id, allowed).label("visible"),
-            )
+            select(lin.c.dag_id, lin.c.task_id, lin.c.upstream_task_id, lin.c.upstream_output)
             .where(match, lin.c.kind == "task", lin.c.direction == "input")
             .distinct()
         ).all()
         for r in rows:
-            found[dataset_node(r.dag_id, r.upstream_task_id, r.upstream_output)].add(
-                (r.dag_id, r.task_id, bool(r.visible))
-            )
+            found[dataset_node(r.dag_id, r.upstream_task_id, r.upstream_output)].add((r.dag_id, r.task_id))
     # URIs each dataset stands for: its own, and Assets its newest try wrote.
     uris: dict[str, set[str]] = defaultdict(set)
     for d in datasets:
@@ -140,22 +135,22 @@ def readers(conn: Connection, datasets: Iterable[DatasetRow], allowed: Allowed) 
             for d in by_try[int(r.task_run_id)]:
                 if r.uri:
                     uris[r.uri].add(d.node)
-    for uri, tasks in uri_readers(conn, uris, allowed).items():
+    for uri, tasks in uri_readers(conn, uris).items():
         for node in uris[uri]:
             found[node] |= tasks
     return found
 
 
-def uri_readers(conn: Connection, uris: Iterable[str], allowed: Allowed) -> dict[str, set[tuple[str, str, bool]]]:
-    """``uri -> {(dag, task, readable)}``: the tasks that read each URI (any run)."""
+def uri_readers(conn: Connection, uris: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
+    """``uri -> {(dag, task)}``: the tasks that read each URI (any run)."""
     lin = Lineage.__table__
-    found: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for batch in _batches(sorted(set(uris))):
         rows = conn.execute(
-            select(lin.c.uri, lin.c.dag_id, lin.c.task_id, dag_filter(lin.c.dag_id, allowed).label("visible"))
+            select(lin.c.uri, lin.c.dag_id, lin.c.task_id)
             .where(lin.c.uri.in_(batch), lin.c.direction == "input")
             .distinct()
         ).all()
         for r in rows:
-            found[r.uri].add((r.dag_id, r.task_id, bool(r.visible)))
+            found[r.uri].add((r.dag_id, r.task_id))
     return found

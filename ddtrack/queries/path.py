@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import Allowed, dag_filter, may_read
+from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.dataset_lineage import (
     DatasetRow,
     datasets_of_tasks,
@@ -20,6 +20,7 @@ from ddtrack.queries.dataset_lineage import (
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.trace import HIDDEN_LABEL, UnknownNode
 from ddtrack.queries.types import TraceEdge, TraceNode, TraceResult
+from ddtrack.queries.versions import readable_dags
 from ddtrack.store.models import CatalogEntry, Dataset, Lineage, TaskRun
 
 BATCH = 100
@@ -32,9 +33,8 @@ def _spec_nodes(conn: Connection, spec: str, allowed: Allowed) -> dict[str, Data
     found: dict[str, DatasetRow | None] = {}
     ds, r, lin, cat = Dataset.__table__, TaskRun.__table__, Lineage.__table__, CatalogEntry.__table__
     if "://" in spec:
-        for d in datasets_where(conn, ds.c.uri == spec, allowed, limit=100):
-            if d.visible:
-                found[d.node] = d
+        for d in datasets_where(conn, and_(ds.c.uri == spec, dag_filter(ds.c.dag_id, allowed)), limit=100):
+            found[d.node] = d
         read = conn.execute(
             select(lin.c.id).where(lin.c.uri == spec, dag_filter(lin.c.dag_id, allowed)).limit(1)
         ).first()
@@ -45,14 +45,14 @@ def _spec_nodes(conn: Connection, spec: str, allowed: Allowed) -> dict[str, Data
     if len(parts) < 2 or not all(parts):
         return found
     dag = parts[0]
-    if may_read(dag, allowed):
-        task = ".".join(parts[1:])
-        if conn.execute(select(r.c.id).where(r.c.dag_id == dag, r.c.task_id == task).limit(1)).first():
-            found[task_node(dag, task)] = None
-        if len(parts) >= 3:
-            task, name = ".".join(parts[1:-1]), parts[-1]
-            for d in datasets_where(conn, and_(ds.c.dag_id == dag, ds.c.task_id == task, ds.c.name == name), allowed, 1):
-                found[d.node] = d
+    task = ".".join(parts[1:])
+    if conn.execute(select(r.c.id).where(one_dag(r.c.dag_id, dag, allowed), r.c.task_id == task).limit(1)).first():
+        found[task_node(dag, task)] = None
+    if len(parts) >= 3:
+        task, name = ".".join(parts[1:-1]), parts[-1]
+        output = and_(one_dag(ds.c.dag_id, dag, allowed), ds.c.task_id == task, ds.c.name == name)
+        for d in datasets_where(conn, output, 1):
+            found[d.node] = d
     # A column of an output: "dag.task.output.column", or "output.column" where output is an
     # output's name, its task's id, or the end of it ("passengers" for load_passengers).
     column = parts[-1]
@@ -75,18 +75,17 @@ def _spec_nodes(conn: Connection, spec: str, allowed: Allowed) -> dict[str, Data
     for i in range(0, len(wanted_list), BATCH):
         batch = wanted_list[i : i + BATCH]
         match = or_(*(and_(ds.c.dag_id == d, ds.c.task_id == t, ds.c.name == n) for d, t, n in batch))
-        for d in datasets_where(conn, match, allowed):
+        for d in datasets_where(conn, and_(match, dag_filter(ds.c.dag_id, allowed))):
             found[d.node] = d
     return found
 
 
 def _path_search(
-    conn: Connection, starts: dict[str, DatasetRow | None], targets: set[str], allowed: Allowed, max_depth: int
-) -> tuple[list[str], dict[str, DatasetRow], dict[str, bool]] | None:
+    conn: Connection, starts: dict[str, DatasetRow | None], targets: set[str], max_depth: int
+) -> tuple[list[str], dict[str, DatasetRow]] | None:
     """Breadth-first from every start at once: the shortest node sequence to a target."""
     parent: dict[str, str | None] = dict.fromkeys(starts)
     rows: dict[str, DatasetRow] = {n: d for n, d in starts.items() if d is not None}
-    visible: dict[str, bool] = {n: (d.visible if d is not None else True) for n, d in starts.items()}
     frontier = list(starts)
     for _ in range(2 * max_depth + 1):
         hit = next((n for n in frontier if n in targets), None)
@@ -94,25 +93,20 @@ def _path_search(
             chain = [hit]
             while parent[chain[-1]] is not None:
                 chain.append(parent[chain[-1]])
-            return chain[::-1], rows, visible
+            return chain[::-1], rows
         if not frontier:
             return None
         step: list[tuple[str, str]] = []
         datasets = [rows[n] for n in frontier if n.startswith("dataset:")]
-        for node, tasks in readers(conn, datasets, allowed).items():
-            for dag, task, ok in sorted(tasks):
-                step.append((node, task_node(dag, task)))
-                visible.setdefault(task_node(dag, task), ok)
+        for node, tasks in readers(conn, datasets).items():
+            step += [(node, task_node(dag, task)) for dag, task in sorted(tasks)]
         uris = [n[4:] for n in frontier if n.startswith("uri:")]
-        for uri, tasks in uri_readers(conn, uris, allowed).items():
-            for dag, task, ok in sorted(tasks):
-                step.append((f"uri:{uri}", task_node(dag, task)))
-                visible.setdefault(task_node(dag, task), ok)
+        for uri, tasks in uri_readers(conn, uris).items():
+            step += [(f"uri:{uri}", task_node(dag, task)) for dag, task in sorted(tasks)]
         tasks = [tuple(n[5:].split("/", 1)) for n in frontier if n.startswith("task:")]
-        for d in datasets_of_tasks(conn, tasks, allowed):
+        for d in datasets_of_tasks(conn, tasks):
             step.append((d.task, d.node))
             rows.setdefault(d.node, d)
-            visible.setdefault(d.node, d.visible)
         frontier = []
         for source, target in step:
             if target not in parent:
@@ -140,16 +134,17 @@ def path(sources: Sources, source: str, target: str, *, allowed: Allowed, max_de
         ends = _spec_nodes(conn, target, allowed)
         if not ends:
             raise UnknownNode(target)
-        found = _path_search(conn, starts, set(ends), allowed, max_depth)
+        found = _path_search(conn, starts, set(ends), max_depth)
         if found is None:
-            found = _path_search(conn, ends, set(starts), allowed, max_depth)
-    if found is None:
-        return None
-    chain, rows, visible = found
+            found = _path_search(conn, ends, set(starts), max_depth)
+        if found is None:
+            return None
+        chain, rows = found
+        readable = readable_dags(conn, {_dag_of(n) for n in chain if not n.startswith("uri:")}, allowed)
     shown: dict[str, str] = {}
     nodes: list[TraceNode] = []
     for i, node in enumerate(chain):
-        if not visible.get(node, False):
+        if not node.startswith("uri:") and _dag_of(node) not in readable:
             shown[node] = f"hidden:{sum(1 for n in nodes if n.kind == 'hidden') + 1}"
             nodes.append(TraceNode(shown[node], "hidden", HIDDEN_LABEL, i))
             continue
@@ -170,3 +165,8 @@ def path(sources: Sources, source: str, target: str, *, allowed: Allowed, max_de
     return TraceResult(
         "path", shown[chain[0]], nodes, edges, max_depth, hidden=sum(1 for n in nodes if n.kind == "hidden")
     )
+
+
+def _dag_of(node: str) -> str:
+    """The DAG of a "dataset:<dag>/..." or "task:<dag>/..." node."""
+    return node.split(":", 1)[1].split("/", 1)[0]

@@ -18,6 +18,7 @@ from ddtrack.queries.dataset_lineage import DatasetRow, datasets_of_tasks, datas
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.queries.trace import HIDDEN_LABEL
 from ddtrack.queries.types import DatasetSummary, PiiReport
+from ddtrack.queries.versions import readable_dags
 from ddtrack.store.models import Dataset
 
 MAX_DATASETS = 5000  # outputs walked at most; a report beyond that is cut (and says nothing false)
@@ -31,7 +32,7 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
     The walk passes through such DAGs: what they feed is still PII-derived."""
     ds = Dataset.__table__
     with store_conn(sources) as conn:
-        pii = datasets_where(conn, ds.c.has_pii.is_(True), allowed, limit=max_datasets)
+        pii = datasets_where(conn, ds.c.has_pii.is_(True), limit=max_datasets)
         known: dict[str, DatasetRow] = {d.node: d for d in pii}
         feeds: dict[str, set[str]] = defaultdict(set)
         outputs_of: dict[tuple[str, str], list[DatasetRow]] = {}
@@ -39,17 +40,17 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
         for _ in range(MAX_HOPS):
             if not frontier or len(known) >= max_datasets:
                 break
-            read_by = readers(conn, frontier, allowed)
-            tasks = {(dag, task) for found in read_by.values() for dag, task, _ in found}
+            read_by = readers(conn, frontier)
+            tasks = {task for found in read_by.values() for task in found}
             new_tasks = tasks - set(outputs_of)
             for task in new_tasks:
                 outputs_of[task] = []
-            for d in datasets_of_tasks(conn, new_tasks, allowed):
+            for d in datasets_of_tasks(conn, new_tasks):
                 outputs_of[(d.dag_id, d.task_id)].append(d)
             next_frontier = []
             for d in frontier:
-                for dag, task, _ in sorted(read_by.get(d.node, ())):
-                    for out in outputs_of.get((dag, task), []):
+                for task in sorted(read_by.get(d.node, ())):
+                    for out in outputs_of.get(task, []):
                         if out.pii_free:
                             continue
                         feeds[d.node].add(out.node)
@@ -58,22 +59,23 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
                             next_frontier.append(out)
             frontier = next_frontier
         via = _sources_reaching(feeds, [d.node for d in pii])
-        summaries = _summaries(conn, [d for d in known.values() if d.visible])
+        readable = readable_dags(conn, {d.dag_id for d in known.values()}, allowed)
+        summaries = _summaries(conn, [d for d in known.values() if d.dag_id in readable])
     pii_nodes = {d.node for d in pii}
 
     def label(node: str) -> str:
         d = known[node]
-        return f"{d.dag_id}.{d.task_id}.{d.name}" if d.visible else HIDDEN_LABEL
+        return f"{d.dag_id}.{d.task_id}.{d.name}" if d.dag_id in readable else HIDDEN_LABEL
 
     derived = [
         (summaries[d.id], sorted({label(s) for s in via.get(d.node, ())}))
         for d in known.values()
-        if d.node not in pii_nodes and d.visible and d.id in summaries
+        if d.node not in pii_nodes and d.id in summaries
     ]
     return PiiReport(
-        pii_outputs=[summaries[d.id] for d in pii if d.visible and d.id in summaries],
+        pii_outputs=[summaries[d.id] for d in pii if d.id in summaries],
         derived=sorted(derived, key=lambda item: (item[0].dag_id, item[0].task_id, item[0].name)),
-        hidden=sum(1 for d in known.values() if not d.visible),
+        hidden=sum(1 for d in known.values() if d.dag_id not in readable),
     )
 
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import Allowed, dag_filter, may_read
+from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.graph import neighbours
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.types import TraceEdge, TraceNode, TraceResult
@@ -39,14 +39,15 @@ from ddtrack.queries.versions import (
     UnknownVersion,
     VersionRow,
     batches,
+    mark_readable,
     newest_tries_only,
+    readable_version,
     resolve,
-    tries_by_id,
+    tries_with_outputs,
     uri_versions_after,
     version_row,
     version_select,
     versions_by_id,
-    versions_of_tries,
 )
 from ddtrack.store.models import CatalogEntry, Dataset, Flag, Lineage, Review, TaskRun
 
@@ -78,6 +79,10 @@ class _Graph:
         self.max_nodes = max_nodes
         self.truncated = False
 
+    def mark(self, conn: Connection, allowed: Allowed) -> None:
+        """Which of the walk's rows the caller may read (one statement)."""
+        mark_readable(conn, [*self.versions.values(), *self.tries.values()], allowed)
+
     def full(self) -> bool:
         return len(self.depth) >= self.max_nodes
 
@@ -100,7 +105,7 @@ def _tid(t: TryRow | int) -> str:
     return f"try:{t if isinstance(t, int) else t.id}"
 
 
-def _walk_up(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int, allowed: Allowed) -> None:
+def _walk_up(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int) -> None:
     """Hop by hop from ``frontier`` to the tries that wrote it and the versions they read."""
     hop = 0
     while frontier:
@@ -108,32 +113,26 @@ def _walk_up(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int
             g.truncated = True
             return
         hop += 1
-        tries = tries_by_id(conn, {v.task_run_id for v in frontier}, allowed)
         new_tries = []
         for v in frontier:
-            t = tries.get(v.task_run_id)
-            if t is None:
-                continue
+            t = v.try_row()
             if g.add(_tid(t), hop):
                 g.tries[t.id] = t
                 new_tries.append(t)
-            g.edges.add((_tid(t), _vid(v), "produced"))
-        inputs = resolve(conn, new_tries, allowed)
-        wanted = {use._output_id for uses in inputs.values() for use in uses if use._output_id is not None}
-        found = versions_by_id(conn, wanted - set(g.versions), allowed)
+            if _tid(t) in g.depth:
+                g.edges.add((_tid(t), _vid(v), "produced"))
+        inputs = resolve(conn, new_tries)
         next_frontier = []
         for t in new_tries:
             for use in inputs.get(t.id, []):
-                if use._output_id is None:
+                if use._row is None:
                     node = f"uri:{use.uri}"
                     if g.add(node, hop):
                         g.externals.add(use.uri)
                     if node in g.depth:
                         g.edges.add((node, _tid(t), "read"))
                     continue
-                v = found.get(use._output_id) or g.versions.get(use._output_id)
-                if v is None:
-                    continue
+                v = g.versions.get(use._row.id, use._row)
                 if g.add(_vid(v), hop):
                     g.versions[v.id] = v
                     next_frontier.append(v)
@@ -142,7 +141,7 @@ def _walk_up(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int
         frontier = next_frontier
 
 
-def _consumer_tries(conn: Connection, versions: Sequence[VersionRow], allowed: Allowed) -> dict[int, set[int]]:
+def _consumer_tries(conn: Connection, versions: Sequence[VersionRow]) -> dict[int, set[int]]:
     """Consumers of each version: ``output_id -> {task_run_id}`` (tries whose resolved input it is)."""
     lin, r = Lineage.__table__, TaskRun.__table__
     found: dict[int, set[int]] = defaultdict(set)
@@ -207,18 +206,16 @@ def _consumer_tries(conn: Connection, versions: Sequence[VersionRow], allowed: A
     return found
 
 
-def _walk_down(
-    conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int, allowed: Allowed, hop: int = 0
-) -> None:
+def _walk_down(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int, hop: int = 0) -> None:
     """Hop by hop from ``frontier`` (found ``hop`` hops from the start) to the tries that read
     it and the versions they wrote."""
     while frontier:
-        consumers = _consumer_tries(conn, frontier, allowed)
+        consumers = _consumer_tries(conn, frontier)
         if hop >= depth:  # cut only if something was left unread
             g.truncated = g.truncated or any(consumers.values())
             return
         hop += 1
-        tries = tries_by_id(conn, {t for ts in consumers.values() for t in ts}, allowed)
+        tries, written = tries_with_outputs(conn, {t for ts in consumers.values() for t in ts})
         new_tries = []
         for v in frontier:
             for try_id in sorted(consumers.get(v.id, ())):
@@ -230,12 +227,16 @@ def _walk_down(
                     new_tries.append(t)
                 if _tid(t) in g.depth:
                     g.edges.add((_vid(v), _tid(t), "read"))
-        frontier = _add_outputs(conn, g, new_tries, hop, allowed)
+        frontier = _add_outputs(g, new_tries, written, hop)
 
 
-def _add_outputs(conn: Connection, g: _Graph, tries: Sequence[TryRow], hop: int, allowed: Allowed) -> list[VersionRow]:
+def _add_outputs(g: _Graph, tries: Sequence[TryRow], written: Sequence[VersionRow], hop: int) -> list[VersionRow]:
+    """The versions ``tries`` wrote (of ``written``), as nodes ``hop`` hops away."""
+    new = {t.id for t in tries}
     added = []
-    for v in versions_of_tries(conn, [t.id for t in tries], allowed):
+    for v in written:
+        if v.task_run_id not in new:
+            continue
         if g.add(_vid(v), hop):
             g.versions[v.id] = v
             added.append(v)
@@ -259,7 +260,7 @@ def _readers_of_uri(conn: Connection, uri: str, limit: int) -> list[int]:
 # -- answering -------------------------------------------------------------------------------
 
 
-def _answer(conn: Connection, g: _Graph, direction: str, root: str, depth: int, allowed: Allowed) -> TraceResult:
+def _answer(conn: Connection, g: _Graph, direction: str, root: str, depth: int) -> TraceResult:
     """The walk's graph as an answer: a DAG the caller may not read becomes one hidden node
     per try (its versions folded in), named by a counter and nothing else."""
     alias: dict[str, str] = {}
@@ -361,13 +362,14 @@ def walk(
 ) -> _Graph | None:
     """The raw walk from one version (None if it is not stored or not readable), for the
     flags module: its versions keep their DAG's visibility and their depth in hops."""
-    root = versions_by_id(conn, [output_id], allowed).get(int(output_id))
-    if root is None or not root.visible:
+    root = readable_version(conn, output_id, allowed)
+    if root is None:
         return None
     g = _Graph(max_nodes)
     g.add(_vid(root), 0)
     g.versions[root.id] = root
-    (_walk_up if upstream else _walk_down)(conn, g, [root], max(0, depth), allowed)
+    (_walk_up if upstream else _walk_down)(conn, g, [root], max(0, depth))
+    g.mark(conn, allowed)
     return g
 
 
@@ -382,7 +384,7 @@ def trace(
         g = walk(conn, output_id, allowed=allowed, upstream=True, depth=depth, max_nodes=max_nodes)
         if g is None:
             raise UnknownVersion(output_id)
-        return _answer(conn, g, "upstream", _vid(output_id), depth, allowed)
+        return _answer(conn, g, "upstream", _vid(output_id), depth)
 
 
 def impact(
@@ -407,9 +409,10 @@ def impact(
     with store_conn(sources) as conn:
         g = _Graph(max_nodes)
         if output_id is not None:
-            start = [v for v in versions_by_id(conn, [output_id], allowed).values() if v.visible]
-            if not start:
+            found = readable_version(conn, output_id, allowed)
+            if found is None:
                 raise UnknownVersion(output_id)
+            start = [found]
             root = _vid(start[0])
         elif dag_id is not None and task_id is not None:
             start = _newest_versions_of_task(conn, dag_id, task_id, allowed)
@@ -418,7 +421,7 @@ def impact(
             root = _vid(start[0])
         elif uri is not None:
             readers = _readers_of_uri(conn, uri, max_nodes)
-            tries = tries_by_id(conn, readers, allowed)
+            tries, written = tries_with_outputs(conn, readers)
             root = f"uri:{uri}"
             g.add(root, 0)
             g.externals.add(uri)
@@ -432,9 +435,9 @@ def impact(
             if depth == 0:
                 g.truncated = bool(new_tries)
             else:
-                frontier = _add_outputs(conn, g, new_tries, 1, allowed)
-                _walk_down(conn, g, frontier, depth, allowed, hop=1)
-            return _answer(conn, g, "downstream", root, depth, allowed)
+                _walk_down(conn, g, _add_outputs(g, new_tries, written, 1), depth, hop=1)
+            g.mark(conn, allowed)
+            return _answer(conn, g, "downstream", root, depth)
         elif tag is not None:
             start = _newest_versions_with_tag(conn, tag, allowed, max_nodes)
             if not start:
@@ -445,24 +448,23 @@ def impact(
         for v in start:
             if g.add(_vid(v), 0):
                 g.versions[v.id] = v
-        _walk_down(conn, g, start, depth, allowed)
-        return _answer(conn, g, "downstream", root, depth, allowed)
+        _walk_down(conn, g, start, depth)
+        g.mark(conn, allowed)
+        return _answer(conn, g, "downstream", root, depth)
 
 
 def _newest_versions_of_task(conn: Connection, dag_id: str, task_id: str, allowed: Allowed) -> list[VersionRow]:
-    if not may_read(dag_id, allowed):
-        return []
     r = TaskRun.__table__
     newest = conn.execute(
         select(r.c.run_id)
-        .where(r.c.dag_id == dag_id, r.c.task_id == task_id)
+        .where(one_dag(r.c.dag_id, dag_id, allowed), r.c.task_id == task_id)
         .order_by(r.c.started_at.desc())
         .limit(1)
     ).first()
     if newest is None:
         return []
     rows = conn.execute(
-        version_select(allowed).where(r.c.dag_id == dag_id, r.c.task_id == task_id, r.c.run_id == newest.run_id)
+        version_select().where(r.c.dag_id == dag_id, r.c.task_id == task_id, r.c.run_id == newest.run_id)
     ).all()
     return sorted(newest_tries_only(version_row(row) for row in rows), key=lambda v: (v.map_index, v.ref.name))
 
@@ -494,8 +496,8 @@ def _newest_versions_with_tag(conn: Connection, tag: str, allowed: Allowed, limi
             for r in conn.execute(select(ds.c.latest_output_id).where(match, dag_filter(ds.c.dag_id, allowed)))
             if r.latest_output_id is not None
         ]
-    found = versions_by_id(conn, latest, allowed)
-    return [found[i] for i in sorted(found) if found[i].visible]
+    found = versions_by_id(conn, latest)
+    return [found[i] for i in sorted(found)]
 
 
 def _escape(text: str) -> str:

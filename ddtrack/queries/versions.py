@@ -4,8 +4,10 @@ flags and staleness share.
 A version is one ``ddtrack_output`` row (of the newest try of its dag/run/task/map index,
 when found by keys). The inputs of a try are its ``ddtrack_lineage`` rows of direction
 "input", resolved by :func:`resolve_inputs`. Every statement takes a whole set of keys in
-bounded batches and marks each row's DAG readable or not in SQL
-(:func:`~ddtrack.queries.access.dag_filter` as a selected column).
+bounded batches. Rows are read whatever their DAG (a walk passes through DAGs the caller
+may not read); which of them the caller may read is then decided in SQL, in one statement
+for all of them (:func:`mark_readable`, through :func:`~ddtrack.queries.access.dag_filter`),
+and only those are ever named.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from typing import Any
 from sqlalchemy import and_, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import Allowed, dag_filter, may_read
+from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.queries.types import VersionRef
-from ddtrack.store.models import Lineage, Output, TaskRun
+from ddtrack.store.models import CatalogEntry, Lineage, Output, TaskRun
 
 BATCH = 200  # keys per statement: IN lists and OR-ed key groups stay small for every backend
 
@@ -49,7 +51,7 @@ class TryRow:
     state: str | None
     code_hash: str | None
     started_at: dt.datetime | None
-    visible: bool
+    visible: bool = True  # until mark_readable says otherwise
 
 
 @dataclass
@@ -58,7 +60,15 @@ class VersionRow:
     task_run_id: int
     ref: VersionRef
     map_index: int
-    visible: bool
+    visible: bool = True  # until mark_readable says otherwise
+
+    def try_row(self) -> TryRow:
+        """The try that wrote this version (its keys are copied on the output row)."""
+        r = self.ref
+        return TryRow(
+            self.task_run_id, r.dag_id, r.run_id, r.task_id, self.map_index, r.try_number or 1, r.state, r.code_hash,
+            r.started_at, self.visible,
+        )
 
 
 @dataclass
@@ -71,7 +81,7 @@ class InputUse:
     uri: str | None
     version: VersionRef | None = None
     visible: bool = True  # False: the version is in a DAG the caller may not read
-    _output_id: int | None = field(default=None, repr=False)
+    _row: VersionRow | None = field(default=None, repr=False, compare=False)
 
 
 def batches(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -86,13 +96,48 @@ _TRY_COLS = (
 )
 
 
-def version_select(allowed: Allowed):
+def _version_cols():
     o, r = Output.__table__, TaskRun.__table__
-    return select(
+    return (
         o.c.id, o.c.task_run_id, o.c.dag_id, o.c.task_id, o.c.run_id, o.c.name, o.c.started_at, o.c.uri,
         o.c.rows, o.c.schema_fingerprint, r.c.code_hash, r.c.try_number, r.c.state, r.c.map_index,
-        dag_filter(o.c.dag_id, allowed).label("visible"),
-    ).select_from(o.join(r, r.c.id == o.c.task_run_id))
+    )
+
+
+def version_select():
+    """Versions with their try's code hash, try number, state and map index."""
+    o, r = Output.__table__, TaskRun.__table__
+    return select(*_version_cols()).select_from(o.join(r, r.c.id == o.c.task_run_id))
+
+
+def readable_dags(conn: Connection, dag_ids: Iterable[str], allowed: Allowed) -> set[str]:
+    """Which of ``dag_ids`` the caller may read, asked in SQL in one statement per 500 (the
+    catalog's one entry per DAG, by its index): how a walk that read rows of any DAG decides
+    what it may name."""
+    dag_ids = set(dag_ids)
+    if allowed is None:
+        return dag_ids
+    cat = CatalogEntry.__table__
+    readable: set[str] = set()
+    for batch in batches(sorted(dag_ids), 500):
+        readable |= set(
+            conn.execute(
+                select(cat.c.dag_id).where(cat.c.kind == "dag", cat.c.dag_id.in_(batch), dag_filter(cat.c.dag_id, allowed))
+            ).scalars()
+        )
+    return readable
+
+
+def mark_readable(conn: Connection, rows: Iterable[VersionRow | TryRow], allowed: Allowed) -> None:
+    """Set ``visible`` on rows read for a walk (:func:`readable_dags`)."""
+    rows = list(rows)
+    readable = readable_dags(conn, {_dag(r) for r in rows}, allowed)
+    for r in rows:
+        r.visible = _dag(r) in readable
+
+
+def _dag(row: VersionRow | TryRow) -> str:
+    return row.ref.dag_id if isinstance(row, VersionRow) else row.dag_id
 
 
 def version_row(row: Any) -> VersionRow:
@@ -101,37 +146,58 @@ def version_row(row: Any) -> VersionRow:
         started_at=utc(row.started_at), uri=row.uri, rows=row.rows, schema_fingerprint=row.schema_fingerprint,
         code_hash=row.code_hash, try_number=row.try_number, state=row.state,
     )
-    return VersionRow(int(row.id), int(row.task_run_id), ref, int(row.map_index), bool(row.visible))
+    return VersionRow(int(row.id), int(row.task_run_id), ref, int(row.map_index))
 
 
-def versions_by_id(conn: Connection, ids: Iterable[int], allowed: Allowed) -> dict[int, VersionRow]:
+def versions_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, VersionRow]:
     found: dict[int, VersionRow] = {}
     for batch in batches(sorted(set(ids))):
-        for row in conn.execute(version_select(allowed).where(Output.__table__.c.id.in_(batch))):
+        for row in conn.execute(version_select().where(Output.__table__.c.id.in_(batch))):
             found[int(row.id)] = version_row(row)
     return found
 
 
-def versions_of_tries(conn: Connection, try_ids: Iterable[int], allowed: Allowed) -> list[VersionRow]:
+def versions_of_tries(conn: Connection, try_ids: Iterable[int]) -> list[VersionRow]:
     found: list[VersionRow] = []
     for batch in batches(sorted(set(try_ids))):
-        rows = conn.execute(version_select(allowed).where(Output.__table__.c.task_run_id.in_(batch)))
+        rows = conn.execute(version_select().where(Output.__table__.c.task_run_id.in_(batch)))
         found += [version_row(row) for row in rows]
     return found
 
 
-def tries_by_id(conn: Connection, ids: Iterable[int], allowed: Allowed) -> dict[int, TryRow]:
+def _try_row(r: Any) -> TryRow:
+    return TryRow(
+        int(r.id), r.dag_id, r.run_id, r.task_id, int(r.map_index), int(r.try_number), r.state, r.code_hash,
+        utc(r.started_at),
+    )
+
+
+def tries_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, TryRow]:
     found: dict[int, TryRow] = {}
     for batch in batches(sorted(set(ids))):
-        rows = conn.execute(
-            select(*_TRY_COLS, dag_filter(TaskRun.dag_id, allowed).label("visible")).where(TaskRun.id.in_(batch))
-        )
-        for r in rows:
-            found[int(r.id)] = TryRow(
-                int(r.id), r.dag_id, r.run_id, r.task_id, int(r.map_index), int(r.try_number), r.state,
-                r.code_hash, utc(r.started_at), bool(r.visible),
-            )
+        for r in conn.execute(select(*_TRY_COLS).where(TaskRun.id.in_(batch))):
+            found[int(r.id)] = _try_row(r)
     return found
+
+
+def tries_with_outputs(conn: Connection, ids: Iterable[int]) -> tuple[dict[int, TryRow], list[VersionRow]]:
+    """Tries and the versions they wrote, in one statement per batch (an outer join: a try
+    without a tracked output is still a try)."""
+    o, r = Output.__table__, TaskRun.__table__
+    tries: dict[int, TryRow] = {}
+    versions: list[VersionRow] = []
+    cols = (o.c.id.label("output_id"), o.c.name, o.c.uri, o.c.rows, o.c.schema_fingerprint)
+    for batch in batches(sorted(set(ids))):
+        for row in conn.execute(select(*_TRY_COLS, *cols).select_from(r.outerjoin(o, o.c.task_run_id == r.c.id)).where(r.c.id.in_(batch))):
+            t = tries.setdefault(int(row.id), _try_row(row))
+            if row.output_id is not None:
+                ref = VersionRef(
+                    output_id=int(row.output_id), dag_id=t.dag_id, task_id=t.task_id, run_id=t.run_id, name=row.name,
+                    started_at=t.started_at, uri=row.uri, rows=row.rows, schema_fingerprint=row.schema_fingerprint,
+                    code_hash=t.code_hash, try_number=t.try_number, state=t.state,
+                )
+                versions.append(VersionRow(ref.output_id, t.id, ref, t.map_index))
+    return tries, versions
 
 
 def newest_tries_only(versions: Iterable[VersionRow]) -> list[VersionRow]:
@@ -147,24 +213,24 @@ def newest_tries_only(versions: Iterable[VersionRow]) -> list[VersionRow]:
 # -- version resolution (shared with staleness) ------------------------------------------
 
 
-def _uri_versions_before(conn: Connection, pairs: Sequence[tuple[str, dt.datetime]]) -> dict[tuple, int]:
-    """For each (uri, time): the id of the newest output with that URI started before the
-    time. One statement per batch: a UNION ALL of ``LIMIT 1`` index seeks on (uri, started_at)."""
+def _uri_versions_before(conn: Connection, pairs: Sequence[tuple[str, dt.datetime]]) -> dict[tuple, VersionRow]:
+    """For each (uri, time): the newest output with that URI started before the time. One
+    statement per batch: a UNION ALL of ``LIMIT 1`` index seeks on (uri, started_at)."""
     o = Output.__table__
-    found: dict[tuple, int] = {}
+    found: dict[tuple, VersionRow] = {}
     for batch in batches(pairs, 100):
         branches = []
         for i, (uri, before) in enumerate(batch):
             inner = (
-                select(o.c.id.label("output_id"))
+                version_select()
                 .where(o.c.uri == uri, o.c.started_at < before)
                 .order_by(o.c.started_at.desc(), o.c.id.desc())
                 .limit(1)
                 .subquery()
             )
-            branches.append(select(inner.c.output_id, _literal(i)))
+            branches.append(select(inner, _literal(i)))
         for row in conn.execute(union_all(*branches)):
-            found[batch[int(row[1])]] = int(row[0])
+            found[batch[int(row.pair)]] = version_row(row)
     return found
 
 
@@ -222,7 +288,7 @@ def _literal(i: int):
     return literal(i).label("pair")
 
 
-def _task_input_versions(conn: Connection, keys: set[tuple[str, str, str, str]], allowed: Allowed) -> dict[tuple, list[VersionRow]]:
+def _task_input_versions(conn: Connection, keys: set[tuple[str, str, str, str]]) -> dict[tuple, list[VersionRow]]:
     """(dag, run, upstream task, output name) -> that output's versions in the run (each map
     index's newest try), through the try's unique key."""
     o, r = Output.__table__, TaskRun.__table__
@@ -234,13 +300,14 @@ def _task_input_versions(conn: Connection, keys: set[tuple[str, str, str, str]],
                 for d, run, t, n in batch
             )
         )
-        for v in newest_tries_only(version_row(row) for row in conn.execute(version_select(allowed).where(match))):
+        for v in newest_tries_only(version_row(row) for row in conn.execute(version_select().where(match))):
             found[(v.ref.dag_id, v.ref.run_id, v.ref.task_id, v.ref.name)].append(v)
     return found
 
 
-def resolve(conn: Connection, tries: Sequence[TryRow], allowed: Allowed) -> dict[int, list[InputUse]]:
-    """The inputs of ``tries``, each resolved to the version it read (or external)."""
+def resolve(conn: Connection, tries: Sequence[TryRow]) -> dict[int, list[InputUse]]:
+    """The inputs of ``tries``, each resolved to the version it read (``_row``; None:
+    external). Readability is the caller's (:func:`mark_readable`)."""
     lin = Lineage.__table__
     rows = []
     for batch in batches([t.id for t in tries]):
@@ -261,12 +328,11 @@ def resolve(conn: Connection, tries: Sequence[TryRow], allowed: Allowed) -> dict
             uri_pairs.add((row.uri, t.started_at))
             if row.kind == "asset":
                 asset_pairs.add((row.uri, t.started_at))
-    by_task = _task_input_versions(conn, task_keys, allowed) if task_keys else {}
+    by_task = _task_input_versions(conn, task_keys) if task_keys else {}
     by_uri = _uri_versions_before(conn, sorted(uri_pairs)) if uri_pairs else {}
     writers = _asset_writers_before(conn, sorted(asset_pairs)) if asset_pairs else {}
-    uri_versions = versions_by_id(conn, by_uri.values(), allowed)
     writer_versions: dict[int, list[VersionRow]] = defaultdict(list)
-    for v in versions_of_tries(conn, {w[0] for w in writers.values()}, allowed):
+    for v in versions_of_tries(conn, {w[0] for w in writers.values()}):
         writer_versions[v.task_run_id].append(v)
 
     result: dict[int, list[InputUse]] = {t.id: [] for t in tries}
@@ -278,7 +344,7 @@ def resolve(conn: Connection, tries: Sequence[TryRow], allowed: Allowed) -> dict
             found = by_task.get(key, [])
         elif row.uri and t.started_at is not None:
             pair = (row.uri, t.started_at)
-            found = [uri_versions[by_uri[pair]]] if pair in by_uri and by_uri[pair] in uri_versions else []
+            found = [by_uri[pair]] if pair in by_uri else []
             writer = writers.get(pair)
             if writer and writer_versions.get(writer[0]) and (
                 not found or (found[0].ref.started_at or dt.datetime.min) < writer[1]
@@ -294,9 +360,7 @@ def resolve(conn: Connection, tries: Sequence[TryRow], allowed: Allowed) -> dict
         for v in found:
             if (t.id, v.id) not in seen:
                 seen.add((t.id, v.id))
-                result[t.id].append(
-                    InputUse(row.kind, row.name, row.uri, v.ref if v.visible else None, v.visible, v.id)
-                )
+                result[t.id].append(InputUse(row.kind, row.name, row.uri, _row=v))
     return result
 
 
@@ -313,12 +377,17 @@ def resolve_inputs(sources: Sources, task_run_ids: Iterable[int], *, allowed: Al
     not read get no entry. A few statements for all the ids, in batches.
     """
     with store_conn(sources) as conn:
-        tries = [t for t in tries_by_id(conn, task_run_ids, allowed).values() if t.visible]
-        resolved = resolve(conn, tries, allowed)
+        tries = list(tries_by_id(conn, task_run_ids).values())
+        mark_readable(conn, tries, allowed)
+        resolved = resolve(conn, [t for t in tries if t.visible])
+        mark_readable(conn, [u._row for uses in resolved.values() for u in uses if u._row is not None], allowed)
     for uses in resolved.values():
         for use in uses:
-            if not use.visible:
-                use._output_id = None  # not even the id of what an unreadable DAG wrote
+            if use._row is not None:
+                use.visible = use._row.visible
+                use.version = use._row.ref if use.visible else None
+                if not use.visible:
+                    use._row = None  # not even the id of what an unreadable DAG wrote
     return resolved
 
 
@@ -331,10 +400,8 @@ def find_version(
     """The output version of (dag, run, task): its newest try's output named ``output``
     (None: ``return_value`` if there is one, else the first by name). A mapped task's
     newest try of its lowest map index. None if there is none or the DAG is not readable."""
-    if not may_read(dag_id, allowed):
-        return None
     o, r = Output.__table__, TaskRun.__table__
-    query = version_select(allowed).where(r.c.dag_id == dag_id, r.c.run_id == run_id, r.c.task_id == task_id)
+    query = version_select().where(one_dag(r.c.dag_id, dag_id, allowed), r.c.run_id == run_id, r.c.task_id == task_id)
     if output is not None:
         query = query.where(o.c.name == output)
     with store_conn(sources) as conn:
@@ -351,5 +418,12 @@ def find_version(
 def version_of(sources: Sources, output_id: int, *, allowed: Allowed) -> VersionRef | None:
     """The version with id ``output_id``, if the caller may read its DAG."""
     with store_conn(sources) as conn:
-        v = versions_by_id(conn, [output_id], allowed).get(int(output_id))
-    return v.ref if v is not None and v.visible else None
+        found = readable_version(conn, output_id, allowed)
+    return None if found is None else found.ref
+
+
+def readable_version(conn: Connection, output_id: int, allowed: Allowed) -> VersionRow | None:
+    """The version with id ``output_id`` if the caller may read its DAG (in SQL)."""
+    o = Output.__table__
+    row = conn.execute(version_select().where(o.c.id == int(output_id), dag_filter(o.c.dag_id, allowed))).first()
+    return None if row is None else version_row(row)
