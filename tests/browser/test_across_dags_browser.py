@@ -14,9 +14,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_views_in_airflow import CHROMIUM, CHROMIUM_ARGS, IMG, login
+import test_views_in_airflow as shared
+from test_views_in_airflow import IMG, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.scheduler]
+
+browser = shared.browser  # the same module-scoped Chromium fixture
 
 REPORT = "/ddtrack/catalog/output?dag_id=titanic_report&task_id=build_report&name=report"
 MODEL_INPUT = "/ddtrack/catalog/output?dag_id=titanic&task_id=features&name=model_input"
@@ -29,17 +32,6 @@ def demo():
     airflow = make_demo(Path(tempfile.mkdtemp(prefix="ddtrack-across-browser-")))
     yield airflow
     airflow.remove()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def shot(page, name: str, full: bool = True) -> None:

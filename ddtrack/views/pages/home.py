@@ -34,6 +34,11 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         "Tracked outputs of your DAGs: profiles, lineage and run history recorded by ddtrack.",
         breadcrumbs(("Data", None)),
         href(""),
+        extra=[  # across DAGs (issue 13)
+            link("Search", href("search"), className="dd-link dd-button-link"),
+            link("Suspects and stale", href("suspects"), className="dd-link dd-button-link"),
+            link("PII", href("pii"), className="dd-link dd-button-link"),
+        ],
     )
     search = html.Div(
         [
