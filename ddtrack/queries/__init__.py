@@ -25,7 +25,7 @@ from ddtrack.queries.freshness import freshness_counts, overdue_outputs, stale_o
 from ddtrack.queries.graph import layers, neighbours
 from ddtrack.queries.home import tracked_dags
 from ddtrack.queries.instances import diff_outputs, task_instance
-from ddtrack.queries.lineage import dag_exists, lineage_graph, output_node_id, task_node_id
+from ddtrack.queries.lineage import dag_exists, lineage_graph, linked_dags, output_node_id, task_node_id
 from ddtrack.queries.mapped import mapped_whole
 from ddtrack.queries.path import path
 from ddtrack.queries.pii import pii_report
@@ -135,6 +135,7 @@ __all__ = [
     "instance_alerts",
     "layers",
     "lineage_graph",
+    "linked_dags",
     "mapped_whole",
     "neighbours",
     "output_comparison",

@@ -82,3 +82,133 @@ def layers(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> dict[str, 
             if waiting[target] == 0:
                 ready.append(target)
     return layer
+
+
+def within_depth(edges: Iterable[tuple[str, str]], start: str, depth: int) -> dict[str, int]:
+    """Every node at most ``depth`` edges from ``start``, in either direction, with its
+    distance: the neighbourhood a depth limit around a selected node shows."""
+    around: dict[str, list[str]] = defaultdict(list)
+    for source, target in edges:
+        around[source].append(target)
+        around[target].append(source)
+    distance = {start: 0}
+    todo = deque([start])
+    while todo:
+        node = todo.popleft()
+        if distance[node] >= depth:
+            continue
+        for other in around.get(node, ()):
+            if other not in distance:
+                distance[other] = distance[node] + 1
+                todo.append(other)
+    return distance
+
+
+def collapse(unit_of: dict[str, str], edges: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str, int]]:
+    """Edges between units (a collapsed group stands for all its members): ``(source, target,
+    kind, count)``, one per unit pair, without edges inside a unit. ``unit_of`` maps each
+    node to its unit (itself when not collapsed); nodes missing from it are dropped. The
+    kind is the first one met in ``("data", "produces", "uri", "cross_dag", "dependency")``
+    order, so a data edge shows as data even if a dependency joins the same pair."""
+    rank = {k: i for i, k in enumerate(("data", "produces", "uri", "cross_dag", "dependency"))}
+    merged: dict[tuple[str, str], list] = {}
+    for source, target, kind in edges:
+        a, b = unit_of.get(source), unit_of.get(target)
+        if a is None or b is None or a == b:
+            continue
+        entry = merged.get((a, b))
+        if entry is None:
+            merged[(a, b)] = [kind, 1]
+        else:
+            entry[1] += 1
+            if rank.get(kind, len(rank)) < rank.get(entry[0], len(rank)):
+                entry[0] = kind
+    return [(a, b, kind, count) for (a, b), (kind, count) in merged.items()]
+
+
+def count_crossings(positions: dict[str, tuple[float, float]], edges: Iterable[tuple[str, str]]) -> int:
+    """How many pairs of edges cross when drawn as straight lines between node centres.
+
+    Edges that share an end never count (they meet, they do not cross); nor do edges with an
+    end not in ``positions``. Pairs whose bounding boxes do not overlap are skipped before
+    the exact orientation test, which keeps a few thousand edges quick.
+    """
+    segments = []
+    for source, target in edges:
+        if source in positions and target in positions and source != target:
+            (x1, y1), (x2, y2) = positions[source], positions[target]
+            box = (min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2))
+            segments.append((source, target, (x1, y1), (x2, y2), box))
+    segments.sort(key=lambda s: s[4][0])
+    crossings = 0
+    for i, (s1, t1, p1, q1, b1) in enumerate(segments):
+        for s2, t2, p2, q2, b2 in segments[i + 1 :]:
+            if b2[0] > b1[1]:
+                break  # sorted by left edge: no later segment reaches back to this one
+            if b2[3] < b1[2] or b2[2] > b1[3] or {s1, t1} & {s2, t2}:
+                continue
+            if _segments_cross(p1, q1, p2, q2):
+                crossings += 1
+    return crossings
+
+
+def _segments_cross(p1, q1, p2, q2) -> bool:
+    """Proper crossing of two segments (touching or collinear overlaps do not count)."""
+
+    def turn(a, b, c) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    d1, d2 = turn(p2, q2, p1), turn(p2, q2, q1)
+    d3, d4 = turn(p1, q1, p2), turn(p1, q1, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def layered_order(
+    nodes: list[str], edges: list[tuple[str, str]], sweeps: int = 8
+) -> dict[str, tuple[int, float]]:
+    """Each node's ``(layer, offset)``: its longest-path layer, and its place in that layer,
+    centred on 0, chosen to cross few edges when drawn as straight lines.
+
+    The Sugiyama ordering step: starting from ``nodes``' own order, sweeps alternately place
+    each node at the barycentre of what feeds it (left to right) or what it feeds (right to
+    left); after each sweep the straight-line crossings are counted
+    (:func:`count_crossings`) and the best ordering seen is kept, so the result never
+    crosses more than the starting order. Edges of any span count, as they are drawn.
+    """
+    layer = layers(nodes, edges)
+    inside = [(a, b) for a, b in edges if a in layer and b in layer and a != b]
+    ups: dict[str, list[str]] = defaultdict(list)
+    downs: dict[str, list[str]] = defaultdict(list)
+    for a, b in inside:
+        ups[b].append(a)
+        downs[a].append(b)
+    columns: dict[int, list[str]] = defaultdict(list)
+    for node in dict.fromkeys(nodes):
+        columns[layer[node]].append(node)
+
+    def offsets() -> dict[str, float]:
+        return {n: i - (len(col) - 1) / 2 for col in columns.values() for i, n in enumerate(col)}
+
+    def crossings(at: dict[str, float]) -> int:
+        return count_crossings({n: (layer[n], at[n]) for n in at}, inside)
+
+    best = offsets()
+    fewest = crossings(best)
+    for sweep in range(sweeps):
+        if fewest == 0:
+            break
+        at = offsets()
+        side = ups if sweep % 2 == 0 else downs
+        for lx in sorted(columns, reverse=sweep % 2 == 1):
+            col = columns[lx]
+            for node in col:
+                others = side.get(node)
+                if others:
+                    at[node] = sum(at[o] for o in others) / len(others)
+            col.sort(key=lambda n: at[n])  # stable: ties keep their order
+            for i, n in enumerate(col):
+                at[n] = i - (len(col) - 1) / 2
+        count = crossings(at)
+        if count < fewest:
+            best, fewest = at, count
+    return {n: (layer[n], best[n]) for n in layer}

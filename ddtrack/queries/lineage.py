@@ -10,12 +10,13 @@ import json
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
+from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, may_read, one_dag
 from ddtrack.queries.graph import dedupe_edges
 from ddtrack.queries.sources import Sources, has_metastore, meta_conn, reading_metastore, store_conn
 from ddtrack.queries.types import GraphEdge, GraphNode, LineageGraph
@@ -52,13 +53,22 @@ def dag_exists(sources: Sources, dag_id: str, *, allowed: Allowed) -> bool:
         )
 
 
-def serialized_dag_edges(
-    sources: Sources, dag_id: str, *, allowed: Allowed
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """Task ids and dependency edges of the DAG's newest serialized version (none without a
-    metastore; :class:`~ddtrack.queries.sources.MetastoreUnavailable` if it does not answer)."""
+@dataclass
+class SerializedShape:
+    """What the page needs of a serialized DAG: its tasks, their dependencies and task groups."""
+
+    task_ids: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    group_of: dict[str, str] = field(default_factory=dict)  # task -> innermost task group
+    parent_group: dict[str, str | None] = field(default_factory=dict)  # task group -> its parent
+
+
+def serialized_dag(sources: Sources, dag_id: str, *, allowed: Allowed) -> SerializedShape:
+    """Tasks, dependency edges and task groups of the DAG's newest serialized version (empty
+    without a metastore; :class:`~ddtrack.queries.sources.MetastoreUnavailable` if it does
+    not answer)."""
     if not has_metastore(sources):
-        return [], []
+        return SerializedShape()
     sd = SERIALIZED_DAG
     with reading_metastore("read Airflow's serialized DAG"), meta_conn(sources) as conn:
         row = conn.execute(
@@ -68,24 +78,47 @@ def serialized_dag_edges(
             .limit(1)
         ).first()
     if row is None:
-        return [], []
+        return SerializedShape()
     data = row.data
     if data is None and row.data_compressed is not None:
         data = json.loads(zlib.decompress(row.data_compressed))
     if isinstance(data, str):
         data = json.loads(data)
-    tasks = ((data or {}).get("dag") or {}).get("tasks") or []
-    task_ids: list[str] = []
-    edges: list[tuple[str, str]] = []
-    for task in tasks:
+    dag = (data or {}).get("dag") or {}
+    shape = SerializedShape()
+    for task in dag.get("tasks") or []:
         fields = task.get("__var", task) if isinstance(task, dict) else {}
         task_id = fields.get("task_id")
         if not task_id:
             continue
-        task_ids.append(task_id)
+        shape.task_ids.append(task_id)
         for downstream in fields.get("downstream_task_ids") or []:
-            edges.append((task_id, downstream))
-    return task_ids, edges
+            shape.edges.append((task_id, downstream))
+    _read_task_groups(dag.get("task_group"), shape)
+    return shape
+
+
+def _read_task_groups(root: Any, shape: SerializedShape) -> None:
+    """Walk Airflow's serialized task group tree (``children``: label -> ``["operator",
+    task_id]`` or ``["taskgroup", {...}]``) without recursion; the root group has no id."""
+    todo: list[tuple[Any, str | None]] = [(root, None)]
+    while todo:
+        group, parent = todo.pop()
+        if not isinstance(group, dict):
+            continue
+        group_id = group.get("_group_id")
+        if isinstance(group_id, str) and group_id:
+            shape.parent_group[group_id] = parent
+        else:
+            group_id = None
+        for child in (group.get("children") or {}).values():
+            if not (isinstance(child, list | tuple) and len(child) == 2):
+                continue
+            kind, payload = child
+            if kind == "taskgroup":
+                todo.append((payload, group_id))
+            elif kind == "operator" and isinstance(payload, str) and group_id:
+                shape.group_of[payload] = group_id
 
 
 RECENT_TRIES = 500
@@ -116,7 +149,7 @@ def _latest_tries(conn: Connection, dag_id: str, allowed: Allowed, task_ids: Seq
         select(run.c.task_id, run.c.run_id)
         .where(this_dag)
         .order_by(run.c.started_at.desc())
-        .limit(RECENT_TRIES)
+        .limit(max(RECENT_TRIES, 2 * len(task_ids)))  # a 5,000-task DAG's last run fits
     ).all()
     latest_run: dict[str, str] = {}
     for r in recent:
@@ -155,14 +188,15 @@ def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> Lineage
     URI ("2 tasks in DAGs you cannot read"), with nothing that names them. Empty for a
     DAG the caller may not read.
     """
-    task_ids, dep_edges = serialized_dag_edges(sources, dag_id, allowed=allowed)
+    shape = serialized_dag(sources, dag_id, allowed=allowed)
+    task_ids, group_of = shape.task_ids, shape.group_of
     nodes: dict[str, GraphNode] = {}
     edges: list[GraphEdge] = []
     for task_id in task_ids:
         nodes[task_node_id(dag_id, task_id)] = GraphNode(
-            task_node_id(dag_id, task_id), "task", task_id, dag_id, task_id
+            task_node_id(dag_id, task_id), "task", task_id, dag_id, task_id, group=group_of.get(task_id)
         )
-    for up, down in dep_edges:
+    for up, down in shape.edges:
         edges.append(GraphEdge(task_node_id(dag_id, up), task_node_id(dag_id, down), "dependency"))
     out, lin = Output.__table__, Lineage.__table__
     with store_conn(sources) as conn:
@@ -171,7 +205,9 @@ def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> Lineage
         for r in latest:
             node = nodes.setdefault(
                 task_node_id(dag_id, r.task_id),
-                GraphNode(task_node_id(dag_id, r.task_id), "task", r.task_id, dag_id, r.task_id),
+                GraphNode(
+                    task_node_id(dag_id, r.task_id), "task", r.task_id, dag_id, r.task_id, group=group_of.get(r.task_id)
+                ),
             )
             if node.state != "failed":  # one failed mapped instance marks the task
                 node.state = r.state
@@ -192,7 +228,16 @@ def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> Lineage
             node = by_output.get(oid)
             if node is None:
                 node = GraphNode(
-                    oid, "output", o.name, dag_id, o.task_id, state_of.get(o.task_run_id), None, True, o.uri
+                    oid,
+                    "output",
+                    o.name,
+                    dag_id,
+                    o.task_id,
+                    state_of.get(o.task_run_id),
+                    None,
+                    True,
+                    o.uri,
+                    group=group_of.get(o.task_id),
                 )
                 by_output[oid] = node
                 edges.append(GraphEdge(task_node_id(dag_id, o.task_id), oid, "produces"))
@@ -215,7 +260,7 @@ def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> Lineage
             else []
         )
         _add_lineage_edges(conn, dag_id, allowed, nodes, edges, lineage)
-    return LineageGraph(dag_id, list(nodes.values()), dedupe_edges(edges))
+    return LineageGraph(dag_id, list(nodes.values()), dedupe_edges(edges), groups=shape.parent_group)
 
 
 def _add_lineage_edges(
@@ -295,3 +340,89 @@ def _add_cross_dag_edges(
 def hidden_label(count: int) -> str:
     """What a page says of tasks in DAGs the user may not read: how many, nothing more."""
     return "1 task in a DAG you cannot read" if count == 1 else f"{count} tasks in DAGs you cannot read"
+
+
+MAX_HOPS = 10
+MAX_LINK_ROWS = 500  # per hop and direction: the walk stays bounded on any history
+
+
+def linked_dags(sources: Sources, dag_id: str, hops: int, *, allowed: Allowed) -> LineageGraph:
+    """DAGs joined to ``dag_id`` through shared datasets (URIs and Assets), hop by hop.
+
+    Hop 1 is every DAG that reads what ``dag_id`` writes or writes what it reads; hop 2 the
+    same for those DAGs, and so on up to ``hops`` (at most :data:`MAX_HOPS`). Nodes are
+    whole DAGs (``dag::<id>``) and datasets (``uri::<uri>``). A DAG the caller may not read
+    is never walked through nor named: each dataset gets one "N DAGs you cannot read"
+    node, and the graph's ``hidden_dags`` counts them. Empty for an unreadable ``dag_id``.
+    """
+    if not may_read(dag_id, allowed):
+        return LineageGraph(dag_id, [], [])
+    lin = Lineage.__table__
+    dataset = and_(lin.c.kind.in_(("uri", "asset")), lin.c.uri.is_not(None))
+    nodes: dict[str, GraphNode] = {
+        f"dag::{dag_id}": GraphNode(f"dag::{dag_id}", "dag", dag_id, dag_id, tracked=True)
+    }
+    edges: list[GraphEdge] = []
+    seen_uris: set[str] = set()
+    hidden_by: dict[tuple[str, str], int] = {}
+    frontier = [dag_id]
+    with store_conn(sources) as conn:
+        for hop in range(1, max(1, min(hops, MAX_HOPS)) + 1):
+            rows = conn.execute(
+                select(lin.c.dag_id, lin.c.direction, lin.c.uri, lin.c.name)
+                .where(dataset, lin.c.dag_id.in_(frontier), dag_filter(lin.c.dag_id, allowed))
+                .group_by(lin.c.dag_id, lin.c.direction, lin.c.uri, lin.c.name)
+                .limit(MAX_LINK_ROWS)
+            ).all()
+            new_uris: dict[str, str] = {}
+            for r in rows:
+                uri_node = f"uri::{r.uri}"
+                nodes.setdefault(uri_node, GraphNode(uri_node, "external", r.name or r.uri, dag_id, uri=r.uri, hop=hop))
+                pair = (f"dag::{r.dag_id}", uri_node) if r.direction == "output" else (uri_node, f"dag::{r.dag_id}")
+                edges.append(GraphEdge(*pair, "cross_dag"))
+                if r.uri not in seen_uris:
+                    new_uris[r.uri] = r.direction
+            seen_uris.update(new_uris)
+            if not new_uris:
+                break
+            linked = or_(
+                and_(lin.c.direction == "input", lin.c.uri.in_([u for u, d in new_uris.items() if d == "output"])),
+                and_(lin.c.direction == "output", lin.c.uri.in_([u for u, d in new_uris.items() if d == "input"])),
+            )
+            others = conn.execute(
+                select(lin.c.dag_id, lin.c.direction, lin.c.uri)
+                .where(dataset, linked, dag_filter(lin.c.dag_id, allowed))
+                .group_by(lin.c.dag_id, lin.c.direction, lin.c.uri)
+                .limit(MAX_LINK_ROWS)
+            ).all()
+            hidden_pairs = (
+                select(lin.c.uri, lin.c.direction, lin.c.dag_id)
+                .where(dataset, linked, dag_hidden(lin.c.dag_id, allowed))
+                .group_by(lin.c.uri, lin.c.direction, lin.c.dag_id)
+                .subquery()
+            )
+            for uri, direction, count in conn.execute(
+                select(hidden_pairs.c.uri, hidden_pairs.c.direction, func.count()).group_by(
+                    hidden_pairs.c.uri, hidden_pairs.c.direction
+                )
+            ).all():
+                hidden_by[(uri, direction)] = int(count)
+            frontier = []
+            for o in others:
+                other = f"dag::{o.dag_id}"
+                if other not in nodes:
+                    nodes[other] = GraphNode(other, "dag", o.dag_id, o.dag_id, hop=hop)
+                    frontier.append(o.dag_id)
+                pair = (other, f"uri::{o.uri}") if o.direction == "output" else (f"uri::{o.uri}", other)
+                edges.append(GraphEdge(*pair, "cross_dag"))
+            if not frontier:
+                break
+    for (uri, direction), count in hidden_by.items():
+        node_id = f"hidden::{direction}::{uri}"
+        label = "1 DAG you cannot read" if count == 1 else f"{count} DAGs you cannot read"
+        nodes[node_id] = GraphNode(node_id, "hidden", label, dag_id, uri=uri)
+        pair = (node_id, f"uri::{uri}") if direction == "output" else (f"uri::{uri}", node_id)
+        edges.append(GraphEdge(*pair, "cross_dag"))
+    return LineageGraph(
+        dag_id, list(nodes.values()), dedupe_edges(edges), hidden_dags=sum(hidden_by.values())
+    )

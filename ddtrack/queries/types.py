@@ -43,6 +43,8 @@ class GraphNode:
     rows: int | None = None
     tracked: bool = False
     uri: str | None = None
+    group: str | None = None  # the innermost task group holding the task (or the output's task)
+    hop: int = 0  # across DAGs: how many shared datasets away from the page's DAG
 
 
 @dataclass
@@ -57,6 +59,8 @@ class LineageGraph:
     dag_id: str
     nodes: list[GraphNode]
     edges: list[GraphEdge]
+    groups: dict[str, str | None] = field(default_factory=dict)  # task group -> its parent group
+    hidden_dags: int = 0  # across DAGs: linked DAGs the caller may not read (only counted)
 
     def node(self, node_id: str) -> GraphNode | None:
         return next((n for n in self.nodes if n.id == node_id), None)

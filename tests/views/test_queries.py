@@ -260,15 +260,3 @@ def test_layers_break_cycles():
     assert set(layer) == set("abcd") and layer["a"] == 0 and layer["b"] == 1 and layer["d"] == 3
     ring = [f"r{i:05d}" for i in range(N)]  # one long cycle: terminates, linear
     assert max(queries.layers(ring, [*pairwise(ring), (ring[-1], ring[0])]).values()) == N - 1
-
-
-def test_dag_page_lays_out_a_5000_task_chain():
-    """The page's own layout code on a long chain (the recursive one hit the recursion limit)."""
-    from ddtrack.views.pages.dag import X_STEP, graph_elements
-
-    # Named against the chain's direction, so that a walk in sorted order starts at its far end.
-    nodes = [queries.GraphNode(f"task::d::t{i:05d}", "task", f"t{i:05d}", "d", f"t{i:05d}") for i in reversed(range(N))]
-    edges = [queries.GraphEdge(a.id, b.id, "dependency") for a, b in pairwise(nodes)]
-    elements = graph_elements(queries.LineageGraph("d", nodes, edges), {"d"})
-    x = {el["data"]["id"]: el["position"]["x"] for el in elements if "position" in el}
-    assert [x[n.id] for n in nodes] == [i * X_STEP for i in range(N)]

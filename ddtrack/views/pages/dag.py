@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 from urllib.parse import quote
 
 import dash_cytoscape as cyto
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, callback_context, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from ddtrack import queries
-from ddtrack.views import across, common, figures
+from ddtrack.views import across, common, figures, lineage_graph
 from ddtrack.views.alerts import dag_sections
 from ddtrack.views.common import (
     airflow_href,
@@ -30,8 +30,6 @@ from ddtrack.views.common import (
 )
 from ddtrack.views.context import PageContext, request_context
 from ddtrack.views.pages.compare import newest_pair_picker
-
-X_STEP, Y_STEP = 175, 70
 
 
 def layout(ctx: PageContext, params: dict[str, str]) -> Any:
@@ -77,19 +75,19 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
         return empty_state(
             "No tasks to show.", "This DAG has no serialized tasks and no tracked outputs yet."
         )
-    elements = graph_elements(graph, ctx.allowed)
-    height = max(300, 75 * max(_layer_sizes(elements) + [1]) + 60)
+    view = lineage_graph.View()
+    drawn = lineage_graph.draw(graph, view, ctx.allowed)
     cytoscape = cyto.Cytoscape(
         id="dag-graph",
-        elements=elements,
+        elements=drawn.elements,
         layout={"name": "preset", "fit": True, "padding": 24},
-        stylesheet=STYLESHEET,
-        style={"width": "100%", "height": f"{min(height, 640)}px"},
-        minZoom=0.3,
+        stylesheet=lineage_graph.STYLESHEET,
+        style={"width": "100%", "height": f"{_height(drawn.elements)}px"},
+        minZoom=0.05,
         maxZoom=1.4,
         userZoomingEnabled=True,
         boxSelectionEnabled=False,
-        autoRefreshLayout=False,
+        autoRefreshLayout=True,  # new elements (a group opened, a focus) are placed and fitted
         responsive=True,
     )
     legend = html.Div(
@@ -98,6 +96,11 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
             html.Span([html.Span(className="dd-legend-box dd-legend-output"), "tracked output (rows)"]),
             html.Span([html.Span(className="dd-legend-box dd-legend-external"), "external input / asset"]),
             html.Span([html.Span(className="dd-legend-box dd-legend-dag"), "other DAG"]),
+            *(
+                [html.Span([html.Span(className="dd-legend-box dd-legend-group"), "task group (click to open)"])]
+                if graph.groups
+                else []
+            ),
             *(
                 [html.Span([html.Span(className="dd-legend-box dd-legend-hidden"), "DAGs you cannot read"])]
                 if any(n.kind == "hidden" for n in graph.nodes)
@@ -112,7 +115,10 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
     )
     return html.Div(
         [
+            _toolbar(view),
             legend,
+            html.Div(_note(graph, view, drawn), id="dag-lineage-note", className="dd-lineage-note"),
+            dcc.Store(id="dag-lineage-view", data=view.to_data()),
             html.Div(
                 [
                     html.Aside(_panel_hint(), id="dag-node-panel", className="dd-panel"),
@@ -125,8 +131,88 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
     )
 
 
+def _toolbar(view: lineage_graph.View) -> html.Div:
+    """Scope, search-to-focus, the depth limit and the buttons that reset the view."""
+    return html.Div(
+        [
+            dcc.RadioItems(
+                id="dag-lineage-scope",
+                options=[
+                    {"label": "This DAG's tasks", "value": "dag"},
+                    {"label": "Across DAGs (shared datasets)", "value": "dags"},
+                ],
+                value=view.scope,
+                inline=True,
+                className="dd-lineage-scope",
+            ),
+            dcc.Input(
+                id="dag-lineage-search",
+                type="search",
+                placeholder="Find a task or output, press Enter",
+                debounce=True,
+                className="dd-input dd-lineage-search",
+            ),
+            html.Label(
+                [
+                    "Depth / hops ",
+                    dcc.Dropdown(
+                        id="dag-lineage-depth",
+                        options=[{"label": str(d), "value": d} for d in lineage_graph.DEPTHS],
+                        value=view.depth,
+                        clearable=False,
+                        searchable=False,
+                        className="dd-lineage-depth",
+                    ),
+                ],
+                className="dd-lineage-depth-label",
+            ),
+            html.Button("Focus on the selected node", id="dag-lineage-focus", className="dd-button"),
+            html.Button("Whole graph", id="dag-lineage-all", className="dd-button dd-button-quiet"),
+        ],
+        className="dd-lineage-toolbar",
+    )
+
+
+def _note(graph: queries.LineageGraph, view: lineage_graph.View, drawn: lineage_graph.Drawn) -> list[Any]:
+    """What the drawing leaves out, in words: the focus and depth, closed groups, the cap."""
+    parts: list[Any] = []
+    if view.scope == "dags":
+        dags = sum(1 for n in graph.nodes if n.kind == "dag")
+        parts.append(f"{dags:,} DAG{'s' if dags != 1 else ''} within {view.depth} hop{'s' if view.depth > 1 else ''}.")
+        if graph.hidden_dags:
+            parts.append(
+                f" {graph.hidden_dags:,} link{'s' if graph.hidden_dags != 1 else ''} to DAGs you cannot read"
+                " (counted, not shown by name)."
+            )
+    elif drawn.focus_missing:
+        parts.append("The focused node is no longer in this DAG's lineage; showing the whole graph.")
+    elif view.focus:
+        focus = graph.node(view.focus)
+        name = focus.label if focus is not None else view.focus
+        parts.append(f"Showing {view.depth} step{'s' if view.depth > 1 else ''} around {name}.")
+    if drawn.collapsed_groups:
+        parts.append(f" {drawn.collapsed_groups:,} task groups are closed: click one to open it.")
+    if drawn.not_shown:
+        parts.append(
+            html.Strong(
+                f" {drawn.not_shown:,} more not shown (at most {lineage_graph.MAX_NODES} nodes are drawn):"
+                " find a task or focus on a node to see its neighbourhood."
+            )
+        )
+    return parts
+
+
+def _height(elements: list[dict[str, Any]]) -> int:
+    """Pixels for the graph: its drawing's height, between 300 and 640."""
+    ys = [el["position"]["y"] for el in elements if "position" in el]
+    return int(min(640, max(300, (max(ys) - min(ys) if ys else 0) + 120)))
+
+
 def _panel_hint() -> Any:
     return html.Div("Select a node to see what feeds it and what it feeds.", className="dd-muted")
+
+
+MAX_LISTED_EDGES = 500
 
 
 def _edge_list(graph: queries.LineageGraph) -> html.Details:
@@ -136,80 +222,15 @@ def _edge_list(graph: queries.LineageGraph) -> html.Details:
             f"{label.get(e.source, e.source)} → {label.get(e.target, e.target)} ({e.kind.replace('_', '-')})",
             **{"data-edge": f"{e.source}|{e.target}"},
         )
-        for e in graph.edges
+        for e in graph.edges[:MAX_LISTED_EDGES]
     ]
+    more = len(graph.edges) - len(items)
+    if more > 0:
+        items.append(html.Li(f"{more:,} more not shown", className="dd-muted"))
     return html.Details(
-        [html.Summary(f"Edges ({len(items)})"), html.Ul(items, className="dd-edge-list")],
+        [html.Summary(f"Edges ({len(graph.edges):,})"), html.Ul(items, className="dd-edge-list")],
         className="dd-edges",
     )
-
-
-def graph_elements(graph: queries.LineageGraph, allowed: set[str]) -> list[dict[str, Any]]:
-    """Cytoscape elements with left-to-right layered positions (longest path from a source)."""
-    ids = {n.id for n in graph.nodes}
-    edges = [e for e in graph.edges if e.source in ids and e.target in ids]
-    layer = queries.layers(ids, [(e.source, e.target) for e in edges])
-    by_layer: dict[int, list[str]] = defaultdict(list)
-    order = sorted(graph.nodes, key=lambda n: (layer[n.id], n.kind != "task", n.label))
-    for n in order:
-        by_layer[layer[n.id]].append(n.id)
-    pos: dict[str, dict[str, float]] = {}
-    for lx, members in by_layer.items():
-        for i, node_id in enumerate(members):
-            pos[node_id] = {"x": lx * X_STEP, "y": (i - (len(members) - 1) / 2) * Y_STEP}
-    elements: list[dict[str, Any]] = []
-    for n in graph.nodes:
-        label = n.label
-        if n.kind == "output" and n.rows is not None:
-            label = f"{n.label}\n{n.rows:,} rows"
-        elif n.kind == "task" and n.state:
-            label = f"{n.label}\n{n.state}"
-        url = None
-        if n.kind in ("task", "output") and n.task_id:
-            url = href("task", dag_id=n.dag_id, task_id=n.task_id)
-        elif n.kind == "dag" and n.dag_id in allowed:
-            url = href("dag", dag_id=n.dag_id)
-        elements.append(
-            {
-                "data": {
-                    "id": n.id,
-                    "label": label,
-                    "kind": n.kind,
-                    "name": n.label,
-                    "title": f"{n.task_id}.{n.label}" if n.kind == "output" else n.label,
-                    "dag_id": n.dag_id,
-                    "task_id": n.task_id,
-                    "state": n.state,
-                    "rows": n.rows,
-                    "uri": n.uri,
-                    "url": url,
-                    "color": state_color(n.state) if n.state else "#a1a1aa",
-                },
-                "position": pos[n.id],
-                "classes": n.kind + ("" if n.tracked or n.kind != "task" else " untracked"),
-            }
-        )
-    for e in edges:
-        elements.append(
-            {
-                "data": {
-                    "id": f"{e.source}->{e.target}",
-                    "source": e.source,
-                    "target": e.target,
-                    "kind": e.kind,
-                },
-                "classes": e.kind,
-            }
-        )
-    return elements
-
-
-def _layer_sizes(elements: list[dict[str, Any]]) -> list[int]:
-    counts: dict[float, int] = defaultdict(int)
-    for el in elements:
-        if "position" in el:
-            counts[el["position"]["x"]] += 1
-    return list(counts.values())
 
 
 def _runs_section(dag_id: str, runs: list[queries.DagRunRow]) -> Any:
@@ -276,111 +297,6 @@ def _runs_section(dag_id: str, runs: list[queries.DagRunRow]) -> Any:
     return html.Div([dcc.Graph(figure=fig, config=figures.graph_config()), table])
 
 
-BLUE, ORANGE = "#2563eb", "#f97316"
-STYLESHEET: list[dict[str, Any]] = [
-    {
-        "selector": "node",
-        "style": {
-            "label": "data(label)",
-            "text-wrap": "wrap",
-            "text-valign": "center",
-            "text-halign": "center",
-            "font-size": 12,
-            "font-family": "Inter, -apple-system, Segoe UI, Roboto, sans-serif",
-            "color": "#27272a",
-            "width": 140,
-            "height": 42,
-            "text-max-width": 132,
-        },
-    },
-    {
-        "selector": ".task",
-        "style": {
-            "shape": "round-rectangle",
-            "background-color": "#ffffff",
-            "border-width": 3,
-            "border-color": "data(color)",
-        },
-    },
-    {"selector": ".untracked", "style": {"border-style": "dashed", "background-color": "#f4f4f5"}},
-    {
-        "selector": ".output",
-        "style": {
-            "shape": "barrel",
-            "background-color": "#e0edff",
-            "border-width": 1,
-            "border-color": "#017cee",
-            "width": 120,
-            "height": 38,
-        },
-    },
-    {
-        "selector": ".external",
-        "style": {
-            "shape": "tag",
-            "background-color": "#fef3c7",
-            "border-width": 1,
-            "border-color": "#d97706",
-            "width": 124,
-            "height": 34,
-        },
-    },
-    {
-        "selector": ".dag",
-        "style": {
-            "shape": "round-rectangle",
-            "background-color": "#f3e8ff",
-            "border-width": 1,
-            "border-style": "dashed",
-            "border-color": "#9333ea",
-        },
-    },
-    {
-        "selector": ".hidden",
-        "style": {
-            "shape": "round-rectangle",
-            "background-color": "#f4f4f5",
-            "border-width": 1,
-            "border-style": "dotted",
-            "border-color": "#71717a",
-            "color": "#52525b",
-        },
-    },
-    {
-        "selector": "edge",
-        "style": {
-            "curve-style": "bezier",
-            "target-arrow-shape": "triangle",
-            "width": 1.5,
-            "line-color": "#a1a1aa",
-            "target-arrow-color": "#a1a1aa",
-            "arrow-scale": 0.9,
-        },
-    },
-    {"selector": ".dependency", "style": {"line-style": "dashed"}},
-    {"selector": ".data", "style": {"width": 2.2, "line-color": "#017cee", "target-arrow-color": "#017cee"}},
-    {
-        "selector": ".cross_dag",
-        "style": {"line-style": "dotted", "line-color": "#9333ea", "target-arrow-color": "#9333ea"},
-    },
-    {"selector": ".faded", "style": {"opacity": 0.25}},
-    {
-        "selector": ".upstream",
-        "style": {"border-color": BLUE, "border-width": 4, "line-color": BLUE, "target-arrow-color": BLUE},
-    },
-    {
-        "selector": ".downstream",
-        "style": {
-            "border-color": ORANGE,
-            "border-width": 4,
-            "line-color": ORANGE,
-            "target-arrow-color": ORANGE,
-        },
-    },
-    {"selector": ".picked", "style": {"border-color": "#111827", "border-width": 5, "overlay-opacity": 0.08}},
-]
-
-
 def register(app) -> None:
     @app.callback(
         Output("dag-graph", "elements"),
@@ -397,6 +313,68 @@ def register(app) -> None:
         except Exception as exc:
             return no_update, error_state("highlight the selected node", exc), no_update
 
+    @app.callback(
+        Output("dag-graph", "elements", allow_duplicate=True),
+        Output("dag-lineage-note", "children"),
+        Output("dag-lineage-view", "data"),
+        Input("dag-lineage-search", "value"),
+        Input("dag-lineage-focus", "n_clicks"),
+        Input("dag-lineage-all", "n_clicks"),
+        Input("dag-lineage-depth", "value"),
+        Input("dag-lineage-scope", "value"),
+        Input("dag-graph", "tapNodeData"),
+        State("dag-lineage-view", "data"),
+        State("dag-page-dag-id", "data"),
+        prevent_initial_call=True,
+    )
+    def change_view(search, _focus, _all, depth, scope, tapped, view_data, dag_id) -> Any:
+        try:
+            return _change_view(callback_context.triggered_id, search, depth, scope, tapped, view_data, dag_id)
+        except PreventUpdate:
+            raise
+        except Exception as exc:
+            return no_update, error_state("redraw the lineage graph", exc), no_update
+
+
+def _change_view(
+    trigger: Any, search: Any, depth: Any, scope: Any, tapped: Any, view_data: Any, dag_id: Any
+) -> tuple[Any, Any, Any]:
+    """The graph redrawn for the view the user asked for: a task group opened, a search or a
+    selected node focused, another depth, the other scope, or back to the whole graph."""
+    ctx = request_context()
+    if not isinstance(dag_id, str) or not ctx.can_read(dag_id):
+        return [], not_found("DAG", dag_id if isinstance(dag_id, str) else ""), no_update
+    view = lineage_graph.View.from_data(view_data)
+    if type(depth) is int and depth in lineage_graph.DEPTHS:  # the dropdown shows the depth in force
+        view.depth = depth
+    if trigger == "dag-lineage-search" and not (isinstance(search, str) and search.strip()):
+        raise PreventUpdate  # a search box emptied
+    if trigger == "dag-graph":
+        if not (isinstance(tapped, dict) and tapped.get("kind") == "group" and isinstance(tapped.get("name"), str)):
+            raise PreventUpdate  # other nodes: select_node highlights them
+        group = tapped["name"]
+        view.expanded = [g for g in view.expanded if g != group] + [group]
+    elif trigger == "dag-lineage-scope":
+        view = lineage_graph.View(scope="dags" if scope == "dags" else "dag", depth=view.depth)
+    elif trigger == "dag-lineage-all":
+        view = lineage_graph.View(scope=view.scope, depth=view.depth)
+    graph = (
+        queries.linked_dags(ctx.sources, dag_id, view.depth, allowed=ctx.allowed)
+        if view.scope == "dags"
+        else queries.lineage_graph(ctx.sources, dag_id, allowed=ctx.allowed)
+    )
+    if trigger == "dag-lineage-search":
+        found = lineage_graph.search(graph, search)
+        if found is None:
+            return no_update, f"Nothing in this graph is named like {search[:100]!r}.", no_update
+        view.focus = found.id
+    elif trigger == "dag-lineage-focus":
+        if not (isinstance(tapped, dict) and isinstance(tapped.get("id"), str) and tapped.get("kind") != "group"):
+            return no_update, "Select a node first (click it), then focus on it.", no_update
+        view.focus = tapped["id"]
+    drawn = lineage_graph.draw(graph, view, ctx.allowed)
+    return drawn.elements, _note(graph, view, drawn), view.to_data()
+
 
 def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[Any, Any, Any]:
     """Highlight what feeds the tapped node and what it feeds; a second tap opens it."""
@@ -406,6 +384,8 @@ def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[
     elements = _well_formed(elements)
     if not node or not isinstance(node.get("id"), str):
         return elements, _panel_hint(), no_update
+    if node.get("kind") == "group":  # change_view opens it
+        return no_update, html.Div(f"Opening {node.get('title') or 'the task group'}…", className="dd-muted"), no_update
     picked = next((el for el in elements if el["data"]["id"] == node["id"]), None)
     url = node.get("url")
     if not (isinstance(url, str) and url.startswith(common.PREFIX)):
