@@ -131,4 +131,6 @@ def _insert(conn: Connection, rows: list[dict[str, str]]) -> int:
 def backfill_uris(conn: Connection) -> int:
     """Catalogue every URI already stored (migration 0006: URIs became searchable then).
     Returns the entries added."""
-    return _insert(conn, [entry("uri", r.dag_id, r.uri) for r in conn.execute(sa.text(_BACKFILL_URIS))])
+    known = set(conn.execute(sa.text("SELECT entry_hash FROM ddtrack_catalog WHERE kind = 'uri'")).scalars())
+    rows = [entry("uri", r.dag_id, r.uri) for r in conn.execute(sa.text(_BACKFILL_URIS))]
+    return _insert(conn, [r for r in rows if r["entry_hash"] not in known])

@@ -9,6 +9,7 @@ in the record's transaction; retention recomputes the rows whose versions it del
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ddtrack import conf
 from ddtrack.store.models import Dataset, Output, TaskRun
+
+log = logging.getLogger("ddtrack.ingest")
 
 Key = tuple[str, str, str]  # (dag_id, task_id, name)
 _PAGE = 10_000
@@ -47,7 +51,11 @@ _o = sa.table(
     sa.column("schema_fingerprint"),
     sa.column("detail", sa.JSON),
 )
-_r = sa.table("ddtrack_task_run", *(sa.column(c) for c in ("id", "dag_id", "run_id", "task_id", "map_index", "try_number", "state")))
+_r = sa.table(
+    "ddtrack_task_run",
+    *(sa.column(c) for c in ("id", "dag_id", "run_id", "task_id", "map_index", "try_number", "state")),
+    sa.column("extra", sa.JSON),
+)
 _d = sa.table(
     "ddtrack_dataset",
     *(
@@ -79,6 +87,7 @@ def _newest_tries_rows(run_id: Any) -> Any:
         sa.select(sa.func.sum(o.c.rows))
         .select_from(o.join(r, r.c.id == o.c.task_run_id))
         .where(_of_dataset(o), o.c.run_id == run_id, r.c.try_number == newest_try)
+        .correlate(_d)
         .scalar_subquery()
     )
 
@@ -106,7 +115,7 @@ def _recompute_statements(where: Any) -> list[Any]:
     )
 
     def latest(column: str) -> Any:
-        return sa.select(o.c[column]).where(o.c.id == _d.c.latest_output_id).scalar_subquery()
+        return sa.select(o.c[column]).where(o.c.id == _d.c.latest_output_id).correlate(_d).scalar_subquery()
 
     return [
         # MySQL/MariaDB apply SET clauses in order: latest_output_id first, then what reads it.
@@ -131,13 +140,15 @@ def _recompute_statements(where: Any) -> list[Any]:
 
 
 def _pii_and_freshness(conn: Connection | Session, where: Any) -> None:
-    """``pii_columns``/``has_pii``/``fresh_within_s`` from the newest version's stored detail
-    (JSON: read in Python, a page of datasets at a time)."""
+    """``pii_columns``/``has_pii``/``fresh_within_s``/``pii_free`` from the newest version's
+    stored detail and its try's (JSON: read in Python, a page of datasets at a time);
+    written only where they change, so a store of few PII outputs costs few statements."""
+    default = default_fresh_within_s()
     last_id = 0
     while True:
         page = conn.execute(
-            sa.select(_d.c.id, _o.c.detail)
-            .select_from(_d.join(_o, _o.c.id == _d.c.latest_output_id))
+            sa.select(_d.c.id, _d.c.pii_columns, _d.c.pii_free, _d.c.fresh_within_s, _o.c.detail, _r.c.extra)
+            .select_from(_d.join(_o, _o.c.id == _d.c.latest_output_id).join(_r, _r.c.id == _o.c.task_run_id))
             .where(where, _d.c.id > last_id)
             .order_by(_d.c.id)
             .limit(_PAGE)
@@ -147,12 +158,26 @@ def _pii_and_freshness(conn: Connection | Session, where: Any) -> None:
         last_id = page[-1].id
         for row in page:
             detail = row.detail if isinstance(row.detail, dict) else {}
+            extra = row.extra if isinstance(row.extra, dict) else {}
             pii = sorted({str(c) for c in detail.get("pii") or []})
-            conn.execute(
-                _d.update()
-                .where(_d.c.id == row.id)
-                .values(pii_columns=pii, has_pii=bool(pii), fresh_within_s=_int_or_none(detail.get("fresh_within_s")))
-            )
+            fresh = _int_or_none(detail.get("fresh_within_s")) or default
+            free = bool(extra.get("pii_free"))
+            if (row.pii_columns, bool(row.pii_free), row.fresh_within_s) != (pii, free, fresh):
+                conn.execute(
+                    _d.update()
+                    .where(_d.c.id == row.id)
+                    .values(pii_columns=pii, has_pii=bool(pii), fresh_within_s=fresh, pii_free=free)
+                )
+
+
+def default_fresh_within_s() -> int | None:
+    """``[ddtrack] default_fresh_within`` for outputs without a window of their own; a bad
+    value is logged, never fails an ingest, a cleanup or a migration."""
+    try:
+        return conf.default_fresh_within()
+    except ValueError as exc:
+        log.warning("ddtrack ignores %s", exc)
+        return None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -185,6 +210,7 @@ def backfill(conn: Connection) -> int:
     everything = sa.true()
     for statement in _recompute_statements(everything):
         conn.execute(statement)
+    conn.execute(_d.update().where(_d.c.pii_columns.is_(None)).values(pii_columns=[]))
     _pii_and_freshness(conn, everything)
     return int(added or 0)
 
@@ -224,29 +250,36 @@ def _locked_or_created(session: Session, key: Key) -> Dataset:
     return row
 
 
-def _run_already_counted(session: Session, run: TaskRun, name: str) -> bool:
-    """Another try of this task in this run (a map index, an earlier try) has this output.
+def _parts_of_run(session: Session, run: TaskRun, name: str) -> list[Any]:
+    """Output ``name`` of every try of this task in this run (map indexes, retries).
 
-    Reads the tries by their unique key and their outputs by theirs: bounded by the run's
-    map indexes and tries, not by the dataset's history."""
-    other = (
-        sa.select(Output.id)
+    Read through the tries' unique key and the outputs' (task_run_id, name): bounded by the
+    run's map indexes and tries, not by the dataset's history. Called with the dataset's
+    row locked, so a concurrent ingest of the same dataset has committed its part; on
+    MySQL/MariaDB (REPEATABLE READ) a locking read is what sees that commit."""
+    query = (
+        sa.select(Output.task_run_id, Output.rows, TaskRun.map_index, TaskRun.try_number)
         .join(TaskRun, TaskRun.id == Output.task_run_id)
         .where(
             TaskRun.dag_id == run.dag_id,
             TaskRun.run_id == run.run_id,
             TaskRun.task_id == run.task_id,
-            TaskRun.id != run.id,
             Output.name == name,
         )
-        .limit(1)
     )
-    return session.execute(other).first() is not None
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        query = query.with_for_update(read=True)
+    return list(session.execute(query))
 
 
-def _rows_of_run(session: Session, key: Key, run_id: str) -> int | None:
-    where = sa.and_(_d.c.dag_id == key[0], _d.c.task_id == key[1], _d.c.name == key[2])
-    return session.execute(sa.select(_newest_tries_rows(sa.literal(run_id))).select_from(_d).where(where)).scalar()
+def _rows_of_newest_tries(parts: list[Any]) -> int | None:
+    """A mapped version's rows: each map index's newest try, summed."""
+    newest: dict[int, Any] = {}
+    for part in parts:
+        if part.map_index not in newest or part.try_number > newest[part.map_index].try_number:
+            newest[part.map_index] = part
+    counted = [p.rows for p in newest.values() if p.rows is not None]
+    return sum(counted) if counted else None
 
 
 def record_outputs(
@@ -268,13 +301,14 @@ def record_outputs(
         out = facts.output
         key = (run.dag_id, run.task_id, out.name)
         row = _locked_or_created(session, key)
-        if out.name not in replaced and not _run_already_counted(session, run, out.name):
+        parts = _parts_of_run(session, run, out.name)
+        if out.name not in replaced and all(p.task_run_id == run.id for p in parts):
             row.n_versions += 1
         started = run.started_at
         if started is not None and (row.first_seen_at is None or started < row.first_seen_at):
             row.first_seen_at = started
         if _is_newest(row.last_seen_at, started):
-            _take_latest(session, row, key, out, facts, run, pii_free, default_fresh_within_s)
+            _take_latest(row, out, facts, run, parts, pii_free, default_fresh_within_s)
         if run.state == _SUCCESS and started is not None and (row.last_success_at is None or started > row.last_success_at):
             row.last_success_at = started
     # Outputs the earlier copy of this try had and this one has not: recount them.
@@ -289,12 +323,11 @@ def _is_newest(last_seen: datetime | None, started: datetime | None) -> bool:
 
 
 def _take_latest(
-    session: Session,
     row: Dataset,
-    key: Key,
     out: Output,
     facts: VersionFacts,
     run: TaskRun,
+    parts: list[Any],
     pii_free: bool,
     default_fresh_within_s: int | None,
 ) -> None:
@@ -304,7 +337,7 @@ def _take_latest(
     row.kind = out.kind
     row.latest_fingerprint = out.schema_fingerprint
     # A mapped task's version is the sum of its parts in the run.
-    row.latest_rows = _rows_of_run(session, key, run.run_id) if facts.map_index >= 0 else out.rows
+    row.latest_rows = _rows_of_newest_tries(parts) if facts.map_index >= 0 else out.rows
     pii = sorted({str(c) for c in facts.pii})
     row.pii_columns = pii
     row.has_pii = bool(pii)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ddtrack.record import XCOM_KEY, is_record, record_hash
 from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, XCOM
 from ddtrack.store.catalog import entries_of_record, insert_ignore
+from ddtrack.store.datasets import VersionFacts, default_fresh_within_s, pii_of, record_outputs
 from ddtrack.store.engine import get_engine, in_transaction, is_unavailable, session_factory
 from ddtrack.store.models import ACROSS_RUNS, ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 from ddtrack.store.profiles import COLUMN_STATS, WrittenOutput
@@ -221,9 +222,12 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     """Store one record in ``session``'s transaction; False if it was already stored as is."""
     digest = record_hash(record)
     existing = session.execute(select(TaskRun.id, TaskRun.record_hash).where(_key_filter(record))).first()
+    replaced: list[str] = []
     if existing is not None:
         if existing.record_hash == digest:
             return False
+        # Their runs are counted in the datasets already.
+        replaced = list(session.scalars(select(Output.name).where(Output.task_run_id == existing.id)))
         _delete_children(session, existing.id)
         session.execute(delete(TaskRun).where(TaskRun.id == existing.id))
     started = _parse_time(record.get("started_at"))
@@ -249,11 +253,24 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
             "upstream_task_ids": record.get("upstream_task_ids") or [],
             "warnings": record.get("warnings") or [],
             "truncated": bool(record.get("truncated")),
-        },
+        }
+        | ({"pii_free": True} if record.get("pii_free") else {}),
     )
     session.add(run)
     session.flush()
-    written = [_write_output(session, run, output) for output in record.get("outputs") or []]
+    outputs = record.get("outputs") or []
+    written = [_write_output(session, run, output) for output in outputs]
+    record_outputs(
+        session,
+        run,
+        [
+            VersionFacts(w.row, run.map_index, pii_of(output), _fresh_within_s(output))
+            for w, output in zip(written, outputs, strict=True)
+        ],
+        pii_free=bool(record.get("pii_free")),
+        default_fresh_within_s=default_fresh_within_s(),
+        replaced=replaced,
+    )
     _write_lineage(session, run, record)
     _write_tags(session, run, record)
     insert_ignore(session, entries_of_record(record))
@@ -306,7 +323,8 @@ def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> 
         truncated=bool(profile.get("truncated")),
         detail={k: profile.get(k) for k in _OUTPUT_DETAIL if profile.get(k) is not None}
         | ({"tags": output["tags"]} if output.get("tags") else {})
-        | ({"batches": _int(output["batches"])} if _int(output.get("batches")) else {}),
+        | ({"batches": _int(output["batches"])} if _int(output.get("batches")) else {})
+        | ({"fresh_within_s": _fresh_within_s(output)} if _fresh_within_s(output) else {}),
     )
     session.add(row)
     session.flush()
@@ -317,6 +335,11 @@ def _write_output(session: Session, run: TaskRun, output: Mapping[str, Any]) -> 
         session.add(Tag(task_run_id=run.id, output_name=row.name, key=_text(key, 250), value=_text(value, 500)))
     checks = output.get("checks")
     return WrittenOutput(row, columns, checks if isinstance(checks, list) else [])
+
+
+def _fresh_within_s(output: Mapping[str, Any]) -> int | None:
+    value = _int(output.get("fresh_within_s"))
+    return value if value and value > 0 else None
 
 
 def _column_row(output_id: int, col: Mapping[str, Any]) -> dict[str, Any]:

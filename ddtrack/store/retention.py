@@ -9,28 +9,37 @@ exists in Airflow (deleted DAGs, ``airflow db clean``).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from ddtrack.duration import parse_seconds
 from ddtrack.store.airflow_tables import DAG_RUN
+from ddtrack.store.datasets import recompute as recompute_datasets
 from ddtrack.store.engine import get_engine, in_transaction, session_factory
-from ddtrack.store.models import ACROSS_RUNS, CatalogEntry, ColumnProfile, Lineage, Output, Tag, TaskRun
+from ddtrack.store.models import (
+    ACROSS_RUNS,
+    CatalogEntry,
+    ColumnProfile,
+    Flag,
+    Lineage,
+    Output,
+    Review,
+    Tag,
+    TaskRun,
+)
 
 BATCH = 500
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str) -> dt.timedelta:
     """'90d', '12h', '2w', '30m', '45s' -> timedelta."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise ValueError(f"not an age: {text!r} (use e.g. 90d, 12h, 2w)")
-    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return dt.timedelta(seconds=parse_seconds(text, what="age"))
+    except ValueError:
+        raise ValueError(f"not an age: {text!r} (use e.g. 90d, 12h, 2w)") from None
 
 
 @dataclass
@@ -62,12 +71,18 @@ def _counts(session: Session, ids: list[int]) -> dict[str, int]:
 
 def _delete(session: Session, ids: list[int]) -> None:
     # Children first: correct whether or not the database enforces the cascades.
-    output_ids = [r for (r,) in session.execute(select(Output.id).where(Output.task_run_id.in_(ids)))]
+    outputs = session.execute(select(Output.id, Output.dag_id, Output.task_id, Output.name).where(Output.task_run_id.in_(ids))).all()
+    output_ids = [o.id for o in outputs]
     for i in range(0, len(output_ids), BATCH):
-        session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids[i : i + BATCH])))
+        chunk = output_ids[i : i + BATCH]
+        session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(chunk)))
+        for model in (Review, Flag):
+            session.execute(delete(model).where(model.output_id.in_(chunk)))
     for model in (*ACROSS_RUNS, Output, Lineage, Tag):
         session.execute(delete(model).where(model.task_run_id.in_(ids)))
     session.execute(delete(TaskRun).where(TaskRun.id.in_(ids)))
+    # The datasets whose versions went: counted again from what is left, or deleted.
+    recompute_datasets(session, {(o.dag_id, o.task_id, o.name) for o in outputs})
 
 
 def _process(store_url: str, batches: Iterable[list[int]], dry_run: bool, progress: Callable[[int], None] | None) -> CleanupReport:

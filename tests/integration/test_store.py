@@ -203,8 +203,9 @@ def test_upgrade_from_the_first_schema_keeps_data_and_catalogues_it(store_url, m
 
     upgrade(store_url, "0001")
     assert "ddtrack_catalog" not in inspect(get_engine(store_url)).get_table_names()
-    # Write the way 0001-era ingest did: no catalog yet.
+    # Write the way 0001-era ingest did: no catalog, no datasets yet.
     monkeypatch.setattr(ingest_module, "insert_ignore", lambda session, rows: None)
+    monkeypatch.setattr(ingest_module, "record_outputs", lambda *args, **kwargs: None)
     with session_factory(store_url)() as s, s.begin():
         ingest_module.write_record(s, make_record(run_id="old"))
     monkeypatch.undo()
