@@ -275,3 +275,21 @@ def test_trace_graph_has_exact_versions_and_a_depth_control(admin, example_runs)
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["response"]["url"]["search"] == f"?output_id={model.output_id}&direction=upstream&depth=2"
+
+
+def test_path_between_a_task_and_a_later_task_and_an_unknown_node(admin, example_runs):
+    tree = admin.page("trace", "?from=titanic.load_passengers&to=titanic.train_model")
+    assert not error_cards(tree)
+    graph = find(tree, lambda n: n["props"].get("id") == "trace-graph")[0]
+    labels = " ".join(e["data"].get("label", "") for e in graph["props"]["elements"])
+    assert "load_passengers" in labels and "train_model" in labels and "features" in labels
+    unknown = admin.page("trace", "?from=titanic.no_such_task&to=titanic.train_model")
+    assert "titanic.no_such_task" in " ".join(texts(unknown))
+
+
+def test_impact_of_a_uri_and_of_a_task(admin, example_runs):
+    producer = version(example_runs, "sales_producer", "write_daily_sales")
+    for search in (f"?uri={quote(producer.uri or '')}", "?dag_id=sales_producer&task_id=write_daily_sales"):
+        tree = admin.page("trace", search)
+        assert not error_cards(tree), search
+        assert SECRET in json.dumps(find(tree, lambda n: n["props"].get("id") == "trace-list"))
