@@ -17,12 +17,14 @@ from ddtrack.queries import status as health
 @click.option("--conn", help="SQLAlchemy URL of ddtrack's tables (default: [ddtrack] sql_alchemy_conn, else the metastore).")
 def install(conn: str | None) -> None:
     """Create or upgrade ddtrack's side tables and check that Airflow sees the plugin."""
-    from ddtrack.integrations.airflow_compat import unsupported_reason
+    from ddtrack.integrations.airflow_compat import pandas_problem, unsupported_reason
     from ddtrack.store.schema import upgrade
 
     refused = unsupported_reason()
     if refused:
         raise click.ClickException(refused)
+    if pandas_problem():
+        click.secho(f"  ! {pandas_problem()}", fg="yellow", err=True)
     url = _store_url(conn)
     click.echo(f"ddtrack {__version__}: side tables at {health.safe_url(url)}")
     try:

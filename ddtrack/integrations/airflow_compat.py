@@ -75,3 +75,48 @@ def forget_loaded_plugins() -> None:
             setattr(plugins_manager, name, None)
         plugins_manager.loaded_plugins.clear()
         plugins_manager.import_errors.clear()
+
+
+def dag_bag(dag_folder: str, **kwargs: Any) -> Any:
+    """Airflow's DagBag of ``dag_folder`` (it moved to ``airflow.dag_processing`` in 3.2)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # 3.1
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder, **kwargs)
+
+
+def simple_auth_user(username: str, role: str | None, teams: list[str] | None = None) -> Any:
+    """A SimpleAuthManager user; teams (Airflow's multi-team model) exist from 3.2 on."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    if teams_supported():
+        return SimpleAuthManagerUser(username=username, role=role, teams=teams)
+    if teams:
+        raise ValueError(f"Airflow {airflow_version()} has no teams: cannot make a user of {teams}")
+    return SimpleAuthManagerUser(username=username, role=role)
+
+
+def teams_supported() -> bool:
+    """Does this Airflow's SimpleAuthManager know teams (multi-team, 3.2 and later)?"""
+    from packaging.version import Version
+
+    return Version(airflow_version()) >= Version("3.2")
+
+
+def pandas_problem(airflow: str | None = None, pandas: str | None = None) -> str | None:
+    """Why this Airflow cannot pass the installed pandas' DataFrames between tasks, if it cannot:
+    before 3.3 Airflow's serde knows only pandas 2's class path (`pandas.core.frame.DataFrame`)."""
+    from packaging.version import Version
+
+    try:
+        pandas = pandas or version("pandas")
+    except PackageNotFoundError:
+        return None
+    airflow = airflow or airflow_version()
+    if Version(pandas) < Version("3") or Version(airflow) >= Version("3.3"):
+        return None
+    return (
+        f"Airflow {airflow} cannot serialise a pandas {pandas} DataFrame that a task returns "
+        "(its serde knows pandas 2's class path): pin pandas<3 as Airflow's constraints do, or upgrade to Airflow 3.3"
+    )

@@ -27,9 +27,9 @@ T = TypeVar("T")
 
 @functools.cache
 def _dagbag():
-    from airflow.dag_processing.dagbag import DagBag
+    from ddtrack.integrations.airflow_compat import dag_bag
 
-    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
     return bag
 

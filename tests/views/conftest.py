@@ -33,13 +33,13 @@ def run_dag(dag, metastore_url: str):
 @pytest.fixture(scope="session")
 def example_runs(airflow_home, metastore_url) -> dict[str, list[Any]]:
     """Every example DAG run in process (titanic twice), plus the HTML probe DAG."""
-    from airflow.dag_processing.dagbag import DagBag
+    from ddtrack.integrations.airflow_compat import dag_bag
 
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     probe = dags / "html_probe.py"
     if not probe.exists():
         shutil.copy(HERE / "dags" / "html_probe.py", probe)
-    bag = DagBag(str(dags))
+    bag = dag_bag(str(dags))
     runs: dict[str, list[Any]] = {}
     for dag_id in (
         "titanic",
@@ -57,25 +57,22 @@ def example_runs(airflow_home, metastore_url) -> dict[str, list[Any]]:
 @pytest.fixture(scope="session")
 def api_app(example_runs):
     """Airflow's api-server app (plugins loaded fresh), as the api-server builds it."""
-    from airflow import plugins_manager
     from airflow.api_fastapi.app import create_app
 
-    for cached in ("_get_plugins", "get_fastapi_plugins"):
-        fn = getattr(plugins_manager, cached, None)
-        if hasattr(fn, "cache_clear"):
-            fn.cache_clear()
+    from ddtrack.integrations.airflow_compat import forget_loaded_plugins
+
+    forget_loaded_plugins()
     return create_app()
 
 
 @pytest.fixture(scope="session")
 def make_token(api_app):
     from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    from ddtrack.integrations.airflow_compat import simple_auth_user
 
     def make(username: str = "admin", role: str | None = "admin", teams: list[str] | None = None) -> str:
-        return get_auth_manager().generate_jwt(
-            SimpleAuthManagerUser(username=username, role=role, teams=teams)
-        )
+        return get_auth_manager().generate_jwt(simple_auth_user(username, role, teams))
 
     return make
 

@@ -14,9 +14,9 @@ from ddtrack import queries
 
 @pytest.fixture(scope="module")
 def report_run(example_runs, metastore_url):
-    from airflow.dag_processing.dagbag import DagBag
+    from ddtrack.integrations.airflow_compat import dag_bag
 
-    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     return run_in_process(bag.get_dag("titanic_report"), metastore_url)
 
 
