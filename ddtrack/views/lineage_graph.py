@@ -100,7 +100,7 @@ def draw(graph: queries.LineageGraph, view: View, allowed: set[str] | None) -> D
         for u in kept
     ]
     if view.focus in keep:
-        elements[kept.index(view.focus)]["classes"] += " picked"
+        elements[kept.index(view.focus)]["classes"] += " focus"
     elements += [_edge_element(a, b, kind, count) for a, b, kind, count in unit_edges]
     return Drawn(elements, len(units) - len(kept), sum(1 for u in kept if u in groups), focus_missing)
 
@@ -354,5 +354,6 @@ STYLESHEET: list[dict[str, Any]] = [
             "target-arrow-color": ORANGE,
         },
     },
+    {"selector": ".focus", "style": {"border-color": "#111827", "border-width": 4, "border-style": "double"}},
     {"selector": ".picked", "style": {"border-color": "#111827", "border-width": 5, "overlay-opacity": 0.08}},
 ]

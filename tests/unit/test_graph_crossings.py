@@ -75,3 +75,16 @@ def test_layered_order_never_crosses_more_than_its_start():
         start_columns.setdefault(lx, []).append(n)
     start = {n: (lx, i - (len(col) - 1) / 2) for lx, col in start_columns.items() for i, n in enumerate(col)}
     assert count_crossings(layered_order(nodes, edges), edges) < count_crossings(start, edges)
+
+
+def test_the_gap_by_gap_count_agrees_with_the_geometric_one():
+    import random
+
+    from ddtrack.queries.graph import _layered_crossings
+
+    rng = random.Random(5)
+    nodes = [f"n{i}" for i in range(80)]
+    layer = {n: rng.randrange(8) for n in nodes}
+    at = {n: rng.random() * 40 for n in nodes}
+    edges = [(a, b) for a, b in ((rng.choice(nodes), rng.choice(nodes)) for _ in range(200)) if layer[a] != layer[b]]
+    assert _layered_crossings(layer, at, edges) == count_crossings({n: (layer[n], at[n]) for n in nodes}, edges) > 0

@@ -79,7 +79,7 @@ def test_the_depth_limit_around_a_focus():
     focus = "task::big::g25.t2500"
     near = draw(graph, View(focus=focus, depth=1), None)
     nodes = drawn_nodes(near)
-    assert focus in nodes and "picked" in nodes[focus]["classes"]
+    assert focus in nodes and "focus" in nodes[focus]["classes"].split()
     # depth 1: its own output and the outputs it reads, nothing further
     assert "output::big::g25.t2500::return_value" in nodes and "output::big::g24.t2499::return_value" in nodes
     assert "task::big::g24.t2499" not in nodes

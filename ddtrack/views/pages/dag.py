@@ -152,15 +152,14 @@ def _toolbar(view: lineage_graph.View) -> html.Div:
                 debounce=True,
                 className="dd-input dd-lineage-search",
             ),
-            html.Label(
+            html.Div(
                 [
-                    "Depth / hops ",
-                    dcc.Dropdown(
+                    html.Span("Steps around the focus / hops across DAGs:"),
+                    dcc.RadioItems(
                         id="dag-lineage-depth",
                         options=[{"label": str(d), "value": d} for d in lineage_graph.DEPTHS],
                         value=view.depth,
-                        clearable=False,
-                        searchable=False,
+                        inline=True,
                         className="dd-lineage-depth",
                     ),
                 ],
