@@ -2,7 +2,8 @@
 
 Like every command, they ask the query layer (the same functions as the catalog pages) with
 ``allowed=None``: the CLI is a trusted operator tool. ``--json`` prints the query layer's
-dataclasses as objects with the same keys (times in ISO 8601, UTC); without it, a table.
+dataclasses as objects with the same keys (times in ISO 8601 with their UTC offset);
+without it, a table.
 Long answers show a spinner on stderr while they run, never on stdout.
 """
 
@@ -31,8 +32,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
+    if isinstance(value, dt.datetime):  # stored times are UTC: say so
+        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
     return value
 
 
@@ -240,14 +241,6 @@ def stale(dag: str | None, as_json: bool) -> None:
                  ((s.dag_id, s.task_id, s.name, s.run_id, s.started_at, s.reason) for s in stale_rows))
     _print_table(
         "overdue outputs", ("DAG", "task", "output", "expected within", "last success"),
-        ((d.dag_id, d.task_id, d.name, _window(d.fresh_within_s), d.last_success_at) for d in overdue),
+        ((d.dag_id, d.task_id, d.name, dt.timedelta(seconds=d.fresh_within_s or 0), d.last_success_at)
+         for d in overdue),
     )
-
-
-def _window(seconds: int | None) -> str:
-    if not seconds:
-        return ""
-    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"

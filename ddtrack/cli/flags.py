@@ -8,6 +8,8 @@ default the operating-system user. ``--json`` prints the query layer's FlagInfo 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -32,6 +34,15 @@ def _version_args(fn):
     return fn
 
 
+def _on_version(action: Callable[..., Any], dag: str, run: str, task: str, output: str | None, note: str,
+                user: str) -> tuple[Any, Any]:
+    """(the version named on the command line, what ``action`` - flag or review - made of it)."""
+    sources = _sources()
+    version = find_version_or_exit(sources, dag, run, task, output)
+    with known_ids():
+        return version, action(sources, version.output_id, note, user, editable=None)
+
+
 @main.command(epilog=TRUSTED)
 @_version_args
 @_user_option
@@ -40,10 +51,7 @@ def flag(dag: str, run: str, task: str, output: str | None, note: str, user: str
     """Flag an output version as bad: every version downstream of it becomes a suspect until reviewed."""
     from ddtrack.queries.flags import flag_version
 
-    sources = _sources()
-    version = find_version_or_exit(sources, dag, run, task, output)
-    with known_ids():
-        info = flag_version(sources, version.output_id, note, user, editable=None)
+    version, info = _on_version(flag_version, dag, run, task, output, note, user)
     if as_json:
         print_json(info)
     else:
@@ -59,10 +67,7 @@ def review(dag: str, run: str, task: str, output: str | None, note: str, user: s
     """Clear a suspect version (or close the flag, when it is the flagged version itself)."""
     from ddtrack.queries.flags import review_version
 
-    sources = _sources()
-    version = find_version_or_exit(sources, dag, run, task, output)
-    with known_ids():
-        info = review_version(sources, version.output_id, note, user, editable=None)
+    version, info = _on_version(review_version, dag, run, task, output, note, user)
     if info is None:
         raise click.ClickException(
             f"{dag}.{task}.{version.name} of run {run!r} is neither flagged nor a suspect: nothing to review"

@@ -42,8 +42,10 @@ def _node_name(node: Any) -> str:
 
 
 def print_graph(title: str, result: Any) -> None:
-    """Nodes by depth from the root, then a line about what the walk left out."""
-    nodes = sorted(result.nodes, key=lambda n: (n.depth, n.kind != "version", n.dag_id or "", n.task_id or ""))
+    """Versions and external inputs by hops from the root (a try is its version's run, task and
+    code: the JSON has the tries too), then a line about what the walk left out."""
+    shown = [n for n in result.nodes if n.kind != "try"]
+    nodes = sorted(shown, key=lambda n: (n.depth, n.kind != "version", n.dag_id or "", n.task_id or ""))
     _print_table(
         title, ("hops", "kind", "DAG", "run", "task", "output / URI", "started", "code", "PII", "suspect"),
         ((n.depth, n.kind, n.dag_id, n.run_id, n.task_id, _node_name(n), n.started_at, (n.code_hash or "")[:12],
@@ -67,7 +69,8 @@ def print_graph(title: str, result: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def trace(dag: str, run: str, task: str, output: str | None, depth: int, as_json: bool) -> None:
     """Where an output version came from: the tries, code, inputs and external URIs that made it,
-    across DAGs through shared URIs and Assets (OUTPUT: default the task's only or first output)."""
+    across DAGs through shared URIs and Assets (OUTPUT: default return_value, else the task's first output
+    by name)."""
     from ddtrack.queries.trace import trace as walk
 
     sources = _sources()
@@ -128,7 +131,8 @@ def impact(dag: str | None, run: str | None, task: str | None, output: str | Non
 @click.option("--depth", type=click.IntRange(1, 50), default=20, show_default=True, help="At most this many hops.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def path(source: str, target: str, depth: int, as_json: bool) -> None:
-    """What lies between FROM and TO, downstream from FROM. Each is a task (dag.task), an output
+    """What lies between FROM and TO at output level: the shortest chain downstream from FROM
+    (or from TO, when FROM is downstream of it). Each is a task (dag.task), an output
     (dag.task.output), a column (output.column or dag.task.output.column, e.g. passengers.age)
     or a URI."""
     from ddtrack.queries.path import path as between
