@@ -219,6 +219,16 @@ def test_usage_errors_exit_2(runs, args):
     assert "Usage:" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.usefixtures("airflow_home")
+def test_a_store_without_tables_says_to_install(tmp_path):
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    env = {**os.environ, "AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN": empty}
+    for args in (["recent"], ["trace", "titanic", "r", "features"], ["suspects", "--json"]):
+        proc = subprocess.run([DDTRACK, *args], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "ddtrack's tables are missing" in proc.stderr and "run `ddtrack install`" in proc.stderr
+
+
 def test_help_of_every_command(runs):
     for command in ("recent", "history", "inspect", "tag", "pii", "search", "stale", "trace", "impact", "path",
                     "flag", "review", "suspects"):
