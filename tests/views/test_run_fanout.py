@@ -95,3 +95,11 @@ def test_many_tasks_page_through_waterfall_and_table(installed_store, monkeypatc
     (graph,) = find(page, lambda n: n["props"].get("id") == "run-waterfall")
     assert [y.strip("\u2009") for y in graph["props"]["figure"]["data"][0]["y"]] == [f"t{i:03d}" for i in range(24, 19, -1)]
     assert len(rows_of(page, "run-tasks")) == 5 and "Tasks 21–25 of 25" in texts(page)
+
+
+@pytest.mark.parametrize("odd", ["0", "-3", "²", "9" * 900, "1e3", "", "x"])
+def test_odd_page_numbers_show_a_page(fanout, odd):
+    page = tree(run.layout(fanout, {"dag_id": "fanout", "run_id": "run_1", "task": "fan", "ipage": odd, "tpage": odd}))
+    shown = [texts(r)[0] for r in rows_of(page, "run-instances")]
+    assert shown in ([f"[{i}]" for i in range(50)], [f"[{i}]" for i in range(950, 1000)])
+    assert len(rows_of(page, "run-tasks")) == 3

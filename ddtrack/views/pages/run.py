@@ -98,7 +98,9 @@ INSTANCES_PER_PAGE = 50
 
 def _number(value: str | None) -> int:
     """A 1-based page number from the URL; anything else is the first page."""
-    return min(int(value), 1_000_000) if value and value.isdigit() and int(value) > 0 else 1
+    if not (value and value.isascii() and value.isdigit()):  # "²".isdigit() holds too
+        return 1
+    return max(1, min(int(value[:7]), 1_000_000))
 
 
 def _linker(dag_id: str, run_id: str, page: int, task: str, ipage: int) -> Any:
