@@ -1,5 +1,5 @@
 # The two commands of the quick start: `make demo` and `make test`.
-.PHONY: setup demo-setup demo test test-fast lint bench
+.PHONY: setup demo-setup demo test test-compat test-fast lint bench
 
 # DDTRACK_VENV: the virtualenv (default .venv); DEMO_ARGS: options of run_webserver.py (--port 8099).
 VENV ?= $(or $(DDTRACK_VENV),.venv)
@@ -17,9 +17,15 @@ demo-setup:
 demo: demo-setup
 	$(VENV)/bin/python tests/dev_tools/run_webserver.py $(DEMO_ARGS)
 
-## Install everything and run the whole test suite (SQLite, PostgreSQL, MariaDB, real scheduler, Chromium).
+## Install everything and run the whole test suite (SQLite, PostgreSQL, MariaDB, real scheduler, Chromium),
+## then the compatibility job: the deployment and views tests on Airflow 3.1.8 and 3.2.2 (own virtualenvs).
 test: setup lint
 	.venv/bin/pytest
+	scripts/compat.sh
+
+## Only the compatibility job (scripts/compat.sh; DDTRACK_COMPAT_AIRFLOW="3.1.8" picks versions).
+test-compat: setup
+	scripts/compat.sh
 
 ## Everything but the full deployments and the browser.
 test-fast: setup

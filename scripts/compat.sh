@@ -36,11 +36,17 @@ install() { # $1: Airflow version; prints the virtualenv's path
   echo "$venv"
 }
 
+# Airflow 3.1 has no teams (multi-team authorization came with 3.2): these tests of it cannot apply.
+NO_TEAMS="not test_auth_manager_decides_dag_by_dag and not test_alerts_of_a_dag_the_user_cannot_read_stay_hidden \
+and not test_partial_user_never_sees_an_unreadable_dag"
+
 for version in $VERSIONS; do
   venv=$(install "$version")
   [ "$MODE" = install ] && continue
   echo "==> Airflow $version ($venv): ${TESTS[*]}"
   start=$(date +%s)
-  "$venv/bin/pytest" -q "${TESTS[@]}" "${DESELECT[@]}"
+  select=("${DESELECT[@]}")
+  case "$version" in 3.1.*) select=(-k "${DESELECT[1]} and $NO_TEAMS") ;; esac
+  "$venv/bin/pytest" -q -p no:cacheprovider "${TESTS[@]}" "${select[@]}"
   echo "==> Airflow $version passed in $(( $(date +%s) - start )) s"
 done
