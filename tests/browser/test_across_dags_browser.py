@@ -93,7 +93,14 @@ def test_trace_graph_crosses_two_dags_to_the_external_input(browser, demo):
 
 def test_flag_suspects_review_as_editor_and_as_read_only_user(browser, demo):
     editor = login(browser, demo)
+    # The version of titanic's model_input that the report read (titanic ran again since).
+    editor.goto(f"{demo.base_url}{REPORT}")
+    editor.get_by_role("link", name="Trace upstream").click()
+    used = editor.locator("#trace-list tr[data-output-id]").filter(has_text="titanic / features / model_input")
+    run_id = used.locator("td").nth(1).inner_text().strip()
     editor.goto(f"{demo.base_url}{MODEL_INPUT}")
+    editor.locator("#catalog-flag-version").click()
+    editor.get_by_text(run_id).last.click()  # the dropdown's option (the table below names it too)
     editor.locator("#catalog-flag-note").fill("log_fare computed from a truncated fares file")
     editor.locator("#catalog-flag-button").click()
     editor.get_by_text("Flagged: every version downstream is now listed as suspect.").wait_for()

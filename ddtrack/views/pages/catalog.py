@@ -215,8 +215,11 @@ def _columns(columns: list[Any], pii: list[str]) -> Any:
 def _neighbours(page: Any) -> Any:
     """Who writes the output's URI besides it, and who reads it, across DAGs; unreadable
     DAGs only as counts."""
+    d = page.dataset
     writers = [
-        html.Li([across.dataset_link(v), html.Span(f" run {v.run_id}", className="dd-muted")]) for v in page.producers
+        html.Li([across.dataset_link(v), html.Span(f" run {v.run_id}", className="dd-muted")])
+        for v in page.producers
+        if (v.dag_id, v.task_id, v.name) != (d.dag_id, d.task_id, d.name)  # the output itself
     ]
     readers = [
         html.Li(

@@ -160,7 +160,7 @@ def graph_elements(result: Any) -> list[dict[str, Any]]:
     ids = [n.id for n in result.nodes]
     known = set(ids)
     edges = [e for e in result.edges if e.source in known and e.target in known]
-    layer = queries.layers(known, [(e.source, e.target) for e in edges])
+    layer = _sources_next_to_readers(queries.layers(known, [(e.source, e.target) for e in edges]), edges)
     by_layer: dict[int, list[Any]] = defaultdict(list)
     for n in sorted(result.nodes, key=lambda n: (layer.get(n.id, 0), n.kind, n.label)):
         by_layer[layer.get(n.id, 0)].append(n)
@@ -186,6 +186,19 @@ def graph_elements(result: Any) -> list[dict[str, Any]]:
             {"data": {"id": f"{e.source}->{e.target}", "source": e.source, "target": e.target}, "classes": e.kind}
         )
     return elements
+
+
+def _sources_next_to_readers(layer: dict[str, int], edges: list[Any]) -> dict[str, int]:
+    """An input nothing feeds (an external URI, a first try) drawn one step left of its
+    first reader instead of at the far left, so that its edge does not cross the graph."""
+    fed = {e.target for e in edges}
+    readers: dict[str, list[int]] = defaultdict(list)
+    for e in edges:
+        readers[e.source].append(layer.get(e.target, 0))
+    return {
+        node: (max(0, min(readers[node]) - 1) if node not in fed and readers.get(node) else at)
+        for node, at in layer.items()
+    }
 
 
 def graph_section(result: Any, ident: str = "trace-graph") -> Any:
