@@ -200,8 +200,13 @@ class Lineage(Base):
         Index("ix_ddtrack_lineage_run", "task_run_id"),
         # Consumers of an upstream task's output within a run (trace/impact, one hop).
         Index("ix_ddtrack_lineage_upstream", "dag_id", "run_id", "upstream_task_id"),
-        # Readers (direction "input") or writers of a URI across DAGs.
-        Index("ix_ddtrack_lineage_uri_direction", "uri", "direction"),
+        # Readers (direction "input") or writers of a URI across DAGs, in (DAG, task) order: a
+        # page of a URI's readers reads just them (on PostgreSQL a (uri, direction) index lost to
+        # a scan of (dag_id, task_id) for "ORDER BY dag_id, task_id LIMIT n", 4.3 s at 1.2M rows).
+        # MariaDB keeps 255 characters of the URI in the key (3072-byte limit).
+        Index(
+            "ix_ddtrack_lineage_uri_direction", "uri", "direction", "dag_id", "task_id", mysql_length={"uri": 255}
+        ),
     )
 
 

@@ -109,7 +109,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table("ddtrack_lineage", schema=None) as batch_op:
         batch_op.create_index("ix_ddtrack_lineage_upstream", ["dag_id", "run_id", "upstream_task_id"], unique=False)
-        batch_op.create_index("ix_ddtrack_lineage_uri_direction", ["uri", "direction"], unique=False)
+        batch_op.create_index(
+            "ix_ddtrack_lineage_uri_direction",
+            ["uri", "direction", "dag_id", "task_id"],
+            unique=False,
+            mysql_length={"uri": 255},
+        )
     with op.batch_alter_table("ddtrack_output", schema=None) as batch_op:
         batch_op.create_index("ix_ddtrack_output_uri_started", ["uri", "started_at"], unique=False)
 
