@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from ddtrack.store.models import Dataset, Lineage, Output
@@ -87,7 +87,7 @@ def datasets_of_tasks(conn: Connection, tasks: Iterable[tuple[str, str]]) -> lis
     ds = Dataset.__table__
     found: list[DatasetRow] = []
     for batch in _batches(sorted(set(tasks))):
-        match = or_(*(and_(ds.c.dag_id == d, ds.c.task_id == t) for d, t in batch))
+        match = tuple_(ds.c.dag_id, ds.c.task_id).in_(batch)
         found += datasets_where(conn, match)
     return found
 
@@ -104,12 +104,8 @@ def readers(conn: Connection, datasets: Iterable[DatasetRow]) -> dict[str, set[t
             newest[int(r.id)] = r
     same_run = [(d, newest[d.latest_output_id]) for d in datasets if d.latest_output_id in newest]
     for batch in _batches(same_run):
-        match = or_(
-            *(
-                and_(lin.c.dag_id == d.dag_id, lin.c.run_id == o.run_id, lin.c.upstream_task_id == d.task_id,
-                     lin.c.upstream_output == d.name)
-                for d, o in batch
-            )
+        match = tuple_(lin.c.dag_id, lin.c.run_id, lin.c.upstream_task_id, lin.c.upstream_output).in_(
+            sorted({(d.dag_id, o.run_id, d.task_id, d.name) for d, o in batch})
         )
         rows = conn.execute(
             select(lin.c.dag_id, lin.c.task_id, lin.c.upstream_task_id, lin.c.upstream_output)

@@ -5,7 +5,7 @@ node a spec names at once, one set-based step per hop (:mod:`ddtrack.queries.dat
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, one_dag
@@ -74,7 +74,7 @@ def _spec_nodes(conn: Connection, spec: str, allowed: Allowed) -> dict[str, Data
     wanted_list = sorted(wanted)
     for i in range(0, len(wanted_list), BATCH):
         batch = wanted_list[i : i + BATCH]
-        match = or_(*(and_(ds.c.dag_id == d, ds.c.task_id == t, ds.c.name == n) for d, t, n in batch))
+        match = tuple_(ds.c.dag_id, ds.c.task_id, ds.c.name).in_(batch)
         for d in datasets_where(conn, and_(match, dag_filter(ds.c.dag_id, allowed))):
             found[d.node] = d
     return found

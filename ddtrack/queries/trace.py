@@ -27,7 +27,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import and_, literal, or_, select, union_all
+from sqlalchemy import and_, literal, or_, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, one_dag
@@ -146,14 +146,8 @@ def _consumer_tries(conn: Connection, versions: Sequence[VersionRow]) -> dict[in
     lin, r = Lineage.__table__, TaskRun.__table__
     found: dict[int, set[int]] = defaultdict(set)
     for batch in batches(versions, 100):
-        match = or_(
-            *(
-                and_(
-                    lin.c.dag_id == v.ref.dag_id, lin.c.run_id == v.ref.run_id,
-                    lin.c.upstream_task_id == v.ref.task_id, lin.c.upstream_output == v.ref.name,
-                )
-                for v in batch
-            )
+        match = tuple_(lin.c.dag_id, lin.c.run_id, lin.c.upstream_task_id, lin.c.upstream_output).in_(
+            sorted({(v.ref.dag_id, v.ref.run_id, v.ref.task_id, v.ref.name) for v in batch})
         )
         rows = conn.execute(
             select(lin.c.task_run_id, lin.c.dag_id, lin.c.run_id, lin.c.upstream_task_id, lin.c.upstream_output).where(

@@ -18,12 +18,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select, union_all
+from sqlalchemy import literal, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.queries.types import VersionRef
+from ddtrack.store.catalog import entry
 from ddtrack.store.models import CatalogEntry, Lineage, Output, TaskRun
 
 BATCH = 200  # keys per statement: IN lists and OR-ed key groups stay small for every backend
@@ -111,21 +112,20 @@ def version_select():
 
 
 def readable_dags(conn: Connection, dag_ids: Iterable[str], allowed: Allowed) -> set[str]:
-    """Which of ``dag_ids`` the caller may read, asked in SQL in one statement per 500 (the
-    catalog's one entry per DAG, by its index): how a walk that read rows of any DAG decides
-    what it may name."""
+    """Which of ``dag_ids`` the caller may read, asked in SQL in one statement per 500: how a
+    walk that read rows of any DAG decides what it may name. Reads the catalog's one entry
+    per DAG by its unique hash (a DAG without one, which ingest always writes, stays hidden)."""
     dag_ids = set(dag_ids)
     if allowed is None:
         return dag_ids
     cat = CatalogEntry.__table__
     readable: set[str] = set()
     for batch in batches(sorted(dag_ids), 500):
+        hashes = [entry("dag", dag_id, dag_id)["entry_hash"] for dag_id in batch]
         readable |= set(
-            conn.execute(
-                select(cat.c.dag_id).where(cat.c.kind == "dag", cat.c.dag_id.in_(batch), dag_filter(cat.c.dag_id, allowed))
-            ).scalars()
+            conn.execute(select(cat.c.dag_id).where(cat.c.entry_hash.in_(hashes), dag_filter(cat.c.dag_id, allowed))).scalars()
         )
-    return readable
+    return readable & dag_ids
 
 
 def mark_readable(conn: Connection, rows: Iterable[VersionRow | TryRow], allowed: Allowed) -> None:
@@ -294,12 +294,7 @@ def _task_input_versions(conn: Connection, keys: set[tuple[str, str, str, str]])
     o, r = Output.__table__, TaskRun.__table__
     found: dict[tuple, list[VersionRow]] = defaultdict(list)
     for batch in batches(sorted(keys), 100):
-        match = or_(
-            *(
-                and_(r.c.dag_id == d, r.c.run_id == run, r.c.task_id == t, o.c.name == n)
-                for d, run, t, n in batch
-            )
-        )
+        match = tuple_(r.c.dag_id, r.c.run_id, r.c.task_id, o.c.name).in_(batch)
         for v in newest_tries_only(version_row(row) for row in conn.execute(version_select().where(match))):
             found[(v.ref.dag_id, v.ref.run_id, v.ref.task_id, v.ref.name)].append(v)
     return found
