@@ -34,6 +34,7 @@ slowest statements, captured as they ran.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -396,6 +397,7 @@ def main() -> int:
     print()
     for note in notes:
         print(f"  {note}")
+    print(f"\nload average while measuring (2 cores): {os.getloadavg()[0]:.1f}")
     print(f"\n{'case':<32} {'median ms':>10} {'target ms':>10} {'ratio':>7}")
     for label, ms in results.items():
         target = TARGETS[label]
