@@ -447,17 +447,20 @@ def _consumer_tasks(
 
 
 def _lineage_tasks(conn: Connection, where: Any) -> list[tuple[str, ConsumerTask]]:
-    """(direction, task) of the lineage rows ``where`` selects, one per DAG, task and kind."""
+    """(direction, task) of the lineage rows ``where`` selects, one per DAG, task and kind.
+
+    Sorted here, not in SQL: ordered by DAG and task with a limit, PostgreSQL walks the
+    (dag_id, task_id) index of the whole lineage table to find a hot URI's few readers."""
     lin = Lineage.__table__
+    rows = conn.execute(
+        select(lin.c.direction, lin.c.dag_id, lin.c.task_id, lin.c.kind, lin.c.uri, func.max(lin.c.run_id).label("run_id"))
+        .where(where, lin.c.kind.in_(("uri", "asset")))
+        .group_by(lin.c.direction, lin.c.dag_id, lin.c.task_id, lin.c.kind, lin.c.uri)
+        .limit(MAX_LISTED)
+    ).all()
     return [
         (r.direction, ConsumerTask(r.dag_id, r.task_id, "asset" if r.kind == "asset" else "uri", r.uri, r.run_id))
-        for r in conn.execute(
-            select(lin.c.direction, lin.c.dag_id, lin.c.task_id, lin.c.kind, lin.c.uri, func.max(lin.c.run_id).label("run_id"))
-            .where(where, lin.c.kind.in_(("uri", "asset")))
-            .group_by(lin.c.direction, lin.c.dag_id, lin.c.task_id, lin.c.kind, lin.c.uri)
-            .order_by(lin.c.dag_id, lin.c.task_id)
-            .limit(MAX_LISTED)
-        )
+        for r in sorted(rows, key=lambda r: (r.dag_id, r.task_id, r.direction, r.kind))
     ]
 
 

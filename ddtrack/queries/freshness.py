@@ -156,6 +156,8 @@ def stale_of(conn: Connection, newest: Select) -> list[StaleOutput]:
     tries = newest.subquery()
     by_try: dict[int, list[StaleInput]] = defaultdict(list)
     for r in conn.execute(_newer_upstream_versions(tries)):
+        if not r.newer:  # the newer versions were of the try's own run
+            continue
         by_try[r.task_run_id].append(
             StaleInput(
                 f"{r.dag_id}.{r.upstream_task_id}.{r.upstream_output}",
@@ -213,29 +215,47 @@ def _newest_versions(allowed: Allowed, dag_id: str | None) -> Select:
 
 def _newer_upstream_versions(tries: Any) -> Select:
     """Per try and upstream task input: the runs of that upstream output that started after
-    the try did, in another run (versions it could not have used)."""
-    lin, newer = Lineage.__table__, Output.__table__.alias("newer")
-    return (
+    the try did, in another run (versions it could not have used).
+
+    Only inputs whose upstream output has a newer version at all (its dataset row says so)
+    are counted, each by a range of the ``(dag_id, task_id, name, started_at)`` index: a join
+    of every try to the output table instead makes PostgreSQL hash the whole table."""
+    lin, up, newer = Lineage.__table__, Dataset.__table__, Output.__table__
+    reads = (
         select(
             tries.c.task_run_id,
             tries.c.dag_id,
+            tries.c.run_id,
+            tries.c.started_at,
             lin.c.upstream_task_id,
             lin.c.upstream_output,
-            func.count(func.distinct(newer.c.run_id)).label("newer"),
         )
         .select_from(tries)
         .join(lin, and_(lin.c.task_run_id == tries.c.task_run_id, lin.c.direction == "input", lin.c.kind == "task"))
         .join(
-            newer,
+            up,
             and_(
-                newer.c.dag_id == tries.c.dag_id,
-                newer.c.task_id == lin.c.upstream_task_id,
-                newer.c.name == lin.c.upstream_output,
-                newer.c.started_at > tries.c.started_at,
-                newer.c.run_id != tries.c.run_id,
+                up.c.dag_id == tries.c.dag_id,
+                up.c.task_id == lin.c.upstream_task_id,
+                up.c.name == lin.c.upstream_output,
+                up.c.last_seen_at > tries.c.started_at,
             ),
         )
-        .group_by(tries.c.task_run_id, tries.c.dag_id, lin.c.upstream_task_id, lin.c.upstream_output)
+        .subquery()
+    )
+    runs_since = (
+        select(func.count(func.distinct(newer.c.run_id)))
+        .where(
+            newer.c.dag_id == reads.c.dag_id,
+            newer.c.task_id == reads.c.upstream_task_id,
+            newer.c.name == reads.c.upstream_output,
+            newer.c.started_at > reads.c.started_at,
+            newer.c.run_id != reads.c.run_id,
+        )
+        .scalar_subquery()
+    )
+    return select(
+        reads.c.task_run_id, reads.c.dag_id, reads.c.upstream_task_id, reads.c.upstream_output, runs_since.label("newer")
     )
 
 
