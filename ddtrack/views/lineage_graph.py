@@ -20,7 +20,9 @@ more than a small one:
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+import time
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +71,41 @@ class Drawn:
     not_shown: int = 0  # nodes (or collapsed groups) left out by the cap
     collapsed_groups: int = 0
     focus_missing: bool = False
+
+
+CACHE_SECONDS, CACHE_ENTRIES = 60.0, 8
+_graphs: OrderedDict[tuple, tuple[float, queries.LineageGraph]] = OrderedDict()
+_graphs_lock = threading.Lock()
+
+
+def graph_for(
+    sources: queries.Sources, dag_id: str, view: View, allowed: set[str] | None, *, fresh: bool = False
+) -> queries.LineageGraph:
+    """The graph ``view`` draws, kept for :data:`CACHE_SECONDS` per reader's rights.
+
+    Opening a group, searching or changing the depth redraws the graph the page shows;
+    reading a 5,000-task DAG's lineage takes seconds, drawing it a fraction of that. A page
+    load reads afresh (``fresh``), so a reload shows new runs. The key holds the caller's
+    readable DAGs, so one user never gets a graph built for another's rights.
+    """
+    rights = None if allowed is None else frozenset(allowed)
+    key = (sources.store_url, sources.metastore_url, dag_id, view.scope, view.depth if view.scope == "dags" else 0, rights)
+    now = time.monotonic()
+    with _graphs_lock:
+        hit = _graphs.get(key)
+        if hit is not None and not fresh and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    graph = (
+        queries.linked_dags(sources, dag_id, view.depth, allowed=allowed)
+        if view.scope == "dags"
+        else queries.lineage_graph(sources, dag_id, allowed=allowed)
+    )
+    with _graphs_lock:
+        _graphs[key] = (now, graph)
+        _graphs.move_to_end(key)
+        while len(_graphs) > CACHE_ENTRIES:
+            _graphs.popitem(last=False)
+    return graph
 
 
 def group_node_id(group: str) -> str:

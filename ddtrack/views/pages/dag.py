@@ -36,7 +36,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     dag_id = params.get("dag_id", "")
     if not ctx.can_read(dag_id) or not queries.dag_exists(ctx.sources, dag_id, allowed=ctx.allowed):
         return not_found("DAG", dag_id)
-    graph = queries.lineage_graph(ctx.sources, dag_id, allowed=ctx.allowed)
+    graph = lineage_graph.graph_for(ctx.sources, dag_id, lineage_graph.View(), ctx.allowed, fresh=True)
     runs = queries.dag_runs(ctx.sources, dag_id, limit=50, allowed=ctx.allowed)
     header = page_header(
         dag_id,
@@ -357,11 +357,7 @@ def _change_view(
         view = lineage_graph.View(scope="dags" if scope == "dags" else "dag", depth=view.depth)
     elif trigger == "dag-lineage-all":
         view = lineage_graph.View(scope=view.scope, depth=view.depth)
-    graph = (
-        queries.linked_dags(ctx.sources, dag_id, view.depth, allowed=ctx.allowed)
-        if view.scope == "dags"
-        else queries.lineage_graph(ctx.sources, dag_id, allowed=ctx.allowed)
-    )
+    graph = lineage_graph.graph_for(ctx.sources, dag_id, view, ctx.allowed)
     if trigger == "dag-lineage-search":
         found = lineage_graph.search(graph, search)
         if found is None:
