@@ -10,8 +10,10 @@
 # views tests. DDTRACK_COMPAT_AIRFLOW overrides the versions ("3.1.8 3.2.2").
 #
 # Airflow's constraint files live on GitHub; this job installs from PyPI alone, so it pins what
-# those constraints pin where it matters: pandas<3 (Airflow 3.1's serde cannot serialise a
-# pandas 3 DataFrame a task returns).
+# those constraints pin where it matters: pandas<3 (before 3.3 Airflow's serde cannot serialise
+# a pandas 3 DataFrame a task returns), and fastapi<0.137 with cadwyn<8 (with fastapi 0.165 and
+# cadwyn 9, Airflow 3.2.2's execution API fails to build: "TITerminalStatePayload needs a discriminator").
+PINS=("pandas<3" "fastapi<0.137" "cadwyn<8")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +32,7 @@ install() { # $1: Airflow version; prints the virtualenv's path
   if [ "$(cat "$venv/.ddtrack-compat" 2>/dev/null)" != "$want" ]; then
     echo "==> installing Airflow $version and ddtrack into $venv" >&2
     "$venv/bin/python" -m pip install -q --upgrade pip wheel >&2
-    "$venv/bin/python" -m pip install -q -e ".[test]" "apache-airflow==$version" "pandas<3" >&2
+    "$venv/bin/python" -m pip install -q -e ".[test]" "apache-airflow==$version" "${PINS[@]}" >&2
     echo "$want" > "$venv/.ddtrack-compat"
   fi
   echo "$venv"
