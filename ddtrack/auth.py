@@ -95,8 +95,10 @@ def base_path() -> str:
 
 def login_url(next_url: str) -> str:
     """Airflow's login page, coming back to ``next_url`` afterwards."""
+    from ddtrack.integrations import airflow_compat
+
     try:
-        url = auth_manager().get_url_login(next_url=next_url)
+        url = airflow_compat.login_url(auth_manager(), next_url)
     except Exception:
         url = "/auth/login?next=" + quote(next_url, safe="")
     prefix = base_path()

@@ -120,3 +120,14 @@ def pandas_problem(airflow: str | None = None, pandas: str | None = None) -> str
         f"Airflow {airflow} cannot serialise a pandas {pandas} DataFrame that a task returns "
         "(its serde knows pandas 2's class path): pin pandas<3 as Airflow's constraints do, or upgrade to Airflow 3.3"
     )
+
+
+def login_url(auth_manager: Any, next_url: str) -> str:
+    """The auth manager's login page, coming back to ``next_url``: 3.1's SimpleAuthManager
+    ignores ``next_url``, so it is added as the ``next`` parameter its login page reads."""
+    from urllib.parse import urlencode
+
+    url = auth_manager.get_url_login(next_url=next_url)
+    if "next=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode({"next": next_url})
