@@ -47,8 +47,14 @@ for version in $VERSIONS; do
   [ "$MODE" = install ] && continue
   echo "==> Airflow $version ($venv): ${TESTS[*]}"
   start=$(date +%s)
-  select=("${DESELECT[@]}")
-  case "$version" in 3.1.*) select=(-k "${DESELECT[1]} and $NO_TEAMS") ;; esac
-  "$venv/bin/pytest" -q -p no:cacheprovider "${TESTS[@]}" "${select[@]}"
+  tests=("${TESTS[@]}") select=("${DESELECT[@]}")
+  case "$version" in
+    3.1.*) select=(-k "${DESELECT[1]} and $NO_TEAMS") ;;
+    # Airflow 3.2's dag.test() cannot run a task (its in-process execution API never runs the
+    # lifespan that sets `svcs_registry`; 3.3 does), and the views tests' data comes from
+    # dag.test(): there, only the views tests that build their runs from records.
+    3.2.*) tests=(tests/integration/test_scheduler.py tests/views/test_run_fanout.py) ;;
+  esac
+  "$venv/bin/pytest" -q -p no:cacheprovider "${tests[@]}" "${select[@]}"
   echo "==> Airflow $version passed in $(( $(date +%s) - start )) s"
 done
