@@ -133,6 +133,8 @@ def test_flag_suspects_review_as_editor_and_as_read_only_user(browser, demo):
     ).wait_for(state="detached")
 
     editor.goto(f"{demo.base_url}{MODEL_INPUT}")  # closing the flag on the flagged version itself
+    editor.locator("#catalog-flag-version").click()
+    editor.get_by_text(run_id).last.click()
     editor.locator("#catalog-flag-note").fill("fares file re-sent, fine")
     editor.locator("#catalog-review-button").click()
     editor.get_by_text("Reviewed: the version is cleared.").wait_for()
