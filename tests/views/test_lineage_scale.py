@@ -195,6 +195,7 @@ def change_view(client, trigger: str, **values) -> dict:
             {"id": "dag-graph", "property": output.split("..")[1].split(".", 1)[1]},
             {"id": "dag-lineage-note", "property": "children"},
             {"id": "dag-lineage-view", "property": "data"},
+            {"id": "dag-graph", "property": "layout"},
         ],
         "inputs": [{"id": i, "property": p, "value": values.get(i.replace("-", "_"))} for i, p in inputs],
         "state": [

@@ -80,14 +80,14 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
     cytoscape = cyto.Cytoscape(
         id="dag-graph",
         elements=drawn.elements,
-        layout={"name": "preset", "fit": True, "padding": 24},
+        layout=PRESET,
         stylesheet=lineage_graph.STYLESHEET,
         style={"width": "100%", "height": f"{_height(drawn.elements)}px"},
         minZoom=0.05,
         maxZoom=1.4,
         userZoomingEnabled=True,
         boxSelectionEnabled=False,
-        autoRefreshLayout=True,  # new elements (a group opened, a focus) are placed and fitted
+        autoRefreshLayout=False,  # a redraw sends a new layout (PRESET) to fit its elements
         responsive=True,
     )
     legend = html.Div(
@@ -129,6 +129,9 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
             _edge_list(graph),
         ]
     )
+
+
+PRESET = {"name": "preset", "fit": True, "padding": 24}
 
 
 def _toolbar(view: lineage_graph.View) -> html.Div:
@@ -316,6 +319,7 @@ def register(app) -> None:
         Output("dag-graph", "elements", allow_duplicate=True),
         Output("dag-lineage-note", "children"),
         Output("dag-lineage-view", "data"),
+        Output("dag-graph", "layout"),
         Input("dag-lineage-search", "value"),
         Input("dag-lineage-focus", "n_clicks"),
         Input("dag-lineage-all", "n_clicks"),
@@ -332,17 +336,17 @@ def register(app) -> None:
         except PreventUpdate:
             raise
         except Exception as exc:
-            return no_update, error_state("redraw the lineage graph", exc), no_update
+            return no_update, error_state("redraw the lineage graph", exc), no_update, no_update
 
 
 def _change_view(
     trigger: Any, search: Any, depth: Any, scope: Any, tapped: Any, view_data: Any, dag_id: Any
-) -> tuple[Any, Any, Any]:
+) -> tuple[Any, Any, Any, Any]:
     """The graph redrawn for the view the user asked for: a task group opened, a search or a
     selected node focused, another depth, the other scope, or back to the whole graph."""
     ctx = request_context()
     if not isinstance(dag_id, str) or not ctx.can_read(dag_id):
-        return [], not_found("DAG", dag_id if isinstance(dag_id, str) else ""), no_update
+        return [], not_found("DAG", dag_id if isinstance(dag_id, str) else ""), no_update, no_update
     view = lineage_graph.View.from_data(view_data)
     if type(depth) is int and depth in lineage_graph.DEPTHS:  # the dropdown shows the depth in force
         view.depth = depth
@@ -361,14 +365,14 @@ def _change_view(
     if trigger == "dag-lineage-search":
         found = lineage_graph.search(graph, search)
         if found is None:
-            return no_update, f"Nothing in this graph is named like {search[:100]!r}.", no_update
+            return no_update, f"Nothing in this graph is named like {search[:100]!r}.", no_update, no_update
         view.focus = found.id
     elif trigger == "dag-lineage-focus":
         if not (isinstance(tapped, dict) and isinstance(tapped.get("id"), str) and tapped.get("kind") != "group"):
-            return no_update, "Select a node first (click it), then focus on it.", no_update
+            return no_update, "Select a node first (click it), then focus on it.", no_update, no_update
         view.focus = tapped["id"]
     drawn = lineage_graph.draw(graph, view, ctx.allowed)
-    return drawn.elements, _note(graph, view, drawn), view.to_data()
+    return drawn.elements, _note(graph, view, drawn), view.to_data(), dict(PRESET)  # a new layout: fit again
 
 
 def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[Any, Any, Any]:
