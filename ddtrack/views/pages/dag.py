@@ -87,7 +87,7 @@ def _graph_section(ctx: PageContext, graph: queries.LineageGraph) -> Any:
         maxZoom=1.4,
         userZoomingEnabled=True,
         boxSelectionEnabled=False,
-        autoRefreshLayout=False,  # a redraw sends a new layout (PRESET) to fit its elements
+        autoRefreshLayout=True,  # a redraw (group opened, focus) is placed and fitted; the layout prop alone did not refit
         responsive=True,
     )
     legend = html.Div(
