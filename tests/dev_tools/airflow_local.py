@@ -312,11 +312,21 @@ class LocalAirflow:
             raise TimeoutError(f"DAGs not parsed after {timeout}s: {sorted(missing)}; import errors: {errors[:3000]}")
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
-        self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        self._answered("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        resp = self._answered("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         if resp.status_code >= 300:
             raise RuntimeError(f"trigger {dag_id}: {resp.status_code} {resp.text}")
         return resp.json()["dag_run_id"]
+
+    def _answered(self, method: str, path: str, attempts: int = 3, **kwargs) -> httpx.Response:
+        """``api``, asked again after a 5xx: a SQLite metastore on a loaded machine answers 500
+        when its write lock outlasts SQLite's 5 s busy timeout ("database is locked")."""
+        for _ in range(attempts - 1):
+            resp = self.api(method, path, **kwargs)
+            if resp.status_code < 500:
+                return resp
+            time.sleep(2)
+        return self.api(method, path, **kwargs)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         """The run's state; "unknown" while a saturated api-server cannot answer (polling goes on)."""
