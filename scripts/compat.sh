@@ -35,6 +35,7 @@
 # "'State' object has no attribute 'svcs_registry'").
 PINS=("pandas<3" "fastapi<0.137" "cadwyn<8" "svcs<26.2")
 set -euo pipefail
+shopt -s inherit_errexit  # a failed pip install inside $(install ...) stops the job too
 cd "$(dirname "$0")/.."
 
 MODE=${1:-test}
