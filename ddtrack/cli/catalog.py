@@ -233,7 +233,7 @@ def stale(dag: str | None, as_json: bool) -> None:
         _require_dag(sources, dag)
     with working("finding stale and overdue outputs"):
         stale_rows = stale_outputs(sources, allowed=None, dag_id=dag)
-        overdue = [d for d in overdue_outputs(sources, allowed=None) if dag is None or d.dag_id == dag]
+        overdue = overdue_outputs(sources, allowed=None, dag_id=dag)
     if as_json:
         print_json({"stale": stale_rows, "overdue": overdue})
         return
