@@ -247,6 +247,29 @@ def breadcrumbs(*parts: tuple[str, str | None]) -> html.Nav:
     return html.Nav(items, className="dd-crumbs", **{"aria-label": "breadcrumb"})
 
 
+def pager(
+    shown: str,
+    page: int,
+    pages: int,
+    url: Callable[[int], str],
+    label: str,
+    texts: tuple[str, str] = ("← Previous", "Next →"),
+) -> html.Nav:
+    """'Tasks 101–200 of 1,000' between links to the previous and next of ``pages`` pages
+    (1-based, ``url(n)`` the shareable URL of page n); a link off the ends is greyed out."""
+
+    def to(n: int, text: str) -> Any:
+        if n < 1 or n > pages or n == page:
+            return html.Span(text, className="dd-muted dd-pager-off")
+        return link(text, url(n), className="dd-link dd-pager-link")
+
+    return html.Nav(
+        [to(page - 1, texts[0]), html.Span(shown, className="dd-pager-shown"), to(page + 1, texts[1])],
+        className="dd-pager",
+        **{"aria-label": label},
+    )
+
+
 def page_header(
     title: str, subtitle: Any, crumbs: html.Nav, share_url: str, extra: list | None = None
 ) -> html.Header:

@@ -21,6 +21,7 @@ from ddtrack.views.common import (
     link,
     not_found,
     page_header,
+    pager,
     safe,
 )
 from ddtrack.views.context import PageContext, request_context
@@ -171,15 +172,14 @@ def _pager(page: Any, page_no: int) -> Any:
     d = page.dataset
     first = page_no * PAGE_SIZE
     shown = f"Versions {first + 1:,}–{first + len(page.versions):,} of {page.n_versions:,}, newest first"
-
-    def to(n: int, label: str) -> Any:
-        if n < 0 or n >= page.pages or n == page_no:
-            return html.Span(label, className="dd-muted dd-pager-off")
-        return link(label, href("catalog/output", dag_id=d.dag_id, task_id=d.task_id, name=d.name, page=n or None),
-                    className="dd-link dd-pager-link")
-
-    return html.Nav([to(page_no - 1, "← Newer"), html.Span(shown, className="dd-pager-shown"), to(page_no + 1, "Older →")],
-                    className="dd-pager")
+    return pager(
+        shown,
+        page_no + 1,
+        page.pages,
+        lambda n: href("catalog/output", dag_id=d.dag_id, task_id=d.task_id, name=d.name, page=(n - 1) or None),
+        "pages of versions",
+        ("← Newer", "Older →"),
+    )
 
 
 def _columns(columns: list[Any], pii: list[str]) -> Any:

@@ -19,6 +19,7 @@ from ddtrack.views.common import (
     href,
     link,
     page_header,
+    pager,
     safe,
     state_badge,
 )
@@ -107,18 +108,11 @@ def _pager(result: DagPage, q: str, own_size: bool) -> html.Nav:
     last = first + len(result.dags) - 1
     shown = f"DAGs {first:,}–{last:,} of {result.total:,}" if result.dags else f"No DAGs on page {result.page:,}"
 
-    def to(page: int, label: str) -> Any:
-        if page < 1 or page > result.pages or page == result.page:
-            return html.Span(label, className="dd-muted dd-pager-off")
+    def url(page: int) -> str:
         params = {"page": page, "per_page": result.page_size if own_size else None, "q": q or None}
-        query = urlencode({k: v for k, v in params.items() if v is not None})
-        return link(label, f"{href('')}?{query}", className="dd-link dd-pager-link")
+        return f"{href('')}?{urlencode({k: v for k, v in params.items() if v is not None})}"
 
-    return html.Nav(
-        [to(result.page - 1, "← Previous"), html.Span(shown, className="dd-pager-shown"), to(result.page + 1, "Next →")],
-        className="dd-pager",
-        **{"aria-label": "pages of DAGs"},
-    )
+    return pager(shown, result.page, result.pages, url, "pages of DAGs")
 
 
 def _dag_table(dags: list[queries.DagSummary], alerts: dict[str, dict[str, int]]) -> html.Table:

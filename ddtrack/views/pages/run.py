@@ -27,6 +27,7 @@ from ddtrack.views.common import (
     link,
     not_found,
     page_header,
+    pager,
     state_badge,
     top_link,
 )
@@ -84,7 +85,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         )
     tasks_card = [_table(dag_id, run_id, shown, link_to, expanded)]
     if pages > 1:
-        tasks_card.append(_pager(f"Tasks {(page - 1) * TASKS_PER_PAGE + 1:,}–{(page - 1) * TASKS_PER_PAGE + len(shown):,} "
+        tasks_card.append(pager(f"Tasks {(page - 1) * TASKS_PER_PAGE + 1:,}–{(page - 1) * TASKS_PER_PAGE + len(shown):,} "
                                  f"of {len(summaries):,}", page, pages, lambda n: link_to(tpage=n), "pages of tasks"))
     body.append(card("Tasks", tasks_card, id="run-tasks"))
     if expanded:
@@ -112,19 +113,6 @@ def _linker(dag_id: str, run_id: str, page: int, task: str, ipage: int) -> Any:
         return href("run", dag_id=dag_id, run_id=run_id, **params)
 
     return link_to
-
-
-def _pager(shown: str, page: int, pages: int, url: Any, label: str) -> html.Nav:
-    def to(n: int, text: str) -> Any:
-        if n < 1 or n > pages or n == page:
-            return html.Span(text, className="dd-muted dd-pager-off")
-        return link(text, url(n), className="dd-link dd-pager-link")
-
-    return html.Nav(
-        [to(page - 1, "← Previous"), html.Span(shown, className="dd-pager-shown"), to(page + 1, "Next →")],
-        className="dd-pager",
-        **{"aria-label": label},
-    )
 
 
 def _outputs_text(outputs: dict[str, int | None], tracked: bool) -> str:
@@ -206,7 +194,7 @@ def _instances(dag_id: str, run_id: str, tasks: list[queries.RunTask], task_id: 
             ],
             className="dd-table",
         ),
-        _pager(f"Instances {first:,}–{first + len(shown) - 1:,} of {total:,}", min(ipage, pages), pages,
+        pager(f"Instances {first:,}–{first + len(shown) - 1:,} of {total:,}", min(ipage, pages), pages,
                lambda n: link_to(ipage=n), f"pages of {task_id}'s instances"),
     ]
     return card(f"Instances of {task_id}", body, id="run-instances")
