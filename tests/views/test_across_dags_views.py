@@ -293,3 +293,17 @@ def test_impact_of_a_uri_and_of_a_task(admin, example_runs):
         tree = admin.page("trace", search)
         assert not error_cards(tree), search
         assert SECRET in json.dumps(find(tree, lambda n: n["props"].get("id") == "trace-list"))
+
+
+def test_a_path_node_opens_the_catalog_page_of_an_output_whose_name_has_dots():
+    from urllib.parse import parse_qs, urlsplit
+
+    from ddtrack.queries.types import TraceEdge, TraceNode, TraceResult
+    from ddtrack.views.pages.trace import graph_elements
+
+    node = TraceNode("dataset:titanic/features/fares.v2.parquet", "dataset", "titanic.features.fares.v2.parquet", 0,
+                     "titanic", "features")
+    task = TraceNode("task:titanic/train_model", "task", "titanic.train_model", 1, "titanic", "train_model")
+    result = TraceResult("path", node.id, [node, task], [TraceEdge(node.id, task.id, "read")], 20)
+    url = next(e["data"]["url"] for e in graph_elements(result) if e["data"]["id"] == node.id)
+    assert parse_qs(urlsplit(url).query) == {"dag_id": ["titanic"], "task_id": ["features"], "name": ["fares.v2.parquet"]}

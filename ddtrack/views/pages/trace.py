@@ -146,8 +146,9 @@ def _node_url(n: Any) -> str | None:
     if n.kind == "version" and n.version is not None:
         v = n.version
         return across.catalog_href(v.dag_id, v.task_id, v.name)
-    if n.kind == "dataset" and n.dag_id and n.task_id:
-        return across.catalog_href(n.dag_id, n.task_id, n.label.split(".")[-1])
+    if n.kind == "dataset" and n.dag_id and n.task_id and n.id.count("/") >= 2:
+        # "dataset:<dag>/<task>/<name>": the name may hold dots and slashes, ids hold neither
+        return across.catalog_href(n.dag_id, n.task_id, n.id.split("/", 2)[2])
     if n.kind in ("try", "task") and n.dag_id and n.task_id:
         return href("task", dag_id=n.dag_id, task_id=n.task_id)
     if n.kind == "external" and n.uri:
