@@ -54,6 +54,12 @@ def href(page: str, **params: Any) -> str:
     return f"{PREFIX}{page}" + (f"?{query}" if query else "")
 
 
+def own_page(url: Any) -> str | None:
+    """``url`` if it is one of ddtrack's own pages, else None: a graph node's URL comes back
+    from the browser, and a page only ever navigates within ddtrack."""
+    return url if isinstance(url, str) and url.startswith(PREFIX) else None
+
+
 def airflow_href(path: str) -> str:
     """A link to a page of Airflow's own UI (opened in the top window, outside the iframe)."""
     from ddtrack.auth import base_path

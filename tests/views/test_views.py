@@ -529,3 +529,13 @@ def test_app_behind_a_base_url_path_asks_for_assets_under_it():
         assert common.href("dag", dag_id="a b") == "/airflow/ddtrack/dag?dag_id=a+b"
     finally:
         common.set_prefix("/ddtrack/")
+
+
+def test_graph_clicks_only_ever_open_ddtrack_pages():
+    """A node's URL comes back from the browser: the DAG and trace pages navigate only
+    within ddtrack (views/common.own_page)."""
+    from ddtrack.views.common import href, own_page
+
+    assert own_page(href("dag", dag_id="titanic")) == href("dag", dag_id="titanic")
+    for foreign in ("javascript:alert(1)", "//evil.example/ddtrack/", "https://evil.example/ddtrack/", "/other/", None, 3):
+        assert own_page(foreign) is None, foreign

@@ -386,9 +386,7 @@ def _select_node(node: dict | None, elements: list[dict], dag_id: str) -> tuple[
     if node.get("kind") == "group":  # change_view opens it
         return no_update, html.Div(f"Opening {node.get('title') or 'the task group'}…", className="dd-muted"), no_update
     picked = next((el for el in elements if el["data"]["id"] == node["id"]), None)
-    url = node.get("url")
-    if not (isinstance(url, str) and url.startswith(common.PREFIX)):
-        url = None  # only ever navigate to ddtrack's own pages
+    url = common.own_page(node.get("url"))
     if picked is not None and "picked" in picked.get("classes", "").split() and url:
         return no_update, no_update, url
     highlighted = highlight(elements, node["id"])

@@ -310,9 +310,8 @@ def register(app) -> None:
 
     @app.callback(Output("trace-open", "href"), Input("trace-graph", "tapNodeData"), prevent_initial_call=True)
     def open_node(node: Any) -> Any:
-        url = node.get("url") if isinstance(node, dict) else None
-        # Only ddtrack's own pages: the node data comes back from the browser.
-        return url if isinstance(url, str) and url.startswith(common.PREFIX) else no_update
+        url = common.own_page(node.get("url")) if isinstance(node, dict) else None
+        return url or no_update
 
 
 BLUE, PURPLE, RED = "#017cee", "#9333ea", "#dc2626"
