@@ -61,9 +61,11 @@ def known_ids() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
-def output_label(ref: Any) -> str:
-    """dag.task.output of a version or a dataset summary."""
-    return f"{ref.dag_id}.{ref.task_id}.{ref.name}"
+def no_output(sources: Any, dag: str, run: str, task: str, output: str | None) -> click.ClickException:
+    """The error when TASK of RUN has no (such) tracked output; exits first naming an unknown run."""
+    _require_run(sources, dag, run)
+    named = f"output {output!r} of task" if output else "tracked output of task"
+    return click.ClickException(f"no {named} {task!r} in run {run!r} of DAG {dag!r}")
 
 
 def _versions_table(title: str, versions: list) -> None:
@@ -126,9 +128,7 @@ def inspect(dag: str, run: str, task: str, output: str | None, as_json: bool) ->
     with known_ids():
         details = inspect_outputs(sources, dag, run, task, allowed=None, output=output)
     if not details:
-        _require_run(sources, dag, run)
-        named = f"output {output!r} of task" if output else "tracked output of task"
-        raise click.ClickException(f"no {named} {task!r} in run {run!r} of DAG {dag!r}")
+        raise no_output(sources, dag, run, task, output)
     if as_json:
         print_json(details)
         return

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from ddtrack.cli import main
-from ddtrack.cli.across_runs import TRUSTED, _print_table, _require_dag, _require_run, _sources
-from ddtrack.cli.catalog import JSON_HELP, known_ids, print_json, split_tag, working
+from ddtrack.cli.across_runs import TRUSTED, _print_table, _require_dag, _sources
+from ddtrack.cli.catalog import JSON_HELP, known_ids, no_output, print_json, split_tag, working
 
 DEPTH = click.IntRange(1, 50)
 
@@ -27,9 +27,7 @@ def find_version_or_exit(sources: Any, dag: str, run: str, task: str, output: st
     with known_ids():
         version = find_version(sources, dag, run, task, output, allowed=None)
     if version is None:
-        _require_run(sources, dag, run)
-        named = f"output {output!r} of task" if output else "tracked output of task"
-        raise click.ClickException(f"no {named} {task!r} in run {run!r} of DAG {dag!r}")
+        raise no_output(sources, dag, run, task, output)
     return version
 
 
