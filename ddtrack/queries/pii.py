@@ -13,12 +13,14 @@ from collections import defaultdict
 
 from sqlalchemy import select
 
+from ddtrack import conf
 from ddtrack.queries.access import Allowed
 from ddtrack.queries.dataset_lineage import DatasetRow, datasets_of_tasks, datasets_where, readers
-from ddtrack.queries.sources import Sources, store_conn, utc
+from ddtrack.queries.freshness import summary_of, utcnow
+from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.trace import HIDDEN_LABEL
 from ddtrack.queries.types import DatasetSummary, PiiReport
-from ddtrack.queries.versions import readable_dags
+from ddtrack.queries.versions import batches, readable_dags
 from ddtrack.store.models import Dataset
 
 MAX_DATASETS = 5000  # outputs walked at most; a report beyond that is cut (and says nothing false)
@@ -100,15 +102,11 @@ def _sources_reaching(feeds: dict[str, set[str]], sources: list[str]) -> dict[st
 
 
 def _summaries(conn, datasets: list[DatasetRow]) -> dict[int, DatasetSummary]:
+    """The report's outputs as the catalog shows them (:func:`~ddtrack.queries.freshness.summary_of`)."""
     ds = Dataset.__table__
+    now, default = utcnow(), conf.default_fresh_within()
     found: dict[int, DatasetSummary] = {}
-    ids = sorted(d.id for d in datasets)
-    for i in range(0, len(ids), 500):
-        for r in conn.execute(select(ds).where(ds.c.id.in_(ids[i : i + 500]))):
-            found[int(r.id)] = DatasetSummary(
-                dag_id=r.dag_id, task_id=r.task_id, name=r.name, uri=r.uri, n_versions=int(r.n_versions or 0),
-                last_seen_at=utc(r.last_seen_at), last_success_at=utc(r.last_success_at), latest_rows=r.latest_rows,
-                latest_fingerprint=r.latest_fingerprint, pii_columns=list(r.pii_columns or []),
-                fresh_within_s=r.fresh_within_s,
-            )
+    for batch in batches(sorted(d.id for d in datasets), 500):
+        for r in conn.execute(select(ds).where(ds.c.id.in_(batch))):
+            found[int(r.id)] = summary_of(r, now=now, default_window=default)
     return found
