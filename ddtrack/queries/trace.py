@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.graph import neighbours
+from ddtrack.queries.search import escape_like
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.types import TraceEdge, TraceNode, TraceResult
 from ddtrack.queries.versions import (
@@ -141,18 +142,28 @@ def _walk_up(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int
         frontier = next_frontier
 
 
-def _consumer_tries(conn: Connection, versions: Sequence[VersionRow]) -> dict[int, set[int]]:
-    """Consumers of each version: ``output_id -> {task_run_id}`` (tries whose resolved input it is)."""
+def _consumer_tries(conn: Connection, versions: Sequence[VersionRow], limit: int) -> dict[int, set[int]]:
+    """Consumers of each version: ``output_id -> {task_run_id}`` (tries whose resolved input it is).
+
+    Reading stops once more than ``limit`` tries are found (each statement and branch is cut
+    there too): a file read by every run for years costs what the walk's node cap allows,
+    not its whole history, and the cap then marks the walk truncated."""
     lin, r = Lineage.__table__, TaskRun.__table__
     found: dict[int, set[int]] = defaultdict(set)
+
+    def enough() -> bool:
+        return len({t for ts in found.values() for t in ts}) > limit
+
     for batch in batches(versions, 100):
+        if enough():
+            return found
         match = tuple_(lin.c.dag_id, lin.c.run_id, lin.c.upstream_task_id, lin.c.upstream_output).in_(
             sorted({(v.ref.dag_id, v.ref.run_id, v.ref.task_id, v.ref.name) for v in batch})
         )
         rows = conn.execute(
             select(lin.c.task_run_id, lin.c.dag_id, lin.c.run_id, lin.c.upstream_task_id, lin.c.upstream_output).where(
                 match, lin.c.kind == "task", lin.c.direction == "input"
-            )
+            ).limit(limit + 1)
         ).all()
         by_key = {(v.ref.dag_id, v.ref.run_id, v.ref.task_id, v.ref.name): v.id for v in batch}
         for row in rows:
@@ -181,19 +192,24 @@ def _consumer_tries(conn: Connection, versions: Sequence[VersionRow]) -> dict[in
     pairs = sorted(stands_for)
     until = uri_versions_after(conn, pairs)
     for batch in batches(pairs, 100):
+        if enough():
+            break
         # One branch per (uri, window): each is planned on its own (readers of the URI, or
         # tries started in the window, whichever is fewer).
         branches = []
         for i, (uri, start) in enumerate(batch):
             end = until.get((uri, start))
-            branches.append(
+            inner = (
                 select(lin.c.task_run_id, literal(i).label("pair"))
                 .select_from(lin.join(r, r.c.id == lin.c.task_run_id))
                 .where(
                     lin.c.uri == uri, lin.c.direction == "input", lin.c.kind.in_(("uri", "asset")),
                     r.c.started_at > start, *((r.c.started_at < end,) if end is not None else ()),
                 )
+                .limit(limit + 1)
+                .subquery()
             )
+            branches.append(select(inner))
         for row in conn.execute(union_all(*branches)):
             for vid in stands_for[batch[int(row.pair)]]:
                 found[vid].add(int(row.task_run_id))
@@ -204,7 +220,7 @@ def _walk_down(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: i
     """Hop by hop from ``frontier`` (found ``hop`` hops from the start) to the tries that read
     it and the versions they wrote."""
     while frontier:
-        consumers = _consumer_tries(conn, frontier)
+        consumers = _consumer_tries(conn, frontier, max(0, g.max_nodes - len(g.depth)))
         if hop >= depth:  # cut only if something was left unread
             g.truncated = g.truncated or any(consumers.values())
             return
@@ -468,7 +484,7 @@ def _newest_versions_with_tag(conn: Connection, tag: str, allowed: Allowed, limi
     read through the catalog's tag entries and each dataset's newest version."""
     key, _, value = tag.partition("=")
     cat, ds = CatalogEntry.__table__, Dataset.__table__
-    text = cat.c.text == tag if "=" in tag else cat.c.text.like(_escape(key) + "=%", escape="\\")
+    text = cat.c.text == tag if "=" in tag else cat.c.text.like(escape_like(key) + "=%", escape="\\")
     entries = conn.execute(
         select(cat.c.dag_id, cat.c.task_id, cat.c.output_name)
         .where(cat.c.kind == "tag", text, dag_filter(cat.c.dag_id, allowed))
@@ -493,6 +509,3 @@ def _newest_versions_with_tag(conn: Connection, tag: str, allowed: Allowed, limi
     found = versions_by_id(conn, latest)
     return [found[i] for i in sorted(found)]
 
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from trace_data import ASSET, FARES, FEATURES, LOOP_RUNS, chain_records, loop_records
+from trace_data import FARES, FEATURES, LOOP_RUNS, chain_records, loop_records
 
 from ddtrack import queries
 from ddtrack.queries import (
@@ -177,6 +177,9 @@ def test_impact_depth(sources):
     assert (C, "report_run_1", "report") in versions_of(three) and not three.truncated
     leaf = version(sources, C, "report_run_1", "report")
     assert not impact(sources, output_id=leaf.output_id, allowed=None, depth=0).truncated
+    # The node cap cuts an impact walk too.
+    capped = impact(sources, output_id=first_load.output_id, allowed=None, max_nodes=3)
+    assert len(capped.nodes) == 3 and capped.truncated
 
 
 # -- path --------------------------------------------------------------------------------------
@@ -246,7 +249,7 @@ def test_a_partly_allowed_user_sees_hidden_nodes_counted_never_named(sources):
     assert between is not None and [n.kind for n in between.nodes].count("hidden") == 2
     for result in (up, down, pii, between):
         text = repr(result)
-        for secret in (B, "model_run", "features", "train", FEATURES, ASSET.replace("clean", "x")):
+        for secret in (B, "model_run", "features", "train", FEATURES):
             assert secret not in text
     assert down.hidden >= 1 and pii.hidden == 1
     assert (C, "report") in {(d.dag_id, d.task_id) for d, _ in pii.derived}
