@@ -206,24 +206,15 @@ def register(app) -> None:
 
 
 SEARCH_KINDS = ("dag", "task", "output", "column", "tag", "uri")
-PAGES_OF_HITS = ("dag", "task", "catalog/output", "catalog/column", "catalog/uri")
 
 
-def hit_href(hit: Any) -> str:
-    """The page a search hit opens: the DAG, the task, the output's catalog page, the column
-    across outputs, the URI's page (as the query names it); a tag opens what carries it."""
-    page, params = getattr(hit, "page", ""), getattr(hit, "url_params", None) or {}
-    if page in PAGES_OF_HITS:
-        return href(page, **params)
-    if hit.kind == "output" and hit.task_id:
-        return catalog_href(hit.dag_id, hit.task_id, getattr(hit, "output_name", None) or hit.label)
-    if hit.kind == "column":
-        return column_href(hit.label)
-    if hit.kind == "uri":
-        return uri_href(hit.label)
-    if hit.task_id:
-        return href("task", dag_id=hit.dag_id, task_id=hit.task_id)
-    return href("dag", dag_id=hit.dag_id)
+def hit_href(hit: queries.SearchHit) -> str:
+    """The page a search hit opens, as the query names it (``page``, ``url_params``): the DAG,
+    the task, the output's catalog page, the column across outputs, the URI's page; a tag
+    opens the impact of everything carrying it."""
+    if hit.page == "tag":
+        return href("trace", tag=hit.url_params.get("tag"))
+    return href(hit.page, **hit.url_params) if hit.page else href("dag", dag_id=hit.dag_id)
 
 
 def hit_list(hits: Sequence[Any]) -> html.Ul:

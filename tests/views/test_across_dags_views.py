@@ -238,6 +238,12 @@ def test_search_page_filters_by_kind_and_hits_open_the_new_pages(admin, example_
     kinds = {h["props"]["data-kind"] for h in find(only, lambda n: "data-kind" in n["props"])}
     assert kinds == {"output"}
     assert any("/catalog/output?" in n["props"]["href"] for n in find(only, lambda n: n["type"] == "Link"))
+    tags = admin.page("search", "?q=data-eng&kind=tag")  # a tag opens the impact of what carries it
+    links = [n["props"]["href"] for n in find(tags, lambda n: n["type"] == "Link")]
+    assert any(u.endswith("/trace?tag=team%3Ddata-eng") for u in links), links
+    impact = admin.page("trace", "?tag=team%3Ddata-eng")
+    assert not error_cards(impact)
+    assert find(impact, lambda n: n["props"].get("id") == "trace-graph")
 
 
 def test_pii_page_lists_pii_outputs_and_offers_json(admin, example_runs):
