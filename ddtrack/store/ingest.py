@@ -27,7 +27,17 @@ from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, X
 from ddtrack.store.catalog import entries_of_record, insert_ignore
 from ddtrack.store.datasets import VersionFacts, default_fresh_within_s, pii_of, record_outputs
 from ddtrack.store.engine import get_engine, in_transaction, is_unavailable, session_factory
-from ddtrack.store.models import ACROSS_RUNS, ColumnProfile, Lineage, Output, Source, Tag, TaskRun
+from ddtrack.store.models import (
+    ACROSS_RUNS,
+    ColumnProfile,
+    Flag,
+    Lineage,
+    Output,
+    Review,
+    Source,
+    Tag,
+    TaskRun,
+)
 from ddtrack.store.profiles import COLUMN_STATS, WrittenOutput
 
 log = logging.getLogger("ddtrack.ingest")
@@ -222,13 +232,14 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     """Store one record in ``session``'s transaction; False if it was already stored as is."""
     digest = record_hash(record)
     existing = session.execute(select(TaskRun.id, TaskRun.record_hash).where(_key_filter(record))).first()
-    replaced: list[str] = []
+    replaced: dict[int, str] = {}  # the earlier copy's outputs: id -> name
+    kept = _Kept([], [])
     if existing is not None:
         if existing.record_hash == digest:
             return False
-        # Their runs are counted in the datasets already.
-        replaced = list(session.scalars(select(Output.name).where(Output.task_run_id == existing.id)))
-        _delete_children(session, existing.id)
+        replaced = dict(session.execute(select(Output.id, Output.name).where(Output.task_run_id == existing.id)).all())
+        kept = _flags_of(session, list(replaced))
+        _delete_children(session, existing.id, kept)
         session.execute(delete(TaskRun).where(TaskRun.id == existing.id))
     started = _parse_time(record.get("started_at"))
     error = record.get("error") or {}
@@ -269,8 +280,9 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
         ],
         pii_free=bool(record.get("pii_free")),
         default_fresh_within_s=default_fresh_within_s(),
-        replaced=replaced,
+        replaced=replaced.values(),  # their runs are counted in the datasets already
     )
+    _put_back(session, kept, replaced, {w.row.name: w.row.id for w in written})
     _write_lineage(session, run, record)
     _write_tags(session, run, record)
     insert_ignore(session, entries_of_record(record))
@@ -282,9 +294,51 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     return True
 
 
-def _delete_children(session: Session, task_run_id: int) -> None:
+@dataclass
+class _Kept:
+    """Users' flags on a try's outputs and the reviews under them or of them, as rows."""
+
+    flags: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+
+
+def _flags_of(session: Session, output_ids: list[int]) -> _Kept:
+    """What users said about the outputs of a try whose record is about to be rewritten
+    (an untracked task's record grows with each ``log_output``), so that it survives."""
+    if not output_ids:
+        return _Kept([], [])
+    flags = [dict(r) for r in session.execute(select(Flag.__table__).where(Flag.output_id.in_(output_ids))).mappings()]
+    flag_ids = [f["id"] for f in flags]
+    reviews = session.execute(
+        select(Review.__table__).where(or_(Review.output_id.in_(output_ids), Review.flag_id.in_(flag_ids)))
+    ).mappings()
+    return _Kept(flags, [dict(r) for r in reviews])
+
+
+def _put_back(session: Session, kept: _Kept, replaced: Mapping[int, str], new_ids: Mapping[str, int]) -> None:
+    """The kept flags and reviews, on the rewritten outputs of the same names (same ids, so
+    the reviews under a flag still name it); those on an output the new record lacks go."""
+    moved = {old: new_ids[name] for old, name in replaced.items() if name in new_ids}
+    flags = [f | {"output_id": moved[f["output_id"]]} for f in kept.flags if f["output_id"] in moved]
+    gone_flags = {f["id"] for f in kept.flags} - {f["id"] for f in flags}
+    reviews = [
+        r | {"output_id": moved.get(r["output_id"], r["output_id"])}
+        for r in kept.reviews
+        if r["flag_id"] not in gone_flags and (r["output_id"] in moved or r["output_id"] not in replaced)
+    ]
+    if flags:
+        session.execute(insert(Flag.__table__), flags)
+    if reviews:
+        session.execute(insert(Review.__table__), reviews)
+
+
+def _delete_children(session: Session, task_run_id: int, kept: _Kept) -> None:
     # Databases without enforced cascades (SQLite without the pragma) still end up clean.
     output_ids = select(Output.id).where(Output.task_run_id == task_run_id).scalar_subquery()
+    if kept.reviews:
+        session.execute(delete(Review).where(Review.id.in_([r["id"] for r in kept.reviews])))
+    if kept.flags:
+        session.execute(delete(Flag).where(Flag.id.in_([f["id"] for f in kept.flags])))
     session.execute(delete(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids)))
     for model in (*ACROSS_RUNS, Output, Lineage, Tag):
         session.execute(delete(model).where(model.task_run_id == task_run_id))

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ddtrack.store import datasets, retention
 from ddtrack.store.engine import get_engine, session_factory
 from ddtrack.store.ingest import ingest_records
-from ddtrack.store.models import CatalogEntry, Dataset, Output, TaskRun
+from ddtrack.store.models import CatalogEntry, Dataset, Flag, Output, Review, TaskRun
 from ddtrack.store.schema import head_revision, upgrade
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
@@ -130,6 +130,34 @@ def test_an_output_dropped_by_a_changed_record_is_counted_again(installed_store)
     ingest(installed_store, [renamed])
     assert dataset(installed_store).n_versions == 1  # only r0 still has "return_value"
     assert dataset(installed_store, name="passengers").n_versions == 1
+
+
+def test_flags_and_reviews_survive_a_rewrite_of_their_try(installed_store):
+    """An untracked task's record grows with each log_output: a flag placed on the version
+    ingested mid-run moves to the rewritten output of the same name, with its reviews;
+    one on an output the new record lacks goes with it."""
+    from ddtrack.store import flags
+
+    def output_named(name: str, task_id: str = "load") -> int:
+        with session_factory(installed_store)() as s:
+            return s.scalar(select(Output.id).where(Output.task_id == task_id, Output.name == name))
+
+    upstream = make_record(run_id="r1", started=at(0), state="running")
+    upstream["outputs"].append(changed(upstream["outputs"][0], name="extra"))
+    ingest(installed_store, [upstream, make_record(run_id="r1", task_id="report", started=at(1))])
+    first = output_named("return_value")
+    kept = flags.flag(installed_store, first, "bad rows", "ada")
+    flags.flag(installed_store, output_named("extra"), "also bad", "ada")
+    flags.clear(installed_store, output_named("return_value", "report"), [kept["id"]], "checked", "bob")
+
+    grown = changed(upstream, state="success")
+    grown["outputs"] = grown["outputs"][:1]
+    ingest(installed_store, [grown])
+    with session_factory(installed_store)() as s:
+        assert s.scalar(select(Output.id).where(Output.id == first)) is None  # the try's rows were rewritten
+        rewritten = output_named("return_value")
+        assert [(f.id, f.output_id, f.note) for f in s.scalars(select(Flag))] == [(kept["id"], rewritten, "bad rows")]
+        assert [(r.flag_id, r.note) for r in s.scalars(select(Review))] == [(kept["id"], "checked")]
 
 
 def test_freshness_and_pii_free_come_from_the_record_or_the_default(installed_store, monkeypatch):
