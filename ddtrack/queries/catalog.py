@@ -34,6 +34,7 @@ from ddtrack.queries.types import (
     UriPage,
     VersionRef,
 )
+from ddtrack.queries.versions import version_select
 from ddtrack.store.models import CatalogEntry, ColumnProfile, Dataset, Flag, Lineage, Output, Tag, TaskRun
 
 MAX_PAGE_SIZE = 500
@@ -192,7 +193,7 @@ def recent(sources: Sources, n: int, *, allowed: Allowed) -> list[VersionRef]:
         if not keys:
             return []
         rows = conn.execute(
-            _version_rows().where(*(col.in_(sorted({k[i] for k in keys})) for i, col in enumerate(_KEY_COLUMNS)))
+            version_select().where(*(col.in_(sorted({k[i] for k in keys})) for i, col in enumerate(_KEY_COLUMNS)))
         ).all()
     wanted = set(keys)
     return versions_of_rows([r for r in rows if (r.dag_id, r.task_id, r.run_id, r.name) in wanted])[:n]
@@ -249,27 +250,8 @@ def inspect(
 # -- versions -----------------------------------------------------------------------------
 
 
-def _version_rows():
-    out, run = Output.__table__, TaskRun.__table__
-    return select(
-        out.c.id,
-        out.c.dag_id,
-        out.c.task_id,
-        out.c.run_id,
-        out.c.name,
-        out.c.started_at,
-        out.c.uri,
-        out.c.rows,
-        out.c.schema_fingerprint,
-        run.c.map_index,
-        run.c.try_number,
-        run.c.state,
-        run.c.code_hash,
-    ).join(run, run.c.id == out.c.task_run_id)
-
-
 def versions_of_rows(rows: Iterable[Any]) -> list[VersionRef]:
-    """Output rows (of :func:`_version_rows`) as versions, newest first: one per output and
+    """Output rows (of :func:`~ddtrack.queries.versions.version_select`) as versions, newest first: one per output and
     run, of each map index its newest try, the parts' rows summed. A version is named by the
     output of its first part."""
     newest: dict[tuple, Any] = {}
@@ -327,7 +309,7 @@ def _versions(conn: Connection, dag_id: str, task_id: str, name: str | None, run
     if not run_ids:
         return []
     out = Output.__table__
-    query = _version_rows().where(out.c.dag_id == dag_id, out.c.task_id == task_id, out.c.run_id.in_(list(run_ids)))
+    query = version_select().where(out.c.dag_id == dag_id, out.c.task_id == task_id, out.c.run_id.in_(list(run_ids)))
     if name is not None:
         query = query.where(out.c.name == name)
     return versions_of_rows(conn.execute(query))
@@ -336,7 +318,7 @@ def _versions(conn: Connection, dag_id: str, task_id: str, name: str | None, run
 def _uri_versions(conn: Connection, uri: str, allowed: Allowed) -> list[VersionRef]:
     out = Output.__table__
     rows = conn.execute(
-        _version_rows()
+        version_select()
         .where(out.c.uri == uri, dag_filter(out.c.dag_id, allowed))
         .order_by(out.c.started_at.desc())
         .limit(URI_VERSIONS * 4)
@@ -397,7 +379,7 @@ def _producers(conn: Connection, row: Any, allowed: Allowed) -> tuple[list[Versi
     same = ds.c.uri == row.uri if row.uri else ds.c.id == row.id
     versions = versions_of_rows(
         conn.execute(
-            _version_rows()
+            version_select()
             .join(ds, ds.c.latest_output_id == out.c.id)
             .where(same, dag_filter(ds.c.dag_id, allowed))
             .order_by(ds.c.last_seen_at.desc())

@@ -14,13 +14,14 @@ those.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
+from ddtrack.queries.versions import batches
 from ddtrack.store.models import Dataset, Lineage, Output
 
 BATCH = 100
@@ -55,12 +56,6 @@ def task_node(dag_id: str, task_id: str) -> str:
     return f"task:{dag_id}/{task_id}"
 
 
-def _batches(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
-    items = list(items)
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def _select():
     ds = Dataset.__table__
     return select(
@@ -86,7 +81,7 @@ def datasets_of_tasks(conn: Connection, tasks: Iterable[tuple[str, str]]) -> lis
     """The outputs each (dag, task) writes."""
     ds = Dataset.__table__
     found: list[DatasetRow] = []
-    for batch in _batches(sorted(set(tasks))):
+    for batch in batches(sorted(set(tasks)), BATCH):
         match = tuple_(ds.c.dag_id, ds.c.task_id).in_(batch)
         found += datasets_where(conn, match)
     return found
@@ -99,11 +94,11 @@ def readers(conn: Connection, datasets: Iterable[DatasetRow]) -> dict[str, set[t
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     latest = [d.latest_output_id for d in datasets if d.latest_output_id is not None]
     newest: dict[int, Any] = {}
-    for batch in _batches(latest, 500):
+    for batch in batches(latest, 500):
         for r in conn.execute(select(out.c.id, out.c.run_id, out.c.task_run_id).where(out.c.id.in_(batch))):
             newest[int(r.id)] = r
     same_run = [(d, newest[d.latest_output_id]) for d in datasets if d.latest_output_id in newest]
-    for batch in _batches(same_run):
+    for batch in batches(same_run, BATCH):
         match = tuple_(lin.c.dag_id, lin.c.run_id, lin.c.upstream_task_id, lin.c.upstream_output).in_(
             sorted({(d.dag_id, o.run_id, d.task_id, d.name) for d, o in batch})
         )
@@ -122,7 +117,7 @@ def readers(conn: Connection, datasets: Iterable[DatasetRow]) -> dict[str, set[t
     by_try: dict[int, list[DatasetRow]] = defaultdict(list)
     for d, o in same_run:
         by_try[int(o.task_run_id)].append(d)
-    for batch in _batches(sorted(by_try), 500):
+    for batch in batches(sorted(by_try), 500):
         for r in conn.execute(
             select(lin.c.task_run_id, lin.c.uri).where(
                 lin.c.task_run_id.in_(batch), lin.c.direction == "output", lin.c.kind == "asset"
@@ -141,7 +136,7 @@ def uri_readers(conn: Connection, uris: Iterable[str]) -> dict[str, set[tuple[st
     """``uri -> {(dag, task)}``: the tasks that read each URI (any run)."""
     lin = Lineage.__table__
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for batch in _batches(sorted(set(uris))):
+    for batch in batches(sorted(set(uris)), BATCH):
         rows = conn.execute(
             select(lin.c.uri, lin.c.dag_id, lin.c.task_id)
             .where(lin.c.uri.in_(batch), lin.c.direction == "input")
