@@ -231,11 +231,13 @@ def _key_filter(record: Mapping[str, Any]):
 def write_record(session: Session, record: Mapping[str, Any], *, state: str | None = None) -> bool:
     """Store one record in ``session``'s transaction; False if it was already stored as is."""
     digest = record_hash(record)
-    existing = session.execute(select(TaskRun.id, TaskRun.record_hash).where(_key_filter(record))).first()
+    existing = session.execute(select(TaskRun.id, TaskRun.record_hash, TaskRun.state).where(_key_filter(record))).first()
     replaced: dict[int, str] = {}  # the earlier copy's outputs: id -> name
     kept = _Kept([], [])
     if existing is not None:
-        if existing.record_hash == digest:
+        # Same record, and Airflow's state (of a "running" record: an untracked task's)
+        # unknown or unchanged since: an ingest during the try must not leave it "running".
+        if existing.record_hash == digest and (state is None or existing.state == _text(state, 20)):
             return False
         replaced = dict(session.execute(select(Output.id, Output.name).where(Output.task_run_id == existing.id)).all())
         kept = _flags_of(session, list(replaced))

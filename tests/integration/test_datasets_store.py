@@ -160,6 +160,24 @@ def test_flags_and_reviews_survive_a_rewrite_of_their_try(installed_store):
         assert [(r.flag_id, r.note) for r in s.scalars(select(Review))] == [(kept["id"], "checked")]
 
 
+def test_a_running_record_ingested_again_after_its_try_ended_takes_airflows_state(installed_store):
+    """An untracked task's record says "running"; ingest asks Airflow. Ingested during the
+    try and again, unchanged, after it succeeded, the try is a success (so is its dataset)."""
+    from ddtrack.store.engine import in_transaction
+    from ddtrack.store.ingest import write_record
+
+    record = make_record(run_id="r1", started=at(0), state="running")
+    make_session = session_factory(installed_store)
+    assert in_transaction(make_session, lambda s: write_record(s, record, state="running"))
+    assert dataset(installed_store).last_success_at is None
+    assert in_transaction(make_session, lambda s: write_record(s, record, state="success"))
+    assert not in_transaction(make_session, lambda s: write_record(s, record, state="success"))
+    assert not in_transaction(make_session, lambda s: write_record(s, record))  # Airflow could not tell
+    with make_session() as s:
+        assert s.scalar(select(TaskRun.state)) == "success"
+    assert dataset(installed_store).last_success_at == NAIVE_T0 and dataset(installed_store).n_versions == 1
+
+
 def test_freshness_and_pii_free_come_from_the_record_or_the_default(installed_store, monkeypatch):
     declared = make_record(run_id="r1", task_id="daily")
     declared["outputs"][0]["fresh_within_s"] = 86400
