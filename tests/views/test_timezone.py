@@ -68,3 +68,17 @@ def test_task_history_axis_follows_the_picked_timezone(client, make_token, examp
     for a, b in zip(utc, kolkata, strict=True):
         ta, tb = (dt.datetime.strptime(x[:14], "%m-%d %H:%M:%S") for x in (a, b))
         assert tb - ta == dt.timedelta(hours=5, minutes=30), (a, b)
+
+
+def test_catalog_versions_chart_follows_the_picked_timezone(client, make_token, example_runs):
+    def xs(zone: str) -> list[str]:
+        page = as_user_in(client, make_token, zone).page(
+            "catalog/output", "?dag_id=titanic&task_id=load_passengers&name=return_value"
+        )
+        chart = find(page, lambda n: n["props"].get("id") == "catalog-versions-graph")[0]["props"]["figure"]
+        return chart["data"][0]["x"]
+
+    utc, kolkata = xs("UTC"), xs("Asia/Kolkata")
+    assert utc and len(utc) == len(kolkata)
+    for a, b in zip(utc, kolkata, strict=True):
+        assert dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a) == dt.timedelta(hours=5, minutes=30), (a, b)

@@ -19,10 +19,12 @@ from ddtrack.views.common import (
     fmt_time,
     href,
     link,
+    local_time,
     not_found,
     page_header,
     pager,
     safe,
+    state_color,
 )
 from ddtrack.views.context import PageContext, request_context
 from ddtrack.views.output import more_note, tag_chips
@@ -129,14 +131,14 @@ def versions_figure(versions: list[Any]) -> dict[str, Any]:
     """Rows of each version over time, coloured by state; a dotted line where the schema
     fingerprint changed from the version before."""
     ordered = list(reversed(versions))  # oldest left
-    xs = [v.started_at.isoformat() if v.started_at else v.run_id for v in ordered]
+    # Wall-clock times in the user's zone, as the tables show them (Plotly drops an offset).
+    xs = [local_time(v.started_at).replace(tzinfo=None).isoformat() if v.started_at else figures.plot_text(v.run_id)
+          for v in ordered]
     hover = [
         f"{figures.plot_text(v.run_id)}<br>{fmt_number(v.rows)} rows<br>schema {figures.plot_text(across.short(v.schema_fingerprint))}"
         f"<br>code {figures.plot_text(across.short(v.code_hash, 8))}"
         for v in ordered
     ]
-    from ddtrack.views.common import state_color
-
     data = [
         {
             "type": "scatter",
