@@ -7,8 +7,9 @@ read does not exist here, and a linked DAG the caller may not read is only ever 
 from __future__ import annotations
 
 import json
+import threading
 import zlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,20 +64,46 @@ class SerializedShape:
     parent_group: dict[str, str | None] = field(default_factory=dict)  # task group -> its parent
 
 
+SHAPES_KEPT = 16
+_shapes: OrderedDict[tuple[str, str, str], SerializedShape] = OrderedDict()
+_shapes_lock = threading.Lock()
+
+
 def serialized_dag(sources: Sources, dag_id: str, *, allowed: Allowed) -> SerializedShape:
     """Tasks, dependency edges and task groups of the DAG's newest serialized version (empty
     without a metastore; :class:`~ddtrack.queries.sources.MetastoreUnavailable` if it does
-    not answer)."""
+    not answer).
+
+    A parsed shape is kept per serialized version (``dag_hash``, which Airflow changes with
+    the DAG's content): a 5,000-task DAG's JSON costs tens of milliseconds and some
+    hundred thousand objects to parse, and changes only when its file does.
+    """
     if not has_metastore(sources):
         return SerializedShape()
     sd = SERIALIZED_DAG
+    newest = select(sd.c.dag_hash).where(one_dag(sd.c.dag_id, dag_id, allowed)).order_by(sd.c.created_at.desc()).limit(1)
     with reading_metastore("read Airflow's serialized DAG"), meta_conn(sources) as conn:
+        version = conn.execute(newest).scalar()
+        if version is None:
+            return SerializedShape()
+        key = (sources.metastore_url, dag_id, str(version))
+        with _shapes_lock:
+            if key in _shapes:
+                _shapes.move_to_end(key)
+                return _shapes[key]
         row = conn.execute(
-            select(sd.c.data, sd.c.data_compressed)
-            .where(one_dag(sd.c.dag_id, dag_id, allowed))
-            .order_by(sd.c.created_at.desc())
-            .limit(1)
+            select(sd.c.data, sd.c.data_compressed).where(sd.c.dag_id == dag_id, sd.c.dag_hash == version).limit(1)
         ).first()
+    shape = _parse_shape(row)
+    with _shapes_lock:
+        _shapes[key] = shape
+        while len(_shapes) > SHAPES_KEPT:
+            _shapes.popitem(last=False)
+    return shape
+
+
+def _parse_shape(row: Any) -> SerializedShape:
+    """The tasks, edges and groups of one serialized_dag row (``data`` or ``data_compressed``)."""
     if row is None:
         return SerializedShape()
     data = row.data
@@ -125,6 +152,7 @@ RECENT_TRIES = 500
 
 
 MAX_TASK_LOOKUPS = 200
+WHOLE_RUN_ABOVE = 50  # tasks of one run: above this, the run's tries are read whole, not by an id list
 
 
 def _latest_tries(conn: Connection, dag_id: str, allowed: Allowed, task_ids: Sequence[str] = ()) -> list[Any]:
@@ -132,7 +160,9 @@ def _latest_tries(conn: Connection, dag_id: str, allowed: Allowed, task_ids: Seq
 
     The DAG's newest tries come from the ``(dag_id, started_at)`` index; a task not among
     them (it has not run lately) gets one ``LIMIT 1`` look-up on the history index. The
-    cost follows the number of tasks, not the DAG's history.
+    cost follows the number of tasks, not the DAG's history. A run that holds many of the
+    tasks (a 5,000-task DAG's last run) is read whole by its key rather than through a
+    list of thousands of task ids, which the database would parse and plan each time.
     """
     run = TaskRun.__table__
     columns = (
@@ -170,15 +200,28 @@ def _latest_tries(conn: Connection, dag_id: str, allowed: Allowed, task_ids: Seq
         by_run[run_id].append(task_id)
     rows = []
     for run_id, tasks in by_run.items():
-        rows += conn.execute(
-            select(*columns).where(this_dag, run.c.run_id == run_id, run.c.task_id.in_(tasks))
-        ).all()
+        query = select(*columns).where(this_dag, run.c.run_id == run_id)
+        if len(tasks) <= WHOLE_RUN_ABOVE:
+            query = query.where(run.c.task_id.in_(tasks))
+        rows += [r for r in conn.execute(query) if latest_run.get(r.task_id) == run_id]
     newest: dict[tuple[str, int], Any] = {}
     for r in rows:
         key = (r.task_id, r.map_index)
         if key not in newest or r.try_number > newest[key].try_number:
             newest[key] = r
     return list(newest.values())
+
+
+def _of_tries(conn: Connection, table: Any, columns: Sequence[Any], dag_id: str, tries: list[Any]) -> list[Any]:
+    """Rows of ``table`` (outputs, lineage) written by ``tries``, selected by the tries' runs
+    (a join on the run key, not a list of thousands of ids), then kept for those tries only."""
+    if not tries:
+        return []
+    run = TaskRun.__table__
+    wanted = {r.id for r in tries}
+    of_runs = select(run.c.id).where(run.c.dag_id == dag_id, run.c.run_id.in_(sorted({r.run_id for r in tries})))
+    rows = conn.execute(select(table.c.task_run_id, *columns).where(table.c.task_run_id.in_(of_runs))).all()
+    return [r for r in rows if r.task_run_id in wanted]
 
 
 def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> LineageGraph:
@@ -189,75 +232,50 @@ def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> Lineage
     DAG the caller may not read.
     """
     shape = serialized_dag(sources, dag_id, allowed=allowed)
-    task_ids, group_of = shape.task_ids, shape.group_of
+    group_of = shape.group_of
     nodes: dict[str, GraphNode] = {}
     edges: list[GraphEdge] = []
-    for task_id in task_ids:
-        nodes[task_node_id(dag_id, task_id)] = GraphNode(
-            task_node_id(dag_id, task_id), "task", task_id, dag_id, task_id, group=group_of.get(task_id)
-        )
+
+    def task_node(task_id: str) -> GraphNode:
+        node_id = task_node_id(dag_id, task_id)
+        node = nodes.get(node_id)
+        if node is None:
+            node = nodes[node_id] = GraphNode(node_id, "task", task_id, dag_id, task_id, group=group_of.get(task_id))
+        return node
+
+    for task_id in shape.task_ids:
+        task_node(task_id)
     for up, down in shape.edges:
         edges.append(GraphEdge(task_node_id(dag_id, up), task_node_id(dag_id, down), "dependency"))
     out, lin = Output.__table__, Lineage.__table__
     with store_conn(sources) as conn:
-        latest = _latest_tries(conn, dag_id, allowed, task_ids)
-        run_ids = {r.id for r in latest}
+        latest = _latest_tries(conn, dag_id, allowed, shape.task_ids)
         for r in latest:
-            node = nodes.setdefault(
-                task_node_id(dag_id, r.task_id),
-                GraphNode(
-                    task_node_id(dag_id, r.task_id), "task", r.task_id, dag_id, r.task_id, group=group_of.get(r.task_id)
-                ),
-            )
+            node = task_node(r.task_id)
             if node.state != "failed":  # one failed mapped instance marks the task
                 node.state = r.state
             node.tracked = bool(r.tracked) or node.tracked
-        outputs = (
-            conn.execute(
-                select(out.c.task_id, out.c.name, out.c.rows, out.c.uri, out.c.task_run_id).where(
-                    out.c.task_run_id.in_(run_ids)
-                )
-            ).all()
-            if run_ids
-            else []
-        )
+        outputs = _of_tries(conn, out, (out.c.task_id, out.c.name, out.c.rows, out.c.uri), dag_id, latest)
         state_of = {r.id: r.state for r in latest}
         by_output: dict[str, GraphNode] = {}
         for o in outputs:
             oid = output_node_id(dag_id, o.task_id, o.name)
             node = by_output.get(oid)
             if node is None:
-                node = GraphNode(
-                    oid,
-                    "output",
-                    o.name,
-                    dag_id,
-                    o.task_id,
-                    state_of.get(o.task_run_id),
-                    None,
-                    True,
-                    o.uri,
+                node = by_output[oid] = GraphNode(
+                    oid, "output", o.name, dag_id, o.task_id, state_of.get(o.task_run_id), None, True, o.uri,
                     group=group_of.get(o.task_id),
                 )
-                by_output[oid] = node
                 edges.append(GraphEdge(task_node_id(dag_id, o.task_id), oid, "produces"))
             if o.rows is not None:  # mapped instances add up
                 node.rows = (node.rows or 0) + int(o.rows)
         nodes.update(by_output)
-        lineage = (
-            conn.execute(
-                select(
-                    lin.c.task_id,
-                    lin.c.direction,
-                    lin.c.kind,
-                    lin.c.name,
-                    lin.c.uri,
-                    lin.c.upstream_task_id,
-                    lin.c.upstream_output,
-                ).where(lin.c.task_run_id.in_(run_ids))
-            ).all()
-            if run_ids
-            else []
+        lineage = _of_tries(
+            conn,
+            lin,
+            (lin.c.task_id, lin.c.direction, lin.c.kind, lin.c.name, lin.c.uri, lin.c.upstream_task_id, lin.c.upstream_output),
+            dag_id,
+            latest,
         )
         _add_lineage_edges(conn, dag_id, allowed, nodes, edges, lineage)
     return LineageGraph(dag_id, list(nodes.values()), dedupe_edges(edges), groups=shape.parent_group)

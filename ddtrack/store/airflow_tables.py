@@ -66,6 +66,7 @@ SERIALIZED_DAG = Table(
     Column("dag_id", String),
     Column("data", JSON),
     Column("data_compressed", LargeBinary),
+    Column("dag_hash", String),
     Column("created_at", DateTime(timezone=True)),
 )
 DAG_TAG = Table(

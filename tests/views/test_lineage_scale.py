@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from dataclasses import asdict
 from itertools import pairwise
 
 import pytest
@@ -293,9 +294,39 @@ def test_linked_dags_expand_hop_by_hop(chain_of_dags):
 
 def test_an_unreadable_linked_dag_is_counted_never_named_nor_walked_through(chain_of_dags):
     graph = queries.linked_dags(chain_of_dags, "d0", 10, allowed=READABLE)
-    text = json.dumps([vars(n) for n in graph.nodes] + [vars(e) for e in graph.edges])
+    text = json.dumps([asdict(n) for n in graph.nodes] + [asdict(e) for e in graph.edges])
     assert "secret" not in text and "peek" not in text and "u9" not in text
     assert "d9" not in dags_in(graph)  # reachable only through the unreadable DAG
     assert graph.hidden_dags == 1
     assert [n.label for n in graph.nodes if n.kind == "hidden"] == ["1 DAG you cannot read"]
     assert queries.linked_dags(chain_of_dags, "secret", 3, allowed=READABLE).nodes == []
+
+
+def test_a_serialized_dag_is_parsed_once_per_version_and_again_when_it_changes(tmp_path):
+    """The parsed shape is kept per ``dag_hash``: a new serialized version (a task added to
+    the DAG file) is read at once, an unchanged one is not parsed again."""
+    import sqlalchemy as sa
+
+    from ddtrack.queries import lineage
+    from ddtrack.store.airflow_tables import SERIALIZED_DAG
+
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    engine = sa.create_engine(url)
+    SERIALIZED_DAG.create(engine)
+
+    def serialize(version: str, tasks: list[str], at: int) -> None:
+        data = {"dag": {"tasks": [{"__var": {"task_id": t, "downstream_task_ids": []}} for t in tasks]}}
+        with engine.begin() as conn:
+            conn.execute(SERIALIZED_DAG.insert().values(
+                dag_id="shaped", data=data, dag_hash=version, created_at=T0 + dt.timedelta(minutes=at)
+            ))
+
+    sources = queries.Sources(store_url=url, metastore_url=url)
+    serialize("v1", ["a", "b"], 0)
+    first = lineage.serialized_dag(sources, "shaped", allowed={"shaped"})
+    assert first.task_ids == ["a", "b"]
+    assert lineage.serialized_dag(sources, "shaped", allowed={"shaped"}) is first  # kept, not parsed again
+    serialize("v2", ["a", "b", "c"], 1)
+    assert lineage.serialized_dag(sources, "shaped", allowed={"shaped"}).task_ids == ["a", "b", "c"]
+    assert lineage.serialized_dag(sources, "shaped", allowed={"other"}).task_ids == []  # rights before the cache
+    engine.dispose()
