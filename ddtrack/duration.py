@@ -29,3 +29,14 @@ def parse_seconds(value: str | int | dt.timedelta, *, what: str = "duration") ->
     if seconds <= 0:
         raise ValueError(f"{what} must be longer than zero, got {value!r}")
     return int(seconds)
+
+
+def format_seconds(seconds: int | None) -> str:
+    """A window as :func:`parse_seconds` reads it, in its largest whole unit ("1d", "90m",
+    "45s"); "–" for none. The pages and the CLI show a window the way it was written."""
+    if not seconds:
+        return "–"
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _SECONDS[unit] == 0:
+            return f"{seconds // _SECONDS[unit]}{unit}"
+    return f"{seconds}s"

@@ -19,6 +19,7 @@ import click
 
 from ddtrack.cli import main
 from ddtrack.cli.across_runs import TRUSTED, _print_json, _print_table, _require_dag, _require_run, _sources
+from ddtrack.duration import format_seconds
 
 JSON_HELP = "Print JSON (the keys are listed in the README's CLI section) instead of a table."
 SEARCH_KINDS = ("dag", "task", "output", "column", "tag", "uri")
@@ -241,6 +242,6 @@ def stale(dag: str | None, as_json: bool) -> None:
                  ((s.dag_id, s.task_id, s.name, s.run_id, s.started_at, s.reason) for s in stale_rows))
     _print_table(
         "overdue outputs", ("DAG", "task", "output", "expected within", "last success"),
-        ((d.dag_id, d.task_id, d.name, dt.timedelta(seconds=d.fresh_within_s or 0), d.last_success_at)
+        ((d.dag_id, d.task_id, d.name, format_seconds(d.fresh_within_s), d.last_success_at)
          for d in overdue),
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dash import Input, Output, dcc, html
 
 from ddtrack import queries
+from ddtrack.duration import format_seconds
 from ddtrack.views.common import fmt_number, fmt_time, href, link, state_badge
 from ddtrack.views.context import PageContext, request_context
 
@@ -68,7 +69,7 @@ def dataset_badges(d: DatasetSummary) -> html.Span | None:
     if d.stale_reason:
         items.append(badge("stale", "stale", d.stale_reason))
     if d.overdue:
-        within = f" within {fmt_seconds(d.fresh_within_s)}" if d.fresh_within_s else ""
+        within = f" within {format_seconds(d.fresh_within_s)}" if d.fresh_within_s else ""
         items.append(badge("overdue", "overdue", f"no successful version{within}"))
     if d.suspect:
         items.append(badge("suspect", "suspect", "downstream of a version flagged as bad"))
@@ -77,15 +78,6 @@ def dataset_badges(d: DatasetSummary) -> html.Span | None:
     if d.pii_columns:
         items.append(badge("PII", "pii", "PII columns: " + ", ".join(d.pii_columns)))
     return html.Span(items, className="dd-badges") if items else None
-
-
-def fmt_seconds(seconds: int | None) -> str:
-    if not seconds:
-        return "–"
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def versions_table(versions: Sequence[VersionRef], *, with_output: bool = True, extra: Any = None) -> html.Table:

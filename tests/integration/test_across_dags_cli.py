@@ -130,6 +130,34 @@ def test_stale_names_the_input_that_changed(runs):
     assert "model_input" in table(runs, "stale", "--dag", "titanic_report")
 
 
+def test_overdue_shows_its_window_as_written(runs, tmp_path):
+    """On a copy of the store where titanic's features last succeeded two days ago under a
+    one-day window: the table says "1d" (as @track(fresh_within="1d") is written), the JSON
+    gives seconds and the last success with its UTC offset."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    store = runs["env"]["AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    copy = tmp_path / "overdue.db"
+    shutil.copy(store, copy)
+    engine = sa.create_engine(f"sqlite:///{copy}")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE ddtrack_dataset SET fresh_within_s = 86400, last_success_at = datetime('now', '-2 days')"
+            " WHERE dag_id = 'titanic' AND task_id = 'features'"
+        ))
+    engine.dispose()
+    env = {**runs["env"], "AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN": f"sqlite:///{copy}"}
+    proc = subprocess.run([DDTRACK, "stale", "--dag", "titanic"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "features" in proc.stdout and " 1d " in proc.stdout and "day," not in proc.stdout
+    proc = subprocess.run([DDTRACK, "stale", "--dag", "titanic", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    overdue = json.loads(proc.stdout)["overdue"]
+    assert {d["task_id"] for d in overdue} == {"features"} and overdue[0]["fresh_within_s"] == 86400
+    assert overdue[0]["last_success_at"].endswith("+00:00")
+
+
 # -- trace, impact, path ------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from ddtrack import conf, log_output, track
-from ddtrack.duration import parse_seconds
+from ddtrack.duration import format_seconds, parse_seconds
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,10 @@ def test_default_window_from_configuration(monkeypatch):
     monkeypatch.setenv("AIRFLOW__DDTRACK__DEFAULT_FRESH_WITHIN", "daily")
     with pytest.raises(ValueError, match=r"\[ddtrack\] default_fresh_within .* got 'daily'"):
         conf.default_fresh_within()
+
+
+@pytest.mark.parametrize("seconds,text", [(86400, "1d"), (5400, "90m"), (45, "45s"), (1209600, "2w"), (7200, "2h"), (None, "–"), (0, "–")])
+def test_windows_are_shown_as_written(seconds, text):
+    assert format_seconds(seconds) == text
+    if seconds:
+        assert parse_seconds(text) == seconds  # what is shown reads back as the same window

@@ -11,6 +11,7 @@ from typing import Any
 from dash import Input, Output, State, dcc, html
 
 from ddtrack import auth, queries
+from ddtrack.duration import format_seconds
 from ddtrack.views import across, figures
 from ddtrack.views.common import (
     breadcrumbs,
@@ -93,9 +94,9 @@ def _facts(d: Any) -> html.Div:
         else html.Span("no", className="dd-good")
     )
     fresh = "–" if not d.fresh_within_s else (
-        html.Span([across.badge("overdue", "overdue"), f" nothing successful within {across.fmt_seconds(d.fresh_within_s)}"])
+        html.Span([across.badge("overdue", "overdue"), f" nothing successful within {format_seconds(d.fresh_within_s)}"])
         if d.overdue
-        else html.Span(f"fresh (within {across.fmt_seconds(d.fresh_within_s)})", className="dd-good")
+        else html.Span(f"fresh (within {format_seconds(d.fresh_within_s)})", className="dd-good")
     )
     facts = [
         ("Versions", fmt_number(d.n_versions)),
