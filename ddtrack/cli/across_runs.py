@@ -44,7 +44,9 @@ def _require_run(sources, dag_id: str, run_id: str, what: str = "run") -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date)):
+    if isinstance(value, dt.datetime):  # stored times are naive UTC: say so, as every command does
+        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, tuple):
         return list(value)

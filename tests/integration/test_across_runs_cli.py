@@ -72,6 +72,7 @@ def test_alerts_carry_status_or_anomaly_and_a_column(env):
     assert any(kind == "anomaly" and column == "amount" and anomaly for kind, column, _, anomaly in kinds)
     assert not any(r["kind"] in ("drift", "anomaly") for r in rows if r["run_id"] != DRIFTED_RUN)
     assert as_json(env, "alerts", "--dag", DAG, "--since", "2030-01-01") == []
+    assert all(r["started_at"].endswith("+00:00") for r in rows)  # UTC, said, as every command says it
 
 
 def test_checks_of_a_run(env):
