@@ -18,10 +18,10 @@ demo: demo-setup
 	$(VENV)/bin/python tests/dev_tools/run_webserver.py $(DEMO_ARGS)
 
 ## Install everything and run the whole test suite (SQLite, PostgreSQL, MariaDB, real scheduler, Chromium),
-## then the compatibility job: the deployment and views tests on Airflow 3.1.8 and 3.2.2 (own virtualenvs).
+## then the compatibility job: the deployment and views tests on Airflow 3.1.8 and 3.2.2 (own virtualenvs,
+## installed in the background while the main suite runs).
 test: setup lint
-	.venv/bin/pytest
-	scripts/compat.sh
+	scripts/test.sh
 
 ## Only the compatibility job (scripts/compat.sh; DDTRACK_COMPAT_AIRFLOW="3.1.8" picks versions).
 test-compat: setup

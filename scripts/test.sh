@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make test` after setup and lint: the main suite on Airflow 3.3 (.venv), then the
+# compatibility job on Airflow 3.1 and 3.2 (scripts/compat.sh).
+#
+# The compatibility job's two virtualenvs install in the background while the main suite
+# runs: pip waits mostly on downloads and disk, the suite mostly on Airflow's processes, so
+# the installs (about 5 minutes on a fresh machine) no longer add to CI's time. Their output
+# goes to a log that is printed if they fail. Arguments are passed to the main suite's pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log=$(mktemp -t ddtrack-compat-install.XXXXXX)
+setsid scripts/compat.sh install >"$log" 2>&1 &  # its own process group, stopped whole on exit
+installer=$!
+trap 'kill -- -"$installer" 2>/dev/null || true; rm -f "$log"' EXIT
+
+status=0
+.venv/bin/pytest "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
+if ! wait "$installer"; then
+  echo "==> installing the compatibility job's virtualenvs failed:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+scripts/compat.sh
