@@ -34,9 +34,11 @@ test-fast: setup
 lint: setup
 	.venv/bin/ruff check .
 
-## Benchmarks: profiler speed, views speed, merged mapped tasks, across runs on PostgreSQL (side tables at 1M outputs: benchmarks/store_scale.py).
+## Benchmarks: profiler speed, views speed, merged mapped tasks, across runs on PostgreSQL, the 5,000-task DAG's
+## lineage in Chromium (long seeding, run on their own: store_scale.py and across_dags_speed.py at 1M outputs).
 bench: setup
 	.venv/bin/python benchmarks/profile_speed.py
 	.venv/bin/python benchmarks/views_speed.py
 	.venv/bin/python benchmarks/mapped_whole_speed.py
 	.venv/bin/python benchmarks/across_runs_speed.py
+	.venv/bin/python benchmarks/lineage_speed.py
