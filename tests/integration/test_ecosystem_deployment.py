@@ -115,3 +115,42 @@ def test_openlineage_events_carry_ddtrack_facets(deployment):
     assert checked == 6
     (upstream,) = complete(events, "ax_producer.summarize")["inputs"]
     assert upstream["inputFacets"]["dataQualityMetrics"]["rowCount"] == 40
+
+
+@pytest.mark.browser
+def test_airflow_asset_page_shows_the_row_count(deployment):
+    """Airflow's own asset page (its React UI, not ddtrack's) in headless Chromium: the
+    producer's event lists ddtrack's summary in its extra, the row count among it. The
+    screenshot goes to img/airflow_asset_event.png (README)."""
+    from browser.test_views_in_airflow import CHROMIUM, CHROMIUM_ARGS, IMG, TIMEOUT_MS
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    resp = deployment.api("GET", "/api/v2/assets", params={"uri_pattern": "orders.parquet"})
+    resp.raise_for_status()
+    (asset,) = [a for a in resp.json()["assets"] if a["uri"] == ORDERS_URI]
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context(viewport={"width": 1440, "height": 1000})
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            page.goto(f"{deployment.base_url}/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill("admin")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{deployment.base_url}/")
+            page.goto(f"{deployment.base_url}/assets/{asset['id']}")
+            editor = page.locator(".monaco-editor").first
+            editor.wait_for()
+            # The extra is shown folded: unfold it, then the ddtrack entry inside it.
+            for _ in range(3):
+                folded = editor.locator(".codicon-folding-collapsed")
+                if folded.count() == 0:
+                    break
+                folded.first.click(force=True)
+                page.wait_for_timeout(300)
+            text = editor.locator(".view-lines").inner_text().replace("\u00a0", " ")
+            assert '"ddtrack"' in text and '"rows": 40' in text, text
+            page.screenshot(path=str(IMG / "airflow_asset_event.png"))
+        finally:
+            chromium.close()
