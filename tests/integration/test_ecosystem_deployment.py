@@ -3,8 +3,8 @@ scheduler, dag-processor and api-server as separate processes, Airflow's OpenLin
 provider writing to its file transport. Tasks run under the task SDK supervisor (no
 metastore), the provider's listener in a fork of the task process.
 
-Shows what a user sees: Airflow's own asset events (table and REST API) carry the row
-count, an asset-triggered DAG reads ddtrack's summary from its triggering event, and the
+Shows what a user sees: Airflow's own asset events (table, REST API and Airflow's asset page
+in headless Chromium) carry the row count, an asset-triggered DAG reads ddtrack's summary from its triggering event, and the
 OpenLineage events carry ddtrack's facets with the values of the stored profile.
 """
 
