@@ -91,6 +91,21 @@ def test_trace_graph_crosses_two_dags_to_the_external_input(browser, demo):
     shot(page, "trace")
 
 
+def pick_version(page, run_id: str) -> None:
+    """Pick ``run_id``'s version in the flag form's dropdown through its search box (the
+    versions table below names the run too). Dash's dropdown opens its search and options
+    in a popover placed where the button is when it opens: the page's callbacks finish first
+    (a chart drawn above the form moves it) and the button is scrolled into view, as a person
+    would see it before clicking."""
+    page.wait_for_load_state("networkidle")
+    dropdown = page.locator("#catalog-flag-version")
+    dropdown.scroll_into_view_if_needed()
+    dropdown.click()
+    page.locator(".dash-dropdown-search").fill(run_id)
+    page.get_by_role("option").filter(has_text=run_id).first.click()
+    dropdown.filter(has_text=run_id).wait_for()  # shown as the value
+
+
 def test_flag_suspects_review_as_editor_and_as_read_only_user(browser, demo):
     editor = login(browser, demo)
     # The version of titanic's model_input that the report read (titanic ran again since).
@@ -99,8 +114,7 @@ def test_flag_suspects_review_as_editor_and_as_read_only_user(browser, demo):
     used = editor.locator("#trace-list tr[data-output-id]").filter(has_text="titanic / features / model_input")
     run_id = used.locator("td").nth(1).inner_text().strip()
     editor.goto(f"{demo.base_url}{MODEL_INPUT}")
-    editor.locator("#catalog-flag-version").click()
-    editor.get_by_text(run_id).last.click()  # the dropdown's option (the table below names it too)
+    pick_version(editor, run_id)
     editor.locator("#catalog-flag-note").fill("log_fare computed from a truncated fares file")
     editor.locator("#catalog-flag-button").click()
     editor.get_by_text("Flagged: every version downstream is now listed as suspect.").wait_for()
@@ -133,8 +147,7 @@ def test_flag_suspects_review_as_editor_and_as_read_only_user(browser, demo):
     ).wait_for(state="detached")
 
     editor.goto(f"{demo.base_url}{MODEL_INPUT}")  # closing the flag on the flagged version itself
-    editor.locator("#catalog-flag-version").click()
-    editor.get_by_text(run_id).last.click()
+    pick_version(editor, run_id)
     editor.locator("#catalog-flag-note").fill("fares file re-sent, fine")
     editor.locator("#catalog-review-button").click()
     editor.get_by_text("Reviewed: the version is cleared.").wait_for()
