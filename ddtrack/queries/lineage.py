@@ -21,6 +21,7 @@ from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, may_read, on
 from ddtrack.queries.graph import dedupe_edges
 from ddtrack.queries.sources import Sources, has_metastore, meta_conn, reading_metastore, store_conn
 from ddtrack.queries.types import GraphEdge, GraphNode, LineageGraph
+from ddtrack.queries.versions import batches
 from ddtrack.store.airflow_tables import DAG_RUN, SERIALIZED_DAG
 from ddtrack.store.models import Lineage, Output, TaskRun
 
@@ -213,15 +214,25 @@ def _latest_tries(conn: Connection, dag_id: str, allowed: Allowed, task_ids: Seq
 
 
 def _of_tries(conn: Connection, table: Any, columns: Sequence[Any], dag_id: str, tries: list[Any]) -> list[Any]:
-    """Rows of ``table`` (outputs, lineage) written by ``tries``, selected by the tries' runs
-    (a join on the run key, not a list of thousands of ids), then kept for those tries only."""
-    if not tries:
-        return []
+    """Rows of ``table`` (outputs, lineage) written by ``tries``. A run holding many of them
+    (a 5,000-task DAG's newest run) is read by its key, not by a list of thousands of ids,
+    and kept for those tries only; the few tries of other runs (tasks that did not run
+    lately) by id, so an old run is never read whole for one task."""
     run = TaskRun.__table__
-    wanted = {r.id for r in tries}
-    of_runs = select(run.c.id).where(run.c.dag_id == dag_id, run.c.run_id.in_(sorted({r.run_id for r in tries})))
-    rows = conn.execute(select(table.c.task_run_id, *columns).where(table.c.task_run_id.in_(of_runs))).all()
-    return [r for r in rows if r.task_run_id in wanted]
+    by_run: dict[str, list[int]] = defaultdict(list)
+    for r in tries:
+        by_run[r.run_id].append(r.id)
+    whole = sorted(run_id for run_id, ids in by_run.items() if len(ids) > WHOLE_RUN_ABOVE)
+    by_id = sorted(i for run_id, ids in by_run.items() if len(ids) <= WHOLE_RUN_ABOVE for i in ids)
+    query = select(table.c.task_run_id, *columns)
+    rows: list[Any] = []
+    if whole:
+        of_runs = select(run.c.id).where(run.c.dag_id == dag_id, run.c.run_id.in_(whole))
+        wanted = {r.id for r in tries}
+        rows += [r for r in conn.execute(query.where(table.c.task_run_id.in_(of_runs))) if r.task_run_id in wanted]
+    for batch in batches(by_id, 500):
+        rows += conn.execute(query.where(table.c.task_run_id.in_(batch))).all()
+    return rows
 
 
 def lineage_graph(sources: Sources, dag_id: str, *, allowed: Allowed) -> LineageGraph:

@@ -14,6 +14,7 @@ import pytest
 from records import make_record
 
 from ddtrack import queries
+from ddtrack.queries import lineage
 from ddtrack.queries.graph import count_crossings
 from ddtrack.store.ingest import ingest_records
 from ddtrack.views import lineage_graph
@@ -330,3 +331,19 @@ def test_a_serialized_dag_is_parsed_once_per_version_and_again_when_it_changes(t
     assert lineage.serialized_dag(sources, "shaped", allowed={"shaped"}).task_ids == ["a", "b", "c"]
     assert lineage.serialized_dag(sources, "shaped", allowed={"other"}).task_ids == []  # rights before the cache
     engine.dispose()
+
+
+def test_each_task_shows_its_own_newest_run_read_whole_or_by_id(installed_store):
+    """60 tasks ran in the newest run (read by the run's key), one only in an older run (read
+    by its try's id): each output shows the rows of its task's newest run, never summed with
+    the older run's (which the whole-run read also returns and must leave out)."""
+    assert lineage.WHOLE_RUN_ABOVE < 60
+    tasks = [f"t{i:02d}" for i in range(60)]
+    old = [make_record("wide", "run_old", t, started=T0, rows=100) for t in tasks]
+    old.append(make_record("wide", "run_old", "lonely", started=T0, rows=50))
+    new = [make_record("wide", "run_new", t, started=T0 + dt.timedelta(hours=1), rows=200) for t in tasks]
+    report = ingest_records(installed_store, old + new)
+    assert report.failed == 0, report.errors
+    graph = queries.lineage_graph(queries.Sources(store_url=installed_store, metastore_url=""), "wide", allowed={"wide"})
+    rows = {n.task_id: n.rows for n in graph.nodes if n.kind == "output"}
+    assert rows == {**dict.fromkeys(tasks, 200), "lonely": 50}
