@@ -35,7 +35,7 @@ lint: setup
 	.venv/bin/ruff check .
 
 ## Benchmarks: profiler speed, views speed, merged mapped tasks, across runs on PostgreSQL, the 5,000-task DAG's
-## lineage in Chromium (long seeding, run on their own: store_scale.py and across_dags_speed.py at 1M outputs).
+## lineage in Chromium. store_scale.py and across_dags_speed.py (1M outputs, ~20 min of seeding) run on their own.
 bench: setup
 	.venv/bin/python benchmarks/profile_speed.py
 	.venv/bin/python benchmarks/views_speed.py
