@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 MODE=${1:-test}
 VENV=${DDTRACK_VENV:-.venv}
-APT_PACKAGES=(chromium chromium-driver pkg-config default-libmysqlclient-dev shellcheck)
+APT_PACKAGES=(chromium chromium-driver pkg-config default-libmysqlclient-dev shellcheck pgbouncer)
 
 die() { echo "bootstrap: $*" >&2; exit 1; }
 
