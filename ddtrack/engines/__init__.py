@@ -1,0 +1,108 @@
+"""Profiles computed where the data lives: SQL tables, Spark, files, lazy frames.
+
+``log_output(obj)`` and ``@track``'s return value go through :func:`profile_in_place` first.
+It returns ``None`` when ``obj`` is not something an engine holds, and the in-memory
+profiler (:mod:`ddtrack.profile`) takes it as before.  Otherwise it returns an
+:class:`InPlaceResult` whose profile the engine computed: the same document (format 1,
+see ``ddtrack/profile/__init__.py``) and mergeable, so drift, anomalies, checks, compare,
+catalog, trace and OpenLineage use it unchanged.
+
+The contract an adapter keeps
+-----------------------------
+An adapter is an :class:`Adapter` in :data:`ADAPTERS`, tried in order:
+
+* ``matches(obj) -> bool`` is cheap and imports nothing: it looks at the object's class
+  (``Table``/``Files`` from :mod:`ddtrack.references`, or the class's module name, e.g.
+  ``pyspark.sql``).  pyspark, duckdb, polars and providers are never imported unless the
+  user handed over such an object.
+* ``profile(obj, options) -> InPlaceResult`` computes the profile on the engine.
+  Rows, counts, nulls, min, max, mean and std are exact; quantiles, histograms, top values
+  and distinct counts may come from sketches, and the adapter module's docstring states
+  their error bounds.  It reuses ``ddtrack.profile``'s sketches and ``merge_profiles``
+  (``profile/`` itself stays pure: numpy and the standard library).  PII columns
+  (``options.pii``) keep only what the in-memory profiler keeps for them.  It raises on
+  failure; the caller turns that into one warning (or a raise under ``[ddtrack] strict``).
+* ``InPlaceResult.uri`` follows OpenLineage's dataset naming
+  (``postgres://host:5432/db.schema.table``, ``file:///path``, ``s3://bucket/key``), so the
+  output joins with Assets, ``log_input`` and OpenLineage events; ``None`` if unknown.
+* ``InPlaceResult.exact`` answers what checks need from the values themselves (duplicates,
+  values outside a set) by asking the engine again (a SQL or Spark aggregation), never by
+  reading the rows into the task; ``None`` if the adapter cannot.
+
+Each adapter module lives next to this one (``sql.py``, ``spark.py``, ``files.py``,
+``lazy.py``) and is imported only when :func:`profile_in_place` first runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+__all__ = ["ADAPTERS", "Adapter", "ExactValues", "InPlaceOptions", "InPlaceResult", "profile_in_place"]
+
+
+@dataclass(frozen=True)
+class InPlaceOptions:
+    """What the caller asks of a profile: the same options as ``ddtrack.profile.profile``."""
+
+    pii: tuple[str, ...] = ()
+    sample: int = 0  # rows stored in the profile's "sample" (PII columns left out)
+    strict: bool = False
+
+
+class ExactValues(Protocol):
+    """Questions a check needs answered from the data itself, asked of the engine.
+
+    Both are exact; ``column`` is a column name as the profile lists it.
+    """
+
+    def duplicates(self, column: str) -> int:
+        """Non-null values minus distinct non-null values (0: the column is unique)."""
+
+    def values_outside(self, column: str, allowed: Sequence[str], limit: int) -> list[str]:
+        """Up to ``limit`` distinct non-null values, as text, that are not in ``allowed``."""
+
+
+@dataclass(frozen=True)
+class InPlaceResult:
+    """A profile computed on the engine, the dataset's URI, and the engine to ask for checks."""
+
+    profile: dict[str, Any]
+    uri: str | None = None
+    exact: ExactValues | None = None
+
+
+class Adapter(NamedTuple):
+    name: str
+    matches: Callable[[Any], bool]
+    profile: Callable[[Any, InPlaceOptions], InPlaceResult]
+
+
+# Adapter modules, in the order they are tried, one a line; each defines ``ADAPTER: Adapter``.
+_MODULES: tuple[str, ...] = (
+)
+
+ADAPTERS: list[Adapter] = []
+
+
+def _adapters() -> list[Adapter]:
+    if not ADAPTERS:
+        ADAPTERS.extend(importlib.import_module(m).ADAPTER for m in _MODULES)
+    return ADAPTERS
+
+
+def profile_in_place(
+    obj: Any, *, pii: Sequence[str] = (), sample: int = 0, strict: bool = False
+) -> InPlaceResult | None:
+    """The engine's profile of ``obj``, or None when no engine holds it (profile it in memory).
+
+    Raises what the engine raised (a failed or timed-out query): the caller decides
+    between a warning and a raise.
+    """
+    options = InPlaceOptions(pii=tuple(pii), sample=int(sample), strict=bool(strict))
+    for adapter in _adapters():
+        if adapter.matches(obj):
+            return adapter.profile(obj, options)
+    return None
