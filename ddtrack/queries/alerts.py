@@ -22,14 +22,13 @@ from sqlalchemy import func, select, true
 
 from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.sources import Sources, store_conn, utc
+from ddtrack.store import alert_rows
 from ddtrack.store.models import Anomaly, CheckResult, Drift, TaskRun
 
 MAX_ALERTS = 1000
 MAX_CHECKS = 2000
 RECENT = dt.timedelta(days=7)  # badges and "needs attention" look this far back by default
 NOT_PASSED = ("warn", "fail", "error")
-METRIC_LABELS = {"rows": "rows", "null_pct": "null %", "distinct": "distinct count", "mean": "mean",
-                 "duration_s": "duration (s)"}
 
 
 def _since(since: Any) -> dt.datetime | None:
@@ -74,35 +73,21 @@ def alerts(
     return found[:limit]
 
 
-def _common(r: Any, kind: str, output: str | None, column: str | None) -> dict[str, Any]:
-    return {
-        "kind": kind, "dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "map_index": r.map_index,
-        "try_number": r.try_number, "output": output, "column": column, "started_at": utc(r.started_at),
-    }
+def _normalised(alert: dict[str, Any]) -> dict[str, Any]:
+    alert["started_at"] = utc(alert["started_at"])
+    return alert
 
 
 def _drift_alert(r: Any) -> dict[str, Any]:
-    reasons = list(r.reasons or [])
-    return _common(r, "drift", r.output_name, r.column_name) | {
-        "status": "warn", "anomaly": False, "metric": "psi", "value": r.psi,
-        "detail": "; ".join(reasons) or "drifted", "baseline_run_id": r.baseline_run_id,
-    }
+    return _normalised(alert_rows.drift_alert(r))
 
 
 def _anomaly_alert(r: Any) -> dict[str, Any]:
-    label = METRIC_LABELS.get(r.metric, r.metric)
-    return _common(r, "anomaly", r.output_name, r.column_name) | {
-        "status": "warn", "anomaly": True, "metric": r.metric, "value": r.value,
-        "low": r.low, "high": r.high, "median": r.median,
-        "detail": f"{label} {r.value:.6g} outside {r.low:.6g} … {r.high:.6g} (median {r.median:.6g})",
-    }
+    return _normalised(alert_rows.anomaly_alert(r))
 
 
 def _check_alert(r: Any) -> dict[str, Any]:
-    return _common(r, "check", r.output_name, r.column_name) | {
-        "status": "fail" if r.status == "fail" else "warn", "check_status": r.status, "anomaly": False,
-        "metric": r.check_name, "value": r.value, "bound": r.bound, "detail": r.message or r.check_name,
-    }
+    return _normalised(alert_rows.check_alert(r))
 
 
 def checks_of(

@@ -291,8 +291,10 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     # Imported here: it loads numpy (profile.drift), which processes that import ingest only
     # to read records need not pay for.
     from ddtrack.store.across_runs import write_across_runs
+    from ddtrack.store.outbox import enqueue_configured
 
     write_across_runs(session, run, written, record.get("checks"))
+    enqueue_configured(session, run)
     return True
 
 

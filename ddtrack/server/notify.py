@@ -1,0 +1,303 @@
+"""Deliver queued alerts through Airflow's notifiers, off the scheduling loop.
+
+The outbox (:mod:`ddtrack.store.outbox`) is filled at ingest. :class:`Deliverer` drains it
+from the ingest thread (and from ``ddtrack sync``): it claims the due rows, groups them into
+one digest per DAG run and channel, and hands each digest to its channel's own thread, so a
+channel that fails or hangs never delays ingest or the other channels. The channel's thread
+builds a fresh notifier (``BaseNotifier`` subclass from ``[ddtrack] alert_notifiers``),
+calls it with a context holding ``ddtrack_alerts``, ``ddtrack_alert``, ``dag_id`` and
+``run_id``, and marks the rows sent, or failed for this attempt (due again after a back-off,
+failed for good after ``[ddtrack] alert_attempts``).
+
+A digest waits until its DAG run has finished in Airflow (or Airflow no longer has it), so
+the alerts of one run go out together. A send that outlives ``[ddtrack]
+alert_send_timeout`` counts as a failed attempt; its channel gets no new work until that
+call returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ddtrack import channels as channel_config
+from ddtrack import conf
+
+log = logging.getLogger("ddtrack.alerts")
+
+SUBJECT_FIELDS = ("subject", "title", "summary")
+HTML_FIELDS = ("html_content",)
+TEXT_FIELDS = ("text", "message", "body")
+FINISHED = {"success", "failed"}
+MAX_RUNS_CHECKED = 200
+
+SUBJECT = (
+    "[ddtrack] {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in {{ dag_id }}"
+    "{% if run_id %} ({{ run_id }}){% endif %}"
+)
+TEXT = (
+    "ddtrack: {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in {{ dag_id }}"
+    "{% if run_id %}, run {{ run_id }}{% endif %}\n"
+    "{% for a in ddtrack_alerts %}- [{{ a.status }}] {{ a.kind }} {{ a.task_id }}"
+    "{% if a.output %}.{{ a.output }}{% endif %}{% if a.column %} column {{ a.column }}{% endif %}: {{ a.detail }}"
+    "{% if a.url %} {{ a.url }}{% endif %}\n{% endfor %}"
+)
+HTML = (
+    "<p>ddtrack: {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in "
+    "<b>{{ dag_id }}</b>{% if run_id %}, run {{ run_id }}{% endif %}</p><table border='1' cellpadding='4'>"
+    "<tr><th>status</th><th>kind</th><th>task</th><th>output</th><th>column</th><th>detail</th></tr>"
+    "{% for a in ddtrack_alerts %}<tr><td>{{ a.status }}</td><td>{{ a.kind }}</td><td>{{ a.task_id }}</td>"
+    "<td>{{ a.output or '' }}</td><td>{{ a.column or '' }}</td><td>{{ a.detail }}"
+    "{% if a.url %} <a href='{{ a.url }}'>open</a>{% endif %}</td></tr>{% endfor %}</table>"
+)
+
+
+class ConfigError(ValueError):
+    """A channel of ``[ddtrack] alert_notifiers`` that cannot be used (reported, never raised into ingest)."""
+
+
+@dataclass
+class Channel:
+    """A configured channel with its notifier class and its own sending thread."""
+
+    spec: channel_config.Channel
+    notifier_class: type
+    executor: ThreadPoolExecutor = field(init=False)
+    running: Future | None = None
+    started: float = 0.0
+    timed_out: bool = False
+
+    def __post_init__(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ddtrack-alerts-{self.spec.name[:20]}")
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None and not self.running.done()
+
+    def build(self) -> Any:
+        """A fresh notifier (rendering mutates it) with ddtrack's defaults where subject or body are unset."""
+        return self.notifier_class(**with_defaults(self.notifier_class, self.spec.kwargs))
+
+
+def with_defaults(cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` plus ddtrack's digest templates for the notifier's subject/body arguments
+    left unset (SmtpNotifier's own default template expects a task's context)."""
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    filled = dict(kwargs)
+    for names, template in ((SUBJECT_FIELDS, SUBJECT), (HTML_FIELDS, HTML), (TEXT_FIELDS, TEXT)):
+        for name in names:
+            if name in params and filled.get(name) in (None, ""):
+                filled[name] = template
+    return filled
+
+
+def load(raw: str) -> tuple[list[Channel], list[str]]:
+    """The usable channels of ``[ddtrack] alert_notifiers`` and a message per unusable one:
+    invalid JSON, an unknown class, a class that is no notifier, arguments it refuses."""
+    parsed = channel_config.parse(raw)
+    loaded: list[Channel] = []
+    errors = list(parsed.errors)
+    for spec in parsed.channels:
+        try:
+            loaded.append(Channel(spec, _notifier_class(spec)))
+        except ConfigError as exc:
+            errors.append(f"[ddtrack] alert_notifiers channel {spec.name!r}: {exc}")
+    return loaded, errors
+
+
+def _notifier_class(spec: channel_config.Channel) -> type:
+    module_name, _, class_name = spec.notifier.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error
+        raise ConfigError(f"cannot import {spec.notifier}: {type(exc).__name__}: {exc}") from None
+    from airflow.sdk import BaseNotifier
+
+    if not (isinstance(cls, type) and issubclass(cls, BaseNotifier)):
+        raise ConfigError(f"{spec.notifier} is not a subclass of airflow.sdk.BaseNotifier")
+    try:
+        cls(**with_defaults(cls, spec.kwargs))
+    except Exception as exc:  # noqa: BLE001 - the notifier's own argument checks
+        raise ConfigError(f"{spec.notifier}({', '.join(spec.kwargs)}) fails: {type(exc).__name__}: {exc}") from None
+    return cls
+
+
+@dataclass
+class DeliveryReport:
+    digests: int = 0
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Deliverer:
+    """Drains the outbox of one store; one per process (channels keep their threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raw: str | None = None
+        self._channels: dict[str, Channel] = {}
+        self.config_errors: list[str] = []
+
+    def channels(self) -> dict[str, Channel]:
+        """The configured channels, reloaded when the option's text changes; errors logged once."""
+        raw = conf.alert_notifiers()
+        if raw != self._raw:
+            loaded, errors = load(raw)
+            self._raw, self._channels, self.config_errors = raw, {c.spec.name: c for c in loaded}, errors
+            for error in errors:
+                log.error("ddtrack alerts: %s (this channel is skipped; ingest goes on)", error)
+        return self._channels
+
+    def specs(self) -> list[channel_config.Channel]:
+        return [c.spec for c in self.channels().values()]
+
+    def deliver(self, store_url: str, metastore_url: str | None, wait_s: float = 0.0) -> DeliveryReport:
+        """Send what is due: one digest per DAG run and channel, each on its channel's thread.
+        Returns at once unless ``wait_s`` > 0 (``ddtrack sync``, tests), then waits at most
+        that long for the sends."""
+        with self._lock:
+            report = DeliveryReport()
+            channels = self.channels()
+            self._time_out_hung(channels, store_url)
+            idle = [name for name, c in channels.items() if not c.busy]
+            if not idle:
+                return report
+            from ddtrack.store import outbox
+            from ddtrack.store.engine import in_transaction, session_factory
+
+            make = session_factory(store_url)
+            in_transaction(make, lambda s: outbox.expire_stale_claims(s, conf.alert_attempts()))
+            token, rows = in_transaction(make, lambda s: outbox.claim_due(s, idle))
+            if not rows:
+                return report
+            ready, waiting = _split_finished(rows, metastore_url)
+            if waiting:
+                in_transaction(make, lambda s: outbox.release(s, [p.delivery_id for p in waiting], token))
+                report.waiting = len(waiting)
+            futures = []
+            for (name, _dag, _run), digest in _digests(ready).items():
+                channel = channels[name]
+                futures.append(self._submit(channel, digest, token, make, report))
+                report.digests += 1
+        deadline = time.monotonic() + wait_s
+        for future in futures:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(Exception):  # a failure is already recorded by the channel's thread
+                future.result(timeout=remaining)
+        return report
+
+    def _submit(self, channel: Channel, digest: list[Any], token: str, make: Any, report: DeliveryReport) -> Future:
+        ids = [p.delivery_id for p in digest]
+        alerts = [p.alert for p in digest]
+
+        def send() -> None:
+            from ddtrack.store import outbox
+            from ddtrack.store.engine import in_transaction
+
+            try:
+                notifier = channel.build()
+                notifier(digest_context(alerts))
+            except Exception as exc:  # noqa: BLE001 - a channel's failure is recorded, never raised
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("ddtrack alerts: channel %r failed to send %d alert(s): %s", channel.spec.name, len(ids), error)
+                report.failed += len(ids)
+                in_transaction(make, lambda s: outbox.mark_failed(s, ids, token, error, conf.alert_attempts()))
+                return
+            report.sent += len(ids)
+            in_transaction(make, lambda s: outbox.mark_sent(s, ids, token, late=channel.timed_out))
+            log.info("ddtrack alerts: sent %d alert(s) of %s/%s to %r", len(ids), alerts[0]["dag_id"],
+                     alerts[0]["run_id"] or "-", channel.spec.name)
+
+        channel.started, channel.timed_out = time.monotonic(), False
+        channel.running = channel.executor.submit(send)
+        channel.running.ids, channel.running.token = ids, token  # type: ignore[attr-defined]
+        return channel.running
+
+    def _time_out_hung(self, channels: Mapping[str, Channel], store_url: str) -> None:
+        """A send running past the timeout counts as one failed attempt of its rows."""
+        timeout = conf.alert_send_timeout()
+        for channel in channels.values():
+            if not channel.busy or channel.timed_out or time.monotonic() - channel.started < timeout:
+                continue
+            channel.timed_out = True
+            ids, token = channel.running.ids, channel.running.token  # type: ignore[union-attr]
+            error = f"no answer within {timeout:g} s"
+            log.warning("ddtrack alerts: channel %r %s; its %d alert(s) will be tried again", channel.spec.name, error, len(ids))
+            from ddtrack.store import outbox
+            from ddtrack.store.engine import in_transaction, session_factory
+
+            in_transaction(session_factory(store_url),
+                           lambda s, ids=ids, token=token, error=error: outbox.mark_failed(s, ids, token, error, conf.alert_attempts()))
+
+
+def digest_context(alerts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The context a notifier renders its templates with: the run's alerts."""
+    first = alerts[0]
+    return {"ddtrack_alerts": list(alerts), "ddtrack_alert": first, "dag_id": first["dag_id"], "run_id": first["run_id"]}
+
+
+def _digests(rows: Sequence[Any]) -> dict[tuple[str, str, str | None], list[Any]]:
+    grouped: dict[tuple[str, str, str | None], list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.channel, row.alert["dag_id"], row.alert["run_id"])].append(row)
+    return grouped
+
+
+def _split_finished(rows: Sequence[Any], metastore_url: str | None) -> tuple[list[Any], list[Any]]:
+    """Rows whose DAG run has finished in Airflow (or that Airflow no longer has, or that have
+    no run), and rows of runs still going, which wait for the run's digest."""
+    runs = sorted({(r.alert["dag_id"], r.alert["run_id"]) for r in rows if r.alert["run_id"]})[:MAX_RUNS_CHECKED]
+    if not runs or not metastore_url:
+        return list(rows), []
+    going = _runs_going(metastore_url, runs)
+    ready = [r for r in rows if (r.alert["dag_id"], r.alert["run_id"]) not in going]
+    return ready, [r for r in rows if (r.alert["dag_id"], r.alert["run_id"]) in going]
+
+
+def _runs_going(metastore_url: str, runs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    from sqlalchemy import select, tuple_
+
+    from ddtrack.store.airflow_tables import DAG_RUN as dag_run
+    from ddtrack.store.engine import get_engine
+
+    try:
+        with get_engine(metastore_url).connect() as conn:
+            found = conn.execute(
+                select(dag_run.c.dag_id, dag_run.c.run_id, dag_run.c.state)
+                .where(tuple_(dag_run.c.dag_id, dag_run.c.run_id).in_(list(runs)))
+            ).all()
+    except Exception as exc:  # noqa: BLE001 - Airflow unreadable: send now rather than never
+        log.warning("ddtrack alerts: could not read the runs' states (%s); sending without waiting", exc)
+        return set()
+    return {(d, r) for d, r, state in found if state not in FINISHED}
+
+
+deliverer = Deliverer()
+
+
+def sweep_overdue(store_url: str) -> int:
+    """Queue an alert for each output overdue now (once per missed window); returns how many rows."""
+    from ddtrack.store import outbox
+    from ddtrack.store.engine import in_transaction, session_factory
+
+    specs = channel_config.configured()
+    if not specs:
+        return 0
+    return in_transaction(session_factory(store_url),
+                          lambda s: outbox.enqueue_overdue(s, specs, channel_config.page_url))

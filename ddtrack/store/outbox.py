@@ -1,0 +1,324 @@
+"""The alert outbox: alerts to deliver, one row per alert and channel.
+
+Written at ingest, in the try's own transaction, from the drift, anomaly and check rows just
+stored (:func:`enqueue_try`), and by the overdue sweep (:func:`enqueue_overdue`). An alert's
+identity is a hash of what it is about (``alert_key``); the outbox row is unique per alert
+and channel, and both are inserted with "insert, or nothing if there", so a rewritten try,
+two ingests racing on one record, the scheduler, the api-server and ``ddtrack sync`` all end
+with one row per alert and channel.
+
+Delivery claims rows before sending (:func:`claim_due`): an update from ``pending`` to
+``sending`` with a fresh claim token, so of two processes draining at once each row goes to
+one. A process that dies while sending leaves its claim; after :data:`CLAIM_LEASE_S` the row
+is due again (counted as a failed attempt). Delivery is exactly once except for a crash
+between a channel accepting a message and the ``sent`` mark (a window of one database
+write), where it is at least once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from ddtrack import channels as channel_config
+from ddtrack.channels import Channel
+from ddtrack.store.alert_rows import anomaly_alert, check_alert, drift_alert
+from ddtrack.store.catalog import insert_ignore_into
+from ddtrack.store.models import (
+    Alert,
+    AlertDelivery,
+    AlertMute,
+    Anomaly,
+    CheckResult,
+    Dataset,
+    Drift,
+    Tag,
+    TaskRun,
+)
+
+log = logging.getLogger("ddtrack.alerts")
+
+CLAIM_LEASE_S = 300
+BATCH = 500  # outbox rows claimed at a time
+DETAIL_LIMIT = 2000
+ERROR_LIMIT = 1000
+BACKOFF_S = (30, 120, 600, 1800)  # after the 1st, 2nd, ... failed attempt
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def alert_key(alert: Mapping[str, Any]) -> str:
+    """The identity of an alert: the same drift of the same column of the same try is one
+    alert however often it is written."""
+    parts = [alert.get(k) for k in ("kind", "dag_id", "run_id", "task_id", "map_index", "try_number",
+                                     "output", "column", "metric", "since")]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- writing
+def enqueue_configured(session: Session, run: TaskRun) -> int:
+    """Queue the try's alerts for the channels of ``[ddtrack] alert_notifiers``, in a savepoint
+    of the ingest transaction: a failure is logged and the try is stored all the same."""
+    channels = channel_config.configured()
+    if not channels:
+        return 0
+    try:
+        with session.begin_nested():
+            return enqueue_try(session, run, channels, channel_config.page_url)
+    except Exception as exc:  # noqa: BLE001 - the try itself must still be stored
+        log.warning("ddtrack could not queue the alerts of %s/%s/%s (they are not delivered): %s: %s",
+                    run.dag_id, run.run_id, run.task_id, type(exc).__name__, exc)
+        return 0
+
+
+def enqueue_try(session: Session, run: TaskRun, channels: Sequence[Channel], page_url: Any) -> int:
+    """Queue the try's alerts (drifted columns, anomalies, checks that did not pass) for every
+    channel that takes them; returns the outbox rows added. ``page_url(alert)`` gives the URL
+    of the page showing an alert."""
+    if not channels:
+        return 0
+    found = [drift_alert(r) for r in _of_try(session, Drift, run, Drift.drifted.is_(True))]
+    found += [anomaly_alert(r) for r in _of_try(session, Anomaly, run)]
+    found += [check_alert(r) for r in _of_try(session, CheckResult, run, CheckResult.status.in_(("warn", "fail", "error")))]
+    if not found:
+        return 0
+    tags = [(t.key, t.value) for t in session.scalars(select(Tag).where(Tag.task_run_id == run.id))]
+    return _enqueue(session, found, channels, page_url, tags)
+
+
+def _of_try(session: Session, model: type, run: TaskRun, *where: Any) -> list[Any]:
+    table = model.__table__
+    query = (
+        select(table, TaskRun.map_index, TaskRun.try_number)
+        .join(TaskRun, TaskRun.id == table.c.task_run_id)
+        .where(table.c.task_run_id == run.id, *where)
+        .order_by(table.c.id)
+    )
+    return list(session.execute(query))
+
+
+def enqueue_overdue(session: Session, channels: Sequence[Channel], page_url: Any, now: dt.datetime | None = None,
+                    limit: int = 1000) -> int:
+    """Queue an ``overdue`` alert for each output with a freshness window and no successful
+    version within it. Its identity includes the last success, so an output is alerted once
+    per missed window, and again only after a new success (and a new miss)."""
+    takers = [c for c in channels if "overdue" in c.kinds]
+    if not takers:
+        return 0
+    now = now or utcnow()
+    due = session.execute(
+        select(Dataset.dag_id, Dataset.task_id, Dataset.name, Dataset.last_success_at, Dataset.fresh_within_s)
+        .where(Dataset.fresh_within_s.is_not(None), Dataset.fresh_within_s > 0)
+        .order_by(Dataset.id)
+        .limit(limit * 10)
+    ).all()
+    found = []
+    for dag_id, task_id, name, last_success, window in due:
+        deadline = (last_success or dt.datetime.min) + dt.timedelta(seconds=int(window))
+        if last_success is None or deadline > now:
+            continue
+        found.append({
+            "kind": "overdue", "dag_id": dag_id, "run_id": None, "task_id": task_id, "map_index": -1,
+            "try_number": None, "output": name, "column": None, "status": "warn", "metric": "fresh_within",
+            "since": last_success.isoformat(),
+            "detail": f"no successful version since {last_success:%Y-%m-%d %H:%M} UTC "
+                      f"(expected within {_window_text(int(window))})",
+        })
+        if len(found) >= limit:
+            break
+    return _enqueue(session, found, takers, page_url, [])
+
+
+def _window_text(seconds: int) -> str:
+    from ddtrack.duration import format_seconds
+
+    return format_seconds(seconds)
+
+
+def _enqueue(session: Session, found: list[dict[str, Any]], channels: Sequence[Channel], page_url: Any,
+             tags: list[tuple[str, str | None]]) -> int:
+    now = utcnow()
+    muted = _muted(session, found, now)
+    rows = []
+    for alert in found:
+        key = alert_key(alert)
+        rows.append({
+            "alert_key": key, "dag_id": alert["dag_id"], "run_id": alert["run_id"], "task_id": alert["task_id"],
+            "map_index": alert.get("map_index", -1), "try_number": alert.get("try_number"),
+            "output_name": alert.get("output"), "column_name": alert.get("column"), "kind": alert["kind"],
+            "status": alert["status"], "detail": str(alert.get("detail") or "")[:DETAIL_LIMIT],
+            "url": page_url(alert), "created_at": now,
+        })
+    insert_ignore_into(session, Alert, rows, ("alert_key",))
+    ids = dict(session.execute(select(Alert.alert_key, Alert.id).where(Alert.alert_key.in_([r["alert_key"] for r in rows]))).all())
+    deliveries = []
+    for alert, row in zip(found, rows, strict=True):
+        state = "muted" if (alert["dag_id"], alert["task_id"], alert.get("output")) in muted else "pending"
+        for channel in channels:
+            if channel.takes(alert, tags):
+                deliveries.append({
+                    "alert_id": ids[row["alert_key"]], "channel": channel.name, "state": state, "attempts": 0,
+                    "next_attempt_at": now, "created_at": now,
+                })
+    before = _count(session, deliveries)
+    insert_ignore_into(session, AlertDelivery, deliveries, ("alert_id", "channel"))
+    return _count(session, deliveries) - before
+
+
+def _count(session: Session, deliveries: list[dict[str, Any]]) -> int:
+    if not deliveries:
+        return 0
+    from sqlalchemy import func
+
+    ids = sorted({d["alert_id"] for d in deliveries})
+    return int(session.scalar(select(func.count()).select_from(AlertDelivery).where(AlertDelivery.alert_id.in_(ids))) or 0)
+
+
+def _muted(session: Session, found: list[dict[str, Any]], now: dt.datetime) -> set[tuple[str, str, str | None]]:
+    dags = sorted({a["dag_id"] for a in found})
+    return {
+        (m.dag_id, m.task_id, m.output_name)
+        for m in session.scalars(select(AlertMute).where(AlertMute.dag_id.in_(dags), AlertMute.muted_until > now))
+    }
+
+
+# ---------------------------------------------------------------- delivering
+@dataclass(frozen=True)
+class Pending:
+    """A claimed outbox row with its alert, ready to send."""
+
+    delivery_id: int
+    channel: str
+    attempts: int
+    alert: dict[str, Any]
+
+
+def claim_due(session: Session, channels: Iterable[str], now: dt.datetime | None = None, limit: int = BATCH) -> tuple[str, list[Pending]]:
+    """Claim due rows of ``channels`` (pending and due, or sending with an expired lease);
+    returns the claim token and the rows this call won."""
+    now = now or utcnow()
+    names = sorted(set(channels))
+    if not names:
+        return "", []
+    stale = now - dt.timedelta(seconds=CLAIM_LEASE_S)
+    due = or_(
+        and_(AlertDelivery.state == "pending", AlertDelivery.next_attempt_at <= now),
+        and_(AlertDelivery.state == "sending", AlertDelivery.claimed_at < stale),
+    )
+    ids = list(session.scalars(
+        select(AlertDelivery.id).where(AlertDelivery.channel.in_(names), due).order_by(AlertDelivery.id).limit(limit)
+    ))
+    if not ids:
+        return "", []
+    token = secrets.token_hex(16)
+    session.execute(
+        update(AlertDelivery).where(AlertDelivery.id.in_(ids), due)
+        .values(state="sending", claim=token, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(AlertDelivery, Alert).join(Alert, Alert.id == AlertDelivery.alert_id).where(AlertDelivery.claim == token)
+        .order_by(Alert.dag_id, Alert.run_id, Alert.id)
+    ).all()
+    return token, [Pending(d.id, d.channel, d.attempts, alert_dict(a)) for d, a in rows]
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    """What a notifier's template sees of one alert."""
+    return {
+        "id": a.id, "dag_id": a.dag_id, "run_id": a.run_id, "task_id": a.task_id, "map_index": a.map_index,
+        "try_number": a.try_number, "output": a.output_name, "column": a.column_name, "kind": a.kind,
+        "status": a.status, "detail": a.detail, "url": a.url,
+    }
+
+
+def mark_sent(session: Session, ids: Sequence[int], token: str, *, late: bool = False,
+              now: dt.datetime | None = None) -> None:
+    """The channel took these rows. ``late``: the send had outlived its timeout (its claim was
+    released), yet it went through: mark them sent all the same, so they are not sent again."""
+    mine = AlertDelivery.state != "sent" if late else AlertDelivery.claim == token
+    session.execute(
+        update(AlertDelivery).where(AlertDelivery.id.in_(list(ids)), mine)
+        .values(state="sent", sent_at=now or utcnow(), claim=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(session: Session, ids: Sequence[int], token: str) -> None:
+    """Give claimed rows back unsent and uncounted (their run has not finished yet)."""
+    session.execute(
+        update(AlertDelivery).where(AlertDelivery.id.in_(list(ids)), AlertDelivery.claim == token)
+        .values(state="pending", claim=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_failed(session: Session, ids: Sequence[int], token: str, error: str, max_attempts: int,
+                now: dt.datetime | None = None) -> None:
+    """One failed attempt of these rows: due again after a back-off, or ``failed`` for good
+    after ``max_attempts``."""
+    now = now or utcnow()
+    for delivery in session.scalars(select(AlertDelivery).where(AlertDelivery.id.in_(list(ids)), AlertDelivery.claim == token)):
+        delivery.attempts += 1
+        delivery.claim = None
+        delivery.last_error = error[:ERROR_LIMIT]
+        if delivery.attempts >= max_attempts:
+            delivery.state = "failed"
+        else:
+            delivery.state = "pending"
+            delivery.next_attempt_at = now + dt.timedelta(seconds=BACKOFF_S[min(delivery.attempts, len(BACKOFF_S)) - 1])
+
+
+def expire_stale_claims(session: Session, max_attempts: int, now: dt.datetime | None = None) -> int:
+    """Rows left ``sending`` past the lease (a process died or a channel hung) count one
+    failed attempt; returns how many."""
+    now = now or utcnow()
+    stale = list(session.scalars(
+        select(AlertDelivery).where(AlertDelivery.state == "sending",
+                                    AlertDelivery.claimed_at < now - dt.timedelta(seconds=CLAIM_LEASE_S)).limit(BATCH)
+    ))
+    for delivery in stale:
+        token = delivery.claim or ""
+        mark_failed(session, [delivery.id], token, "no answer within the claim lease (process ended or channel hung)",
+                    max_attempts, now)
+    return len(stale)
+
+
+# ---------------------------------------------------------------- users' actions
+def acknowledge(session: Session, alert_id: int, user: str, now: dt.datetime | None = None) -> Alert | None:
+    """Mark an alert seen; its deliveries not yet sent are dropped (state ``acked``)."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        return None
+    alert.acked_by, alert.acked_at = user, now or utcnow()
+    session.execute(
+        update(AlertDelivery).where(AlertDelivery.alert_id == alert_id, AlertDelivery.state == "pending")
+        .values(state="acked").execution_options(synchronize_session=False)
+    )
+    return alert
+
+
+def mute(session: Session, dag_id: str, task_id: str, output: str, until: dt.datetime | None, user: str) -> None:
+    """Hold an output's alerts until ``until`` (None: unmute); pending ones are held too."""
+    session.execute(delete(AlertMute).where(AlertMute.dag_id == dag_id, AlertMute.task_id == task_id,
+                                            AlertMute.output_name == output))
+    if until is None:
+        return
+    session.add(AlertMute(dag_id=dag_id, task_id=task_id, output_name=output, muted_until=until, muted_by=user,
+                          muted_at=utcnow()))
+    held = select(Alert.id).where(Alert.dag_id == dag_id, Alert.task_id == task_id, Alert.output_name == output)
+    session.execute(
+        update(AlertDelivery).where(AlertDelivery.alert_id.in_(held), AlertDelivery.state == "pending")
+        .values(state="muted").execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,259 @@
+"""Alerts delivered through Airflow's own notifiers, to real servers on 127.0.0.1.
+
+``SmtpNotifier`` (apache-airflow-providers-smtp) mails an aiosmtpd server through an Airflow
+connection; ``SlackWebhookNotifier`` posts to an HTTP server answering like Slack. Records are
+ingested into ddtrack's store as the scheduler's thread would (``ingest_records``), which
+fills the outbox in the ingest transaction; the deliverer then sends one digest per DAG run
+and channel, exactly once.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import threading
+
+import pytest
+from dev_tools.notify_servers import smtp_server, webhook_server
+from records import make_record
+from sqlalchemy import func, select
+
+from ddtrack.server import notify
+from ddtrack.store import outbox
+from ddtrack.store.engine import in_transaction, session_factory
+from ddtrack.store.ingest import ingest_records
+from ddtrack.store.models import Alert, AlertDelivery
+
+SMTP = "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
+SLACK = "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier"
+
+
+def failing_record(run_id: str = "run_1", task_id: str = "load", dag_id: str = "sales", column: str = "id",
+                   try_number: int = 1) -> dict:
+    """A try whose error-severity check on ``column`` failed, and a warning check."""
+    record = make_record(dag_id=dag_id, run_id=run_id, task_id=task_id, try_number=try_number)
+    record["outputs"][0]["checks"] = [
+        {"check": "unique", "column": column, "severity": "error", "status": "fail", "value": 2,
+         "message": f"{column} has 1 duplicate value"},
+        {"check": "null_pct_at_most", "column": "amount", "severity": "warn", "status": "warn", "value": 7.0,
+         "bound": 5.0, "message": "amount is 7% null"},
+    ]
+    return record
+
+
+@pytest.fixture
+def mail(monkeypatch):
+    with smtp_server() as box:
+        monkeypatch.setenv("AIRFLOW_CONN_DDTRACK_SMTP", box.connection())
+        yield box
+
+
+@pytest.fixture
+def slack(monkeypatch):
+    with webhook_server() as hook:
+        monkeypatch.setenv("AIRFLOW_CONN_DDTRACK_SLACK", hook.connection())
+        yield hook
+
+
+def configure(monkeypatch, *channels: dict, timeout: float = 10, attempts: int = 4) -> None:
+    monkeypatch.setenv("AIRFLOW__DDTRACK__ALERT_NOTIFIERS", json.dumps(list(channels)))
+    monkeypatch.setenv("AIRFLOW__DDTRACK__ALERT_SEND_TIMEOUT", str(timeout))
+    monkeypatch.setenv("AIRFLOW__DDTRACK__ALERT_ATTEMPTS", str(attempts))
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example:8080")
+
+
+MAIL = {"name": "mail", "notifier": SMTP, "kwargs": {"to": "data@example.com", "smtp_conn_id": "ddtrack_smtp"}}
+HOOK = {"name": "slack", "notifier": SLACK, "kwargs": {"slack_webhook_conn_id": "ddtrack_slack"}}
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """ddtrack's schema on SQLite: the outbox's behaviour beyond the SQL of each backend."""
+    from ddtrack.store.engine import dispose_all
+    from ddtrack.store.schema import upgrade
+
+    url = f"sqlite:///{tmp_path / 'ddtrack.db'}"
+    upgrade(url)
+    yield url
+    dispose_all()
+
+
+def deliveries(store: str) -> list[tuple[str, str]]:
+    with session_factory(store)() as s:
+        return sorted((d.channel, d.state) for d in s.scalars(select(AlertDelivery)))
+
+
+def test_a_bad_configuration_is_reported_item_by_item():
+    cases = {
+        "not json": "not valid JSON",
+        json.dumps({"notifier": SMTP}): "must be a JSON list",
+        json.dumps([{"notifier": "no.such.Notifier"}]): "cannot import no.such.Notifier",
+        json.dumps([{"notifier": "collections.OrderedDict"}]): "is not a subclass of airflow.sdk.BaseNotifier",
+        json.dumps([{"notifier": SMTP, "kwargs": {"colour": "red"}}]): "fails: TypeError",
+        json.dumps([{"notifier": SMTP, "kinds": ["weather"]}]): "unknown kind(s) ['weather']",
+        json.dumps([{"notifier": SMTP, "kwargs": {"to": "a@b.c"}, "min_status": "error"}]): "'min_status'",
+        json.dumps([{"notifier": SMTP, "routes": []}]): "unknown key(s) ['routes']",
+    }
+    for raw, expected in cases.items():
+        channels, errors = notify.load(raw)
+        assert channels == [] and len(errors) == 1 and expected in errors[0], (raw, errors)
+    channels, errors = notify.load(json.dumps([MAIL, {"notifier": "no.such.Notifier"}]))
+    assert [c.spec.name for c in channels] == ["mail"] and "item 2" not in errors[0] and "no.such" in errors[0]
+
+
+def test_one_digest_per_run_and_channel_exactly_once(installed_store, monkeypatch, mail, slack):
+    configure(monkeypatch, MAIL, HOOK)
+    records = [failing_record("run_1", "load"), failing_record("run_1", "clean", column="email"),
+               failing_record("run_2", "load")]
+    assert ingest_records(installed_store, records).failed == 0
+    # The same alerts written again (a rewritten try) and a second ingest: nothing new queued.
+    rewritten = copy.deepcopy(records[0])
+    rewritten["duration_s"] = 4.0
+    assert ingest_records(installed_store, [rewritten, *records]).failed == 0
+    assert deliveries(installed_store) == [("mail", "pending")] * 6 + [("slack", "pending")] * 6
+
+    deliverer = notify.Deliverer()
+    report = deliverer.deliver(installed_store, None, wait_s=60)
+    assert report.digests == 4 and report.sent == 12
+    assert deliveries(installed_store) == [("mail", "sent")] * 6 + [("slack", "sent")] * 6
+    assert sorted(mail.subjects()) == ["[ddtrack] 2 alerts in sales (run_2)", "[ddtrack] 4 alerts in sales (run_1)"]
+    body = next(m for m in mail.messages if "run_1" in m["Subject"]).get_payload()[0].get_payload(decode=True).decode()
+    assert "email has 1 duplicate value" in body and "http://airflow.example:8080/ddtrack/ti?dag_id=sales" in body
+    texts = sorted((p["text"] for p in slack.posts), key=len, reverse=True)
+    assert len(texts) == 2 and texts[0].startswith("ddtrack: 4 alerts in sales, run run_1")
+    assert "- [fail] check load.return_value column id: id has 1 duplicate value" in texts[0]
+
+    assert notify.Deliverer().deliver(installed_store, None, wait_s=10).digests == 0
+    assert len(mail.messages) == 2 and len(slack.posts) == 2
+
+
+def test_routing_by_dag_kind_status_and_tag(sqlite_store, monkeypatch, mail):
+    configure(
+        monkeypatch,
+        {"name": "fails-only", "notifier": SMTP, "kwargs": {"to": "a@example.com", "smtp_conn_id": "ddtrack_smtp"},
+         "min_status": "fail"},
+        {"name": "other-dags", "notifier": SMTP, "kwargs": {"to": "b@example.com", "smtp_conn_id": "ddtrack_smtp"},
+         "dags": ["marketing_*"]},
+        {"name": "raw-stage", "notifier": SMTP, "kwargs": {"to": "c@example.com", "smtp_conn_id": "ddtrack_smtp"},
+         "tags": ["team=data-eng"], "kinds": ["check"]},
+    )
+    ingest_records(sqlite_store, [failing_record()])
+    assert deliveries(sqlite_store) == [("fails-only", "pending"), ("raw-stage", "pending"), ("raw-stage", "pending")]
+
+
+def test_a_restart_between_the_alert_and_its_send_sends_it_once(sqlite_store, monkeypatch, mail):
+    configure(monkeypatch, MAIL)
+    ingest_records(sqlite_store, [failing_record()])  # the process "dies" before delivering
+    assert notify.Deliverer().deliver(sqlite_store, None, wait_s=60).sent == 2  # a new process
+    assert notify.Deliverer().deliver(sqlite_store, None, wait_s=10).sent == 0
+    assert len(mail.messages) == 1
+
+
+@pytest.mark.postgres
+def test_two_ingests_racing_on_one_record_queue_each_alert_once(monkeypatch, mail):
+    from dev_tools.airflow_local import create_postgres_database, drop_database
+
+    from ddtrack.store.engine import dispose_all
+    from ddtrack.store.schema import upgrade
+
+    store = create_postgres_database()
+    try:
+        upgrade(store)
+        configure(monkeypatch, MAIL, HOOK)
+        record = failing_record()
+        start = threading.Barrier(4)
+
+        def ingest():
+            start.wait()
+            ingest_records(store, [record])
+
+        threads = [threading.Thread(target=ingest) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with session_factory(store)() as s:
+            assert s.scalar(select(func.count()).select_from(Alert)) == 2
+            assert s.scalar(select(func.count()).select_from(AlertDelivery)) == 4
+        notify.Deliverer().deliver(store, None, wait_s=60)
+        assert len(mail.messages) == 1
+    finally:
+        dispose_all()
+        drop_database(store)
+
+
+def test_a_hanging_channel_never_delays_the_others(sqlite_store, monkeypatch, mail):
+    from helpers import wait_for
+
+    with webhook_server(hang=True) as hanging:
+        monkeypatch.setenv("AIRFLOW_CONN_DDTRACK_SLACK", hanging.connection())
+        # The Slack client's own timeout is longer than ddtrack's: ddtrack's must decide.
+        configure(monkeypatch, {**HOOK, "kwargs": {**HOOK["kwargs"], "timeout": 300}}, MAIL, timeout=1)
+        ingest_records(sqlite_store, [failing_record()])
+        deliverer = notify.Deliverer()
+        deliverer.deliver(sqlite_store, None)  # hands each digest to its channel's thread, returns
+        wait_for(lambda: len(mail.messages) == 1, what="the mail, while the webhook hangs")
+        assert hanging.posts == []
+        assert deliveries(sqlite_store) == [("mail", "sent")] * 2 + [("slack", "sending")] * 2
+        # Past the send timeout the hung send counts as one failed attempt, to be tried again.
+        wait_for(lambda: deliverer.deliver(sqlite_store, None) is not None and all(
+            state == "pending" for channel, state in deliveries(sqlite_store) if channel == "slack"),
+            what="the hung send timed out")
+        with session_factory(sqlite_store)() as s:
+            hung = s.scalars(select(AlertDelivery).where(AlertDelivery.channel == "slack")).all()
+        assert {(d.state, d.attempts, d.last_error) for d in hung} == {("pending", 1, "no answer within 1 s")}
+
+
+def test_a_failing_channel_is_marked_failed_after_its_attempts(sqlite_store, monkeypatch):
+    from dev_tools.airflow_local import free_port
+
+    monkeypatch.setenv("AIRFLOW_CONN_DDTRACK_SMTP", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": free_port(),
+         "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 2, "retry_limit": 1}}))
+    configure(monkeypatch, MAIL, attempts=2)
+    ingest_records(sqlite_store, [failing_record()])
+    deliverer = notify.Deliverer()
+    deliverer.deliver(sqlite_store, None, wait_s=60)
+    assert deliveries(sqlite_store) == [("mail", "pending")] * 2
+    with session_factory(sqlite_store)() as s:
+        s.execute(AlertDelivery.__table__.update().values(next_attempt_at=outbox.utcnow()))  # past the back-off
+        s.commit()
+    deliverer.deliver(sqlite_store, None, wait_s=60)
+    with session_factory(sqlite_store)() as s:
+        rows = s.scalars(select(AlertDelivery)).all()
+    assert {(d.state, d.attempts) for d in rows} == {("failed", 2)}
+    assert all("Connection refused" in d.last_error or "ConnectionRefused" in d.last_error for d in rows), rows[0].last_error
+
+
+def test_overdue_outputs_alert_once_per_missed_window(sqlite_store, monkeypatch, mail):
+    configure(monkeypatch, {**MAIL, "kinds": ["overdue"]})
+    old = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    record = make_record(dag_id="daily", run_id="r1", started=old)
+    record["outputs"][0]["fresh_within_s"] = 3600
+    ingest_records(sqlite_store, [record])
+    assert notify.sweep_overdue(sqlite_store) == 1
+    assert notify.sweep_overdue(sqlite_store) == 0  # the same missed window
+    notify.Deliverer().deliver(sqlite_store, None, wait_s=60)
+    assert mail.subjects() == ["[ddtrack] 1 alert in daily"]
+    # A new success, missed again: one more alert.
+    newer = make_record(dag_id="daily", run_id="r2", started=old + dt.timedelta(days=1))
+    newer["outputs"][0]["fresh_within_s"] = 3600
+    ingest_records(sqlite_store, [newer])
+    assert notify.sweep_overdue(sqlite_store) == 1
+    with session_factory(sqlite_store)() as s:
+        assert s.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "overdue")) == 2
+
+
+def test_a_muted_output_and_an_acknowledged_alert_are_not_sent(sqlite_store, monkeypatch, mail):
+    configure(monkeypatch, MAIL)
+    make = session_factory(sqlite_store)
+    until = outbox.utcnow() + dt.timedelta(days=1)
+    in_transaction(make, lambda s: outbox.mute(s, "sales", "load", "return_value", until, "admin"))
+    ingest_records(sqlite_store, [failing_record("run_1", "load"), failing_record("run_1", "clean")])
+    with make() as s:
+        clean = s.scalars(select(Alert).where(Alert.task_id == "clean")).first()
+    in_transaction(make, lambda s: outbox.acknowledge(s, clean.id, "admin"))
+    notify.Deliverer().deliver(sqlite_store, None, wait_s=30)
+    assert mail.subjects() == ["[ddtrack] 1 alert in sales (run_1)"]
+    assert sorted(state for _, state in deliveries(sqlite_store)) == ["acked", "muted", "muted", "sent"]
