@@ -14,13 +14,13 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["track", "log_output", "log_input", "profile", "checks", "Table", "__version__"]
+__all__ = ["track", "log_output", "log_input", "profile", "checks", "Table", "Files", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name in ("track", "log_output", "log_input"):
         return getattr(importlib.import_module("ddtrack.decorator"), name)
-    if name == "Table":  # references are light: DAG files build them at parse time
+    if name in ("Table", "Files"):  # references are light: DAG files build them at parse time
         return getattr(importlib.import_module("ddtrack.references"), name)
     if name == "checks":  # numpy-free: DAG files declare checks at parse time
         return importlib.import_module("ddtrack.checks")

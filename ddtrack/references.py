@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Table"]
+__all__ = ["Files", "Table"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,34 @@ class Table:
     def __repr__(self) -> str:  # the engine's repr may hold a URL with a password
         where = f"conn_id={self.conn_id!r}" if self.conn_id else "engine=..."
         return f"Table({self.qualified_name!r}, {where})"
+
+
+# format= spellings, by the format they name
+FILE_FORMATS = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "tsv": "csv",
+                "json": "json", "jsonl": "json", "ndjson": "json"}
+
+
+@dataclass(frozen=True)
+class Files:
+    """A Parquet file, or a folder or glob of Parquet, CSV or JSON-lines files, profiled in
+    place by ``log_output`` (streamed in record batches, never loaded whole).
+
+    ``Files("/data/events/")``, ``Files("/data/events/*.parquet")``,
+    ``Files("s3://bucket/events/", format="parquet")`` (any fsspec URL; its filesystem
+    package and credentials as fsspec finds them).  ``format`` is "parquet", "csv" or
+    "json" (JSON lines); by default the files' extension decides.  Inside Airflow, an
+    ``airflow.sdk.ObjectStoragePath`` does the same through its connection.
+    """
+
+    url: str
+    format: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url.strip():
+            raise ValueError(f"Files: url must be a non-empty path, glob or URL, not {self.url!r}")
+        if self.format is not None:
+            fmt = FILE_FORMATS.get(str(self.format).lower().lstrip("."))
+            if fmt is None:
+                raise ValueError(f"Files {self.url!r}: format must be one of {', '.join(sorted(FILE_FORMATS))}, "
+                                 f"not {self.format!r}")
+            object.__setattr__(self, "format", fmt)
