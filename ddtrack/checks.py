@@ -8,14 +8,18 @@
                    checks.values_in("region", ["EU", "US"], severity="warn")])
     def sales(): ...
 
-Why on the profile: the task has just profiled its output, so every check is read off that
-summary and the data is never read again.  A check the profile cannot decide exactly (an
-estimated distinct count, top values that do not list every value, an unknown column, a
-statistic the column's kind does not have) is reported with status ``"error"`` and says why;
-it is never passed silently.
+Checks are gates, so every verdict is exact.  Most are read off the fresh profile (row
+counts, null %, min/max and column types are exact there).  Where the profile cannot decide
+(an estimated distinct count, top values that do not list every value), ``unique`` and
+``values_in`` are judged inside the task on the data itself, vectorised and with bounded
+memory (:mod:`ddtrack.profile.exact`), and handed to :func:`evaluate` as :class:`Evidence`;
+engines that hold data elsewhere (SQL, Spark) can hand over their own.  A check that still
+cannot be evaluated (an unknown column, a kind the check does not apply to, data that cannot
+be read) has status ``"error"`` and says why; it is never passed silently.
 
-Severity ``"error"`` (default): a failed check has status ``"fail"`` and fails the task (after
-its record is pushed, by :class:`CheckFailed`); ``"warn"``: status ``"warn"``, only recorded.
+Severity ``"error"`` (default): a failed check (status ``"fail"``) and a check that cannot be
+evaluated (status ``"error"``) fail the task, by :class:`CheckFailed`, whatever happens to its
+record; ``"warn"``: status ``"warn"`` or ``"error"``, only recorded.
 
 This module is light on purpose (no numpy or pandas at import): DAG files import it when
 Airflow parses them.  ``ddtrack.profile.checks`` is the same module under the profile
@@ -31,7 +35,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Literal
 
 __all__ = [
-    "Check", "CheckFailed", "Severity", "columns", "evaluate", "from_dict", "min_max",
+    "Check", "CheckFailed", "Evidence", "Severity", "columns", "evaluate", "failing", "from_dict", "min_max",
     "null_pct_at_most", "rows_between", "to_dict", "unique", "values_in",
 ]
 
@@ -43,16 +47,25 @@ TEXT_LIMIT = 200  # the profile cuts top values to this many characters
 _SHOWN = 5  # values named in a message
 
 
-class CheckFailed(RuntimeError):
-    """Raised in the task after its record is pushed, when a check of severity "error" failed.
+def failing(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The results that fail a task: failed checks, and checks of severity "error" that
+    could not be evaluated (a gate that cannot look stays closed)."""
+    return [dict(r) for r in results
+            if r.get("status") == "fail" or (r.get("status") == "error" and r.get("severity") == "error")]
 
-    ``results`` holds the failed results (dicts as :func:`evaluate` returns them).
+
+class CheckFailed(RuntimeError):
+    """Raised in the task when a check of severity "error" failed or could not be evaluated.
+
+    ``results`` holds those results (dicts as :func:`evaluate` returns them).
     """
 
     def __init__(self, results: Sequence[Mapping[str, Any]]) -> None:
-        failed = [dict(r) for r in results if r.get("status") == "fail"] or [dict(r) for r in results]
+        failed = failing(results) or [dict(r) for r in results]
         self.results = failed
-        lines = "\n".join(f"- {r.get('message')}" for r in failed)
+        lines = "\n".join(
+            f"- {'cannot be evaluated: ' if r.get('status') == 'error' else ''}{r.get('message')}" for r in failed
+        )
         plural = "s" if len(failed) != 1 else ""
         super().__init__(f"{len(failed)} data check{plural} failed:\n{lines}")
 
@@ -83,6 +96,22 @@ class Check:
     def judge(self, profile: Mapping[str, Any], where: str) -> _Verdict:
         """Pass/fail (or cannot decide) on one profile; ``where`` starts each message."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the data itself says about one ``unique`` or ``values_in`` check of an output,
+    over all its batches (exact), or why it could not be read (``problem``).
+
+    ``unique``: ``count`` non-null values of which ``duplicates`` repeat an earlier one.
+    ``values_in``: ``n_outside`` distinct values outside the set, ``outside`` the first of them.
+    """
+
+    count: int | None = None
+    duplicates: int | None = None
+    outside: tuple[str, ...] = ()
+    n_outside: int = 0
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,10 +193,12 @@ class NullPctAtMost(_ColumnCheck):
 class Unique(_ColumnCheck):
     name: ClassVar[str] = "unique"
 
-    def judge(self, profile: Mapping[str, Any], where: str) -> _Verdict:
-        col, problem = _column(profile, self.column, where, need_values=True)
+    def judge(self, profile: Mapping[str, Any], where: str, evidence: Evidence | None = None) -> _Verdict:
+        col, problem = _column(profile, self.column, where, need_values=evidence is None)
         if col is None:
             return _undecided(problem, 0)
+        if evidence is not None:
+            return self._judge_data(evidence, where)
         count, distinct = col.get("count"), col.get("distinct")
         if not _is_int(count) or not _is_int(distinct):
             return _undecided(f"{where}: column {self.column!r} has no exact distinct count", 0)
@@ -176,8 +207,16 @@ class Unique(_ColumnCheck):
                 f"{where}: column {self.column!r} distinct count {distinct} is an estimate (HyperLogLog), "
                 "so uniqueness cannot be decided exactly", 0,
             )
-        dupes = count - distinct
-        text = f"{where}: column {self.column!r} has {dupes} duplicate values ({distinct} distinct of {count} non-null)"
+        return self._verdict(count, count - distinct, where)
+
+    def _judge_data(self, evidence: Evidence, where: str) -> _Verdict:
+        if evidence.problem or not _is_int(evidence.count) or not _is_int(evidence.duplicates):
+            why = evidence.problem or "no exact count of its values"
+            return _undecided(f"{where}: column {self.column!r}: uniqueness cannot be decided: {why}", 0)
+        return self._verdict(evidence.count, evidence.duplicates, where)
+
+    def _verdict(self, count: int, dupes: int, where: str) -> _Verdict:
+        text = f"{where}: column {self.column!r} has {dupes} duplicate values ({count - dupes} distinct of {count} non-null)"
         return _Verdict(dupes <= 0, dupes, 0, f"{text}, {'above' if dupes > 0 else 'within'} the bound 0")
 
 
@@ -196,11 +235,13 @@ class ValuesIn(_ColumnCheck):
             raise ValueError("values_in: values must not be empty")
         object.__setattr__(self, "values", texts)
 
-    def judge(self, profile: Mapping[str, Any], where: str) -> _Verdict:
+    def judge(self, profile: Mapping[str, Any], where: str, evidence: Evidence | None = None) -> _Verdict:
         bound = list(self.values)
-        col, problem = _column(profile, self.column, where, need_values=True)
+        col, problem = _column(profile, self.column, where, need_values=evidence is None)
         if col is None:
             return _undecided(problem, bound)
+        if evidence is not None:
+            return self._judge_data(evidence, where, bound, self.column in (profile.get("pii") or []))
         top = col.get("top_values")
         if col.get("kind") not in TOP_VALUE_KINDS or top is None:
             return _undecided(
@@ -219,6 +260,20 @@ class ValuesIn(_ColumnCheck):
                 f"only its {len(top)} most frequent, so values outside {_list_text(bound)} cannot be ruled out", bound,
             )
         return _Verdict(True, [], bound, f"{where}: column {self.column!r} has every value within {_list_text(bound)}")
+
+    def _judge_data(self, evidence: Evidence, where: str, bound: list[str], pii: bool) -> _Verdict:
+        if evidence.problem:
+            return _undecided(f"{where}: column {self.column!r}: values_in cannot be decided: {evidence.problem}", bound)
+        if not evidence.n_outside:
+            return _Verdict(True, [], bound, f"{where}: column {self.column!r} has every value within {_list_text(bound)}")
+        n = evidence.n_outside
+        if pii:  # the column's values stay in the task: say how many, not which
+            return _Verdict(False, n, bound, f"{where}: column {self.column!r} (PII) has {n} distinct values outside "
+                            f"the allowed set {_list_text(bound)}")
+        outside = list(evidence.outside[:_SHOWN])
+        shown = ", ".join(repr(v) for v in outside) + (f" and {n - len(outside)} more" if n > len(outside) else "")
+        return _Verdict(False, outside, bound, f"{where}: column {self.column!r} has values {shown} outside the "
+                        f"allowed set {_list_text(bound)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,12 +410,17 @@ _CLASSES: dict[str, type[Check]] = {c.name: c for c in (RowsBetween, NullPctAtMo
 
 
 # ---------------------------------------------------------------- evaluation
-def evaluate(profile: Mapping[str, Any], checks: Sequence[Check], output: str) -> list[dict[str, Any]]:
+def evaluate(
+    profile: Mapping[str, Any], checks: Sequence[Check], output: str,
+    evidence: Mapping[Check, Evidence] | None = None,
+) -> list[dict[str, Any]]:
     """One result per check on ``output``'s profile; never raises for a profile problem.
 
     Every check given is judged on this profile (choosing the checks that belong to an
-    output is the caller's job).  Result: ``{"check", "output", "column", "severity",
-    "status": "pass" | "warn" | "fail" | "error", "value", "bound", "message"}``.
+    output is the caller's job); a ``unique`` or ``values_in`` check with an entry in
+    ``evidence`` is judged on that instead (what the data said, exactly).  Result:
+    ``{"check", "output", "column", "severity", "status": "pass" | "warn" | "fail" | "error",
+    "value", "bound", "message"}``.
     """
     where = f"output {output!r}"
     results = []
@@ -368,7 +428,7 @@ def evaluate(profile: Mapping[str, Any], checks: Sequence[Check], output: str) -
         if not isinstance(check, Check):
             raise TypeError(f"checks must be made by ddtrack.checks (rows_between, unique, ...), not {check!r}")
         try:
-            verdict = _judge(check, profile, where)
+            verdict = _judge(check, profile, where, (evidence or {}).get(check))
         except Exception as exc:  # noqa: BLE001 - a malformed profile is reported, not raised
             verdict = _undecided(f"{where}: {check.name} could not be evaluated ({type(exc).__name__}: {exc})")
         results.append({
@@ -379,9 +439,11 @@ def evaluate(profile: Mapping[str, Any], checks: Sequence[Check], output: str) -
     return results
 
 
-def _judge(check: Check, profile: Any, where: str) -> _Verdict:
+def _judge(check: Check, profile: Any, where: str, evidence: Evidence | None) -> _Verdict:
     if not isinstance(profile, Mapping):
         return _undecided(f"{where}: there is no profile to check ({type(profile).__name__})")
+    if evidence is not None and isinstance(check, Unique | ValuesIn):
+        return check.judge(profile, where, evidence)
     return check.judge(profile, where)
 
 
@@ -493,9 +555,9 @@ def _number_key(v: Any) -> float:
 
 def _datetime_key(v: Any) -> int:
     """UTC nanoseconds of an ISO datetime (naive read as UTC), as profile merges read them."""
-    from ddtrack.profile._merge import _key
+    from ddtrack.profile.keys import order_key
 
-    key = _key(v, "datetime")
+    key = order_key(v, "datetime")
     if key is None:
         raise ValueError(f"unreadable datetime {v!r}")
     return key

@@ -15,10 +15,10 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ddtrack import conf
-from ddtrack.checks import Check, CheckFailed, evaluate
+from ddtrack.checks import Check, CheckFailed, evaluate, failing
 from ddtrack.duration import parse_seconds
 from ddtrack.record import (
     ERROR_LIMIT,
@@ -30,6 +30,9 @@ from ddtrack.record import (
     new_record,
     to_json_safe,
 )
+
+if TYPE_CHECKING:  # the profile package loads numpy: only when a task profiles
+    from ddtrack.profile.exact import OutputEvidence
 
 log = logging.getLogger("ddtrack")
 
@@ -78,6 +81,9 @@ class _TryRecorder:
         self._batches: dict[str, _Batches] = {}
         # Checks declared for each output name (on @track or log_output), judged at push.
         self._checks: dict[str, list[Check]] = {}
+        # What the data said for checks the profile cannot decide (unique, values_in), per
+        # output; None once gathering it broke (its checks then fall back on the profile).
+        self._exact: dict[str, OutputEvidence | None] = {}
         self._t0 = time.perf_counter()
 
     @property
@@ -95,6 +101,7 @@ class _TryRecorder:
         name = cut(name, 250)
         prof = profile(obj, strict=conf.strict(), **opts).to_dict()
         self._note_column_errors(name, prof)
+        self._gather_evidence(name, obj, prof)
         output = next((o for o in self.record["outputs"] if o["name"] == name), None)
         if output is None:
             self.record["outputs"].append(
@@ -115,6 +122,21 @@ class _TryRecorder:
         output["tags"].update(to_json_safe(dict(tags or {})))
         if fresh_within_s is not None:
             output["fresh_within_s"] = fresh_within_s
+
+    def _gather_evidence(self, name: str, obj: Any, prof: Mapping[str, Any]) -> None:
+        """Read this batch's data for the output's checks that need values, while the task
+        holds it.  A failure here drops the output's evidence: its checks are then judged
+        on the profile alone, which says "cannot be evaluated" rather than pass wrongly."""
+        if name not in self._checks or (name in self._exact and self._exact[name] is None):
+            return
+        try:
+            from ddtrack.profile.exact import OutputEvidence
+
+            gathered = self._exact.setdefault(name, OutputEvidence(conf.check_memory_mb() * 2**20))
+            gathered.add(obj, prof, self._checks[name])
+        except Exception as exc:
+            self._exact[name] = None
+            _fail_softly(f"read output {name!r} for its data checks", exc)
 
     def _note_column_errors(self, name: str, prof: Mapping[str, Any]) -> None:
         """Columns that failed to profile (kind "error") are in the profile; say so once in
@@ -148,31 +170,40 @@ class _TryRecorder:
                 declared.append(check)
 
     def push(self) -> list[dict[str, Any]]:
-        """Push the record (whole profiles, check results); return the checks that failed."""
+        """Push the record (whole profiles, check results); return the checks that fail the
+        task, also when the record could not be sent."""
         for output in self.record["outputs"]:
             batches = self._batches.get(output["name"])
             if batches is not None and batches.count > 1:
                 output["profile"] = to_json_safe(batches.merged())
         failed = self._judge_checks()
-        record = bound_size(self._json_safe(), conf.max_record_bytes())
-        self.ti.xcom_push(key=XCOM_KEY, value=record)
+        try:
+            record = bound_size(self._json_safe(), conf.max_record_bytes())
+            self.ti.xcom_push(key=XCOM_KEY, value=record)
+        except Exception as exc:
+            _fail_softly("send this task's record to Airflow", exc)
         return failed
 
     def _judge_checks(self) -> list[dict[str, Any]]:
-        """Judge the declared checks on the outputs' final profiles; results go in the
-        record, failures also mark the try failed (the task fails on them after the push).
-        A bug here is a tracking failure, never a failed check."""
+        """Judge the declared checks on the outputs' final profiles and on what the data
+        said; results go in the record.  Failed checks and checks of severity "error" that
+        could not be evaluated (a bug here included: a gate that cannot look stays closed)
+        mark the try failed, and the task fails on them after the push."""
         if not self._checks:
             return []
         try:
             results = self._evaluate()
         except Exception as exc:
-            _fail_softly("evaluate the data checks", exc)
-            return []
+            log.warning("ddtrack could not evaluate the data checks (%s: %s)", type(exc).__name__, exc)
+            why = cut(f"{type(exc).__name__}: {exc}", 300)
+            results = [r for name, checks in self._checks.items() for r in _unevaluated(name, checks, why)]
+            for output in self.record["outputs"]:
+                output.pop("checks", None)
+            self.record["checks"] = results
         for result in results:
             if result["status"] in ("warn", "error"):
                 log.warning("ddtrack data check %s: %s", result["status"], result["message"])
-        failed = [r for r in results if r["status"] == "fail"]
+        failed = failing(results)
         if failed and self.record["error"] is None:
             error = CheckFailed(failed)
             self.record["state"] = "failed"
@@ -186,9 +217,11 @@ class _TryRecorder:
             output = outputs.get(name)
             if output is None:
                 if self.record["error"] is None:  # a failed task may not have reached it
-                    missing.extend(_unrecorded(name, checks))
+                    missing.extend(_unevaluated(name, checks, f"the task recorded no output {name!r}"))
                 continue
-            output["checks"] = evaluate(output["profile"], checks, name)
+            gathered = self._exact.get(name)
+            evidence = gathered.evidence() if gathered is not None else None
+            output["checks"] = evaluate(output["profile"], checks, name, evidence)
             results.extend(output["checks"])
         if missing:
             self.record["checks"] = missing
@@ -205,17 +238,22 @@ class _TryRecorder:
         return {k: [output(o) for o in v] if k == "outputs" else to_json_safe(v) for k, v in self.record.items()}
 
 
-def _unrecorded(name: str, checks: Sequence[Check]) -> list[dict[str, Any]]:
-    """Results of checks declared for an output the task never recorded: status "error"
-    (cannot be evaluated), never a silent pass."""
+def _unevaluated(name: str, checks: Sequence[Check], why: str) -> list[dict[str, Any]]:
+    """Results of checks that could not be evaluated at all (an output the task never
+    recorded, a bug in evaluation): status "error", never a silent pass."""
     return [
         {
             "check": c.name, "output": name, "column": getattr(c, "column", None), "severity": c.severity,
             "status": "error", "value": None, "bound": None,
-            "message": f"output {name!r}: {c.name} could not be evaluated: the task recorded no output {name!r}",
+            "message": f"output {name!r}: {c.name}{_on_column(c)} could not be evaluated: {why}",
         }
         for c in checks
     ]
+
+
+def _on_column(check: Check) -> str:
+    column = getattr(check, "column", None)
+    return f" on column {column!r}" if column else ""
 
 
 def _checks_argument(checks: Any, where: str) -> tuple[Check, ...]:
@@ -607,8 +645,8 @@ def log_output(
         if recorder is None:
             log.info("ddtrack.log_output(%r) outside a running Airflow task: nothing recorded.", name)
             return
+        recorder.add_checks(cut(name, 250), declared)  # first: add_output reads the data these checks need
         recorder.add_output(obj, name, uri, tags, pii=tuple(pii), sample=int(sample), fresh_within_s=fresh_within_s)
-        recorder.add_checks(cut(name, 250), declared)
         failed = _push_if_untracked(recorder)
     except Exception as exc:
         _fail_softly(f"record output {name!r}", exc)

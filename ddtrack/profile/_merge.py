@@ -35,8 +35,7 @@ from . import _columns as C
 from . import _sketch as sk
 from ._jsonsafe import float_value
 from ._profile import empty_profile, fingerprint
-
-NUMERIC_KINDS = ("integer", "float", "timedelta")
+from .keys import NUMERIC_KINDS, order_key
 
 
 def merge_profiles(profiles: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -209,23 +208,6 @@ def _merge_distinct(
     return None, True
 
 
-def _key(value: Any, kind: str) -> Any:
-    """Sort key for min/max of a kind (datetimes compared as instants, not text)."""
-    if value is None:
-        return None
-    if kind == "datetime":
-        import pandas as pd
-
-        try:
-            ts = pd.Timestamp(value)
-            return ts.tz_convert("UTC").value if ts.tzinfo else ts.value
-        except Exception:  # noqa: BLE001
-            return None
-    if isinstance(value, str) and value in ("inf", "-inf") and kind in NUMERIC_KINDS:
-        return float(value)
-    return value
-
-
 def _merge_extremes(col: dict[str, Any], live: list[dict[str, Any]], kind: str) -> None:
     """min of mins and max of maxes, when every part has them and they compare."""
     for f, pick in (("min", min), ("max", max)):
@@ -233,7 +215,7 @@ def _merge_extremes(col: dict[str, Any], live: list[dict[str, Any]], kind: str) 
         if any(v is None for v in vals) or kind == "categorical":
             continue
         try:
-            keys = [_key(v, kind) for v in vals]
+            keys = [order_key(v, kind) for v in vals]
             if any(k is None for k in keys):
                 continue
             best = pick(range(len(vals)), key=lambda i, keys=keys: keys[i])
@@ -318,7 +300,7 @@ def _to_num(values: Sequence[Any], kind: str) -> np.ndarray:
 
 
 def _instants_ns(values: Sequence[Any]) -> np.ndarray:
-    """ISO datetimes (naive ones read as UTC, as :func:`_key` reads them) as UTC nanoseconds."""
+    """ISO datetimes (naive ones read as UTC, as :func:`order_key` reads them) as UTC nanoseconds."""
     import pandas as pd
 
     try:
@@ -328,7 +310,7 @@ def _instants_ns(values: Sequence[Any]) -> np.ndarray:
         ns[np.asarray(stamps.isna())] = np.nan
         return ns
     except (TypeError, ValueError, OverflowError):
-        return np.array([_key(v, "datetime") for v in values], dtype=np.float64)
+        return np.array([order_key(v, "datetime") for v in values], dtype=np.float64)
 
 
 def _from_num(x: float, kind: str, tz: str | None, is_int: bool) -> Any:

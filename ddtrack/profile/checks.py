@@ -8,9 +8,11 @@ loads the profiler); this name is kept for code that reads checks with the profi
 from ddtrack.checks import (  # noqa: F401 - re-exported
     Check,
     CheckFailed,
+    Evidence,
     Severity,
     columns,
     evaluate,
+    failing,
     from_dict,
     min_max,
     null_pct_at_most,

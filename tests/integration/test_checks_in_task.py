@@ -73,25 +73,75 @@ def test_a_check_on_log_output_fails_an_untracked_task(metastore_url):
     assert key == ("export", "unique", "id") and result.status == "fail"
 
 
-def test_checks_of_outputs_never_recorded_are_reported_not_passed(metastore_url):
+def test_checks_of_outputs_never_recorded_fail_closed(metastore_url):
     run = run_in_process(load_dag("checks_missing_output"), metastore_url)
-    assert run.state == "success"  # "cannot be evaluated" records, it does not fail the task
+    assert run.state == "failed"  # an error-severity check that cannot be evaluated is a closed gate
     stored = results(metastore_url, "checks_missing_output", run.run_id)
     assert {k: r.status for k, r in stored.items()} == {
         ("return_value", "rows_between", None): "error", ("typo", "unique", "id"): "error",
     }
     assert "recorded no output 'typo'" in stored[("typo", "unique", "id")].message
+    (record,) = task_runs(metastore_url, "checks_missing_output", run.run_id)
+    assert record.error_type == "CheckFailed"
+    assert "cannot be evaluated: output 'typo': unique on column 'id' could not be evaluated" in record.error_message
 
 
-def test_a_bug_in_evaluation_is_a_tracking_failure_not_a_task_failure(metastore_url, monkeypatch, warnings):
+def raising(exc: Exception):
+    """A stand-in for one of ddtrack's functions that raises ``exc``."""
+
     def broken(*_args, **_kwargs):
-        raise ZeroDivisionError("bug in checks")
+        raise exc
 
-    monkeypatch.setattr(decorator, "evaluate", broken)
+    return broken
+
+
+def test_a_bug_in_evaluation_fails_closed_naming_output_column_and_why(metastore_url, monkeypatch, warnings):
+    monkeypatch.setattr(decorator, "evaluate", raising(ZeroDivisionError("bug in checks")))
     run = run_in_process(load_dag("checks_fail"), metastore_url)
-    assert run.state == "success"
+    assert run.state == "failed"
     assert any("ddtrack could not evaluate the data checks (ZeroDivisionError: bug in checks)" in w for w in warnings)
-    assert results(metastore_url, "checks_fail", run.run_id) == {}
+    stored = results(metastore_url, "checks_fail", run.run_id)
+    assert {r.status for r in stored.values()} == {"error"}
+    message = stored[("return_value", "null_pct_at_most", "amount")].message
+    assert message == ("output 'return_value': null_pct_at_most on column 'amount' could not be evaluated: "
+                       "ZeroDivisionError: bug in checks")
+
+
+def test_checks_the_profile_cannot_decide_are_judged_on_the_data(metastore_url):
+    run = run_in_process(load_dag("checks_exact"), metastore_url)
+    assert states(metastore_url, "checks_exact", run.run_id) == {"load": "failed"}
+    stored = results(metastore_url, "checks_exact", run.run_id)
+    unique, values_in = stored[("return_value", "unique", "id")], stored[("return_value", "values_in", "code")]
+    assert (unique.status, unique.value) == ("fail", 1)
+    assert unique.message.startswith("output 'return_value': column 'id' has 1 duplicate values (299999 distinct")
+    assert (values_in.status, values_in.value) == ("fail", ["X999"])
+    (record,) = task_runs(metastore_url, "checks_exact", run.run_id)
+    assert "'id' has 1 duplicate" in record.error_message and "'X999'" in record.error_message
+
+
+def test_an_error_check_on_an_unknown_column_fails_the_task_a_warning_only_records(metastore_url):
+    run = run_in_process(load_dag("checks_unknown_column"), metastore_url)
+    assert states(metastore_url, "checks_unknown_column", run.run_id) == {"gated": "failed", "warned": "success"}
+    by_task = {r.task_id: r for r in task_runs(metastore_url, "checks_unknown_column", run.run_id)}
+    assert "cannot be evaluated: output 'return_value': no column 'amount' (columns: 'id')" in (
+        by_task["gated"].error_message)
+    assert by_task["warned"].error_type is None
+
+
+def test_unique_is_exact_across_batches(metastore_url):
+    run = run_in_process(load_dag("checks_batches"), metastore_url)
+    assert states(metastore_url, "checks_batches", run.run_id) == {"export": "failed"}
+    (result,) = results(metastore_url, "checks_batches", run.run_id).values()
+    assert (result.status, result.value) == ("fail", 1)
+    assert "1 duplicate values (2999 distinct of 3000 non-null)" in result.message
+
+
+def test_a_failed_check_fails_the_task_even_when_the_record_cannot_be_pushed(metastore_url, monkeypatch, warnings):
+    monkeypatch.setattr(decorator, "bound_size", raising(OSError("XCom is down")))
+    run = run_in_process(load_dag("checks_exact"), metastore_url)
+    assert states(metastore_url, "checks_exact", run.run_id) == {"load": "failed"}
+    assert any("could not send this task's record to Airflow (OSError: XCom is down)" in w for w in warnings)
+    assert task_runs(metastore_url, "checks_exact", run.run_id) == []  # nothing was pushed, the gate still held
 
 
 @pytest.mark.parametrize(

@@ -220,3 +220,113 @@ def test_public_module_is_light_and_shared_with_the_profile_package():
     from ddtrack.profile import checks as profile_checks
 
     assert ddtrack.checks is checks and profile_checks.evaluate is checks.evaluate
+
+
+# ---------------------------------------------------------------- judged on the data (ddtrack.profile.exact)
+def gate(frames, check_list, limit=2**28):
+    """Results of the checks over the batches ``frames``, as a task judges them."""
+    from ddtrack.profile.exact import OutputEvidence
+
+    gathered, profiles = OutputEvidence(limit), []
+    for f in frames:
+        profiles.append(stored(f))
+        gathered.add(f, profiles[-1], check_list)
+    return checks.evaluate(merge_profiles(profiles), check_list, "o", gathered.evidence())
+
+
+def sparse(rows=300_000, dupes=1, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(2**62, rows, replace=False).astype(np.int64)
+    ids[rows - dupes:] = ids[:dupes]
+    codes = np.array([f"C{k:03d}" for k in range(500)])[rng.integers(0, 500, rows)]
+    codes[rows // 2] = "X1"
+    return pd.DataFrame({"id": rng.permutation(ids), "code": codes})
+
+
+def as_kind(df, kind):
+    import polars as pl
+    import pyarrow as pa
+
+    return {"pandas": df, "object": df.astype({"code": object}), "polars": pl.from_pandas(df),
+            "pyarrow": pa.Table.from_pandas(df, preserve_index=False)}[kind]
+
+
+@pytest.mark.parametrize("kind", ["pandas", "object", "polars", "pyarrow"])
+def test_unique_and_values_in_are_exact_where_the_profile_cannot_decide(kind):
+    df = sparse(dupes=3)
+    codes = [f"C{k:03d}" for k in range(500)]
+    on_profile = checks.evaluate(stored(as_kind(df, kind)), [checks.unique("id"), checks.values_in("code", codes)], "o")
+    assert [r["status"] for r in on_profile] == ["error", "error"]  # the estimate and top 20 cannot say
+    unique, values_in = gate([as_kind(df, kind)], [checks.unique("id"), checks.values_in("code", codes)])
+    assert (unique["status"], unique["value"]) == ("fail", int(df["id"].duplicated().sum()))
+    assert unique["message"] == "output 'o': column 'id' has 3 duplicate values (299997 distinct of 300000 non-null), above the bound 0"
+    assert (values_in["status"], values_in["value"]) == ("fail", ["X1"])
+    passing = gate([as_kind(df, kind)], [checks.values_in("code", [*codes, "X1"])])
+    assert passing[0]["status"] == "pass"
+
+
+def test_numpy_columns_are_read_too():
+    ids = sparse(dupes=0)["id"].to_numpy().copy()
+    assert gate([ids], [checks.unique("value")])[0]["status"] == "pass"
+    ids[7] = ids[8]
+    assert gate([ids], [checks.unique("value")])[0]["value"] == 1
+
+
+def test_unique_is_exact_across_batches_of_ints_floats_and_text():
+    ints = pd.DataFrame({"id": np.arange(0, 1000), "s": [f"v{k}" for k in range(1000)]})
+    floats = pd.DataFrame({"id": [999.0, 1000.5, np.nan], "s": ["v999", "w", None]})  # 999 == 999.0
+    unique_id, unique_s = gate([ints, floats], [checks.unique("id"), checks.unique("s")])
+    assert (unique_id["value"], unique_s["value"]) == (1, 1)
+    assert "1 duplicate values (1001 distinct of 1002 non-null)" in unique_id["message"]
+    apart = pd.DataFrame({"id": [2**62 + 1], "s": ["z"]})  # int64 ids beyond float precision stay distinct
+    assert gate([pd.DataFrame({"id": [2**62], "s": ["y"]}), apart], [checks.unique("id")])[0]["status"] == "pass"
+
+
+def test_past_the_memory_bound_unique_fails_closed_saying_why():
+    batches = [pd.DataFrame({"id": np.arange(k * 1000, (k + 1) * 1000)}) for k in range(3)]
+    [result] = gate(batches, [checks.unique("id")], limit=16_000)
+    assert result["status"] == "error"
+    assert "column 'id': uniqueness cannot be decided" in result["message"]
+    assert "[ddtrack] check_memory_mb" in result["message"]
+    assert checks.failing([result]) == [result]  # severity error: the task fails
+    [warned] = gate(batches, [checks.unique("id", severity="warn")], limit=16_000)
+    assert warned["status"] == "error" and checks.failing([warned]) == []
+
+
+def test_a_check_declared_after_earlier_batches_cannot_be_evaluated():
+    from ddtrack.profile.exact import OutputEvidence
+
+    gathered, check = OutputEvidence(2**20), checks.unique("id")
+    gathered.add(pd.DataFrame({"id": [1]}), stored(pd.DataFrame({"id": [1]})), [])
+    gathered.add(pd.DataFrame({"id": [2]}), stored(pd.DataFrame({"id": [2]})), [check])
+    assert "declared after earlier batches" in gathered.evidence()[check].problem
+
+
+def test_values_outside_a_pii_column_are_counted_not_shown():
+    df = pd.DataFrame({"email": [f"u{k}@x" for k in range(40)]})
+    from ddtrack.profile.exact import OutputEvidence
+
+    prof, check = stored(df, pii=("email",)), checks.values_in("email", ["u1@x"])
+    gathered = OutputEvidence(2**20)
+    gathered.add(df, prof, [check])
+    [result] = checks.evaluate(prof, [check], "o", gathered.evidence())
+    assert result["status"] == "fail" and result["value"] == 39 and "u2@x" not in result["message"]
+
+
+def test_unknown_columns_fail_closed_and_check_failed_says_why(sales):
+    results = checks.evaluate(sales, [checks.unique("nope"), checks.unique("nope", severity="warn")], "sales")
+    assert [r["status"] for r in results] == ["error", "error"]
+    assert checks.failing(results) == results[:1]
+    assert str(checks.CheckFailed(results)) == (
+        "1 data check failed:\n- cannot be evaluated: output 'sales': no column 'nope' (columns: 'id', 'price', "
+        "'region', 'at', 'wait')"
+    )
+
+
+def test_checks_read_no_private_profile_module():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(checks.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not [m for m in imported if m and m.startswith("ddtrack.profile._")]

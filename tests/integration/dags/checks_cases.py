@@ -74,7 +74,62 @@ def checks_missing_output():
     write()
 
 
+CODES = [f"C{k:03d}" for k in range(500)]
+
+
+def sparse_orders(rows: int = 300_000) -> pd.DataFrame:
+    """Shuffled sparse ids with one duplicate, and 500 codes plus one outside them: the
+    profile's estimate and top 20 values cannot see either."""
+    rng = np.random.default_rng(3)
+    ids = rng.choice(2**62, rows, replace=False).astype(np.int64)
+    ids[rows // 2] = ids[rows // 3]
+    codes = np.array(CODES)[rng.integers(0, 500, rows)]
+    codes[rows // 4] = "X999"
+    return pd.DataFrame({"id": ids, "code": codes})
+
+
+@dag(dag_id="checks_exact", schedule=None, start_date=START)
+def checks_exact():
+    @task
+    @track(checks=[checks.unique("id"), checks.values_in("code", CODES)])
+    def load():
+        return sparse_orders()
+
+    load()
+
+
+@dag(dag_id="checks_unknown_column", schedule=None, start_date=START)
+def checks_unknown_column():
+    @task
+    @track(checks=[checks.null_pct_at_most("amount", 5)])
+    def gated():
+        return pd.DataFrame({"id": [1, 2]})
+
+    @task
+    @track(checks=[checks.null_pct_at_most("amount", 5, severity="warn")])
+    def warned():
+        return pd.DataFrame({"id": [1, 2]})
+
+    gated()
+    warned()
+
+
+@dag(dag_id="checks_batches", schedule=None, start_date=START)
+def checks_batches():
+    @task
+    @track
+    def export():
+        for start in (0, 1_000, 1_999):  # each batch is unique; 1999 is in the second and the third
+            batch = pd.DataFrame({"id": np.arange(start, start + 1_000)})
+            log_output(batch, name="export", checks=[checks.unique("id")])
+
+    export()
+
+
 checks_fail()
 checks_pass()
 checks_untracked()
 checks_missing_output()
+checks_exact()
+checks_unknown_column()
+checks_batches()
