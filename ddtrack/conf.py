@@ -207,30 +207,9 @@ def default_fresh_within() -> int | None:
         return None
     return parse_seconds(int(text) if text.isdigit() else text, what="[ddtrack] default_fresh_within")
 
+
 def check_memory_mb() -> int:
     """``[ddtrack] check_memory_mb``: memory a task may keep per output to judge ``unique``
     exactly across its batches (distinct keys: 8 bytes per number, 16 per text value); past it
     the check cannot be evaluated and, with severity "error", fails the task."""
     return max(1, int(_number("check_memory_mb", int)))
-
-
-def in_place_timeout() -> float:
-    """``[ddtrack] in_place_timeout``: seconds one output's profile may run on the engine that
-    holds the data (a SQL table's statements together); past it the database cancels it."""
-    value = float(_number("in_place_timeout", float))
-    if value <= 0:
-        raise ValueError(f"[ddtrack] in_place_timeout must be positive, got {value}")
-    return value
-
-
-def show_traceback() -> bool:
-    """``DDTRACK_TRACEBACK`` (an environment variable, not an option): the CLI shows the
-    traceback of an unexpected error instead of its one line, for a bug report."""
-    return bool(os.environ.get("DDTRACK_TRACEBACK", "").strip())
-
-
-def string_kernel() -> bool:
-    """``DDTRACK_STRING_KERNEL`` (an environment variable of the workers, not an option: the
-    profiler knows nothing of Airflow): ``0`` switches off the C kernel that counts strings,
-    and Arrow's kernels count instead."""
-    return os.environ.get("DDTRACK_STRING_KERNEL", "1").strip().lower() not in ("0", "false", "no", "off")
