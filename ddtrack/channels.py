@@ -11,10 +11,10 @@ subclass, by import path) with its keyword arguments, and optional routing::
       "kinds": ["drift", "check"],         # drift, anomaly, check, overdue, stale (default: all)
       "min_status": "fail"}]               # warn (default) or fail
 
-This module imports no Airflow: parsing happens where records are ingested (the outbox rows
-are written in the ingest transaction), and a bad item is reported with its position, never
-raised into ingest. Importing and building
-the notifier classes is :mod:`ddtrack.server.notify`'s work.
+Parsing imports no Airflow: it happens where records are ingested (the outbox rows are
+written in the ingest transaction), and a bad item is reported with its position, never
+raised into ingest. :func:`load` also imports and tries each notifier class (for ``ddtrack
+status`` and the deliverer); sending is :mod:`ddtrack.server.notify`'s work.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
+import importlib
+import inspect
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -159,3 +161,80 @@ def _strings(item: Mapping[str, Any], key: str) -> list[str]:
 def _default_name(notifier: str, kwargs: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{notifier.rsplit('.', 1)[-1]}-{digest}"
+
+
+# ---------------------------------------------------------------- notifier classes
+SUBJECT_FIELDS = ("subject", "title", "summary")
+HTML_FIELDS = ("html_content",)
+TEXT_FIELDS = ("text", "message", "body")
+
+SUBJECT = (
+    "[ddtrack] {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in {{ dag_id }}"
+    "{% if run_id %} ({{ run_id }}){% endif %}"
+)
+TEXT = (
+    "ddtrack: {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in {{ dag_id }}"
+    "{% if run_id %}, run {{ run_id }}{% endif %}\n"
+    "{% for a in ddtrack_alerts %}- [{{ a.status }}] {{ a.kind }} {{ a.task_id }}"
+    "{% if a.output %}.{{ a.output }}{% endif %}{% if a.column %} column {{ a.column }}{% endif %}: {{ a.detail }}"
+    "{% if a.url %} {{ a.url }}{% endif %}\n{% endfor %}"
+)
+HTML = (
+    "<p>ddtrack: {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in "
+    "<b>{{ dag_id }}</b>{% if run_id %}, run {{ run_id }}{% endif %}</p><table border='1' cellpadding='4'>"
+    "<tr><th>status</th><th>kind</th><th>task</th><th>output</th><th>column</th><th>detail</th></tr>"
+    "{% for a in ddtrack_alerts %}<tr><td>{{ a.status }}</td><td>{{ a.kind }}</td><td>{{ a.task_id }}</td>"
+    "<td>{{ a.output or '' }}</td><td>{{ a.column or '' }}</td><td>{{ a.detail }}"
+    "{% if a.url %} <a href='{{ a.url }}'>open</a>{% endif %}</td></tr>{% endfor %}</table>"
+)
+
+
+class ConfigError(ValueError):
+    """A channel of ``[ddtrack] alert_notifiers`` that cannot be used (reported, never raised into ingest)."""
+
+
+def with_defaults(cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` plus ddtrack's digest templates for the notifier's subject/body arguments
+    left unset (SmtpNotifier's own default template expects a task's context)."""
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    filled = dict(kwargs)
+    for names, template in ((SUBJECT_FIELDS, SUBJECT), (HTML_FIELDS, HTML), (TEXT_FIELDS, TEXT)):
+        for name in names:
+            if name in params and filled.get(name) in (None, ""):
+                filled[name] = template
+    return filled
+
+
+def load(raw: str) -> tuple[list[tuple[Channel, type]], list[str]]:
+    """The usable channels of ``[ddtrack] alert_notifiers`` and a message per unusable one:
+    invalid JSON, an unknown class, a class that is no notifier, arguments it refuses."""
+    parsed = parse(raw)
+    loaded: list[tuple[Channel, type]] = []
+    errors = list(parsed.errors)
+    for spec in parsed.channels:
+        try:
+            loaded.append((spec, notifier_class(spec)))
+        except ConfigError as exc:
+            errors.append(f"[ddtrack] alert_notifiers channel {spec.name!r}: {exc}")
+    return loaded, errors
+
+
+def notifier_class(spec: Channel) -> type:
+    """The notifier class of ``spec``, checked: importable, a BaseNotifier, taking its kwargs."""
+    module_name, _, class_name = spec.notifier.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error
+        raise ConfigError(f"cannot import {spec.notifier}: {type(exc).__name__}: {exc}") from None
+    from airflow.sdk import BaseNotifier
+
+    if not (isinstance(cls, type) and issubclass(cls, BaseNotifier)):
+        raise ConfigError(f"{spec.notifier} is not a subclass of airflow.sdk.BaseNotifier")
+    try:
+        cls(**with_defaults(cls, spec.kwargs))
+    except Exception as exc:  # noqa: BLE001 - the notifier's own argument checks
+        raise ConfigError(f"{spec.notifier}({', '.join(spec.kwargs)}) fails: {type(exc).__name__}: {exc}") from None
+    return cls

@@ -90,6 +90,18 @@ def _check_alert(r: Any) -> dict[str, Any]:
     return _normalised(alert_rows.check_alert(r))
 
 
+def check_as_alert(result: dict[str, Any]) -> dict[str, Any]:
+    """A row of :func:`checks_of` in the shape of an alert (its identity included)."""
+    return {
+        "kind": "check", "dag_id": result["dag_id"], "run_id": result["run_id"], "task_id": result["task_id"],
+        "map_index": result["map_index"], "try_number": result["try_number"], "output": result["output"],
+        "column": result["column"], "started_at": result["started_at"],
+        "status": "fail" if result["status"] == "fail" else "warn", "check_status": result["status"],
+        "anomaly": False, "metric": result["check"], "value": result["value"], "bound": result["bound"],
+        "detail": result["message"] or result["check"],
+    }
+
+
 def checks_of(
     sources: Sources,
     allowed: Allowed,

@@ -7,6 +7,7 @@ only reads two attributes and hands them to :mod:`ddtrack.server.ingest_worker`'
 from __future__ import annotations
 
 import logging
+import sys
 
 from airflow.listeners import hookimpl
 
@@ -24,6 +25,21 @@ def _hand_over(dag_run) -> None:
         worker.submit(str(dag_run.dag_id), str(dag_run.run_id))
     except Exception as exc:  # never let ddtrack disturb the scheduler
         log.warning("ddtrack could not schedule ingest: %s", exc)
+
+
+@hookimpl
+def on_starting(component) -> None:
+    """In the scheduler, start the ingest thread at once: it also sweeps overdue outputs and
+    delivers alerts, which must happen even while no run ends. Never in a task's process."""
+    try:
+        # The job's type is set only after this hook: tell the scheduler by its command line.
+        if type(component).__name__ != "Job" or "scheduler" not in sys.argv[1:3]:
+            return
+        from ddtrack.server.ingest_worker import worker
+
+        worker.start()
+    except Exception as exc:  # never let ddtrack disturb the scheduler
+        log.warning("ddtrack could not start its ingest thread: %s", exc)
 
 
 @hookimpl

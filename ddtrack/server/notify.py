@@ -18,8 +18,6 @@ call returns.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import logging
 import threading
 import time
@@ -34,35 +32,8 @@ from ddtrack import conf
 
 log = logging.getLogger("ddtrack.alerts")
 
-SUBJECT_FIELDS = ("subject", "title", "summary")
-HTML_FIELDS = ("html_content",)
-TEXT_FIELDS = ("text", "message", "body")
 FINISHED = {"success", "failed"}
-MAX_RUNS_CHECKED = 200
-
-SUBJECT = (
-    "[ddtrack] {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in {{ dag_id }}"
-    "{% if run_id %} ({{ run_id }}){% endif %}"
-)
-TEXT = (
-    "ddtrack: {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in {{ dag_id }}"
-    "{% if run_id %}, run {{ run_id }}{% endif %}\n"
-    "{% for a in ddtrack_alerts %}- [{{ a.status }}] {{ a.kind }} {{ a.task_id }}"
-    "{% if a.output %}.{{ a.output }}{% endif %}{% if a.column %} column {{ a.column }}{% endif %}: {{ a.detail }}"
-    "{% if a.url %} {{ a.url }}{% endif %}\n{% endfor %}"
-)
-HTML = (
-    "<p>ddtrack: {{ ddtrack_alerts|length }} alert{{ 's' if ddtrack_alerts|length != 1 }} in "
-    "<b>{{ dag_id }}</b>{% if run_id %}, run {{ run_id }}{% endif %}</p><table border='1' cellpadding='4'>"
-    "<tr><th>status</th><th>kind</th><th>task</th><th>output</th><th>column</th><th>detail</th></tr>"
-    "{% for a in ddtrack_alerts %}<tr><td>{{ a.status }}</td><td>{{ a.kind }}</td><td>{{ a.task_id }}</td>"
-    "<td>{{ a.output or '' }}</td><td>{{ a.column or '' }}</td><td>{{ a.detail }}"
-    "{% if a.url %} <a href='{{ a.url }}'>open</a>{% endif %}</td></tr>{% endfor %}</table>"
-)
-
-
-class ConfigError(ValueError):
-    """A channel of ``[ddtrack] alert_notifiers`` that cannot be used (reported, never raised into ingest)."""
+MAX_RUNS_CHECKED = 200  # runs whose state is asked of Airflow per round
 
 
 @dataclass
@@ -85,53 +56,7 @@ class Channel:
 
     def build(self) -> Any:
         """A fresh notifier (rendering mutates it) with ddtrack's defaults where subject or body are unset."""
-        return self.notifier_class(**with_defaults(self.notifier_class, self.spec.kwargs))
-
-
-def with_defaults(cls: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """``kwargs`` plus ddtrack's digest templates for the notifier's subject/body arguments
-    left unset (SmtpNotifier's own default template expects a task's context)."""
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        return dict(kwargs)
-    filled = dict(kwargs)
-    for names, template in ((SUBJECT_FIELDS, SUBJECT), (HTML_FIELDS, HTML), (TEXT_FIELDS, TEXT)):
-        for name in names:
-            if name in params and filled.get(name) in (None, ""):
-                filled[name] = template
-    return filled
-
-
-def load(raw: str) -> tuple[list[Channel], list[str]]:
-    """The usable channels of ``[ddtrack] alert_notifiers`` and a message per unusable one:
-    invalid JSON, an unknown class, a class that is no notifier, arguments it refuses."""
-    parsed = channel_config.parse(raw)
-    loaded: list[Channel] = []
-    errors = list(parsed.errors)
-    for spec in parsed.channels:
-        try:
-            loaded.append(Channel(spec, _notifier_class(spec)))
-        except ConfigError as exc:
-            errors.append(f"[ddtrack] alert_notifiers channel {spec.name!r}: {exc}")
-    return loaded, errors
-
-
-def _notifier_class(spec: channel_config.Channel) -> type:
-    module_name, _, class_name = spec.notifier.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error
-        raise ConfigError(f"cannot import {spec.notifier}: {type(exc).__name__}: {exc}") from None
-    from airflow.sdk import BaseNotifier
-
-    if not (isinstance(cls, type) and issubclass(cls, BaseNotifier)):
-        raise ConfigError(f"{spec.notifier} is not a subclass of airflow.sdk.BaseNotifier")
-    try:
-        cls(**with_defaults(cls, spec.kwargs))
-    except Exception as exc:  # noqa: BLE001 - the notifier's own argument checks
-        raise ConfigError(f"{spec.notifier}({', '.join(spec.kwargs)}) fails: {type(exc).__name__}: {exc}") from None
-    return cls
+        return self.notifier_class(**channel_config.with_defaults(self.notifier_class, self.spec.kwargs))
 
 
 @dataclass
@@ -156,7 +81,8 @@ class Deliverer:
         """The configured channels, reloaded when the option's text changes; errors logged once."""
         raw = conf.alert_notifiers()
         if raw != self._raw:
-            loaded, errors = load(raw)
+            loaded, errors = channel_config.load(raw)
+            loaded = [Channel(spec, cls) for spec, cls in loaded]
             self._raw, self._channels, self.config_errors = raw, {c.spec.name: c for c in loaded}, errors
             for error in errors:
                 log.error("ddtrack alerts: %s (this channel is skipped; ingest goes on)", error)

@@ -1,14 +1,19 @@
-"""Pieces of the across-runs views every page shares: alert badges, a checks table, and
-home's "needs attention" panel. Names and messages are data: text children only."""
+"""Pieces of the across-runs views every page shares: alert badges, a checks table, home's
+"needs attention" panel, where each alert was delivered, and (for users who may edit the
+DAG) acknowledging an alert or muting an output's alerts. Names and messages are data:
+text children only."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dash import html
+from dash import ALL, Input, Output, State, html
 
-from ddtrack.views.common import fmt_number, fmt_time, href, link
+from ddtrack.views.common import fmt_number, fmt_time, href, link, safe
+
+MUTE_CHOICES = (("1 hour", 3600), ("1 day", 86400), ("1 week", 7 * 86400))
 
 BADGE_LABELS = (
     ("fail", "failed check", "failed checks"),
@@ -82,12 +87,49 @@ def check_summary(results: Sequence[Mapping[str, Any]]) -> html.Span | None:
     )
 
 
-def alert_line(a: Mapping[str, Any]) -> html.Li:
+def alert_line(a: Mapping[str, Any], sent: Sequence[Mapping[str, Any]] = (), ack: bool = False) -> html.Li:
+    """One alert; ``sent``: its deliveries (where and when), ``ack``: offer to acknowledge it."""
     where = " · ".join(str(x) for x in (a.get("output"), a.get("column")) if x)
     kind = "failed check" if a["kind"] == "check" and a["status"] == "fail" else (
         "check warning" if a["kind"] == "check" else a["kind"])
-    return html.Li([html.Span(kind, className=f"dd-badge dd-badge-{_badge_key(a)}"), " ",
-                    html.Span(where + ": " if where else ""), a.get("detail") or ""])
+    parts: list[Any] = [html.Span(kind, className=f"dd-badge dd-badge-{_badge_key(a)}"), " ",
+                        html.Span(where + ": " if where else ""), a.get("detail") or ""]
+    if sent:
+        parts += [" ", delivery_note(sent)]
+        alert_id = sent[0]["alert_id"]
+        if ack and not sent[0].get("acked_at"):
+            parts += [" ", html.Button("Acknowledge", id={"type": "alert-ack", "id": alert_id}, n_clicks=0,
+                                       className="dd-button dd-button-small")]
+    return html.Li(parts)
+
+
+def delivery_note(sent: Sequence[Mapping[str, Any]]) -> html.Span:
+    """'sent to mail 20:31, slack 20:31' / 'pending for slack (2 attempts: error)' / acknowledged."""
+    notes = []
+    for d in sent:
+        if d["state"] == "sent":
+            notes.append(f"sent to {d['channel']} {fmt_time(d['sent_at'])}")
+        elif d["state"] in ("pending", "sending") and d["attempts"]:
+            notes.append(f"{d['channel']}: retrying after {d['attempts']} failed attempt(s): {d.get('error') or ''}")
+        else:
+            notes.append(f"{d['channel']}: {d['state']}" + (f" ({d['error']})" if d.get("error") else ""))
+    if sent[0].get("acked_at"):
+        notes.append(f"acknowledged by {sent[0].get('acked_by') or '?'} {fmt_time(sent[0]['acked_at'])}")
+    failed = any(d["state"] == "failed" for d in sent)
+    return html.Span("; ".join(notes), className="dd-muted dd-delivery" + (" dd-warning" if failed else ""))
+
+
+def delivered(ctx: Any, found: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Deliveries of the alerts shown, by alert key ({} when none were queued)."""
+    from ddtrack.queries import deliveries
+
+    return deliveries.sent_to(ctx.sources, ctx.allowed, list(found)) if found else {}
+
+
+def _key(a: Mapping[str, Any]) -> str:
+    from ddtrack.store.outbox import alert_key
+
+    return alert_key(a)
 
 
 def _badge_key(a: Mapping[str, Any]) -> str:
@@ -139,17 +181,25 @@ def instance_sections(ctx: Any, d: Any) -> list[Any]:
                                           d.try_number)
     results = alert_queries.checks_of(ctx.sources, ctx.allowed, d.dag_id, d.run_id, d.task_id,
                                       map_index=d.map_index, try_number=d.try_number)
+    from ddtrack import auth
+
     sections: list[Any] = []
     flagged = found["drift"] + found["anomaly"]
+    failed = [alert_queries.check_as_alert(r) for r in results if r["status"] in ("warn", "fail", "error")]
+    sent = delivered(ctx, flagged[:50] + failed)
+    editable = d.dag_id in auth.current_editable_dag_ids() if sent else False
     if flagged:
         counts = {"drift": len(found["drift"]), "anomaly": len(found["anomaly"])}
         sections.append(
             html.Div(
                 [badges(counts, "against this task's baseline and history"),
-                 html.Ul([alert_line(a) for a in flagged[:50]], className="dd-attention-list")],
+                 html.Ul([alert_line(a, sent.get(_key(a), ()), editable) for a in flagged[:50]],
+                         className="dd-attention-list")],
                 className="dd-card dd-attention", id="ti-alerts",
             )
         )
+    if sent:
+        sections.append(_delivery_card(d, [a for a in failed if _key(a) in sent], sent, editable))
     if results:
         sections.append(
             html.Section(
@@ -183,3 +233,82 @@ def dag_sections(ctx: Any, dag_id: str) -> list[Any]:
             className="dd-card dd-attention", id="dag-alerts",
         )
     ]
+
+
+def _delivery_card(d: Any, checks: Sequence[Mapping[str, Any]], sent: Mapping[str, Any], editable: bool) -> html.Section:
+    """Where this try's alerts went; for editors, acknowledge and mute controls."""
+    body: list[Any] = []
+    if checks:
+        body.append(html.Ul([alert_line(a, sent.get(_key(a), ()), editable) for a in checks],
+                            className="dd-attention-list"))
+    if editable:
+        body.append(html.Div(
+            ["Mute the alerts of this task's outputs for ",
+             *[html.Button(label, id={"type": "alert-mute", "seconds": seconds}, n_clicks=0,
+                           className="dd-button dd-button-small") for label, seconds in MUTE_CHOICES]],
+            className="dd-alert-mute"))
+    else:
+        body.append(html.Div("Only users who may edit this DAG can acknowledge or mute alerts.", className="dd-muted"))
+    body.append(html.Div(id="ti-alert-action-result", role="status"))
+    return html.Section(
+        [html.H3("Alerts delivered", className="dd-card-title"), html.Div(body, className="dd-card-body")],
+        className="dd-card", id="ti-deliveries",
+        **{"data-dag-id": d.dag_id, "data-task-id": d.task_id},
+    )
+
+
+def register(app) -> None:
+    """Acknowledge and mute: edit rights are checked again here (the callback can be called
+    directly by anyone who may log in)."""
+
+    @app.callback(
+        Output("ti-alert-action-result", "children"),
+        Input({"type": "alert-ack", "id": ALL}, "n_clicks"),
+        Input({"type": "alert-mute", "seconds": ALL}, "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    @safe("change the alerts")
+    def act(_acks: Any, _mutes: Any, search: Any) -> Any:
+        from urllib.parse import parse_qs
+
+        from dash import ctx as dash_ctx
+        from dash.exceptions import PreventUpdate
+
+        from ddtrack import auth
+        from ddtrack.queries import deliveries
+        from ddtrack.views.context import request_context
+
+        trigger = dash_ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(t.get("value") for t in dash_ctx.triggered):
+            raise PreventUpdate
+        page = request_context()
+        editable = auth.current_editable_dag_ids()
+        user = _user_name()
+        try:
+            if trigger.get("type") == "alert-ack":
+                alert = deliveries.acknowledge(page.sources, int(trigger["id"]), user, editable=editable)
+                return html.Div(f"Acknowledged: {alert['kind']} of {alert['task_id']} "
+                                f"{alert['output'] or ''} {alert['column'] or ''}".rstrip() + ".", className="dd-good")
+            params = parse_qs((search or "").lstrip("?"))
+            dag_id, task_id = params.get("dag_id", [""])[0], params.get("task_id", [""])[0]
+            seconds = int(trigger.get("seconds") or 0)
+            if seconds not in {s for _, s in MUTE_CHOICES}:
+                raise PreventUpdate
+            until = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=seconds)
+            muted = deliveries.mute_task(page.sources, dag_id, task_id, until, user, editable=editable)
+            return html.Div(f"Alerts of {', '.join(muted) or task_id} muted until {fmt_time(until)}.",
+                            className="dd-good")
+        except PermissionError as exc:
+            return html.Div(f"Refused: {exc}.", className="dd-warning dd-refused", role="alert")
+        except (LookupError, ValueError) as exc:
+            return html.Div(str(exc), className="dd-warning", role="alert")
+
+
+def _user_name() -> str:
+    from ddtrack import auth
+
+    try:
+        return str(auth.current_user().get_name())
+    except Exception:  # noqa: BLE001 - a name is only a note on the action
+        return ""

@@ -19,6 +19,7 @@ from dev_tools.notify_servers import smtp_server, webhook_server
 from records import make_record
 from sqlalchemy import func, select
 
+from ddtrack.channels import load
 from ddtrack.server import notify
 from ddtrack.store import outbox
 from ddtrack.store.engine import in_transaction, session_factory
@@ -96,10 +97,10 @@ def test_a_bad_configuration_is_reported_item_by_item():
         json.dumps([{"notifier": SMTP, "routes": []}]): "unknown key(s) ['routes']",
     }
     for raw, expected in cases.items():
-        channels, errors = notify.load(raw)
+        channels, errors = load(raw)
         assert channels == [] and len(errors) == 1 and expected in errors[0], (raw, errors)
-    channels, errors = notify.load(json.dumps([MAIL, {"notifier": "no.such.Notifier"}]))
-    assert [c.spec.name for c in channels] == ["mail"] and "item 2" not in errors[0] and "no.such" in errors[0]
+    channels, errors = load(json.dumps([MAIL, {"notifier": "no.such.Notifier"}]))
+    assert [spec.name for spec, _ in channels] == ["mail"] and "item 2" not in errors[0] and "no.such" in errors[0]
 
 
 def test_one_digest_per_run_and_channel_exactly_once(installed_store, monkeypatch, mail, slack):

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from dash import html
 
 from ddtrack import queries
-from ddtrack.views import output
+from ddtrack.views import alerts, output
 from ddtrack.views.alerts import instance_sections
 from ddtrack.views.common import (
     airflow_href,
@@ -345,6 +345,8 @@ def _code(d: queries.InstanceDetail) -> Any:
 
 
 def register(app) -> None:
-    """The callbacks of this page: the describe grid and chart picker of each output, and the map-index box."""
+    """The callbacks of this page: the describe grid and chart picker of each output, the map-index box,
+    and acknowledging or muting alerts."""
     output.register(app)
     mapped.register(app)
+    alerts.register(app)
