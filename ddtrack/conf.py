@@ -35,6 +35,9 @@ _DEFAULTS: dict[str, str] = {
     "anomaly_min_history": "8",
     "anomaly_history": "30",
     "default_fresh_within": "",
+    "alert_notifiers": "",
+    "alert_send_timeout": "30",
+    "alert_attempts": "4",
     "check_memory_mb": "256",
 }
 
@@ -213,3 +216,33 @@ def check_memory_mb() -> int:
     exactly across its batches (distinct keys: 8 bytes per number, 16 per text value); past it
     the check cannot be evaluated and, with severity "error", fails the task."""
     return max(1, int(_number("check_memory_mb", int)))
+
+
+def alert_notifiers() -> str:
+    """``[ddtrack] alert_notifiers``: the JSON list of Airflow notifiers alerts are delivered
+    through, with their routing (parsed and checked by :mod:`ddtrack.channels`)."""
+    return _raw("alert_notifiers")
+
+
+def alert_send_timeout() -> float:
+    """``[ddtrack] alert_send_timeout``: seconds one send to one channel may take before it
+    counts as failed (the channel's thread is then left alone until it answers)."""
+    return float(_number("alert_send_timeout", float))
+
+
+def alert_attempts() -> int:
+    """``[ddtrack] alert_attempts``: sends tried per alert and channel (with back-off) before
+    the delivery is marked failed."""
+    return max(1, int(_number("alert_attempts", int)))
+
+
+def api_base_url() -> str:
+    """``[api] base_url``: where Airflow is served, for links in delivered alerts ('' if unset)."""
+    conf = _airflow_conf()
+    url = ""
+    if conf is not None:
+        try:
+            url = conf.get("api", "base_url", fallback="") or ""
+        except Exception:  # a broken airflow.cfg: the environment may still have it
+            url = ""
+    return (url or os.environ.get("AIRFLOW__API__BASE_URL", "")).rstrip("/")
