@@ -439,6 +439,77 @@ class Review(Base):
     )
 
 
+class Alert(Base):
+    """One alert to deliver: a drifted column, an anomaly, a check that did not pass, an
+    overdue output. ``alert_key`` is the alert's identity (a hash of what it is about), so
+    an alert written twice (a rewritten try, two ingests racing) is one row. It copies what
+    it names and is not deleted with the try: what was sent stays on record."""
+
+    __tablename__ = "ddtrack_alert"
+
+    id: Mapped[int] = _big_id()
+    alert_key: Mapped[str] = mapped_column(String(64), unique=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int | None] = mapped_column(Integer)
+    output_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    column_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    detail: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    acked_by: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_ddtrack_alert_dag_created", "dag_id", "created_at"),)
+
+
+class AlertDelivery(Base):
+    """An alert on one channel: the outbox row. Unique per alert and channel, written in
+    the alert's transaction; ``state`` goes pending -> sending -> sent (or failed after
+    the retries, or muted)."""
+
+    __tablename__ = "ddtrack_alert_delivery"
+
+    id: Mapped[int] = _big_id()
+    alert_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_alert.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel"),
+        Index("ix_ddtrack_alert_delivery_due", "state", "next_attempt_at"),
+        Index("ix_ddtrack_alert_delivery_claim", "claim"),
+    )
+
+
+class AlertMute(Base):
+    """An output whose alerts are not delivered until ``muted_until`` (set by a user who
+    may edit its DAG)."""
+
+    __tablename__ = "ddtrack_alert_mute"
+
+    id: Mapped[int] = _big_id()
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    muted_until: Mapped[datetime] = mapped_column(DateTime)
+    muted_by: Mapped[str] = mapped_column(String(SHORT_TEXT))
+    muted_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("dag_id", "task_id", "output_name"),)
+
+
 # Rows of a try written at ingest besides its outputs: deleted with the try (explicitly too,
 # where a database does not enforce the cascades).
 ACROSS_RUNS = (Drift, Anomaly, CheckResult)
