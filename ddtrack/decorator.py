@@ -127,13 +127,15 @@ class _TryRecorder:
         """Read this batch's data for the output's checks that need values, while the task
         holds it.  A failure here drops the output's evidence: its checks are then judged
         on the profile alone, which says "cannot be evaluated" rather than pass wrongly."""
-        if name not in self._checks or (name in self._exact and self._exact[name] is None):
+        if name in self._exact and self._exact[name] is None:
             return
         try:
             from ddtrack.profile.exact import OutputEvidence
 
+            # Every batch counts, with checks or not: a check declared on a later batch
+            # must know it has not seen the earlier ones.
             gathered = self._exact.setdefault(name, OutputEvidence(conf.check_memory_mb() * 2**20))
-            gathered.add(obj, prof, self._checks[name])
+            gathered.add(obj, prof, self._checks.get(name, ()))
         except Exception as exc:
             self._exact[name] = None
             _fail_softly(f"read output {name!r} for its data checks", exc)

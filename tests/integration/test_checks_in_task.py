@@ -131,9 +131,12 @@ def test_an_error_check_on_an_unknown_column_fails_the_task_a_warning_only_recor
 def test_unique_is_exact_across_batches(metastore_url):
     run = run_in_process(load_dag("checks_batches"), metastore_url)
     assert states(metastore_url, "checks_batches", run.run_id) == {"export": "failed"}
-    (result,) = results(metastore_url, "checks_batches", run.run_id).values()
+    stored = results(metastore_url, "checks_batches", run.run_id)
+    result = stored[("export", "unique", "id")]
     assert (result.status, result.value) == ("fail", 1)
     assert "1 duplicate values (2999 distinct of 3000 non-null)" in result.message
+    late = stored[("late", "unique", "id")]  # the first batch was not read for it: no silent pass
+    assert late.status == "error" and "declared after earlier batches" in late.message
 
 
 def test_a_failed_check_fails_the_task_even_when_the_record_cannot_be_pushed(metastore_url, monkeypatch, warnings):

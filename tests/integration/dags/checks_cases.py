@@ -122,6 +122,8 @@ def checks_batches():
         for start in (0, 1_000, 1_999):  # each batch is unique; 1999 is in the second and the third
             batch = pd.DataFrame({"id": np.arange(start, start + 1_000)})
             log_output(batch, name="export", checks=[checks.unique("id")])
+        log_output(pd.DataFrame({"id": [1, 2]}), name="late")  # its check comes with the second batch only
+        log_output(pd.DataFrame({"id": [3, 4]}), name="late", checks=[checks.unique("id")])
 
     export()
 
