@@ -24,6 +24,7 @@ _DEFAULTS: dict[str, str] = {
     "ingest_on_dag_run_end": "True",
     "capture_before_retry": "True",
     "retention_days": "0",
+    "follow_airflow_deletes": "False",
     "spool_dir": "",
     "db_connect_timeout": "3",
     "db_statement_timeout": "30",
@@ -246,3 +247,11 @@ def api_base_url() -> str:
         except Exception:  # a broken airflow.cfg: the environment may still have it
             url = ""
     return (url or os.environ.get("AIRFLOW__API__BASE_URL", "")).rstrip("/")
+
+
+def follow_airflow_deletes() -> bool:
+    """``[ddtrack] follow_airflow_deletes``: the background housekeeping also deletes the
+    records of DAG runs Airflow no longer has (``airflow db clean``, deleted DAGs). Off by
+    default: ddtrack keeps that history (trends, compare, trace, baselines) until its own
+    ``retention_days`` or an explicit ``ddtrack cleanup --orphans``."""
+    return _bool("follow_airflow_deletes")

@@ -96,11 +96,14 @@ def _sync_spool(store: str, metastore: str) -> None:
 
 @main.command()
 @click.option("--older-than", "older_than", help="Delete tries that started longer ago than this (e.g. 90d, 12h, 2w).")
-@click.option("--orphans", is_flag=True, help="Delete tries whose DAG run no longer exists in Airflow.")
+@click.option("--orphans", is_flag=True, help="Delete tries whose DAG run no longer exists in Airflow "
+              "(after `airflow db clean`); kept unless asked.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
 @click.option("--conn", help="SQLAlchemy URL of ddtrack's tables.")
 def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | None) -> None:
-    """Delete old records (default: [ddtrack] retention_days) and orphans, in small batches."""
+    """Delete old records (default: [ddtrack] retention_days) and, with --orphans, those of
+    runs Airflow deleted, in small batches. Without --orphans ddtrack keeps the history of
+    runs Airflow forgot."""
     from ddtrack.store import retention
 
     store = _store_url(conn)

@@ -7,7 +7,9 @@ fails (SQLite's lock, ddtrack's database down) is retried with back-off for abou
 quarter of an hour without holding up other runs; its records wait in Airflow's XCom
 table meanwhile, where ``ddtrack sync`` and the views' on-demand ingest also find them.
 Records the capture middleware copied to the spool are stored here too, at once when it
-asks, and every ``SPOOL_CHECK_S`` while the database is away.
+asks, and every ``SPOOL_CHECK_S`` while the database is away. Housekeeping (records past
+``[ddtrack] retention_days``, and with ``follow_airflow_deletes`` those of runs Airflow
+deleted) runs here too, in one process of the deployment per hour.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ log = logging.getLogger("ddtrack.ingest")
 
 RETRY_DELAYS = (1, 2, 5, 10, 20, 30, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60)
 SPOOL_CHECK_S = 30
-RETENTION_EVERY_S = 3600
+HOUSEKEEPING_EVERY_S = 3600  # one pass per hour across every scheduler and api-server
+HOUSEKEEPING_CHECK_S = 300  # how often each process asks for the housekeeping lease
 _QUEUE_LIMIT = 10_000
 _DRAIN = ("__drain__", "")
 
@@ -39,7 +42,7 @@ class IngestWorker:
         self._lock = threading.Lock()
         self._busy = False
         self._spool_due = 0.0
-        self._retention_due = time.monotonic() + 60
+        self._housekeeping_due = time.monotonic() + 60
 
     # -- called from Airflow's threads: never block, never raise -------------------------
 
@@ -91,7 +94,7 @@ class IngestWorker:
                     self._attempt(item[0], item[1], attempt=0)
                 self._run_due_retries()
                 self._drain_spool_if_due()
-                self._apply_retention_if_due()
+                self._housekeep_if_due()
             except Exception as exc:  # the thread must outlive any bug of ours
                 log.warning("ddtrack ingest thread error: %s", exc)
             finally:
@@ -138,27 +141,32 @@ class IngestWorker:
         if report.stored:
             log.info("ddtrack ingested %d spooled record(s)", report.stored)
 
-
-    def _apply_retention_if_due(self) -> None:
-        """About once an hour: drop records of DAG runs Airflow no longer has (``airflow db
-        clean``, deleted DAGs) and those older than ``[ddtrack] retention_days``."""
-        if time.monotonic() < self._retention_due:
+    def _housekeep_if_due(self) -> None:
+        """Every few minutes, ask for the deployment's housekeeping lease; the one process
+        that gets it deletes what ``[ddtrack] retention_days`` (and, only if set,
+        ``follow_airflow_deletes``) says has expired, and logs one line. Nothing to do by
+        the settings (the default): no lease asked, nothing deleted."""
+        if time.monotonic() < self._housekeeping_due:
             return
-        self._retention_due = time.monotonic() + RETENTION_EVERY_S
-        import datetime as dt
+        self._housekeeping_due = time.monotonic() + HOUSEKEEPING_CHECK_S
+        days, follow = conf.retention_days(), conf.follow_airflow_deletes()
+        if days <= 0 and not follow:
+            return
+        from ddtrack.store.retention import housekeep
 
-        from ddtrack.store.retention import delete_older_than, delete_orphans
-
-        store, metastore = conf.store_url(), conf.metastore_url()
-        if metastore:
-            report = delete_orphans(store, metastore)
-            if report.total_tries:
-                log.info("ddtrack removed records of DAG runs Airflow deleted: %s", report.deleted)
-        days = conf.retention_days()
-        if days > 0:
-            report = delete_older_than(store, dt.timedelta(days=days))
-            if report.total_tries:
-                log.info("ddtrack retention (%d days) deleted %s", days, report.deleted)
+        try:
+            done = housekeep(
+                conf.store_url(),
+                conf.metastore_url(),
+                retention_days=days,
+                follow_airflow_deletes=follow,
+                every_s=HOUSEKEEPING_EVERY_S,
+            )
+        except Exception as exc:  # a database away, a store not upgraded: asked again later
+            log.warning("ddtrack housekeeping failed, tried again in %d s: %s", HOUSEKEEPING_CHECK_S, exc)
+            return
+        if done is not None:
+            log.info("ddtrack housekeeping: %s", done.summary())
 
 
 worker = IngestWorker()

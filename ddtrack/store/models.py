@@ -11,6 +11,7 @@ Normalised so that the views' common questions are indexed look-ups:
 * ``ddtrack_lineage``: inputs and outputs of a try (upstream tasks, external URIs, Assets).
 * ``ddtrack_tag``: key/value tags of a try or of one of its outputs.
 * ``ddtrack_source``: function source code, stored once per hash.
+* ``ddtrack_lease``: which process does a piece of background work (housekeeping) until when.
 * ``ddtrack_drift``, ``ddtrack_anomaly``, ``ddtrack_check_result``: what changed across runs,
   written at ingest with the try (drift per column against a baseline, values outside their
   history's band, the results of checks declared in code).
@@ -73,6 +74,19 @@ class Source(Base):
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     function: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
     source: Mapped[str] = mapped_column(Text)
+
+
+class Lease(Base):
+    """Who does a piece of background work until when: one row per kind of work. Every
+    scheduler and api-server runs an ingest thread; the one that takes the lease does
+    the work (housekeeping) for the lease's interval, the others leave it."""
+
+    __tablename__ = "ddtrack_lease"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(SHORT_TEXT))
+    taken_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class TaskRun(Base):

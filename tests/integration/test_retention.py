@@ -110,18 +110,99 @@ def test_cleanup_needs_an_age_or_orphans(airflow_home):
     assert proc.returncode == 2 and "--older-than" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_the_ingest_thread_removes_orphans_by_itself(tmp_path, monkeypatch):
-    """What the scheduler's ingest thread does hourly: runs gone from Airflow leave the views."""
-    from dev_tools.airflow_local import LocalAirflow
+@pytest.fixture
+def housekeeping_env(installed_store, metastore_url, monkeypatch):
+    """The ingest thread's configuration: ddtrack's tables at ``installed_store``, Airflow's
+    session metastore (where the records' DAG runs do not exist: Airflow forgot them)."""
+    monkeypatch.setenv("AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN", installed_store)
+    return installed_store
 
+
+def housekeeping_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ddtrack.ingest" and "housekeeping" in r.getMessage()]
+
+
+# The pass's logic on SQLite; the lease's race (test_housekeeping_by_two_workers...) on every backend.
+sqlite_only = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+def due_worker():
     from ddtrack.server.ingest_worker import IngestWorker
 
-    airflow = LocalAirflow(home=tmp_path / "airflow")
-    airflow.setup()
-    store = airflow.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    ingest_records(store, [make_record(dag_id="long_gone", run_id="r1", started=NOW)])
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", store)
     worker = IngestWorker()
-    worker._retention_due = 0
-    worker._apply_retention_if_due()
-    assert count(store, TaskRun) == 0
+    worker._housekeeping_due = 0
+    return worker
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    "settings,left,said",
+    [
+        # the default: nothing deleted, nothing asked, nothing logged
+        ({}, 5, None),
+        # runs Airflow forgot are kept; age still deletes
+        ({"RETENTION_DAYS": "90"}, 3, ["older than 90 days: 2 task tries", "kept (follow_airflow_deletes off)"]),
+        # only when asked, runs Airflow forgot go too
+        ({"FOLLOW_AIRFLOW_DELETES": "True"}, 0, ["retention_days = 0", "runs Airflow deleted: 5 task tries"]),
+    ],
+)
+def test_the_ingest_threads_housekeeping(housekeeping_env, caplog, monkeypatch, settings, left, said):
+    """Every record's DAG run is gone from Airflow (as after ``airflow db clean``): what the
+    housekeeping deletes follows ddtrack's own settings, and one line says what it did and
+    how long it took."""
+    seed(housekeeping_env, old=2, recent=3)
+    for option, value in settings.items():
+        monkeypatch.setenv(f"AIRFLOW__DDTRACK__{option}", value)
+    caplog.set_level("INFO", logger="ddtrack.ingest")
+    due_worker()._housekeep_if_due()
+    assert count(housekeeping_env, TaskRun) == left
+    lines = housekeeping_lines(caplog)
+    if said is None:
+        assert lines == []
+    else:
+        (line,) = lines
+        assert all(part in line for part in said) and "took" in line, line
+
+
+def test_housekeeping_by_two_workers_at_once_runs_once(housekeeping_env, caplog, monkeypatch):
+    """Two ingest threads (two schedulers, or a scheduler and an api-server) due at the same
+    moment: one takes the lease and does the pass, the other leaves it, and neither does it
+    again within the interval."""
+    seed(housekeeping_env, old=5, recent=1)
+    monkeypatch.setenv("AIRFLOW__DDTRACK__RETENTION_DAYS", "90")
+    caplog.set_level("INFO", logger="ddtrack.ingest")
+    workers = [due_worker(), due_worker()]
+    start = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def housekeep(worker) -> None:
+        try:
+            start.wait()
+            worker._housekeep_if_due()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=housekeep, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    (line,) = housekeeping_lines(caplog)
+    assert "older than 90 days: 5 task tries" in line
+    assert count(housekeeping_env, TaskRun) == 1
+    seed(housekeeping_env, old=2, recent=0)  # more old records, within the same interval
+    for worker in workers:
+        worker._housekeeping_due = 0
+        worker._housekeep_if_due()
+    assert len(housekeeping_lines(caplog)) == 1 and count(housekeeping_env, TaskRun) == 3
+
+
+@sqlite_only
+def test_a_lease_is_taken_once_until_it_expires(installed_store):
+    from ddtrack.store import lease
+
+    assert lease.take(installed_store, "work", 3600, holder="a")
+    assert not lease.take(installed_store, "work", 3600, holder="b")
+    assert lease.take(installed_store, "other", 0, holder="b")  # another lease is its own
+    assert lease.take(installed_store, "other", 3600, holder="c")  # expired at once: taken again
