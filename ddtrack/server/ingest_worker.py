@@ -28,6 +28,8 @@ RETRY_DELAYS = (1, 2, 5, 10, 20, 30, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
 SPOOL_CHECK_S = 30
 HOUSEKEEPING_EVERY_S = 3600  # one pass per hour across every scheduler and api-server
 HOUSEKEEPING_CHECK_S = 300  # how often each process asks for the housekeeping lease
+ALERTS_CHECK_S = 15  # how often the outbox is looked at when nothing was ingested
+OVERDUE_CHECK_S = 300  # how often overdue outputs are swept into the outbox
 _QUEUE_LIMIT = 10_000
 _DRAIN = ("__drain__", "")
 
@@ -43,6 +45,8 @@ class IngestWorker:
         self._busy = False
         self._spool_due = 0.0
         self._housekeeping_due = time.monotonic() + 60
+        self._alerts_due = 0.0
+        self._overdue_due = time.monotonic() + 30
 
     # -- called from Airflow's threads: never block, never raise -------------------------
 
@@ -72,6 +76,11 @@ class IngestWorker:
             time.sleep(0.05)
         return False
 
+    def start(self) -> None:
+        """Start the thread now (the scheduler does at start-up: overdue sweeps and alert
+        delivery need no run to end)."""
+        self._ensure_thread()
+
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -95,6 +104,7 @@ class IngestWorker:
                 self._run_due_retries()
                 self._drain_spool_if_due()
                 self._housekeep_if_due()
+                self._deliver_alerts(ingested=item is not None and item != _DRAIN)
             except Exception as exc:  # the thread must outlive any bug of ours
                 log.warning("ddtrack ingest thread error: %s", exc)
             finally:
@@ -167,6 +177,26 @@ class IngestWorker:
             return
         if done is not None:
             log.info("ddtrack housekeeping: %s", done.summary())
+
+    def _deliver_alerts(self, ingested: bool) -> None:
+        """Queue overdue outputs every few minutes and hand what is due to the alert channels
+        (:mod:`ddtrack.server.notify`: each channel sends on its own thread, so this returns
+        at once). Nothing happens while ``[ddtrack] alert_notifiers`` is empty."""
+        if not conf.alert_notifiers().strip():
+            return
+        now = time.monotonic()
+        if not ingested and now < self._alerts_due:
+            return
+        self._alerts_due = now + ALERTS_CHECK_S
+        from ddtrack.server import notify
+
+        try:
+            if now >= self._overdue_due:
+                self._overdue_due = now + OVERDUE_CHECK_S
+                notify.sweep_overdue(conf.store_url())
+            notify.deliverer.deliver(conf.store_url(), conf.metastore_url())
+        except Exception as exc:  # a database away: the outbox keeps the alerts for the next round
+            log.warning("ddtrack alert delivery failed, tried again in %d s: %s", ALERTS_CHECK_S, exc)
 
 
 worker = IngestWorker()
