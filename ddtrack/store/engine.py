@@ -4,7 +4,9 @@ ddtrack never uses Airflow's scoped ``settings.Session``: in the scheduler that 
 belongs to the scheduling loop, and committing on it breaks the scheduler's HA locks.
 Every ddtrack database call goes through an engine of its own, created here, with
 connect and statement timeouts from ``[ddtrack] db_connect_timeout`` and
-``db_statement_timeout`` (ddtrack's own database and the metastore alike).
+``db_statement_timeout`` (ddtrack's own database and the metastore alike). On PostgreSQL
+the statement timeout is set per transaction, so it works through PgBouncer in
+transaction pooling as well as directly.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,19 +75,15 @@ def _create(url: str, statement_s: float | None) -> Engine:
             "keepalives_interval": 10,
             "keepalives_count": 3,
         }
-        # ddtrack's reads are short index lookups; PostgreSQL's JIT, set off by their summed
-        # cost estimates (home's union of 50 scans), compiled for ~0.9 s to save milliseconds.
-        options = ["-c jit=off"]
-        if statement_s:
-            options.append(f"-c statement_timeout={int(statement_s * 1000)}")
-        connect_args["options"] = " ".join(options)
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": max(1, math.ceil(connect_s))}
         if statement_s:
             # Client-side socket timeouts: MySQL's protocol lets a silent server be noticed.
             connect_args |= {"read_timeout": max(1, math.ceil(statement_s)), "write_timeout": max(1, math.ceil(statement_s))}
     engine = create_engine(url, connect_args=connect_args, **_POOL)
-    if backend in ("mysql", "mariadb") and statement_s:
+    if backend == "postgresql":
+        event.listen(engine, "begin", _postgres_transaction_settings(statement_s))
+    elif backend in ("mysql", "mariadb") and statement_s:
         event.listen(engine, "connect", _mysql_statement_timeout(statement_s))
     return engine
 
@@ -104,6 +102,30 @@ def _sqlite_engine(url: str, busy_s: float) -> Engine:
         cur.close()
 
     return engine
+
+
+def _postgres_transaction_settings(statement_s: float | None) -> Callable:
+    """A begin hook that sets ddtrack's limits for each transaction, local to it
+    (``set_config(..., true)``, i.e. ``SET LOCAL``), as the transaction's first statement (one round trip more per transaction).
+
+    Not as libpq's ``options`` at connect: PgBouncer refuses that startup parameter unless
+    told to ignore it, and in transaction pooling it hands each transaction to whichever
+    server connection is free, so a session setting would neither reach ddtrack's next
+    transaction nor stay out of other clients'. A local setting holds for exactly the
+    transaction it was set in, directly on PostgreSQL and through any pooler alike.
+
+    JIT goes off too: ddtrack's reads are short index lookups, and PostgreSQL's JIT, set off
+    by their summed cost estimates (home's union of 50 scans), compiled for ~0.9 s to save
+    milliseconds."""
+    settings = ["set_config('jit', 'off', true)"]
+    if statement_s:
+        settings.append(f"set_config('statement_timeout', '{int(statement_s * 1000)}', true)")
+    statement = "SELECT " + ", ".join(settings)
+
+    def _set(conn: Connection) -> None:
+        conn.exec_driver_sql(statement)
+
+    return _set
 
 
 def _mysql_statement_timeout(seconds: float) -> Callable:
