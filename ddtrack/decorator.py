@@ -99,9 +99,10 @@ class _TryRecorder:
         from ddtrack.profile import profile
 
         name = cut(name, 250)
-        prof = profile(obj, strict=conf.strict(), **opts).to_dict()
+        profiled = profile(obj, strict=conf.strict(), keep_distinct=self._wanted_distinct(name), **opts)
+        prof = profiled.to_dict()
         self._note_column_errors(name, prof)
-        self._gather_evidence(name, obj, prof)
+        self._gather_evidence(name, obj, prof, profiled.distinct)
         output = next((o for o in self.record["outputs"] if o["name"] == name), None)
         if output is None:
             self.record["outputs"].append(
@@ -123,7 +124,15 @@ class _TryRecorder:
         if fresh_within_s is not None:
             output["fresh_within_s"] = fresh_within_s
 
-    def _gather_evidence(self, name: str, obj: Any, prof: Mapping[str, Any]) -> None:
+    def _wanted_distinct(self, name: str) -> set[str]:
+        """String columns whose distinct values the output's checks need from the profiler."""
+        from ddtrack.profile.exact import wanted_distinct
+
+        return wanted_distinct(self._checks.get(name, ()))
+
+    def _gather_evidence(
+        self, name: str, obj: Any, prof: Mapping[str, Any], distinct: Mapping[str, Any] | None = None
+    ) -> None:
         """Read this batch's data for the output's checks that need values, while the task
         holds it.  A failure here drops the output's evidence: its checks are then judged
         on the profile alone, which says "cannot be evaluated" rather than pass wrongly."""
@@ -135,7 +144,7 @@ class _TryRecorder:
             # Every batch counts, with checks or not: a check declared on a later batch
             # must know it has not seen the earlier ones.
             gathered = self._exact.setdefault(name, OutputEvidence(conf.check_memory_mb() * 2**20))
-            gathered.add(obj, prof, self._checks.get(name, ()))
+            gathered.add(obj, prof, self._checks.get(name, ()), distinct)
         except Exception as exc:
             self._exact[name] = None
             _fail_softly(f"read output {name!r} for its data checks", exc)

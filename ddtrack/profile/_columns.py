@@ -774,6 +774,8 @@ def string_column(col: dict[str, Any], uniques: Any, counts: np.ndarray, pii: bo
         lo = min(texts) if len(texts) else None
         hi = max(texts) if len(texts) else None
     col["sketch"] = _hll_sketch(sk.hash_strings(texts))
+    if col["name"] in cut.keep:  # in memory only, for checks judged in the task (never in the dict)
+        cut.kept[col["name"]] = texts
     if pii:
         return col
     col["top_values"] = _top_from_counts(texts, counts, cut)

@@ -18,12 +18,16 @@ MAX_STR = 200
 
 class Cut:
     """State one ``profile()`` call shares with every column: whether any value was
-    shortened (so the profile can say ``truncated``), and whether a column that fails to
-    profile raises (``strict``) instead of being recorded as an error column."""
+    shortened (so the profile can say ``truncated``), whether a column that fails to
+    profile raises (``strict``) instead of being recorded as an error column, and the
+    distinct values the caller asked to keep (``keep``: column names; ``kept``: what the
+    column profilers found, by name)."""
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(self, *, strict: bool = False, keep: frozenset[str] = frozenset()) -> None:
         self.any = False
         self.strict = strict
+        self.keep = keep
+        self.kept: dict[str, Any] = {}
 
     def text(self, value: str, limit: int = MAX_STR) -> str:
         """Cut ``value`` to ``limit`` characters, remembering that something was left out."""

@@ -32,11 +32,14 @@ MAX_THREADS = 4
 class Profile:
     """The result of :func:`profile`; ``to_dict()`` gives the JSON-able version-1 dict."""
 
-    __slots__ = ("_data", "_json")
+    __slots__ = ("_data", "_json", "distinct")
 
-    def __init__(self, data: dict[str, Any], text: str | None = None) -> None:
+    def __init__(self, data: dict[str, Any], text: str | None = None, distinct: dict[str, Any] | None = None) -> None:
         self._data = data
         self._json = text
+        # Distinct values of the string columns asked for with ``keep_distinct`` (a numpy
+        # array of str each); held in memory, never part of the dict.
+        self.distinct: dict[str, Any] = distinct or {}
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as a plain JSON-able dict (a fresh copy each call)."""
@@ -94,7 +97,9 @@ def empty_profile(kind: str, type_: str) -> dict[str, Any]:
     }
 
 
-def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool = False) -> Profile:
+def profile(
+    obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool = False, keep_distinct: Iterable[str] = ()
+) -> Profile:
     """Profile ``obj``.  Unknown objects give kind "other" (type and repr); a column that
     fails to profile becomes a column of kind "error" carrying the exception's text.
 
@@ -102,6 +107,9 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool 
     ``sample``: number of leading rows to include (PII columns left out).
     ``strict``: raise instead (a failing column raises ``ColumnError``); otherwise
     this never raises, since profiling runs inside the user's task.
+    ``keep_distinct``: string columns whose distinct values the caller needs (a data
+    check): the profiler counts them anyway, so ``Profile.distinct[name]`` hands them
+    over instead of the caller hashing the column again.
     """
     try:
         pii_set = {str(p) for p in (pii or ())}
@@ -111,11 +119,12 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool 
         n_sample = max(0, int(sample or 0))
     except Exception:  # noqa: BLE001
         n_sample = 0
+    cut = Cut(strict=strict, keep=frozenset(str(k) for k in keep_distinct))
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a wide frame creates ~100 small dicts per column; GC passes would dominate
     try:
         with np.errstate(all="ignore"):  # inf/NaN arithmetic is expected; no warnings in user tasks
-            data = _profile(obj, pii_set, n_sample, Cut(strict=strict))
+            data = _profile(obj, pii_set, n_sample, cut)
     except Exception:  # noqa: BLE001 - profiling must never break the user's task
         if strict:
             raise
@@ -132,7 +141,7 @@ def profile(obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool 
         data = _other(obj, Cut())
         data["pii"] = sorted(pii_set)
         text = None
-    return Profile(data, text)
+    return Profile(data, text, cut.kept if text is not None else None)
 
 
 def _other(obj: Any, cut: Cut) -> dict[str, Any]:

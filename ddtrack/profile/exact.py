@@ -318,17 +318,22 @@ class OutputEvidence:
         self._batches = 0
         self._seen_from: dict[Check, int] = {}  # batch number a check was first declared at
 
-    def add(self, obj: Any, profile: Mapping[str, Any], checks: Iterable[Check]) -> None:
-        """Read this batch's facts for the checks that need values (the profile of this
-        batch alone, when it decides; the data otherwise)."""
+    def add(
+        self, obj: Any, profile: Mapping[str, Any], checks: Iterable[Check], distinct: Mapping[str, Any] | None = None
+    ) -> None:
+        """Read this batch's facts for the checks that need values: the profile of this
+        batch alone, when it decides; the distinct values the profiler kept
+        (``Profile.distinct``, asked for with :func:`wanted_distinct`); the data otherwise."""
         self._batches += 1
+        names = [str(c.get("name")) for c in profile.get("columns") or []]
         cols = {str(c.get("name")): c for c in reversed(profile.get("columns") or [])}
         for check in checks:
             self._seen_from.setdefault(check, self._batches)
             if isinstance(check, Unique):
                 self._add_unique(obj, cols.get(check.column), check.column)
             elif isinstance(check, ValuesIn):
-                self._add_values_in(obj, cols.get(check.column), check)
+                kept = (distinct or {}).get(check.column) if names.count(check.column) == 1 else None
+                self._add_values_in(obj, cols.get(check.column), check, kept)
 
     def _add_unique(self, obj: Any, col: Mapping[str, Any] | None, name: str) -> None:
         state = self._unique.setdefault(name, _UniqueState())
@@ -361,7 +366,7 @@ class OutputEvidence:
             return
         state.keys = union
 
-    def _add_values_in(self, obj: Any, col: Mapping[str, Any] | None, check: ValuesIn) -> None:
+    def _add_values_in(self, obj: Any, col: Mapping[str, Any] | None, check: ValuesIn, kept: Any) -> None:
         state = self._values.setdefault(check, _ValuesInState())
         if state.problem:
             return
@@ -370,10 +375,11 @@ class OutputEvidence:
             return
         listed = _listed_values(col)
         try:
-            if listed is not None:
+            if listed is not None or kept is not None:
                 allowed = set(check.values)
-                outside = sorted({v for v in listed if v not in allowed})
+                outside = sorted({v for v in (listed if listed is not None else kept) if v not in allowed})
                 n = len(outside)
+                outside = outside[:OUTSIDE_KEPT]
             else:
                 outside, n = outside_of(column_of(obj, check.column), check.values)
         except ColumnUnreadable as exc:
@@ -415,6 +421,11 @@ class OutputEvidence:
         if state.problem or state.keys is None:
             return Evidence(problem=state.problem)
         return Evidence(count=state.keys.count, duplicates=state.keys.count - state.keys.distinct)
+
+
+def wanted_distinct(checks: Iterable[Check]) -> set[str]:
+    """Columns whose distinct values the profiler should keep for these checks."""
+    return {c.column for c in checks if isinstance(c, ValuesIn)}
 
 
 def _exact_distinct(col: Mapping[str, Any]) -> bool:

@@ -223,14 +223,16 @@ def test_public_module_is_light_and_shared_with_the_profile_package():
 
 
 # ---------------------------------------------------------------- judged on the data (ddtrack.profile.exact)
-def gate(frames, check_list, limit=2**28):
-    """Results of the checks over the batches ``frames``, as a task judges them."""
-    from ddtrack.profile.exact import OutputEvidence
+def gate(frames, check_list, limit=2**28, keep=True):
+    """Results of the checks over the batches ``frames``, as a task judges them (``keep``:
+    string values_in reads the distinct values the profiler kept, else the data)."""
+    from ddtrack.profile.exact import OutputEvidence, wanted_distinct
 
     gathered, profiles = OutputEvidence(limit), []
     for f in frames:
-        profiles.append(stored(f))
-        gathered.add(f, profiles[-1], check_list)
+        profiled = profile(f, keep_distinct=wanted_distinct(check_list) if keep else ())
+        profiles.append(profiled.to_dict())
+        gathered.add(f, profiles[-1], check_list, profiled.distinct)
     return checks.evaluate(merge_profiles(profiles), check_list, "o", gathered.evidence())
 
 
@@ -261,8 +263,16 @@ def test_unique_and_values_in_are_exact_where_the_profile_cannot_decide(kind):
     assert (unique["status"], unique["value"]) == ("fail", int(df["id"].duplicated().sum()))
     assert unique["message"] == "output 'o': column 'id' has 3 duplicate values (299997 distinct of 300000 non-null), above the bound 0"
     assert (values_in["status"], values_in["value"]) == ("fail", ["X1"])
-    passing = gate([as_kind(df, kind)], [checks.values_in("code", [*codes, "X1"])])
-    assert passing[0]["status"] == "pass"
+    for keep in (True, False):  # the profiler's distinct values, or the data read again
+        assert gate([as_kind(df, kind)], [checks.values_in("code", [*codes, "X1"])], keep=keep)[0]["status"] == "pass"
+        assert gate([as_kind(df, kind)], [checks.values_in("code", codes)], keep=keep)[0]["value"] == ["X1"]
+
+
+def test_the_profiler_hands_over_the_distinct_values_it_was_asked_for_and_no_more():
+    df = pd.DataFrame({"a": ["x", "y", "x", None], "b": ["p", "q", "r", "s"], "n": [1, 2, 3, 4]})
+    profiled = profile(df, keep_distinct={"a", "n"})
+    assert sorted(profiled.distinct) == ["a"] and sorted(profiled.distinct["a"]) == ["x", "y"]
+    assert profiled.to_dict() == profile(df).to_dict()  # never part of the profile itself
 
 
 def test_numpy_columns_are_read_too():
