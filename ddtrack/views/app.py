@@ -240,8 +240,7 @@ def render(pathname: str, search: str, requests_prefix: str) -> Any:
     except MetastoreUnavailable:  # logged (rate-limited) where it was raised
         return metastore_unavailable()
     except Exception as exc:
-        log.exception("ddtrack could not render %s", name or "home")
-        return error_state(f"show this page ({name or 'home'})", exc)
+        return error_state(f"show this page ({name or 'home'})", exc)  # logs the cause
 
 
 def _harden(app: Dash) -> None:

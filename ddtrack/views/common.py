@@ -95,11 +95,17 @@ def empty_state(title: str, hint: str) -> html.Div:
 
 
 def error_state(what: str, exc: BaseException | None = None) -> html.Div:
-    detail = f"{type(exc).__name__}: {exc}"[:300] if exc is not None else ""
+    """A plain sentence for the user; the cause (driver, SQL text, traceback) goes to the
+    api-server's log only, where the operator looks and no user can read another's data."""
+    if exc is not None:
+        log.error("ddtrack could not %s", what, exc_info=exc)
     return html.Div(
         [
             html.Div(f"ddtrack could not {what}.", className="dd-error-title"),
-            html.Div(detail, className="dd-error-detail"),
+            html.Div(
+                "Something went wrong on the server; the api-server's log has the details. Try again in a moment.",
+                className="dd-error-detail",
+            ),
         ],
         className="dd-error",
         role="alert",
@@ -144,8 +150,7 @@ def safe(what: str) -> Callable:
             except MetastoreUnavailable:  # logged (rate-limited) where it was raised
                 return metastore_unavailable()
             except Exception as exc:
-                log.exception("ddtrack view failed to %s", what)
-                return error_state(what, exc)
+                return error_state(what, exc)  # logs the cause
 
         return wrapper
 
