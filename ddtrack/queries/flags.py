@@ -15,27 +15,22 @@ passes through DAGs the caller may not read without naming them.
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ddtrack.queries.access import Allowed, dag_filter, may_read
+from ddtrack.queries.access import Allowed, dag_filter, may_read, one_dag
+from ddtrack.queries.graph import neighbours
 from ddtrack.queries.sources import Sources, store_conn, utc
-from ddtrack.queries.trace import DEFAULT_DEPTH, walk
+from ddtrack.queries.trace import DEFAULT_DEPTH, MAX_NODES, walk, walk_from
 from ddtrack.queries.types import FlagInfo, Suspect, VersionRef
-from ddtrack.queries.versions import UnknownVersion, version_of
+from ddtrack.queries.versions import UnknownVersion, batches, version_of, versions_by_id
 from ddtrack.store import flags as store
-from ddtrack.store.models import Flag, Review
+from ddtrack.store.models import Dataset, Flag, Review
 
 MAX_OPEN_FLAGS = 100  # flags walked for the suspects list, newest first
-
-
-def _require_edit(editable: Iterable[str] | None, dag_id: str, what: str, output_id: int) -> None:
-    """``editable=None`` is a trusted caller (the CLI); otherwise the DAG must be in it.
-    The message names the id the caller gave, never the DAG (it may not be readable)."""
-    if editable is not None and dag_id not in set(editable):
-        raise PermissionError(f"you may not {what} output version {output_id}: that needs edit rights on its DAG")
 
 
 def _info(row: Any) -> FlagInfo:
@@ -48,18 +43,26 @@ def _info(row: Any) -> FlagInfo:
     )
 
 
-def version_row(sources: Sources, output_id: int) -> VersionRef:
-    found = version_of(sources, output_id, allowed=None)
-    if found is None:
+def _editable_version(sources: Sources, output_id: int, editable: Iterable[str] | None, what: str) -> VersionRef:
+    """The version, if it is in a DAG the caller may edit (asked in SQL). ``editable=None``
+    is a trusted caller (the CLI), told ``UnknownVersion`` for an id not stored. Anyone else
+    gets one answer for an id that is not stored and one in a DAG they may not edit or read,
+    so that ids in other DAGs cannot be probed."""
+    found = version_of(sources, output_id, allowed=None if editable is None else list(editable))
+    if found is not None:
+        return found
+    if editable is None:
         raise UnknownVersion(output_id)
-    return found
+    raise PermissionError(
+        f"you may not {what} output version {output_id}: it is not stored in a DAG you have edit rights on"
+    )
 
 
 def flag_version(sources: Sources, output_id: int, note: str, user: str, *, editable: Iterable[str] | None) -> FlagInfo:
-    """Flag the version as bad, with a note, by ``user``. ``UnknownVersion`` (a LookupError)
-    if it is not stored; PermissionError without edit rights on its DAG."""
-    version = version_row(sources, output_id)
-    _require_edit(editable, version.dag_id, "flag", output_id)
+    """Flag the version as bad, with a note, by ``user``. PermissionError unless it is in a DAG
+    in ``editable`` (the same for an id not stored); ``UnknownVersion`` (a LookupError) for
+    an id not stored when ``editable`` is None."""
+    version = _editable_version(sources, output_id, editable, "flag")
     return _info(store.flag(sources.store_url, version.output_id, note, user))
 
 
@@ -69,9 +72,8 @@ def review_version(
     """Review a version: the flagged version itself closes its open flags; a suspect is
     cleared under every open flag upstream of it (within the default depth). Returns the
     (first) flag closed or cleared under, None if the version was neither flagged nor
-    suspect. ``UnknownVersion`` / PermissionError as :func:`flag_version`."""
-    version = version_row(sources, output_id)
-    _require_edit(editable, version.dag_id, "review", output_id)
+    suspect. PermissionError / ``UnknownVersion`` as :func:`flag_version`."""
+    version = _editable_version(sources, output_id, editable, "review")
     closed = store.close(sources.store_url, version.output_id, note, user)
     if closed:
         return _info(closed[0])
@@ -138,3 +140,101 @@ def suspects(sources: Sources, *, allowed: Allowed, limit: int = 500) -> list[Su
                 if len(found) >= limit:
                     return found
     return found
+
+
+def open_flag_count(sources: Sources, *, allowed: Allowed, dag_id: str | None = None) -> int:
+    """Open flags on readable DAGs (on ``dag_id`` only, if given): one indexed count."""
+    fl = Flag.__table__
+    readable = dag_filter(fl.c.dag_id, allowed) if dag_id is None else one_dag(fl.c.dag_id, dag_id, allowed)
+    with store_conn(sources) as conn:
+        return int(conn.execute(select(func.count()).where(fl.c.reviewed_at.is_(None), readable)).scalar_one())
+
+
+def dag_suspect_count(sources: Sources, dag_id: str, *, allowed: Allowed) -> int:
+    """How many of the DAG's outputs have a newest version that is suspect: downstream (within
+    the default depth) of an open flag on a readable DAG and not cleared under it.
+
+    Asked from the DAG's side, so that a DAG page never walks other DAGs' flags: one walk
+    upstream from the DAG's newest versions (bounded as one trace is), then the open flags
+    among what it found."""
+    ds, fl, rv = Dataset.__table__, Flag.__table__, Review.__table__
+    with store_conn(sources) as conn:
+        newest = conn.execute(
+            select(ds.c.latest_output_id)
+            .where(one_dag(ds.c.dag_id, dag_id, allowed), ds.c.latest_output_id.is_not(None))
+            .order_by(ds.c.latest_output_id)
+            .limit(MAX_NODES)
+        ).scalars()
+        roots = list(versions_by_id(conn, newest).values())
+        if not roots:
+            return 0
+        g = walk_from(conn, roots, allowed=allowed, upstream=True, depth=DEFAULT_DEPTH)
+        flags: dict[int, int] = {}
+        for batch in batches(sorted(g.versions), 500):
+            for r in conn.execute(
+                select(fl.c.id, fl.c.output_id).where(
+                    fl.c.output_id.in_(batch), fl.c.reviewed_at.is_(None), dag_filter(fl.c.dag_id, allowed)
+                )
+            ):
+                flags[int(r.id)] = int(r.output_id)
+        cleared: set[tuple[int, int]] = set()
+        for batch in batches(sorted(flags), 500):
+            cleared |= {
+                (int(r.flag_id), int(r.output_id))
+                for r in conn.execute(select(rv.c.flag_id, rv.c.output_id).where(rv.c.flag_id.in_(batch)))
+            }
+    pairs = [(s, t) for s, t, _ in g.edges]
+    own = {f"version:{v.id}": v.id for v in roots}
+    suspect = {
+        own[node]
+        for flag_id, flagged in flags.items()
+        for node in neighbours(pairs, f"version:{flagged}")[1]
+        if node in own and (flag_id, own[node]) not in cleared
+    }
+    return len(suspect)
+
+
+def suspect_count(sources: Sources, *, allowed: Allowed, max_nodes: int = 10 * MAX_NODES) -> int:
+    """How many readable versions are suspect (what :func:`suspects` lists, uncut): one walk
+    downstream from every open flag at once (the newest ``MAX_OPEN_FLAGS``), instead of a
+    walk per flag; which flag reaches which version within the default depth is then worked
+    out on the walk's edges, so a review under one flag clears only that flag's suspects."""
+    flags = open_flags(sources, allowed=allowed)
+    if not flags:
+        return 0
+    rv = Review.__table__
+    with store_conn(sources) as conn:
+        roots = list(versions_by_id(conn, {f.output_id for f in flags}).values())
+        g = walk_from(conn, roots, allowed=allowed, upstream=False, depth=DEFAULT_DEPTH, max_nodes=max_nodes)
+        cleared: set[tuple[int, int]] = set()
+        for batch in batches(sorted(f.id for f in flags), 500):
+            cleared |= {
+                (int(r.flag_id), int(r.output_id))
+                for r in conn.execute(select(rv.c.flag_id, rv.c.output_id).where(rv.c.flag_id.in_(batch)))
+            }
+    down: dict[str, list[str]] = defaultdict(list)
+    for source, target, _ in g.edges:
+        down[source].append(target)
+    visible = {v.id for v in g.versions.values() if v.visible}
+    found: set[int] = set()
+    for f in flags:
+        for node in within_hops(down, f"version:{f.output_id}", DEFAULT_DEPTH):
+            vid = int(node[8:]) if node.startswith("version:") else None
+            if vid is not None and vid != f.output_id and vid in visible and (f.id, vid) not in cleared:
+                found.add(vid)
+    return len(found)
+
+
+def within_hops(down: dict[str, list[str]], start: str, hops: int) -> set[str]:
+    """The nodes downstream of ``start`` at most ``hops`` tries away (a walk's depth: each
+    try crossed is a hop), on a walk's edges."""
+    best = {start: 0}
+    todo = deque([start])
+    while todo:
+        node = todo.popleft()
+        for nxt in down.get(node, ()):
+            d = best[node] + (1 if nxt.startswith("try:") else 0)
+            if d <= hops and d < best.get(nxt, hops + 1):
+                best[nxt] = d
+                todo.append(nxt)
+    return set(best) - {start}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from ddtrack import conf
-from ddtrack.queries.access import Allowed
+from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
 from ddtrack.queries.dataset_lineage import DatasetRow, datasets_of_tasks, datasets_where, readers
 from ddtrack.queries.freshness import summary_of, utcnow
 from ddtrack.queries.sources import Sources, store_conn
@@ -23,7 +23,8 @@ from ddtrack.queries.types import DatasetSummary, PiiReport
 from ddtrack.queries.versions import batches, readable_dags
 from ddtrack.store.models import Dataset
 
-MAX_DATASETS = 5000  # outputs walked at most; a report beyond that is cut (and says nothing false)
+MAX_DATASETS = 5000  # readable outputs a report names at most; a report beyond that is cut (and says nothing false)
+WALKED_PER_NAMED = 4  # outputs walked (readable or not: the walk passes through unreadable DAGs) per output named
 MAX_HOPS = 50
 MAX_VIA = 10  # PII outputs named per derived output
 
@@ -31,16 +32,25 @@ MAX_VIA = 10  # PII outputs named per derived output
 def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DATASETS) -> PiiReport:
     """Every readable PII output, every readable output derived from one (with the PII
     outputs it derives from), and how many of either are in DAGs the caller may not read.
-    The walk passes through such DAGs: what they feed is still PII-derived."""
+    The walk passes through such DAGs: what they feed is still PII-derived.
+
+    ``max_datasets`` bounds the readable outputs named, so outputs of DAGs the caller cannot
+    read never take a readable one's place: readable PII outputs are read first, and each
+    hop takes readable outputs before unreadable ones. The walk as a whole stops at
+    ``WALKED_PER_NAMED * max_datasets`` outputs."""
     ds = Dataset.__table__
+    walked = WALKED_PER_NAMED * max_datasets
     with store_conn(sources) as conn:
-        pii = datasets_where(conn, ds.c.has_pii.is_(True), limit=max_datasets)
+        pii = datasets_where(conn, and_(ds.c.has_pii.is_(True), dag_filter(ds.c.dag_id, allowed)), limit=max_datasets)
+        pii += datasets_where(conn, and_(ds.c.has_pii.is_(True), dag_hidden(ds.c.dag_id, allowed)), limit=walked - len(pii))
+        readable = readable_dags(conn, {d.dag_id for d in pii}, allowed)
         known: dict[str, DatasetRow] = {d.node: d for d in pii}
+        named = sum(1 for d in pii if d.dag_id in readable)
         feeds: dict[str, set[str]] = defaultdict(set)
         outputs_of: dict[tuple[str, str], list[DatasetRow]] = {}
         frontier = list(pii)
         for _ in range(MAX_HOPS):
-            if not frontier or len(known) >= max_datasets:
+            if not frontier or len(known) >= walked:
                 break
             read_by = readers(conn, frontier)
             tasks = {task for found in read_by.values() for task in found}
@@ -49,19 +59,27 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
                 outputs_of[task] = []
             for d in datasets_of_tasks(conn, new_tasks):
                 outputs_of[(d.dag_id, d.task_id)].append(d)
+            readable |= readable_dags(conn, {dag for dag, _ in new_tasks} - readable, allowed)
+            found = [
+                (d, out)
+                for d in frontier
+                for task in sorted(read_by.get(d.node, ()))
+                for out in outputs_of.get(task, [])
+                if not out.pii_free
+            ]
             next_frontier = []
-            for d in frontier:
-                for task in sorted(read_by.get(d.node, ())):
-                    for out in outputs_of.get(task, []):
-                        if out.pii_free:
-                            continue
-                        feeds[d.node].add(out.node)
-                        if out.node not in known and len(known) < max_datasets:
-                            known[out.node] = out
-                            next_frontier.append(out)
+            for d, out in sorted(found, key=lambda pair: pair[1].dag_id not in readable):  # readable first
+                feeds[d.node].add(out.node)
+                if out.node in known or len(known) >= walked:
+                    continue
+                if out.dag_id in readable:
+                    if named >= max_datasets:
+                        continue
+                    named += 1
+                known[out.node] = out
+                next_frontier.append(out)
             frontier = next_frontier
         via = _sources_reaching(feeds, [d.node for d in pii])
-        readable = readable_dags(conn, {d.dag_id for d in known.values()}, allowed)
         summaries = _summaries(conn, [d for d in known.values() if d.dag_id in readable])
     pii_nodes = {d.node for d in pii}
 
@@ -79,6 +97,15 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
         derived=sorted(derived, key=lambda item: (item[0].dag_id, item[0].task_id, item[0].name)),
         hidden=sum(1 for d in known.values() if d.dag_id not in readable),
     )
+
+
+def pii_output_count(sources: Sources, *, allowed: Allowed, dag_id: str | None = None) -> int:
+    """How many readable outputs (``dag_id``'s only, if given) declare PII columns: the PII
+    badge of home and of a DAG page, one indexed count (no walk)."""
+    ds = Dataset.__table__
+    readable = dag_filter(ds.c.dag_id, allowed) if dag_id is None else one_dag(ds.c.dag_id, dag_id, allowed)
+    with store_conn(sources) as conn:
+        return int(conn.execute(select(func.count()).where(ds.c.has_pii.is_(True), readable)).scalar_one())
 
 
 def _sources_reaching(feeds: dict[str, set[str]], sources: list[str]) -> dict[str, set[str]]:

@@ -375,10 +375,22 @@ def walk(
     root = readable_version(conn, output_id, allowed)
     if root is None:
         return None
+    return walk_from(conn, [root], allowed=allowed, upstream=upstream, depth=depth, max_nodes=max_nodes)
+
+
+def walk_from(
+    conn: Connection, roots: Sequence[VersionRow], *, allowed: Allowed, upstream: bool, depth: int = DEFAULT_DEPTH,
+    max_nodes: int = MAX_NODES,
+) -> _Graph:
+    """One walk from several versions at once (a DAG's newest versions: what of one DAG is
+    downstream of a flag), bounded as one walk is."""
     g = _Graph(max_nodes)
-    g.add(_vid(root), 0)
-    g.versions[root.id] = root
-    (_walk_up if upstream else _walk_down)(conn, g, [root], max(0, depth))
+    start = []
+    for v in roots:
+        if g.add(_vid(v), 0):
+            g.versions[v.id] = v
+            start.append(v)
+    (_walk_up if upstream else _walk_down)(conn, g, start, max(0, depth))
     g.mark(conn, allowed)
     return g
 

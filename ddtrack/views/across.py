@@ -4,7 +4,6 @@ the DAG page. Names, URIs and notes are data: they only ever become text childre
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +11,12 @@ from dash import Input, Output, dcc, html
 
 from ddtrack import queries
 from ddtrack.duration import format_seconds
-from ddtrack.views.common import fmt_number, fmt_time, href, link, state_badge
+from ddtrack.queries.badges import PARTS, BadgeCounts, across_badges, dag_badges
+from ddtrack.views.common import fmt_number, fmt_time, href, link, safe, state_badge
 from ddtrack.views.context import PageContext, request_context
 
 if TYPE_CHECKING:
     from ddtrack.queries.types import DatasetSummary, VersionRef
-
-log = logging.getLogger("ddtrack.views")
 
 DEFAULT_DEPTH = 10
 DEPTH_CHOICES = (1, 2, 3, 5, 10, 15, 20)
@@ -152,49 +150,55 @@ def badges_row(ctx: PageContext, dag_id: str | None = None) -> html.Div:
     )
 
 
-def badge_counts(ctx: PageContext, dag_id: str | None) -> dict[str, int]:
-    """Stale, overdue, suspect and PII counts of one DAG, or of every DAG the user reads."""
-    counts: dict[str, int] = {}
-    fresh = queries.freshness_counts(ctx.sources, allowed=ctx.allowed)
-    pairs = [fresh.get(dag_id, (0, 0))] if dag_id else list(fresh.values())
-    counts["stale"] = sum(p[0] for p in pairs)
-    counts["overdue"] = sum(p[1] for p in pairs)
-    found = queries.suspects(ctx.sources, allowed=ctx.allowed)
-    counts["suspect"] = len({s.version.output_id for s in found if not dag_id or s.version.dag_id == dag_id})
-    report = queries.pii_report(ctx.sources, allowed=ctx.allowed)
-    counts["pii"] = sum(1 for d in report.pii_outputs if not dag_id or d.dag_id == dag_id)
-    return counts
+def badge_counts(ctx: PageContext, dag_id: str | None) -> BadgeCounts:
+    """Stale, overdue, suspect, flagged and PII counts of one DAG (asked about that DAG only),
+    or of every DAG the user reads (a summary kept briefly per set of rights)."""
+    if dag_id:
+        return dag_badges(ctx.sources, dag_id, allowed=ctx.allowed)
+    return across_badges(ctx.sources, allowed=ctx.allowed)
 
 
-def badge_links(counts: dict[str, int]) -> html.Div | None:
-    """The counts as badges linking to the pages that list them; None when all are zero."""
+def badge_links(found: BadgeCounts, one_dag: bool = False) -> html.Div | None:
+    """The counts as badges linking to the pages that list them, and a plain sentence for
+    the parts that could not be computed; None when there is nothing to show. On a DAG page
+    a suspect is an output whose newest version is suspect; on home, every suspect version."""
+    counts = found.counts
+    suspect = ("suspect output", "suspect outputs") if one_dag else ("suspect version", "suspect versions")
     labels = (
         ("stale", "stale output", "stale outputs", href("suspects")),
         ("overdue", "overdue output", "overdue outputs", href("suspects")),
-        ("suspect", "suspect version", "suspect versions", href("suspects")),
+        ("suspect", *suspect, href("suspects")),
+        ("flagged", "flagged version", "flagged versions", href("suspects")),
         ("pii", "PII output", "PII outputs", href("pii")),
     )
-    items = [
+    items: list[Any] = [
         link(f"{counts[key]} {one if counts[key] == 1 else many}", url, className=f"dd-badge dd-badge-{key}")
         for key, one, many, url in labels
         if counts.get(key)
     ]
+    if found.failed:
+        what = " and ".join(PARTS[part] for part in found.failed)
+        items.append(
+            html.Span(
+                f"The {what} could not be counted just now; the api-server's log has the cause.",
+                className="dd-warning dd-badges-failed",
+                role="alert",
+            )
+        )
     return html.Div(items, className="dd-badges dd-across-badges") if items else None
 
 
 def register(app) -> None:
     @app.callback(Output("across-badges", "children"), Input("across-badges-dag", "data"))
+    @safe("count the stale, suspect, flagged and PII outputs")
     def fill_badges(dag_id: Any) -> Any:
-        """The user's readable DAGs are asked again here: the callback can be called directly."""
+        """The user's readable DAGs are asked again here: the callback can be called directly.
+        A part that fails is logged where it failed and named on the page."""
         ctx = request_context()
         dag_id = dag_id if isinstance(dag_id, str) else ""
         if dag_id and not ctx.can_read(dag_id):
             return None
-        try:
-            return badge_links(badge_counts(ctx, dag_id or None))
-        except Exception as exc:  # noqa: BLE001 - badges are extras: never an error on the page
-            log.warning("ddtrack could not count stale, suspect and PII outputs: %s: %s", type(exc).__name__, exc)
-            return None
+        return badge_links(badge_counts(ctx, dag_id or None), one_dag=bool(dag_id))
 
 
 SEARCH_KINDS = ("dag", "task", "output", "column", "tag", "uri")

@@ -183,7 +183,7 @@ def test_flag_lists_suspects_downstream_until_reviewed(admin, viewer, example_ru
         assert not find(viewer.page("suspects"), lambda n: isinstance(n["props"].get("id"), dict))
         words = texts(badges(admin, ""))
         assert any("suspect version" in w for w in words), words  # home's badge
-        assert any("suspect version" in w for w in texts(badges(admin, SECRET)))  # the consumer DAG's page
+        assert any("suspect output" in w for w in texts(badges(admin, SECRET)))  # the consumer DAG's page: its outputs
         suspect = suspects[0].version
         refused = review_suspect(viewer, suspect.output_id, "viewer")
         assert refused.status_code == 200 and "Refused" in json.dumps(refused.json())
