@@ -370,3 +370,23 @@ def test_alerts_panel_on_home_and_badges(browser, drifting_demo):
     group.get_by_text("outside the allowed set").wait_for()  # the failed check's message
     frame.locator('tr[data-dag-id="titanic"] .dd-badge-fail').wait_for()
     shot(page, "alerts", 1100)
+
+
+def test_the_demo_delivers_the_drifted_runs_alerts_and_the_page_says_where(browser, demo):
+    """The demo's FileNotifier channel got one digest, for the drifted run of drifting_sales
+    only; its task-instance page says where the alerts went and offers acknowledge and mute."""
+    from dev_tools.run_webserver import ALERTS_LOG
+
+    drifted = next(r["dag_run_id"] for r in demo.find_runs("drifting_sales") if (r.get("conf") or {}).get("drift"))
+    log = demo.home / ALERTS_LOG
+    digests = [block for block in log.read_text().split("=== ") if block.strip()]
+    assert len(digests) == 1 and f"drifting_sales, run {drifted}" in digests[0], digests
+    page = login(browser, demo)
+    page.goto(f"{demo.base_url}/ddtrack/ti?dag_id=drifting_sales&task_id=load_sales&run_id={quote(drifted)}")
+    card = page.locator("#ti-deliveries")
+    card.wait_for()
+    assert "sent to demo-file" in card.inner_text()
+    card.get_by_role("button", name="Acknowledge").first.wait_for()
+    card.get_by_role("button", name="1 day").wait_for()
+    card.scroll_into_view_if_needed()
+    shot(page, "alerts_delivered", 1400)

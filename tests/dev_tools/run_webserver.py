@@ -59,6 +59,14 @@ EXPECTED_TO_FAIL = {"quality_check"}
 DRIFT_STABLE_RUNS = 3  # drifting_sales: stable runs, then one with {"drift": true} (its error check fails it)
 REPORT_DAG = "titanic_report"  # reads titanic's and sales_producer's outputs: a trace crosses two DAGs
 DRIFT_ENV = {"AIRFLOW__DDTRACK__ANOMALY_MIN_HISTORY": str(DRIFT_STABLE_RUNS)}  # flag after the stable runs
+ALERTS_LOG = "ddtrack-alerts.log"  # where the demo's FileNotifier delivers alerts (in AIRFLOW_HOME)
+
+
+def alert_env(home: Path) -> dict[str, str]:
+    """Alerts delivered to a file, so a new user sees one arrive with nothing to set up."""
+    channel = {"name": "demo-file", "notifier": "ddtrack.notifiers.FileNotifier",
+               "kwargs": {"path": str(home / ALERTS_LOG)}}
+    return {"AIRFLOW__DDTRACK__ALERT_NOTIFIERS": json.dumps([channel])}
 
 
 class DemoFailed(RuntimeError):
@@ -158,7 +166,7 @@ def make_demo(
         host=host,
         port=port or free_port(),
         dags_folder=_dags_folder(home, extra_dags),
-        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": DEMO_ROLES, **DRIFT_ENV},
+        extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": DEMO_ROLES, **DRIFT_ENV, **alert_env(home)},
     )
     logs = home / "logs"
     with step("migrating Airflow's metastore and installing ddtrack's tables", logs, quiet):
@@ -351,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  Airflow with ddtrack:  {url}/\n"
         f"  ddtrack's Data page:    {url}/plugin/ddtrack  (menu entry 'Data'; a 'Data' tab on DAG, run, task pages)\n"
         f"  Log in as admin/admin (or viewer/viewer; outsider/outsider may read no DAG)\n"
+        f"  Alerts delivered (drift, anomalies, failed checks): {home / ALERTS_LOG}\n"
         f"  Logs: {home / 'logs'}   Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -8,8 +8,9 @@ here and to ``SERVICES``; it is started before Airflow and stopped after it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,3 +32,27 @@ def started(home: Path, stack) -> Iterator[Service]:
     for name, factory in SERVICES.items():
         service = stack.enter_context(factory(home / name))
         yield service
+
+
+@contextmanager
+def alert_channels(home: Path) -> Iterator[Service]:
+    """A real SMTP server and a Slack-like webhook, and ``[ddtrack] alert_notifiers`` sending
+    the alerts of ``drifting_sales`` to both through Airflow's SmtpNotifier and
+    SlackWebhookNotifier. Handle: ``(mailbox, webhook)``."""
+    from dev_tools.notify_servers import smtp_server, webhook_server
+
+    with smtp_server() as mail, webhook_server() as hook:
+        channels = [
+            {"name": "mail", "notifier": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+             "kwargs": {"to": "data@example.com", "smtp_conn_id": "ddtrack_smtp"}, "dags": ["drifting_sales"]},
+            {"name": "slack", "notifier": "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier",
+             "kwargs": {"slack_webhook_conn_id": "ddtrack_slack"}, "dags": ["drifting_sales"]},
+        ]
+        yield Service("alert_channels", {
+            "AIRFLOW_CONN_DDTRACK_SMTP": mail.connection(),
+            "AIRFLOW_CONN_DDTRACK_SLACK": hook.connection(),
+            "AIRFLOW__DDTRACK__ALERT_NOTIFIERS": json.dumps(channels),
+        }, (mail, hook))
+
+
+SERVICES["alert_channels"] = alert_channels
