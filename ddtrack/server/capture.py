@@ -192,8 +192,13 @@ async def token_task_instance(scope: dict[str, Any], kinds: frozenset[str], dead
     if token is None:
         return None
     try:
+        validator = _validator()
+    except Exception as exc:  # noqa: BLE001 - a factory this Airflow lacks, or its keys missing
+        log.warning("ddtrack cannot check execution-API tokens, so it keeps no record of earlier tries: %s", exc)
+        return None
+    try:
         remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-        claims = await asyncio.wait_for(_validator().avalidated_claims(token, {}), remaining)
+        claims = await asyncio.wait_for(validator.avalidated_claims(token, {}), remaining)
         if claims.get("scope", "execution") not in kinds:
             return None
         return uuid.UUID(str(claims["sub"]))
