@@ -58,14 +58,10 @@ def current_revision(connection: Connection) -> str | None:
 
 @contextlib.contextmanager
 def _schema_lock(connection: Connection) -> Iterator[None]:
+    """A lock outside the migration's transaction, where the database needs one. PostgreSQL's
+    is taken inside that transaction instead (:func:`_transaction_lock`)."""
     dialect = connection.dialect.name
-    if dialect == "postgresql":
-        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
-        try:
-            yield
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
-    elif dialect in ("mysql", "mariadb"):
+    if dialect in ("mysql", "mariadb"):
         connection.execute(text("SELECT GET_LOCK(:n, 300)"), {"n": _LOCK_NAME})
         try:
             yield
@@ -85,6 +81,14 @@ def _schema_lock(connection: Connection) -> Iterator[None]:
         yield
 
 
+def _transaction_lock(connection: Connection) -> None:
+    """PostgreSQL: a transaction-level advisory lock, released by the migration's commit. A
+    session-level lock would break through PgBouncer in transaction pooling, where the unlock
+    may reach another server connection and leave the lock held."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+
+
 def _revisions_between(before: str | None, after: str) -> list[str]:
     script = ScriptDirectory(str(MIGRATIONS))
     revs = [r.revision for r in script.iterate_revisions(after, before or "base")]
@@ -98,6 +102,7 @@ def upgrade(url: str, revision: str = "head") -> UpgradeReport:
         # The lock lives on its own connection, outside the migration's transaction.
         lock_conn = lock_conn.execution_options(isolation_level="AUTOCOMMIT")
         with _schema_lock(lock_conn), engine.begin() as conn:
+            _transaction_lock(conn)
             before = current_revision(conn)
             command.upgrade(_alembic_config(conn), revision)
             after = current_revision(conn) or ""

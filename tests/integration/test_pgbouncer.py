@@ -168,3 +168,25 @@ def test_the_statement_timeout_holds_in_each_transaction_and_stays_in_it(bouncer
     assert isinstance(exc, OperationalError)
     assert exc.orig.pgcode == "57014"  # query_canceled: the statement timeout
     assert is_unavailable(exc)
+
+
+def test_install_through_pgbouncer_leaves_no_lock_behind(bouncer):
+    """``ddtrack install`` locks with a transaction-level advisory lock, released by the
+    migration's commit: a session-level one could be unlocked on another server connection
+    under transaction pooling and stay held, blocking every later install."""
+    _, port = bouncer
+    empty = create_postgres_database()
+    try:
+        through = make_url(empty).set(port=port).render_as_string(hide_password=False)
+        assert upgrade(through).applied  # every migration, through the bouncer
+        assert not upgrade(through).applied  # and again: nothing left locked, nothing to do
+        conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=make_url(empty).database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+                assert cur.fetchone()[0] == 0
+        finally:
+            conn.close()
+    finally:
+        dispose_all()
+        drop_database(empty)
