@@ -36,6 +36,7 @@ _DEFAULTS: dict[str, str] = {
     "anomaly_min_history": "8",
     "anomaly_history": "30",
     "default_fresh_within": "",
+    "in_place_timeout": "600",
     "alert_notifiers": "",
     "alert_send_timeout": "30",
     "alert_attempts": "4",
@@ -255,3 +256,12 @@ def follow_airflow_deletes() -> bool:
     default: ddtrack keeps that history (trends, compare, trace, baselines) until its own
     ``retention_days`` or an explicit ``ddtrack cleanup --orphans``."""
     return _bool("follow_airflow_deletes")
+
+
+def in_place_timeout() -> float:
+    """``[ddtrack] in_place_timeout``: seconds one output's profile may run on the engine that
+    holds the data (a SQL table's statements together); past it the database cancels it."""
+    value = float(_number("in_place_timeout", float))
+    if value <= 0:
+        raise ValueError(f"[ddtrack] in_place_timeout must be positive, got {value}")
+    return value

@@ -84,6 +84,8 @@ class _TryRecorder:
         # What the data said for checks the profile cannot decide (unique, values_in), per
         # output; None once gathering it broke (its checks then fall back on the profile).
         self._exact: dict[str, OutputEvidence | None] = {}
+        # The same for outputs an engine holds (a SQL table): its answers, per output.
+        self._engine_evidence: dict[str, dict[Check, Any]] = {}
         self._t0 = time.perf_counter()
 
     @property
@@ -99,10 +101,16 @@ class _TryRecorder:
         from ddtrack.profile import profile
 
         name = cut(name, 250)
-        profiled = profile(obj, strict=conf.strict(), keep_distinct=self._wanted_distinct(name), **opts)
-        prof = profiled.to_dict()
-        self._note_column_errors(name, prof)
-        self._gather_evidence(name, obj, prof, profiled.distinct)
+        in_place = _profile_in_place(obj, opts)
+        if in_place is None:
+            profiled = profile(obj, strict=conf.strict(), keep_distinct=self._wanted_distinct(name), **opts)
+            prof = profiled.to_dict()
+            self._note_column_errors(name, prof)
+            self._gather_evidence(name, obj, prof, profiled.distinct)
+        else:  # data an engine holds (a SQL table, ...): profiled there, checks asked there
+            prof, uri = in_place.profile, uri or in_place.uri
+            self._note_column_errors(name, prof)
+            self._ask_engine(name, in_place)
         output = next((o for o in self.record["outputs"] if o["name"] == name), None)
         if output is None:
             self.record["outputs"].append(
@@ -123,6 +131,27 @@ class _TryRecorder:
         output["tags"].update(to_json_safe(dict(tags or {})))
         if fresh_within_s is not None:
             output["fresh_within_s"] = fresh_within_s
+
+    def _ask_engine(self, name: str, in_place: Any) -> None:
+        """The output's checks that need values, answered by the engine holding the data
+        (``ddtrack.engines``).  A second batch of such an output cannot be compared with the
+        first on the engine, and an engine that fails to answer leaves the checks
+        undecidable: either way they say why (and an error-severity check fails closed)."""
+        from ddtrack.checks import Evidence, Unique, ValuesIn
+
+        asked = [c for c in self._checks.get(name, ()) if isinstance(c, Unique | ValuesIn)]
+        if not asked or in_place.evidence is None:
+            return
+        if name in self._engine_evidence or any(o["name"] == name for o in self.record["outputs"]):
+            why = "its batches are profiled where they live and cannot be compared with each other"
+            self._engine_evidence[name] = {c: Evidence(problem=why) for c in asked}
+            return
+        try:
+            self._engine_evidence[name] = dict(in_place.evidence(asked))
+        except Exception as exc:
+            why = cut(f"the engine could not answer it ({type(exc).__name__}: {exc})", 300)
+            self._engine_evidence[name] = {c: Evidence(problem=why) for c in asked}
+            _fail_softly(f"check output {name!r} on its engine", exc)
 
     def _wanted_distinct(self, name: str) -> set[str]:
         """String columns whose distinct values the output's checks need from the profiler."""
@@ -231,7 +260,7 @@ class _TryRecorder:
                     missing.extend(_unevaluated(name, checks, f"the task recorded no output {name!r}"))
                 continue
             gathered = self._exact.get(name)
-            evidence = gathered.evidence() if gathered is not None else None
+            evidence = gathered.evidence() if gathered is not None else self._engine_evidence.get(name)
             output["checks"] = evaluate(output["profile"], checks, name, evidence)
             results.extend(output["checks"])
         if missing:
@@ -247,6 +276,13 @@ class _TryRecorder:
             return {k: v if k == "profile" else to_json_safe(v) for k, v in o.items()}
 
         return {k: [output(o) for o in v] if k == "outputs" else to_json_safe(v) for k, v in self.record.items()}
+
+
+def _profile_in_place(obj: Any, opts: Mapping[str, Any]) -> Any:
+    """The engine's profile of ``obj`` (``ddtrack.engines``), or None: profile it in memory."""
+    from ddtrack.engines import profile_in_place
+
+    return profile_in_place(obj, pii=opts.get("pii", ()), sample=opts.get("sample", 0), strict=conf.strict())
 
 
 def _unevaluated(name: str, checks: Sequence[Check], why: str) -> list[dict[str, Any]]:
@@ -415,6 +451,8 @@ def track(
     checks: Sequence[Check] = (),
     fresh_within: str | int | dt.timedelta | None = None,
     pii_free: bool = False,
+    outputs: Sequence[Any] = (),
+    inputs: Sequence[Any] = (),
 ) -> Any:
     """Record every run of a task function: its output's profile, lineage, timing and errors.
 
@@ -436,7 +474,24 @@ def track(
     ``[ddtrack] default_fresh_within``). ``pii_free=True`` declares that the outputs hold no
     PII even when the inputs do (e.g. aggregates), so PII-derived stops at this task.
     A bad value raises ValueError here, when the DAG is parsed.
+
+    Any operator can be tracked too, e.g. a SQL operator whose work is a table::
+
+        track(SQLExecuteQueryOperator(task_id="daily", conn_id="warehouse", sql=...),
+              outputs=[Table("mart.daily", conn_id="warehouse")],
+              inputs=[Table("raw.orders", conn_id="warehouse")])
+
+    Once its ``execute`` succeeds, each of ``outputs`` is profiled where it lives and
+    recorded as the task's output (named ``schema.table``); ``inputs`` (references or URIs)
+    are its lineage; checks without ``output=`` are about the first output.  The operator
+    does and returns exactly what it did (see :mod:`ddtrack.operators`).
     """
+    if _is_operator_or_xcomarg(fn):
+        return _track_operator(fn, outputs, inputs, name=name, uri=uri, tags=tags, pii=pii, sample=sample,
+                               checks=checks, fresh_within=fresh_within, pii_free=pii_free)
+    if outputs or inputs:
+        raise TypeError("track(outputs=, inputs=) is for operators; in a task function, record "
+                        "tables with log_output(Table(...)) and log_input(...)")
     options = _Options(
         name=name, uri=uri, tags=dict(tags or {}), pii=tuple(pii), sample=int(sample),
         checks=_checks_argument(checks, "track"),
@@ -445,6 +500,24 @@ def track(
     if fn is None:
         return lambda f: _decorate(f, options)
     return _decorate(fn, options)
+
+
+def _track_operator(operator: Any, outputs: Sequence[Any], inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """``track(operator, outputs=..., inputs=...)``, checked where the DAG is written."""
+    from ddtrack.operators import output_name, wrap
+
+    if type(operator).__name__ == "PlainXComArg" or not hasattr(operator, "task_id"):
+        raise TypeError(f"track() wraps an operator or decorates a task function, not {type(operator).__name__}")
+    outputs, inputs = list(outputs or ()), list(inputs or ())
+    checks = _checks_argument(kwargs["checks"], "track")
+    if not outputs and any(c.output is None for c in checks):
+        raise TypeError(f"track({operator.task_id!r}): checks without output= need outputs= to be about")
+    options = _Options(
+        name=output_name(outputs[0]) if outputs else kwargs["name"], uri=kwargs["uri"], tags=dict(kwargs["tags"] or {}),
+        pii=tuple(kwargs["pii"]), sample=int(kwargs["sample"]), checks=checks,
+        fresh_within_s=_fresh_within_argument(kwargs["fresh_within"]), pii_free=bool(kwargs["pii_free"]),
+    )
+    return wrap(operator, options, outputs, inputs)
 
 
 class _Options:
@@ -469,12 +542,13 @@ def _decorate(fn: Any, options: _Options) -> Any:
         import attr
 
         return attr.evolve(fn, function=_decorate(fn.function, options))
-    if _is_operator_or_xcomarg(fn):
+    if _is_operator_or_xcomarg(fn):  # @track(...) above an operator: track(operator, ...) instead
         raise TypeError(
-            "@track must decorate the task's Python function, under @task:\n"
+            "@track(...) decorates a task's Python function, under @task:\n"
             "    @task\n    @track\n    def my_task(): ...\n"
             f"but it was given {type(fn).__name__} {getattr(fn, 'task_id', '')!r}. "
-            "For a PythonOperator use python_callable=track(my_function)."
+            "Wrap an operator with track(operator, outputs=[...]); for a PythonOperator use "
+            "python_callable=track(my_function)."
         )
     if not callable(fn):
         raise TypeError(f"@track decorates functions; got {type(fn).__name__}")
@@ -556,6 +630,11 @@ def _end(recorder: _TryRecorder | None, options: _Options, *, result: Any = None
     except Exception as exc:
         recorder.record["warnings"].append(cut(f"profiling failed: {type(exc).__name__}: {exc}", 500))
         _fail_softly("profile the task's return value", exc)
+    _close(recorder, error)
+
+
+def _close(recorder: _TryRecorder, error: BaseException | None) -> None:
+    """Finish and push the record, publish it; then fail the task if a data check failed."""
     failed: list[dict[str, Any]] = []
     try:
         recorder.finish(error)

@@ -25,9 +25,13 @@ An adapter is an :class:`Adapter` in :data:`ADAPTERS`, tried in order:
 * ``InPlaceResult.uri`` follows OpenLineage's dataset naming
   (``postgres://host:5432/db.schema.table``, ``file:///path``, ``s3://bucket/key``), so the
   output joins with Assets, ``log_input`` and OpenLineage events; ``None`` if unknown.
-* ``InPlaceResult.exact`` answers what checks need from the values themselves (duplicates,
-  values outside a set) by asking the engine again (a SQL or Spark aggregation), never by
-  reading the rows into the task; ``None`` if the adapter cannot.
+* ``InPlaceResult.evidence(checks)`` answers the ``unique`` and ``values_in`` checks among
+  ``checks`` from the values themselves, by asking the engine (a SQL or Spark aggregation:
+  ``count(x) - count(DISTINCT x)``, the distinct values outside the set), never by reading
+  the rows into the task.  It returns ``{check: ddtrack.checks.Evidence}`` (the checks
+  helper's interface: ``count``/``duplicates`` for unique, ``outside``/``n_outside`` for
+  values_in, or ``problem``), which ``ddtrack.checks.evaluate`` judges; ``None`` if the
+  adapter cannot, and the checks are then judged on the profile alone.
 
 Each adapter module lives next to this one (``sql.py``, ``spark.py``, ``files.py``,
 ``lazy.py``) and is imported only when :func:`profile_in_place` first runs.
@@ -36,11 +40,11 @@ Each adapter module lives next to this one (``sql.py``, ``spark.py``, ``files.py
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-__all__ = ["ADAPTERS", "Adapter", "ExactValues", "InPlaceOptions", "InPlaceResult", "profile_in_place"]
+__all__ = ["ADAPTERS", "Adapter", "InPlaceOptions", "InPlaceResult", "profile_in_place", "uri_of"]
 
 
 @dataclass(frozen=True)
@@ -52,36 +56,27 @@ class InPlaceOptions:
     strict: bool = False
 
 
-class ExactValues(Protocol):
-    """Questions a check needs answered from the data itself, asked of the engine.
-
-    Both are exact; ``column`` is a column name as the profile lists it.
-    """
-
-    def duplicates(self, column: str) -> int:
-        """Non-null values minus distinct non-null values (0: the column is unique)."""
-
-    def values_outside(self, column: str, allowed: Sequence[str], limit: int) -> list[str]:
-        """Up to ``limit`` distinct non-null values, as text, that are not in ``allowed``."""
-
-
 @dataclass(frozen=True)
 class InPlaceResult:
-    """A profile computed on the engine, the dataset's URI, and the engine to ask for checks."""
+    """A profile computed on the engine, the dataset's URI, and how to ask it for checks."""
 
     profile: dict[str, Any]
     uri: str | None = None
-    exact: ExactValues | None = None
+    # checks -> {check: ddtrack.checks.Evidence} for the unique/values_in checks among them
+    evidence: Callable[[Sequence[Any]], Mapping[Any, Any]] | None = None
 
 
 class Adapter(NamedTuple):
     name: str
     matches: Callable[[Any], bool]
     profile: Callable[[Any, InPlaceOptions], InPlaceResult]
+    # The object's dataset URI without profiling it (an input's lineage), if the adapter knows it.
+    uri: Callable[[Any], str | None] | None = None
 
 
 # Adapter modules, in the order they are tried, one a line; each defines ``ADAPTER: Adapter``.
 _MODULES: tuple[str, ...] = (
+    "ddtrack.engines.sql",
 )
 
 ADAPTERS: list[Adapter] = []
@@ -106,3 +101,12 @@ def profile_in_place(
         if adapter.matches(obj):
             return adapter.profile(obj, options)
     return None
+
+
+def uri_of(obj: Any) -> str | None:
+    """The dataset URI of an object an engine holds (``track(inputs=[...])``), or None."""
+    for adapter in _adapters():
+        if adapter.matches(obj):
+            return adapter.uri(obj) if adapter.uri is not None else None
+    return None
+

@@ -188,13 +188,14 @@ def run_examples(airflow: LocalAirflow, extra_dags: list[Path], quiet: bool) -> 
     logs = airflow.home / "logs"
     with step("waiting for the dag-processor to parse the example DAGs", logs / "dag-processor.out", quiet):
         airflow.wait_dags(
-            (*EXAMPLE_DAG_IDS, "sales_consumer", "drifting_sales", REPORT_DAG, *(p.stem for p in extra_dags))
+            (*EXAMPLE_DAG_IDS, "sales_consumer", "drifting_sales", "warehouse", REPORT_DAG, *(p.stem for p in extra_dags))
         )
         airflow.api("PATCH", "/api/v2/dags/sales_consumer", json={"is_paused": False}).raise_for_status()
     with step("running the example DAGs", logs, quiet):
         started = time.monotonic()
         runs = [(dag_id, trigger(airflow, dag_id)) for dag_id in EXAMPLE_DAG_IDS]
         runs += [("drifting_sales", trigger(airflow, "drifting_sales")) for _ in range(DRIFT_STABLE_RUNS)]
+        runs.append(("warehouse", trigger(airflow, "warehouse")))  # a SQL task tracked where its table lives
         wait_with_progress(airflow, runs, quiet, started)
         consumer = wait_consumer(airflow)
         # The report reads titanic's and sales_producer's files: after them, before titanic runs

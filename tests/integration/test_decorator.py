@@ -45,11 +45,11 @@ def test_track_above_or_below_task_and_on_python_operator(dagbag, metastore_url)
     assert xcom_value("deco_orders", run.run_id, "above") == [1, 2, 3]
 
 
-def test_track_on_an_operator_fails_at_parse_time_with_a_fix():
+def test_track_decorating_an_operator_fails_at_parse_time_with_a_fix():
     with DAG("deco_misuse", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
         op = PythonOperator(task_id="x", python_callable=lambda: 1)
         with pytest.raises(TypeError, match=r"python_callable=track\(my_function\)"):
-            track(op)
+            track(tags={"team": "x"})(op)  # @track(...) stacked on an operator; track(op, outputs=...) wraps it
 
 
 def test_tracking_failure_leaves_the_task_and_its_result_alone(dagbag, monkeypatch, caplog):

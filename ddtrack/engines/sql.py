@@ -1,0 +1,714 @@
+"""SQL tables profiled in their own database: SQLAlchemy Core pushdown.
+
+``log_output(Table("public.orders", conn_id="warehouse"), name="orders")`` never reads the
+table's rows into the task.  The profile comes from a fixed number of statements, whatever
+the column count, each scanning the table once:
+
+1. the columns and their types, from the database's catalog (SQLAlchemy reflection);
+2. **moments** (one scan): rows, and per column count, min, max, mean, std (``stddev_samp``;
+   on SQLite, without it, from sums with a second pass when the mean dominates the spread),
+   zeros, negatives, infinities and string lengths.  All exact;
+3. **numeric bins** (one scan): every numeric and datetime column binned at once (the
+   columns are unpivoted by a cross join with a small constant table, so the database runs
+   one ``GROUP BY`` over a single scan).  Integer columns whose range holds at most 16,384
+   values get one bin per value, so their distinct count, quantiles and histogram are
+   exact; other columns get up to 16,384 equal-width bins nested in the histogram's bins;
+4. **text values** (one scan): string and boolean columns unpivoted the same way, grouped by
+   value, and cut with window functions to the 20 most frequent values per column plus the
+   number of distinct values;
+5. optionally, the first ``sample`` rows (``LIMIT``), PII columns left out.
+
+Error bounds
+------------
+* rows, count, nulls, min, max, mean, std, zeros, negatives, infinities, str_len: exact
+  (the database's float64 arithmetic for mean and std).
+* Histograms: exact counts (bins nested in the fine bins), up to floating-point rounding of
+  a value lying exactly on a bin edge.
+* Quantiles and the 129-point summary sketch: exact for integer columns of range
+  <= 16,384; otherwise linear interpolation within the fine bin holding the rank, so each
+  quantile is within one fine bin, ``(max - min) / 16,384``, of the exact value (rank error 0
+  at bin edges).
+* top values and distinct of string and boolean columns: exact; distinct of integer
+  columns of small range: exact; of other numeric and datetime columns: exact
+  ``count(DISTINCT col)`` computed in the moments scan.
+* No HyperLogLog registers: the database's hash of a value is not ddtrack's, so the
+  ``sketch`` holds the summary only; merged profiles of such outputs take distinct counts
+  from the parts when they can and leave them unknown otherwise.
+
+Sampling
+--------
+``Table(..., sample_percent=p)`` computes the bins and text values (scans 3-4) on
+``TABLESAMPLE BERNOULLI (p)`` (PostgreSQL, DuckDB, Snowflake, Trino; on SQLite, MariaDB
+and Redshift, which have no TABLESAMPLE, a ``random()`` filter that still reads the whole
+table), scaled back to the table's row count.  Each quantile then also carries the
+sampling error of a Bernoulli sample of ``m = rows * p / 100`` rows: a rank error with
+standard deviation ``sqrt(q (1 - q) / m)`` (0.05 % of the rows for the median of a
+1M-row sample), histogram and top-value counts a relative error of about ``1 / sqrt(count
+* p / 100)``; distinct counts of sampled columns are the sample's (a lower bound) and flagged
+estimated.  Moments stay exact over the whole table.
+
+Timeouts
+--------
+Every statement runs under ``[ddtrack] in_place_timeout`` seconds (the remaining share of
+it): PostgreSQL ``statement_timeout`` (``SET LOCAL``), MariaDB ``max_statement_time``,
+MySQL ``max_execution_time``, SQLite a progress handler, DuckDB ``interrupt()``.  Past it,
+the database cancels the statement and the output's profile fails with one warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from ddtrack import conf
+from ddtrack.engines import Adapter, InPlaceOptions, InPlaceResult
+from ddtrack.references import Table
+
+FINE_BINS = 16384
+TOP_N = 20
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+MAX_BINS = 50
+SUMMARY_POINTS = 129
+_BIG = 1.7976931348623157e308  # the largest float64: anything beyond is an infinity
+
+
+def matches(obj: Any) -> bool:
+    return isinstance(obj, Table)
+
+
+@dataclass
+class _Column:
+    name: str
+    position: int
+    dtype: str
+    kind: str  # integer, float, boolean, datetime, string, other
+    expr: Any  # the SQLAlchemy column
+    pii: bool
+    tz: str | None = None
+
+
+def profile(table: Table, options: InPlaceOptions) -> InPlaceResult:
+    """Profile ``table`` in its database (see the module docstring for what runs there)."""
+    engine = engine_of(table)
+    deadline = time.monotonic() + conf.in_place_timeout()
+    with engine.connect() as conn:
+        sa_table = reflect(conn, table)
+        columns = _columns(sa_table, conn.dialect, set(options.pii))
+        if conn.dialect.name == "sqlite":
+            _sqlite_storage_kinds(conn, columns, deadline)
+        prof = _Profiler(conn, sa_table, columns, table.sample_percent, deadline).run(options.sample)
+    prof["pii"] = [c.name for c in columns if c.pii]
+    evidence = SqlEvidence(engine, table, prof, conf.in_place_timeout())
+    return InPlaceResult(profile=prof, uri=dataset_uri(engine.url, table), evidence=evidence)
+
+
+def uri(table: Table) -> str:
+    return dataset_uri(engine_of(table).url, table)
+
+
+ADAPTER = Adapter("sql", matches, profile, uri)
+
+
+# ---------------------------------------------------------------- connections and names
+def engine_of(table: Table) -> sa.engine.Engine:
+    """The table's SQLAlchemy engine: given, or made by the Airflow connection's hook."""
+    if table.engine is not None:
+        return table.engine
+    from airflow.sdk import BaseHook
+
+    hook = BaseHook.get_connection(table.conn_id).get_hook()
+    return hook.get_sqlalchemy_engine()
+
+
+_SCHEMES = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite",
+            "duckdb": "duckdb", "redshift": "redshift", "snowflake": "snowflake", "trino": "trino",
+            "bigquery": "bigquery", "mssql": "mssql"}
+_PORTS = {"postgres": 5432, "mysql": 3306, "redshift": 5439, "trino": 8080, "mssql": 1433}
+
+
+def dataset_uri(url: sa.engine.URL, table: Table) -> str:
+    """The table's dataset URI in OpenLineage's naming (``postgres://host:5432/db.schema.table``,
+    ``mysql://host:3306/db.table``; embedded files as ``sqlite:///path.table``)."""
+    scheme = _SCHEMES.get(url.get_backend_name(), url.get_backend_name())
+    if scheme in ("sqlite", "duckdb"):
+        return f"{scheme}://{url.database or ':memory:'}.{table.qualified_name}"
+    host = f"{url.host or 'localhost'}:{url.port or _PORTS.get(scheme, 0)}"
+    if scheme == "mysql":  # MySQL's database is its schema: db.table
+        return f"{scheme}://{host}/{table.schema or url.database}.{table.name}"
+    schema = table.schema or ("public" if scheme in ("postgres", "redshift") else None)
+    parts = [p for p in (url.database, schema, table.name) if p]
+    return f"{scheme}://{host}/{'.'.join(parts)}"
+
+
+# ---------------------------------------------------------------- columns and their kinds
+def reflect(conn: Any, table: Table) -> sa.Table:
+    """The table's columns and types from the database's catalog.
+
+    DuckDB through duckdb_engine: SQLAlchemy's PostgreSQL reflection (which duckdb_engine
+    inherits) asks for catalog tables DuckDB lacks, so its columns come from
+    ``information_schema.columns`` and the dialect's type names.
+    """
+    if conn.dialect.name != "duckdb":
+        return sa.Table(table.name, sa.MetaData(), schema=table.schema, autoload_with=conn)
+    q = sa.text(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t"
+        + (" AND table_schema = :s" if table.schema else "") + " ORDER BY ordinal_position"
+    )
+    found = conn.execute(q, {"t": table.name, "s": table.schema}).all()
+    if not found:
+        raise sa.exc.NoSuchTableError(table.qualified_name)
+    names = conn.dialect.ischema_names
+    cols = []
+    for name, data_type in found:
+        text = str(data_type).lower()
+        type_ = names.get(text) or names.get(text.split("(")[0]) or {"double": sa.Double}.get(text, sa.types.NullType)
+        cols.append(sa.Column(name, type_() if isinstance(type_, type) else type_))
+    return sa.Table(table.name, sa.MetaData(), *cols, schema=table.schema)
+
+
+def _kind(t: sa.types.TypeEngine) -> str:
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.Integer):
+        return "integer"
+    if isinstance(t, (sa.Float, sa.Numeric)):
+        return "integer" if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.scale == 0 else "float"
+    if isinstance(t, (sa.DateTime, sa.Date)):
+        return "datetime"
+    if isinstance(t, (sa.String, sa.Enum, sa.Uuid)):
+        return "string"
+    return "other"
+
+
+def _columns(sa_table: sa.Table, dialect: Any, pii: set[str]) -> list[_Column]:
+    out = []
+    for i, c in enumerate(sa_table.columns):
+        try:
+            dtype = c.type.compile(dialect=dialect).lower()
+        except Exception:  # noqa: BLE001 - a type SQLAlchemy cannot render still gets its class name
+            dtype = type(c.type).__name__.lower()
+        kind = _kind(c.type)
+        tz = "UTC" if kind == "datetime" and getattr(c.type, "timezone", False) else None
+        out.append(_Column(str(c.name), i, dtype, kind, c, str(c.name) in pii, tz))
+    return out
+
+
+def _sqlite_storage_kinds(conn: Any, columns: list[_Column], deadline: float) -> None:
+    """SQLite columns without a declared type (``CREATE TABLE ... AS SELECT`` of expressions)
+    take the kind of the values they hold: one statement reads every such column's
+    storage classes (``typeof``)."""
+    untyped = [c for c in columns if isinstance(c.expr.type, sa.types.NullType)]
+    if not untyped:
+        return
+    stmt = sa.select(*[sa.func.group_concat(sa.distinct(sa.func.typeof(c.expr))) for c in untyped])
+    with _statement_timeout(conn, deadline):
+        row = conn.execute(stmt.select_from(untyped[0].expr.table)).one()
+    for c, found in zip(untyped, row, strict=True):
+        classes = set((found or "").split(",")) - {"null", ""}
+        c.dtype = "/".join(sorted(classes)) or c.dtype
+        if classes == {"integer"}:
+            c.kind, c.expr = "integer", sa.type_coerce(c.expr, sa.Integer())
+        elif classes and classes <= {"integer", "real"}:
+            c.kind, c.expr = "float", sa.type_coerce(c.expr, sa.Double())
+        elif classes == {"text"}:
+            c.kind, c.expr = "string", sa.type_coerce(c.expr, sa.String())
+
+
+# ---------------------------------------------------------------- statements
+def _epoch(col: Any, dialect: str) -> Any:
+    """Seconds since 1970 (float) of a date/time column, in the dialect's own functions."""
+    if dialect == "sqlite":  # whole seconds, plus the fraction of '%f' (SS.SSS): exact to the ms
+        seconds = sa.cast(sa.func.strftime("%s", col), sa.Double())
+        fraction = sa.cast(sa.func.strftime("%f", col), sa.Double()) - sa.cast(
+            sa.func.strftime("%S", col), sa.Integer())
+        return seconds + fraction
+    if dialect in ("mysql", "mariadb"):
+        return sa.func.unix_timestamp(col)
+    return sa.extract("epoch", col)
+
+
+def _as_float(expr: Any) -> Any:
+    return sa.cast(expr, sa.Double())
+
+
+def _count_if(cond: Any) -> Any:
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+def _moments_select(sa_table: Any, columns: Sequence[_Column], dialect: str) -> tuple[sa.Select, list[tuple[str, str]]]:
+    """One single-scan SELECT of every exact statistic; returns it and (column, field) per output."""
+    exprs: list[Any] = [sa.func.count()]
+    keys: list[tuple[str, str]] = [("", "rows")]
+
+    def add(name: str, field: str, expr: Any) -> None:
+        exprs.append(expr)
+        keys.append((name, field))
+
+    has_stddev = dialect != "sqlite"
+    for c in columns:
+        x = c.expr
+        add(c.name, "count", sa.func.count(x))
+        if c.kind in ("integer", "float"):
+            f = _as_float(x)
+            if c.kind == "float" and dialect not in ("mysql", "mariadb"):  # MySQL stores no infinities
+                finite = sa.and_(f <= _BIG, f >= -_BIG)
+                add(c.name, "min", sa.func.min(sa.case((finite, f))))
+                add(c.name, "max", sa.func.max(sa.case((finite, f))))
+                add(c.name, "pos_inf", _count_if(f > _BIG))
+                add(c.name, "neg_inf", _count_if(f < -_BIG))
+            else:
+                add(c.name, "min", sa.func.min(x))
+                add(c.name, "max", sa.func.max(x))
+            add(c.name, "mean", sa.func.avg(f))
+            if has_stddev:
+                add(c.name, "std", sa.func.stddev_samp(f))
+            else:
+                add(c.name, "sumsq", sa.func.sum(f * f))
+            add(c.name, "zeros", _count_if(x == 0))
+            add(c.name, "negatives", _count_if(x < 0))
+            if c.kind == "float" or not c.pii:
+                add(c.name, "distinct", sa.func.count(sa.distinct(x)))
+        elif c.kind == "datetime":
+            e = _epoch(x, dialect)
+            add(c.name, "min", sa.func.min(e))
+            add(c.name, "max", sa.func.max(e))
+            add(c.name, "distinct", sa.func.count(sa.distinct(x)))
+        elif c.kind == "boolean":
+            add(c.name, "mean", sa.func.avg(sa.case((x, 1.0), else_=0.0)))
+        elif c.kind == "string":
+            n = sa.func.length(x) if dialect == "sqlite" else sa.func.char_length(x)
+            add(c.name, "min", sa.func.min(x))
+            add(c.name, "max", sa.func.max(x))
+            add(c.name, "len_min", sa.func.min(n))
+            add(c.name, "len_max", sa.func.max(n))
+            add(c.name, "len_mean", sa.func.avg(_as_float(n)))
+    return sa.select(*[e.label(f"m{i}") for i, e in enumerate(exprs)]).select_from(sa_table), keys
+
+
+def _unpivot(source: Any, branches: Sequence[Any], label: str) -> Any:
+    """(k, value) pairs: ``branches[k]`` evaluated on every row, in one scan of ``source``."""
+    ks = sa.union_all(*[sa.select(sa.literal(i).label("k")) for i in range(len(branches))]).subquery("ks")
+    value = sa.case(*[(ks.c.k == i, b) for i, b in enumerate(branches)]) if len(branches) > 1 else branches[0]
+    return sa.select(ks.c.k, value.label(label)).select_from(source).join(ks, sa.true()).subquery("u")
+
+
+def _bins_select(source: Any, plans: Sequence[_BinPlan]) -> sa.Select:
+    branches = [p.key_expr for p in plans]
+    u = _unpivot(source, branches, "b")
+    return sa.select(u.c.k, u.c.b, sa.func.count().label("n")).where(u.c.b.is_not(None)).group_by(u.c.k, u.c.b)
+
+
+def _values_select(source: Any, columns: Sequence[_Column], dialect: str) -> sa.Select:
+    """Per column: its 20 most frequent values (as text) with counts, and its distinct count."""
+    text = sa.String()
+    values = [_in(source, c) for c in columns]
+    branches = [sa.cast(_bool_text(x) if c.kind == "boolean" else x, text) for c, x in zip(columns, values, strict=True)]
+    u = _unpivot(source, branches, "v")
+    grouped = sa.select(
+        u.c.k, u.c.v, sa.func.count().label("n"),
+        sa.func.row_number().over(partition_by=u.c.k, order_by=(sa.func.count().desc(), u.c.v)).label("r"),
+        sa.func.count().over(partition_by=u.c.k).label("d"),
+    ).where(u.c.v.is_not(None)).group_by(u.c.k, u.c.v).subquery("g")
+    return sa.select(grouped.c.k, grouped.c.v, grouped.c.n, grouped.c.d).where(grouped.c.r <= TOP_N)
+
+
+def _in(source: Any, c: _Column) -> Any:
+    """Column ``c`` of ``source`` (the table or its sample), typed as profiled."""
+    return sa.type_coerce(source.c[c.name], c.expr.type)
+
+
+def _bool_text(x: Any) -> Any:
+    """Booleans as the in-memory profile lists them: "True"/"False"."""
+    return sa.case((x.is_(None), sa.null()), (x, "True"), else_="False")
+
+
+def _sampled(sa_table: Any, percent: float | None, dialect: str) -> tuple[Any, float]:
+    """The source of the sketch scans and the factor scaling its counts back to the table."""
+    if not percent:
+        return sa_table, 1.0
+    p = float(percent)
+    if dialect in ("sqlite", "mysql", "mariadb", "redshift"):  # no TABLESAMPLE: a random filter
+        rand = {"sqlite": sa.func.abs(sa.func.random()) / 9223372036854775808.0,
+                "redshift": sa.func.random()}.get(dialect, sa.func.rand())
+        return sa.select(sa_table).where(rand < p / 100).subquery("s"), 100 / p
+    return sa.tablesample(sa_table, sa.func.bernoulli(p), name="s"), 100 / p
+
+
+# ---------------------------------------------------------------- bins of one numeric column
+@dataclass
+class _BinPlan:
+    column: _Column
+    lo: float
+    hi: float
+    n: int  # finite values
+    exact: bool  # one bin per integer value
+    n_hist: int  # histogram bins
+    fine: int  # fine bins
+    key_expr: Any = None
+
+    @classmethod
+    def make(cls, c: _Column, lo: float, hi: float, n: int, value: Any) -> _BinPlan:
+        exact = c.kind == "integer" and hi - lo + 1 <= FINE_BINS
+        if exact:
+            n_hist = int(hi - lo + 1) if hi - lo + 1 <= MAX_BINS else _n_bins(n)
+            fine = int(hi - lo + 1)
+            key = value - int(lo)
+        else:
+            n_hist = _n_bins(n) if hi > lo else 1
+            fine = n_hist * (FINE_BINS // n_hist) if hi > lo else 1
+            scale = fine / (hi - lo) if hi > lo else 0.0
+            inside = sa.and_(value >= lo, value <= hi)
+            key = sa.case((sa.and_(inside, value >= hi), fine - 1),
+                          (inside, sa.func.floor((value - lo) * scale)))
+        return cls(c, lo, hi, n, exact, n_hist, fine, key)
+
+    def edges(self) -> np.ndarray:
+        if self.hi == self.lo:
+            return np.array([self.lo, self.hi])
+        if self.exact and self.hi - self.lo + 1 <= MAX_BINS:
+            return np.arange(self.lo, self.hi + 2, dtype=np.float64)
+        return np.linspace(self.lo, self.hi, self.n_hist + 1)
+
+    def fine_counts(self, rows: Sequence[tuple[int, int]]) -> np.ndarray:
+        counts = np.zeros(self.fine, dtype=np.float64)
+        for b, n in rows:
+            counts[min(max(int(b), 0), self.fine - 1)] += n
+        return counts
+
+    def histogram(self, counts: np.ndarray) -> list[int]:
+        if self.exact:
+            values = self.lo + np.arange(self.fine)
+            edges = self.edges()
+            inner = np.searchsorted(values, np.ceil(edges[1:-1]), "left")
+            bounds = np.concatenate([[0], inner, [self.fine]])
+            return [int(round(counts[a:b].sum())) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        per = self.fine // self.n_hist
+        return [int(round(x)) for x in counts.reshape(self.n_hist, per).sum(axis=1)]
+
+    def at_ranks(self, counts: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """Values at fractional 0-based ranks (numpy "linear" interpolation between neighbours)."""
+        total = counts.sum()
+        cum = np.cumsum(counts)
+        width = 1.0 if self.exact else (self.hi - self.lo) / self.fine
+
+        def value(i: np.ndarray) -> np.ndarray:
+            b = np.minimum(np.searchsorted(cum, i, "right"), self.fine - 1)
+            if self.exact:
+                return self.lo + b.astype(np.float64)
+            before = cum[b] - counts[b]
+            frac = (i - before + 0.5) / np.maximum(counts[b], 1)
+            return np.clip(self.lo + (b + np.clip(frac, 0, 1)) * width, self.lo, self.hi)
+
+        r = np.clip(ranks, 0, max(total - 1, 0))
+        lo_i, hi_i = np.floor(r), np.ceil(r)
+        a, b = value(lo_i), value(hi_i)
+        return a + (b - a) * (r - lo_i)
+
+
+def _n_bins(n: int) -> int:
+    return int(min(MAX_BINS, max(1, math.ceil(math.sqrt(n)))))
+
+
+# ---------------------------------------------------------------- running the statements
+class _Profiler:
+    def __init__(self, conn: Any, sa_table: Any, columns: list[_Column], sample_percent: float | None,
+                 deadline: float) -> None:
+        self.conn, self.table, self.columns = conn, sa_table, columns
+        self.dialect = conn.dialect.name
+        self.sample_percent = sample_percent
+        self.deadline = deadline
+
+    def execute(self, stmt: Any) -> Any:
+        with _statement_timeout(self.conn, self.deadline):
+            return self.conn.execute(stmt).all()
+
+    def run(self, n_sample: int) -> dict[str, Any]:
+        from ddtrack.profile._profile import empty_profile, fingerprint
+
+        stmt, keys = _moments_select(self.table, self.columns, self.dialect)
+        row = self.execute(stmt)[0]
+        m: dict[str, dict[str, Any]] = {}
+        for (name, field), v in zip(keys, row, strict=True):
+            m.setdefault(name, {})[field] = v
+        rows = int(m[""]["rows"])
+        self._fix_std(m)
+        cols = {c.name: self._column(c, m[c.name], rows) for c in self.columns}
+        self._sketches(cols, m, rows)
+        prof = empty_profile("sql", f"sql.{self.dialect}")
+        prof["rows"] = rows
+        prof["n_columns"] = len(self.columns)
+        prof["schema"] = [{"name": c.name, "dtype": c.dtype} for c in self.columns]
+        prof["schema_fingerprint"] = fingerprint(prof["schema"])
+        prof["columns"] = [cols[c.name] for c in self.columns]
+        if n_sample > 0:
+            prof["sample"] = self._sample_rows(n_sample)
+        return prof
+
+    def _fix_std(self, m: dict[str, dict[str, Any]]) -> None:
+        """Without stddev_samp (SQLite): std from the sum of squares, or from a second scan of
+        squared deviations where the mean dominates the spread (cancellation)."""
+        redo = []
+        for c in self.columns:
+            s = m[c.name]
+            if "sumsq" not in s:
+                continue
+            n, mean, sq = s["count"] or 0, s["mean"], s.pop("sumsq")
+            if n < 2 or mean is None or sq is None:
+                s["std"] = None
+                continue
+            var = (float(sq) - n * float(mean) ** 2) / (n - 1)
+            if var > 0 and float(mean) ** 2 <= 1e3 * var:
+                s["std"] = math.sqrt(var)
+            else:
+                redo.append(c)
+        if redo:
+            exprs = [sa.func.sum((_as_float(c.expr) - float(m[c.name]["mean"])) ** 2) for c in redo]
+            row = self.execute(sa.select(*exprs).select_from(self.table))[0]
+            for c, ss in zip(redo, row, strict=True):
+                m[c.name]["std"] = math.sqrt(max(float(ss or 0.0), 0.0) / (m[c.name]["count"] - 1))
+
+    def _column(self, c: _Column, s: dict[str, Any], rows: int) -> dict[str, Any]:
+        from ddtrack.profile._columns import base_column
+
+        count = int(s["count"] or 0)
+        col = base_column(c.name, c.position, c.dtype, c.kind, count, rows - count)
+        if s.get("distinct") is not None:
+            col["distinct"] = int(s["distinct"])
+        if c.pii:
+            return col
+        if c.kind in ("integer", "float"):
+            is_int = c.kind == "integer"
+            pos, neg = int(s.get("pos_inf") or 0), int(s.get("neg_inf") or 0)
+            col["infinities"] = pos + neg
+            col["min"] = "-inf" if neg else _number(s["min"], is_int)
+            col["max"] = "inf" if pos else _number(s["max"], is_int)
+            col["mean"] = None if pos or neg else _number(s["mean"], False)
+            col["std"] = None if pos or neg else _number(s.get("std"), False)
+            if (pos or neg) and not (pos and neg):
+                col["mean"] = "inf" if pos else "-inf"
+            col["zeros"], col["negatives"] = int(s["zeros"] or 0), int(s["negatives"] or 0)
+        elif c.kind == "datetime":
+            col["min"], col["max"] = self._iso(s["min"], c), self._iso(s["max"], c)
+        elif c.kind == "boolean":
+            mean = s.get("mean")
+            if mean is not None and count:
+                p = float(mean)
+                col["mean"] = p
+                col["std"] = math.sqrt(count / (count - 1) * p * (1 - p)) if count > 1 else None
+        elif c.kind == "string" and count:
+            col["min"], col["max"] = _text(s["min"]), _text(s["max"])
+            col["str_len"] = {"min": int(s["len_min"]), "mean": float(s["len_mean"]), "max": int(s["len_max"])}
+        return col
+
+    @staticmethod
+    def _iso(epoch_s: Any, c: _Column) -> str | None:
+        from ddtrack.profile._columns import ticks_to_iso
+
+        return None if epoch_s is None else ticks_to_iso(int(round(float(epoch_s) * 1e6)), "us", c.tz)
+
+    def _sketches(self, cols: dict[str, dict[str, Any]], m: dict[str, dict[str, Any]], rows: int) -> None:
+        """Bins of numeric/datetime columns and values of string/boolean columns (scans 3-4)."""
+        from ddtrack.profile._sketch import encode_floats
+
+        source, scale = _sampled(self.table, self.sample_percent, self.dialect)
+        plans = []
+        for c in self.columns:
+            s = m[c.name]
+            if c.pii or c.kind not in ("integer", "float", "datetime") or s.get("min") is None:
+                continue
+            n = int(s["count"] or 0) - int(s.get("pos_inf") or 0) - int(s.get("neg_inf") or 0)
+            value = _epoch(_in(source, c), self.dialect) if c.kind == "datetime" else _in(source, c)
+            if c.kind == "float":
+                value = _as_float(value)
+            plans.append(_BinPlan.make(c, float(s["min"]), float(s["max"]), n, value))
+        if plans:
+            by_k: dict[int, list[tuple[int, int]]] = {}
+            for k, b, n in self.execute(_bins_select(source, plans)):
+                by_k.setdefault(int(k), []).append((b, n))
+            for k, plan in enumerate(plans):
+                counts = plan.fine_counts(by_k.get(k, [])) * scale
+                col = cols[plan.column.name]
+                self._fill_numeric(col, plan, counts, encode_floats)
+        texts = [c for c in self.columns if c.kind in ("string", "boolean") and not c.pii]
+        pii_texts = [c for c in self.columns if c.kind in ("string", "boolean") and c.pii]
+        groups = texts + pii_texts
+        if groups:
+            found: dict[int, list[tuple[str, int]]] = {}
+            distinct: dict[int, int] = {}
+            for k, v, n, d in self.execute(_values_select(source, groups, self.dialect)):
+                found.setdefault(int(k), []).append((str(v), int(n)))
+                distinct[int(k)] = int(d)
+            for k, c in enumerate(groups):
+                col = cols[c.name]
+                col["distinct"] = distinct.get(k, 0)
+                col["distinct_estimated"] = bool(self.sample_percent)
+                if c.pii:
+                    continue
+                top = sorted(found.get(k, []), key=lambda t: (-t[1], t[0]))[:TOP_N]
+                col["top_values"] = [{"value": v[:200], "count": int(round(n * scale))} for v, n in top]
+                if c.kind == "boolean":
+                    values = {v for v, _ in top}
+                    col["min"] = None if not values else "False" not in values
+                    col["max"] = None if not values else "True" in values
+
+    def _fill_numeric(self, col: dict[str, Any], plan: _BinPlan, counts: np.ndarray, encode: Any) -> None:
+        n = int(round(counts.sum()))
+        if plan.exact and not self.sample_percent:
+            col["distinct"] = int(np.count_nonzero(counts))
+        if n == 0:
+            return
+        ranks = np.asarray(QUANTILES) * (n - 1)
+        summary_ranks = np.linspace(0.0, n - 1, SUMMARY_POINTS) if n > SUMMARY_POINTS else np.arange(n, dtype=float)
+        at = plan.at_ranks(counts, np.concatenate([ranks, summary_ranks]))
+        q, summary = at[: len(QUANTILES)], at[len(QUANTILES):]
+        hist = plan.histogram(counts)
+        edges = plan.edges()
+        if plan.column.kind == "datetime":
+            fmt = (lambda v: self._iso(v, plan.column))  # noqa: E731
+            col["quantiles"] = {str(k): fmt(v) for k, v in zip(QUANTILES, q, strict=True)}
+            col["histogram"] = {"edges": [fmt(e) for e in edges], "counts": hist}
+            col["sketch"] = {"summary": encode(summary * 1e9), "summary_n": n, "unit": "ns"}
+            if plan.column.tz:
+                col["sketch"]["tz"] = plan.column.tz
+            return
+        col["quantiles"] = {str(k): float(v) for k, v in zip(QUANTILES, q, strict=True)}
+        col["histogram"] = {"edges": [float(e) for e in edges], "counts": hist}
+        col["sketch"] = {"summary": encode(summary), "summary_n": n}
+
+    def _sample_rows(self, n: int) -> list[dict[str, Any]]:
+        from ddtrack.record import to_json_safe
+
+        shown = [c for c in self.columns if not c.pii]
+        if not shown:
+            return []
+        rows = self.execute(sa.select(*[c.expr for c in shown]).limit(n))
+        return [to_json_safe({c.name: _cell(v) for c, v in zip(shown, r, strict=True)}) for r in rows]
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, str) and len(v) > 200:
+        return v[:200]
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)[:200]
+
+
+def _number(v: Any, is_int: bool) -> Any:
+    if v is None:
+        return None
+    f = float(v)
+    if is_int and f.is_integer():
+        return int(v)
+    return f if math.isfinite(f) else ("inf" if f > 0 else "-inf")
+
+
+# ---------------------------------------------------------------- statement timeouts
+@contextlib.contextmanager
+def _statement_timeout(conn: Any, deadline: float) -> Iterator[None]:
+    """Run one statement under the time left until ``deadline``, cancelled by the database."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the in-place profile ran out of time ([ddtrack] in_place_timeout)")
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(sa.text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(left * 1000))})
+        yield
+    elif name in ("mysql", "mariadb"):
+        mariadb = getattr(conn.dialect, "is_mariadb", False)
+        var = "max_statement_time" if mariadb else "max_execution_time"
+        value = f"{left:.3f}" if mariadb else str(int(left * 1000))
+        conn.execute(sa.text(f"SET SESSION {var} = {value}"))
+        try:
+            yield
+        finally:
+            conn.execute(sa.text(f"SET SESSION {var} = 0"))
+    elif name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10000)
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)
+    elif name == "duckdb":
+        raw = conn.connection.dbapi_connection
+        timer = threading.Timer(left, raw.interrupt)
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+    else:
+        yield
+
+
+# ---------------------------------------------------------------- checks that need the values
+OUTSIDE_KEPT = 1000  # distinct values outside a values_in set listed in its evidence
+
+
+class SqlEvidence:
+    """``unique`` and ``values_in`` checks answered by the database, exactly.
+
+    ``unique``: the profile's distinct count when it is exact (no sampling), else
+    ``count(x) - count(DISTINCT x)`` for all such columns in one statement.  ``values_in``:
+    one statement per check listing the distinct values outside the set (as text, as the
+    profile's top values show them; up to 1,000) and counting them.
+    """
+
+    def __init__(self, engine: Any, table: Table, prof: dict[str, Any], timeout: float) -> None:
+        self.engine, self.table, self.profile, self.timeout = engine, table, prof, timeout
+
+    def __call__(self, checks: Sequence[Any]) -> dict[Any, Any]:
+        from ddtrack.checks import Evidence, Unique, ValuesIn
+
+        cols = {str(c["name"]): c for c in self.profile["columns"]}
+        out: dict[Any, Any] = {}
+        asked = [c for c in checks if isinstance(c, Unique | ValuesIn)]
+        missing = [c for c in asked if c.column not in cols]
+        for check in missing:
+            out[check] = Evidence(problem=f"the table has no column {check.column!r}")
+        asked = [c for c in asked if c.column in cols]
+        unique = [c for c in asked if isinstance(c, Unique)]
+        todo = []
+        for check in unique:
+            col = cols[check.column]
+            if isinstance(col.get("distinct"), int) and not col.get("distinct_estimated"):
+                out[check] = Evidence(count=int(col["count"]), duplicates=int(col["count"]) - int(col["distinct"]))
+            else:
+                todo.append(check)
+        values_in = [c for c in asked if isinstance(c, ValuesIn)]
+        if not todo and not values_in:
+            return out
+        deadline = time.monotonic() + self.timeout
+        with self.engine.connect() as conn:
+            t = reflect(conn, self.table)
+            if todo:
+                exprs = [e for c in todo for e in (sa.func.count(t.c[c.column]), sa.func.count(sa.distinct(t.c[c.column])))]
+                with _statement_timeout(conn, deadline):
+                    row = conn.execute(sa.select(*exprs).select_from(t)).one()
+                for i, check in enumerate(todo):
+                    n, d = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
+                    out[check] = Evidence(count=n, duplicates=n - d)
+            for check in values_in:
+                x = t.c[check.column]
+                v = sa.cast(_bool_text(x) if isinstance(x.type, sa.Boolean) else x, sa.String()).label("v")
+                outside = sa.select(v).where(v.is_not(None), v.not_in(list(check.values))).distinct().subquery("o")
+                listed = sa.select(outside.c.v, sa.func.count().over().label("n")).order_by(outside.c.v).limit(OUTSIDE_KEPT)
+                with _statement_timeout(conn, deadline):
+                    rows = conn.execute(listed).all()
+                out[check] = Evidence(outside=tuple(str(r[0]) for r in rows), n_outside=int(rows[0][1]) if rows else 0)
+        return out
