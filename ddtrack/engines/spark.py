@@ -174,35 +174,40 @@ class SparkQuestions:
 # ---------------------------------------------------------------- time limit
 @contextmanager
 def interrupted_after(spark: Any, seconds: float, what: str) -> Iterator[None]:
-    """Interrupt the Spark jobs started inside after ``seconds`` and raise ``TimeoutError``.
+    """Cancel the Spark jobs started inside after ``seconds`` and raise ``TimeoutError``.
 
-    Jobs are tagged (``SparkSession.addTag``, thread-local: other threads' jobs are left
-    alone); classic Spark 3.5, which has no tags, uses a job group, restored afterwards.
+    Classic Spark: a job tag on this thread (``SparkContext.addJobTag``, Spark 3.5+) and
+    ``cancelJobsWithTag``, with the running tasks' threads interrupted.  Spark Connect
+    (no SparkContext): a session tag and ``interruptTag``.  Other threads' jobs are left alone.
     """
     tag = f"ddtrack-{uuid.uuid4().hex}"
     fired = threading.Event()
     try:
-        spark.addTag(tag)  # Spark 4, and Spark Connect
-        tagged = True
-    except Exception:  # noqa: BLE001 - classic Spark 3.5 has no job tags
-        tagged = False
-    if tagged:
-
-        def interrupt() -> None:
-            fired.set()
-            spark.interruptTag(tag)
-    else:
         sc = spark.sparkContext
-        previous = sc.getLocalProperty("spark.jobGroup.id")
-        sc.setJobGroup(tag, what, interruptOnCancel=True)
+    except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
+        sc = None
+    if sc is not None:
+        interrupting = sc.getLocalProperty("spark.job.interruptOnCancel")
+        sc.addJobTag(tag)
+        sc.setInterruptOnCancel(True)
+        cancel, untag = functools.partial(sc.cancelJobsWithTag, tag), functools.partial(sc.removeJobTag, tag)
+    else:
+        spark.addTag(tag)
+        cancel, untag = functools.partial(spark.interruptTag, tag), functools.partial(spark.removeTag, tag)
 
-        def interrupt() -> None:
-            fired.set()
-            sc.cancelJobGroup(tag)
+    done = threading.Event()
 
-    timer = threading.Timer(seconds, interrupt)
-    timer.daemon = True
-    timer.start()
+    def interrupt() -> None:
+        """At the deadline, and every second after it: a job submitted late is cancelled too."""
+        if done.wait(seconds):
+            return
+        fired.set()
+        while not done.is_set():
+            cancel()
+            done.wait(1.0)
+
+    watcher = threading.Thread(target=interrupt, name="ddtrack-spark-deadline", daemon=True)
+    watcher.start()
     try:
         yield
     except Exception as exc:
@@ -210,10 +215,7 @@ def interrupted_after(spark: Any, seconds: float, what: str) -> Iterator[None]:
             raise TimeoutError(f"{what} took longer than [ddtrack] in_place_timeout ({seconds:g} s)") from exc
         raise
     finally:
-        timer.cancel()
-        if tagged:
-            spark.removeTag(tag)
-        elif previous is not None:
-            sc.setJobGroup(previous, "", interruptOnCancel=False)
-        else:
-            sc.setLocalProperty("spark.jobGroup.id", None)
+        done.set()
+        untag()
+        if sc is not None:
+            sc.setLocalProperty("spark.job.interruptOnCancel", interrupting)
