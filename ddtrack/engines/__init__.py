@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["ADAPTERS", "Adapter", "InPlaceOptions", "InPlaceResult", "profile_in_place", "uri_of"]
+__all__ = ["ADAPTERS", "Adapter", "InPlaceOptions", "InPlaceResult", "bound_to_task", "profile_in_place", "uri_of"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ class Adapter(NamedTuple):
 # Adapter modules, in the order they are tried, one a line; each defines ``ADAPTER: Adapter``.
 _MODULES: tuple[str, ...] = (
     "ddtrack.engines.sql",
+    "ddtrack.engines.files",
+    "ddtrack.engines.spark",
+    "ddtrack.engines.lazy",
 )
 
 ADAPTERS: list[Adapter] = []
@@ -110,3 +113,11 @@ def uri_of(obj: Any) -> str | None:
             return adapter.uri(obj) if adapter.uri is not None else None
     return None
 
+
+def bound_to_task(obj: Any) -> bool:
+    """Whether ``obj`` is a query bound to this task's process (a Spark DataFrame, a polars
+    LazyFrame, a DuckDB relation): Airflow cannot store it as an XCom, so a tracked task
+    that returns one returns None to Airflow, its profile being what it recorded."""
+    from ddtrack.engines import lazy, spark
+
+    return spark.matches(obj) or lazy.matches(obj)
