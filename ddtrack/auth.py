@@ -11,13 +11,14 @@ Keycloak all work the same way.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+
+from ddtrack.urls import base_path
 
 log = logging.getLogger("ddtrack.auth")
 
@@ -79,26 +80,12 @@ def editable_dag_ids(user: Any) -> set[str]:
     return set(auth_manager().get_authorized_dag_ids(user=user, method="PUT"))
 
 
-@functools.lru_cache(maxsize=1)
-def base_path() -> str:
-    """The path part of ``[api] base_url`` ('' or e.g. '/airflow'), where Airflow is served."""
-    from urllib.parse import urlsplit
-
-    try:
-        from airflow.configuration import conf
-
-        base_url = conf.get("api", "base_url", fallback="") or ""
-    except Exception:
-        base_url = ""
-    return urlsplit(base_url).path.rstrip("/")
-
-
 def login_url(next_url: str) -> str:
-    """Airflow's login page, coming back to ``next_url`` afterwards."""
-    from ddtrack.integrations import airflow_compat
-
+    """Airflow's login page, coming back to ``next_url`` afterwards (under Airflow's base path)."""
     try:
-        url = airflow_compat.login_url(auth_manager(), next_url)
+        url = auth_manager().get_url_login(next_url=next_url)
+        if "next=" not in url:  # 3.1's SimpleAuthManager ignores next_url: its login page reads ?next=
+            url += ("&" if "?" in url else "?") + urlencode({"next": next_url})
     except Exception:
         url = "/auth/login?next=" + quote(next_url, safe="")
     prefix = base_path()

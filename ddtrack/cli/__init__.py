@@ -8,19 +8,21 @@ The commands live by topic: :mod:`ddtrack.cli.admin` (install, sync, cleanup, st
 Every command fails with one line that says what to do and a non-zero exit code, never a
 traceback: before it starts, a command checks the databases it needs
 (:mod:`ddtrack.queries.status`), and :class:`_Group` turns any error left into one line.
+What commands share (the databases, id checks, JSON and tables fitted to the terminal) is
+in :mod:`ddtrack.cli.common`.
+
+Importing the CLI imports click and the command modules only: SQLAlchemy, Airflow and the
+query layer are imported when a command runs, so ``ddtrack --help`` starts at once.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from ddtrack import __version__, conf
-from ddtrack.queries import status as health
-from ddtrack.queries.sources import MetastoreUnavailable
+from ddtrack.cli.common import WIDE, WIDE_HELP
 
 # Commands that read ddtrack's tables (checked at the code's revision before they start).
 STORE_READERS = (
@@ -28,16 +30,6 @@ STORE_READERS = (
     "recent", "history", "inspect", "tag", "pii", "search", "stale", "trace", "impact", "path",
     "flag", "review", "suspects",
 )
-
-
-def _store_url(conn: str | None) -> str:
-    url = conn or conf.store_url()
-    if not url:
-        raise click.ClickException(
-            "no database configured: set [database] sql_alchemy_conn (Airflow's metastore) "
-            "or [ddtrack] sql_alchemy_conn, or pass --conn"
-        )
-    return url
 
 
 def _needs(name: str, params: dict[str, Any]) -> tuple[bool, bool]:
@@ -56,6 +48,8 @@ def _needs(name: str, params: dict[str, Any]) -> tuple[bool, bool]:
 
 def _preflight(name: str, params: dict[str, Any]) -> None:
     """Check what a command needs before it starts, so that it fails with one clear line."""
+    from ddtrack.queries import status as health
+
     needs_metastore, needs_store = _needs(name, params)
     problems = []
     if needs_metastore:
@@ -78,8 +72,10 @@ def _preflight(name: str, params: dict[str, Any]) -> None:
             )
 
 
-def _database_error(exc: SQLAlchemyError) -> str:
+def _database_error(exc: Exception) -> str:
     """One line for a database error no check foresaw (a database that went away meanwhile)."""
+    from ddtrack.queries import status as health
+
     text = str(getattr(exc, "orig", None) or exc).lower()
     cause = health.error_cause(exc)
     if "ddtrack_" in text and any(s in text for s in ("no such table", "does not exist", "doesn't exist")):
@@ -91,12 +87,40 @@ def _database_error(exc: SQLAlchemyError) -> str:
     return f"a database refused the command ({cause}): check that it runs and the connection settings"
 
 
+# Commands with --json that print no table: they get no --wide.
+_NO_TABLE = ("status", "flag", "review")
+
+
 class _Checked(click.Command):
-    """A command that checks the databases it needs before it starts."""
+    """A command that checks the databases it needs before it starts. A command that prints
+    tables (it has ``--json``) also gets ``--wide``, read by :func:`ddtrack.cli.common.print_table`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.name not in _NO_TABLE and any(p.name == "as_json" for p in self.params):
+            self.params.append(click.Option(["--wide"], is_flag=True, help=WIDE_HELP))
 
     def invoke(self, ctx: click.Context) -> Any:
+        ctx.meta[WIDE] = bool(ctx.params.pop("wide", False))
         _preflight(ctx.info_name or self.name or "", ctx.params)
         return super().invoke(ctx)
+
+
+def _one_line(exc: Exception) -> str:
+    """The line an error no command handled becomes (SQLAlchemy is imported only now, when
+    a command failed: it is never needed for ``--help``)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ddtrack.queries.sources import MetastoreUnavailable
+
+    if isinstance(exc, SQLAlchemyError):
+        return _database_error(exc)
+    if isinstance(exc, MetastoreUnavailable):  # the query layer's: the cause is logged above it
+        return f"{exc}: check that it runs and is migrated (`airflow db migrate`)"
+    if isinstance(exc, ValueError) and str(exc).startswith("[ddtrack]"):  # conf.py: a malformed option
+        return f"{exc}: fix it in airflow.cfg or its AIRFLOW__DDTRACK__ variable"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"unexpected {type(exc).__name__}: {first} (DDTRACK_TRACEBACK=1 shows where)"
 
 
 class _Group(click.Group):
@@ -110,19 +134,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except SQLAlchemyError as exc:
-            raise click.ClickException(_database_error(exc)) from None
-        except MetastoreUnavailable as exc:  # the query layer's: the cause is logged above it
-            raise click.ClickException(f"{exc}: check that it runs and is migrated (`airflow db migrate`)") from None
         except Exception as exc:
-            if isinstance(exc, ValueError) and str(exc).startswith("[ddtrack]"):  # conf.py: a malformed option
-                raise click.ClickException(f"{exc}: fix it in airflow.cfg or its AIRFLOW__DDTRACK__ variable") from None
-            if os.environ.get("DDTRACK_TRACEBACK"):
+            line = _one_line(exc)
+            if line.startswith("unexpected ") and conf.show_traceback():
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise click.ClickException(
-                f"unexpected {type(exc).__name__}: {first} (DDTRACK_TRACEBACK=1 shows where)"
-            ) from None
+            raise click.ClickException(line) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

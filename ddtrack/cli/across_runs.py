@@ -10,88 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
 
 from ddtrack.cli import main
-
-TRUSTED = "Reads every DAG: the CLI is a trusted operator tool (no per-user filtering, unlike the views)."
-JSON_HELP = "Print JSON (every row about a column has a 'column' key) instead of a table."
-
-
-def _sources():
-    from ddtrack.queries import default_sources
-
-    return default_sources()
-
-
-def _require_dag(sources, dag_id: str) -> None:
-    """Exit 1 with one line naming ``dag_id`` when neither Airflow nor ddtrack knows it."""
-    from ddtrack.queries import dag_exists
-
-    if not dag_exists(sources, dag_id, allowed=None):
-        raise click.ClickException(f"unknown DAG {dag_id!r}: no run of it in Airflow's metastore or ddtrack's tables")
-
-
-def _require_run(sources, dag_id: str, run_id: str, what: str = "run") -> None:
-    from ddtrack.queries.runs import run_detail
-
-    if run_detail(sources, dag_id, run_id, allowed=None) is None:
-        raise click.ClickException(f"unknown {what} {run_id!r} of DAG {dag_id!r}")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):  # stored times are naive UTC: say so, as every command does
-        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, default=_plain, indent=2))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
-
-
-def _print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A table for people; column names and values are data, printed as text (no markup)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    count = 0
-    for row in rows:
-        table.add_row(*(_cell(v) for v in row))
-        count += 1
-    if count:
-        Console(soft_wrap=False).print(table, markup=False)
-    else:
-        click.echo(f"{title}: none")
-
-
-def _change(a: Any, b: Any) -> str:
-    return f"{_cell(a)} → {_cell(b)}" if a != b else _cell(a)
-
+from ddtrack.cli.common import (
+    COLUMN_JSON_HELP,
+    TRUSTED,
+    change,
+    configured_sources,
+    print_json,
+    print_table,
+    require_dag,
+    require_run,
+)
 
 # -- compare -------------------------------------------------------------------------------
 
@@ -100,40 +33,42 @@ def _change(a: Any, b: Any) -> str:
 @click.argument("dag")
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--json", "as_json", is_flag=True, help=COLUMN_JSON_HELP)
 def compare(dag: str, run_a: str, run_b: str, as_json: bool) -> None:
     """Two runs of DAG side by side: tasks' durations, and per output and column both runs' statistics."""
     from ddtrack.queries.compare import compare_runs
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     result = compare_runs(sources, None, dag, run_a, run_b)
     if result is None:
-        _require_run(sources, dag, run_a)
-        _require_run(sources, dag, run_b)
+        require_run(sources, dag, run_a)
+        require_run(sources, dag, run_b)
         raise click.ClickException(f"runs {run_a!r} and {run_b!r} of DAG {dag!r} cannot be compared")
     tasks = [_task_row(t) for t in result.tasks]
     outputs = [_output_row(o) for o in result.outputs]
     columns = [_column_row(o, c) for o in result.outputs for c in o.columns]
     if as_json:
-        _print_json({"dag_id": dag, "run_a": run_a, "run_b": run_b, "tasks": tasks, "outputs": outputs,
+        print_json({"dag_id": dag, "run_a": run_a, "run_b": run_b, "tasks": tasks, "outputs": outputs,
                      "columns": columns})
         return
-    _print_table(
+    print_table(
         f"{dag}: {run_a} (a) → {run_b} (b), tasks", ("task", "state", "duration a (s)", "duration b (s)", "change (s)"),
-        ((t["task_id"], _change(t["state_a"], t["state_b"]), t["duration_a"], t["duration_b"], t["change_s"])
+        ((t["task_id"], change(t["state_a"], t["state_b"]), t["duration_a"], t["duration_b"], t["change_s"])
          for t in tasks),
     )
-    _print_table(
+    print_table(
         "outputs", ("task", "output", "rows", "added", "removed", "retyped", "code changed"),
-        ((o["task_id"], o["output"], _change(o["rows_a"], o["rows_b"]), o["added"], o["removed"],
+        ((o["task_id"], o["output"], change(o["rows_a"], o["rows_b"]), o["added"], o["removed"],
           [f"{c} {a}→{b}" for c, a, b in o["retyped"]], o["code_changed"]) for o in outputs),
+        optional=("code changed", "retyped"),
     )
-    _print_table(
+    print_table(
         "columns", ("task", "output", "column", "kind", "null %", "distinct", "mean", "min", "max", "PSI"),
         ((c["task_id"], c["output"], c["column"], c["kind"],
-          *(_change(c["a"].get(s), c["b"].get(s)) for s in ("null_pct", "distinct", "mean", "min", "max")),
+          *(change(c["a"].get(s), c["b"].get(s)) for s in ("null_pct", "distinct", "mean", "min", "max")),
           c["psi"]) for c in columns),
+        optional=("task", "output", "kind", "min", "max", "distinct"),
     )
 
 
@@ -163,30 +98,31 @@ def _column_row(o, c) -> dict[str, Any]:
 @click.argument("run")
 @click.option("--baseline", metavar="RUN", help="Compare with this run now (default: the drift stored at ingest, "
               "against the pinned or previous successful try).")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--json", "as_json", is_flag=True, help=COLUMN_JSON_HELP)
 def drift(dag: str, run: str, baseline: str | None, as_json: bool) -> None:
     """Drift of every output column of RUN: PSI, KS distance, null-rate change, and whether it drifted."""
     from ddtrack.queries.trends import run_drift
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     rows = run_drift(sources, None, dag, run, baseline_run=baseline)
     if rows is None:
-        _require_run(sources, dag, run)
+        require_run(sources, dag, run)
         if baseline is not None:
-            _require_run(sources, dag, baseline, "baseline run")
+            require_run(sources, dag, baseline, "baseline run")
             raise click.ClickException(
                 f"run {run!r} or baseline run {baseline!r} of DAG {dag!r} has no successful tracked try"
             )
         raise click.ClickException(f"run {run!r} of DAG {dag!r} has no tracked try in ddtrack's tables")
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
-    _print_table(
+    print_table(
         f"{dag} {run}: drift" + (f" against {baseline}" if baseline else ""),
         ("task", "output", "column", "PSI", "KS", "null % change", "distinct change", "drifted", "baseline", "why"),
         ((r["task_id"], r["output"], r["column"], r["psi"], r["ks"], r["null_rate_change"], r["distinct_change"],
           r["drifted"], r["baseline_run_id"], "; ".join(r["reasons"])) for r in rows),
+        optional=("baseline", "distinct change", "task", "KS", "output"),
     )
 
 
@@ -221,47 +157,49 @@ class _Since(click.ParamType):
 @click.option("--dag", help="Only this DAG.")
 @click.option("--since", type=_Since(), help="Only tries started since: an age (24h, 7d) or an ISO time (UTC).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=200, show_default=True, help="At most this many rows.")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--json", "as_json", is_flag=True, help=COLUMN_JSON_HELP)
 def alerts(dag: str | None, since: dt.datetime | None, limit: int, as_json: bool) -> None:
     """Drifted columns, anomalies and checks that did not pass, newest first. Each row has a
     status (warn or fail); anomalies have anomaly: true."""
     from ddtrack.queries.alerts import alerts as find_alerts
 
-    sources = _sources()
+    sources = configured_sources()
     if dag is not None:
-        _require_dag(sources, dag)
+        require_dag(sources, dag)
     rows = find_alerts(sources, None, dag_id=dag, since=since, limit=limit)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
-    _print_table(
+    print_table(
         "alerts", ("started", "DAG", "run", "task", "output", "column", "kind", "status", "detail"),
         ((r["started_at"], r["dag_id"], r["run_id"], r["task_id"], r["output"], r["column"], r["kind"],
           r["status"], r["detail"]) for r in rows),
+        optional=("started", "kind", "output", "task"),
     )
 
 
 @main.command(epilog=TRUSTED)
 @click.argument("dag")
 @click.argument("run", required=False)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--json", "as_json", is_flag=True, help=COLUMN_JSON_HELP)
 def checks(dag: str, run: str | None, as_json: bool) -> None:
     """Results of the checks declared with @track(checks=...) of DAG (of one RUN), newest first."""
     from ddtrack.queries.alerts import checks_of
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     if run is not None:
-        _require_run(sources, dag, run)
+        require_run(sources, dag, run)
     rows = checks_of(sources, None, dag, run_id=run)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
-    _print_table(
+    print_table(
         f"{dag}: checks" + (f" of {run}" if run else ""),
         ("run", "task", "try", "output", "column", "check", "severity", "status", "value", "bound", "message"),
         ((r["run_id"], r["task_id"], r["try_number"], r["output"], r["column"], r["check"], r["severity"],
           r["status"], r["value"], r["bound"], r["message"]) for r in rows),
+        optional=("try", "severity", "output", "bound", "value", "task"),
     )
 
 
@@ -284,8 +222,8 @@ def pin(dag: str, task: str, run: str, output: str, as_json: bool) -> None:
     from ddtrack.queries.baseline import pin_baseline
     from ddtrack.store.baseline import UnknownRun
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     try:
         pin_baseline(sources, None, dag, task, run, output, by=f"cli:{getpass.getuser()}")
     except UnknownRun as exc:
@@ -303,8 +241,8 @@ def unpin(dag: str, task: str, run: str | None, output: str, as_json: bool) -> N
     """Measure TASK's drift against its previous successful try again (RUN, if given, must be the pinned one)."""
     from ddtrack.queries.baseline import pins_of, unpin_baseline
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     pins = [p for p in pins_of(sources, None, dag, task) if (p.get("output_name") or "") == output]
     if not pins:
         raise click.ClickException(f"no baseline pinned for task {task!r} of DAG {dag!r}" + _for_output(output))
@@ -320,7 +258,7 @@ def _for_output(output: str) -> str:
 
 def _report_pin(dag: str, task: str, output: str, run: str | None, pinned: bool, as_json: bool) -> None:
     if as_json:
-        _print_json({"dag_id": dag, "task_id": task, "output": output, "run_id": run, "pinned": pinned})
+        print_json({"dag_id": dag, "task_id": task, "output": output, "run_id": run, "pinned": pinned})
     elif pinned:
         click.echo(f"pinned run {run!r} as the baseline of task {task!r} of DAG {dag!r}" + _for_output(output))
     else:

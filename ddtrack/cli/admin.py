@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ddtrack import __version__, conf
-from ddtrack.cli import _store_url, main
-from ddtrack.queries import status as health
+from ddtrack.cli import main
+from ddtrack.cli.common import store_url
+
+if TYPE_CHECKING:  # the query layer is imported when a command runs, never for --help
+    from ddtrack.queries.status import DeploymentStatus
 
 
 @main.command()
@@ -18,6 +22,7 @@ from ddtrack.queries import status as health
 def install(conn: str | None) -> None:
     """Create or upgrade ddtrack's side tables and check that Airflow sees the plugin."""
     from ddtrack.integrations.airflow_compat import pandas_problem, unsupported_reason
+    from ddtrack.queries import status as health
     from ddtrack.store.schema import upgrade
 
     refused = unsupported_reason()
@@ -25,7 +30,7 @@ def install(conn: str | None) -> None:
         raise click.ClickException(refused)
     if pandas_problem():
         click.secho(f"  ! {pandas_problem()}", fg="yellow", err=True)
-    url = _store_url(conn)
+    url = store_url(conn)
     click.echo(f"ddtrack {__version__}: side tables at {health.safe_url(url)}")
     try:
         report = upgrade(url)
@@ -59,7 +64,7 @@ def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> Non
     metastore = conf.metastore_url()
     if not metastore:
         raise click.ClickException("Airflow's metastore is not configured ([database] sql_alchemy_conn)")
-    store = _store_url(conn)
+    store = store_url(conn)
     since_utc = since.replace(tzinfo=dt.timezone.utc) if since else None
     _sync_spool(store, metastore)
     total = count_records(metastore, dag_id=dag_id, since=since_utc)
@@ -78,13 +83,14 @@ def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> Non
 def _sync_spool(store: str, metastore: str) -> None:
     """Store the spool's records and say what is left there: waiting, or dead letters."""
     from ddtrack.server import spool
+    from ddtrack.store.spool_folder import dead_letters, pending
 
     drained = spool.drain(store, metastore)
     if drained.reclaimed:
         click.echo(f"spool: {drained.reclaimed} record(s) left claimed by a stopped process were put back")
     if drained.stored or drained.waiting:
-        click.echo(f"spool: {drained.stored} record(s) stored, {spool.pending()} still waiting")
-    dead = spool.dead_letters()
+        click.echo(f"spool: {drained.stored} record(s) stored, {pending()} still waiting")
+    dead = dead_letters()
     if dead:
         click.secho(
             f"spool: {len(dead)} record(s) could not be stored and wait in {dead[0].parent} "
@@ -106,7 +112,7 @@ def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | No
     runs Airflow forgot."""
     from ddtrack.store import retention
 
-    store = _store_url(conn)
+    store = store_url(conn)
     if not older_than and not orphans:
         days = conf.retention_days()
         if days <= 0:
@@ -138,6 +144,7 @@ def cleanup(older_than: str | None, orphans: bool, dry_run: bool, conn: str | No
 def status(as_json: bool) -> None:
     """Does tracking work here? Exit code 0 when healthy, 1 when something needs action."""
     from ddtrack.queries import default_sources
+    from ddtrack.queries import status as health
 
     report = health.deployment_status(default_sources())
     if as_json:
@@ -147,9 +154,11 @@ def status(as_json: bool) -> None:
     sys.exit(0 if report.healthy else 1)
 
 
-def _print_status(report: health.DeploymentStatus) -> None:
+def _print_status(report: DeploymentStatus) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from ddtrack.queries import status as health
 
     table = Table(title="ddtrack status", show_header=False, title_justify="left")
     table.add_column(style="bold")

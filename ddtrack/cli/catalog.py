@@ -9,71 +9,32 @@ Long answers show a spinner on stderr while they run, never on stdout.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import click
 
 from ddtrack.cli import main
-from ddtrack.cli.across_runs import TRUSTED, _print_json, _print_table, _require_dag, _require_run, _sources
+from ddtrack.cli.common import (
+    JSON_HELP,
+    TRUSTED,
+    configured_sources,
+    known_ids,
+    no_output,
+    print_json,
+    print_table,
+    require_dag,
+    split_tag,
+    working,
+)
 from ddtrack.duration import format_seconds
 
-JSON_HELP = "Print JSON (the keys are listed in the README's CLI section) instead of a table."
 SEARCH_KINDS = ("dag", "task", "output", "column", "tag", "uri")
 
 
-def plain(value: Any) -> Any:
-    """A query result as JSON-ready data: dataclasses become objects with their field names."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dt.datetime):  # stored times are UTC: say so
-        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
-    return value
-
-
-def print_json(value: Any) -> None:
-    _print_json(plain(value))
-
-
-@contextmanager
-def working(what: str) -> Iterator[None]:
-    """A spinner on stderr while a long query runs (nothing when stderr is not a terminal)."""
-    from rich.console import Console
-
-    with Console(stderr=True).status(what, spinner="dots"):
-        yield
-
-
-@contextmanager
-def known_ids() -> Iterator[None]:
-    """The query layer's "unknown id" errors (and refused edits) as one line and exit code 1."""
-    try:
-        yield
-    except (KeyError, IndexError):
-        raise
-    except (LookupError, PermissionError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def no_output(sources: Any, dag: str, run: str, task: str, output: str | None) -> click.ClickException:
-    """The error when TASK of RUN has no (such) tracked output; exits first naming an unknown run."""
-    _require_run(sources, dag, run)
-    named = f"output {output!r} of task" if output else "tracked output of task"
-    return click.ClickException(f"no {named} {task!r} in run {run!r} of DAG {dag!r}")
-
-
 def _versions_table(title: str, versions: list) -> None:
-    _print_table(
+    print_table(
         title, ("started", "DAG", "run", "task", "output", "rows", "schema", "state", "code"),
         ((v.started_at, v.dag_id, v.run_id, v.task_id, v.name, v.rows, (v.schema_fingerprint or "")[:12], v.state,
           (v.code_hash or "")[:12]) for v in versions),
+        optional=("code", "schema", "started", "state", "rows"),
     )
 
 
@@ -87,7 +48,7 @@ def recent(n: int, as_json: bool) -> None:
     """The N newest output versions of every DAG (default 20), newest first."""
     from ddtrack.queries.catalog import recent as recent_versions
 
-    versions = recent_versions(_sources(), n, allowed=None)
+    versions = recent_versions(configured_sources(), n, allowed=None)
     if as_json:
         print_json(versions)
     else:
@@ -103,8 +64,8 @@ def history(dag: str, task: str, n: int, as_json: bool) -> None:
     """The N newest versions of TASK's outputs (default 20): one per run and output, newest first."""
     from ddtrack.queries.catalog import history as task_versions
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     versions = task_versions(sources, dag, task, n, allowed=None)
     if not versions:
         raise click.ClickException(f"no tracked output of task {task!r} of DAG {dag!r}")
@@ -124,8 +85,8 @@ def inspect(dag: str, run: str, task: str, output: str | None, as_json: bool) ->
     """TASK's outputs in RUN: their size, schema and every column's statistics."""
     from ddtrack.queries.catalog import inspect as inspect_outputs
 
-    sources = _sources()
-    _require_dag(sources, dag)
+    sources = configured_sources()
+    require_dag(sources, dag)
     with known_ids():
         details = inspect_outputs(sources, dag, run, task, allowed=None, output=output)
     if not details:
@@ -133,26 +94,20 @@ def inspect(dag: str, run: str, task: str, output: str | None, as_json: bool) ->
     if as_json:
         print_json(details)
         return
-    _print_table(
+    print_table(
         f"{dag} {run} {task}: outputs", ("output", "kind", "rows", "columns", "schema", "URI"),
         ((d.name, d.kind, d.rows, d.n_columns, (d.schema_fingerprint or "")[:12], d.uri) for d in details),
+        optional=("schema", "kind"),
     )
     for d in details:
-        _print_table(
+        print_table(
             f"{d.name}: columns", ("column", "type", "kind", "count", "null %", "distinct", "mean", "std"),
             ((c.name, c.dtype, c.kind, c.count, c.null_pct, c.n_distinct, c.mean, c.std) for c in d.columns),
+            optional=("std", "type"),
         )
 
 
 # -- tag, pii, search ---------------------------------------------------------------------------
-
-
-def split_tag(tag: str) -> tuple[str, str | None]:
-    """``KEY`` or ``KEY=VALUE`` (a usage error when the key is empty)."""
-    key, sep, value = tag.partition("=")
-    if not key.strip():
-        raise click.BadParameter(f"{tag!r} has no key: use KEY or KEY=VALUE", param_hint="TAG")
-    return key.strip(), (value.strip() if sep else None)
 
 
 @main.command(epilog=TRUSTED)
@@ -164,11 +119,11 @@ def tag(tag: str, as_json: bool) -> None:
     from ddtrack.queries.tags import by_tag
 
     key, value = split_tag(tag)
-    hits = by_tag(_sources(), key, value, allowed=None)
+    hits = by_tag(configured_sources(), key, value, allowed=None)
     if as_json:
         print_json(hits)
         return
-    _print_table(f"tagged {tag}", ("kind", "DAG", "task", "output", "key", "value", "from"),
+    print_table(f"tagged {tag}", ("kind", "DAG", "task", "output", "key", "value", "from"),
                  ((h.kind, h.dag_id, h.task_id, h.output_name, h.key, h.value, h.source) for h in hits))
 
 
@@ -176,25 +131,33 @@ def tag(tag: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def pii(as_json: bool) -> None:
     """Every PII output (a column named in pii=) and every output derived from one downstream,
-    across DAGs; a task declared @track(pii_free=True) ends the chain."""
+    across DAGs, and every PII column, declared or derived: derivation follows column lineage
+    (an output is PII-derived when one of its columns is); a task declared
+    @track(pii_free=True) ends the chain."""
     from ddtrack.queries.pii import pii_report
 
     with working("finding PII outputs and their consumers"):
-        report = pii_report(_sources(), allowed=None)
+        report = pii_report(configured_sources(), allowed=None)
     if as_json:
         print_json({
             "pii_outputs": report.pii_outputs,
             "derived": [{"output": out, "via": via} for out, via in report.derived],
             "hidden": report.hidden,
+            "columns": report.columns,
         })
         return
-    _print_table(
+    print_table(
         "PII outputs", ("DAG", "task", "output", "PII columns", "versions", "last seen", "URI"),
         ((d.dag_id, d.task_id, d.name, d.pii_columns, d.n_versions, d.last_seen_at, d.uri) for d in report.pii_outputs),
+        optional=("versions", "last seen", "URI"),
     )
-    _print_table(
+    print_table(
         "PII-derived outputs", ("DAG", "task", "output", "derived from", "last seen"),
         ((d.dag_id, d.task_id, d.name, via, d.last_seen_at) for d, via in report.derived),
+    )
+    print_table(
+        "PII columns", ("DAG", "task", "output", "column", "PII", "derived from"),
+        ((c.dag_id, c.task_id, c.output, c.column, c.pii, c.via) for c in report.columns),
     )
 
 
@@ -210,11 +173,11 @@ def search(text: str, kinds: tuple[str, ...], limit: int, as_json: bool) -> None
 
     if len(text.strip()) < 2:
         raise click.BadParameter("give at least two characters", param_hint="TEXT")
-    hits = find(_sources(), text, None, limit=limit, kinds=list(kinds) or None)
+    hits = find(configured_sources(), text, None, limit=limit, kinds=list(kinds) or None)
     if as_json:
         print_json(hits)
         return
-    _print_table(f"search {text!r}", ("kind", "name", "DAG", "task", "detail"),
+    print_table(f"search {text!r}", ("kind", "name", "DAG", "task", "detail"),
                  ((h.kind, h.label, h.dag_id, h.task_id, h.detail) for h in hits))
 
 
@@ -229,18 +192,19 @@ def stale(dag: str | None, as_json: bool) -> None:
     overdue ones (no successful version within their fresh_within window)."""
     from ddtrack.queries.freshness import overdue_outputs, stale_outputs
 
-    sources = _sources()
+    sources = configured_sources()
     if dag is not None:
-        _require_dag(sources, dag)
+        require_dag(sources, dag)
     with working("finding stale and overdue outputs"):
         stale_rows = stale_outputs(sources, allowed=None, dag_id=dag)
         overdue = overdue_outputs(sources, allowed=None, dag_id=dag)
     if as_json:
         print_json({"stale": stale_rows, "overdue": overdue})
         return
-    _print_table("stale outputs", ("DAG", "task", "output", "run", "started", "why"),
-                 ((s.dag_id, s.task_id, s.name, s.run_id, s.started_at, s.reason) for s in stale_rows))
-    _print_table(
+    print_table("stale outputs", ("DAG", "task", "output", "run", "started", "why"),
+                 ((s.dag_id, s.task_id, s.name, s.run_id, s.started_at, s.reason) for s in stale_rows),
+                optional=("started", "run"))
+    print_table(
         "overdue outputs", ("DAG", "task", "output", "expected within", "last success"),
         ((d.dag_id, d.task_id, d.name, format_seconds(d.fresh_within_s), d.last_success_at)
          for d in overdue),

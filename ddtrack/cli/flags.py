@@ -14,9 +14,16 @@ from typing import Any
 import click
 
 from ddtrack.cli import main
-from ddtrack.cli.across_runs import TRUSTED, _print_table, _sources
-from ddtrack.cli.catalog import JSON_HELP, known_ids, print_json, working
-from ddtrack.cli.lineage import find_version_or_exit
+from ddtrack.cli.common import (
+    JSON_HELP,
+    TRUSTED,
+    configured_sources,
+    find_version_or_exit,
+    known_ids,
+    print_json,
+    print_table,
+    working,
+)
 
 
 def _user_option(fn):
@@ -37,7 +44,7 @@ def _version_args(fn):
 def _on_version(action: Callable[..., Any], dag: str, run: str, task: str, output: str | None, note: str,
                 user: str) -> tuple[Any, Any]:
     """(the version named on the command line, what ``action`` - flag or review - made of it)."""
-    sources = _sources()
+    sources = configured_sources()
     version = find_version_or_exit(sources, dag, run, task, output)
     with known_ids():
         return version, action(sources, version.output_id, note, user, editable=None)
@@ -86,13 +93,14 @@ def suspects(limit: int, as_json: bool) -> None:
     from ddtrack.queries.flags import suspects as find
 
     with working("finding the versions downstream of open flags"):
-        rows = find(_sources(), allowed=None, limit=limit)
+        rows = find(configured_sources(), allowed=None, limit=limit)
     if as_json:
         print_json(rows)
         return
-    _print_table(
+    print_table(
         "suspects", ("DAG", "run", "task", "output", "started", "hops", "flagged", "flagged run", "note", "by"),
         ((s.version.dag_id, s.version.run_id, s.version.task_id, s.version.name, s.version.started_at, s.hops,
           f"{s.flag.dag_id}.{s.flag.task_id}.{s.flag.output_name}", s.flag.run_id, s.flag.note, s.flag.flagged_by)
          for s in rows),
+        optional=("started", "by", "hops", "flagged run", "task"),
     )

@@ -62,48 +62,6 @@ def loaded_plugins() -> tuple[list[Any], dict[str, str]]:
     return list(plugins_manager.plugins or []), dict(plugins_manager.import_errors)
 
 
-def forget_loaded_plugins() -> None:
-    """Make Airflow load its plugins again in this process (tests that change plugins)."""
-    from airflow import plugins_manager
-
-    for cached in ("_get_plugins", "get_fastapi_plugins", "_get_ui_plugins"):
-        fn = getattr(plugins_manager, cached, None)
-        if hasattr(fn, "cache_clear"):
-            fn.cache_clear()
-    if not hasattr(plugins_manager, "_get_plugins"):  # 3.1: module globals, None until loaded
-        for name in ("plugins", "fastapi_apps", "fastapi_root_middlewares", "external_views", "react_apps"):
-            setattr(plugins_manager, name, None)
-        plugins_manager.loaded_plugins.clear()
-        plugins_manager.import_errors.clear()
-
-
-def dag_bag(dag_folder: str, **kwargs: Any) -> Any:
-    """Airflow's DagBag of ``dag_folder`` (it moved to ``airflow.dag_processing`` in 3.2)."""
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # 3.1
-        from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder, **kwargs)
-
-
-def simple_auth_user(username: str, role: str | None, teams: list[str] | None = None) -> Any:
-    """A SimpleAuthManager user; teams (Airflow's multi-team model) exist from 3.2 on."""
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    if teams_supported():
-        return SimpleAuthManagerUser(username=username, role=role, teams=teams)
-    if teams:
-        raise ValueError(f"Airflow {airflow_version()} has no teams: cannot make a user of {teams}")
-    return SimpleAuthManagerUser(username=username, role=role)
-
-
-def teams_supported() -> bool:
-    """Does this Airflow's SimpleAuthManager know teams (multi-team, 3.2 and later)?"""
-    from packaging.version import Version
-
-    return Version(airflow_version()) >= Version("3.2")
-
-
 def pandas_problem(airflow: str | None = None, pandas: str | None = None) -> str | None:
     """Why this Airflow cannot pass the installed pandas' DataFrames between tasks, if it cannot:
     before 3.3 Airflow's serde knows only pandas 2's class path (`pandas.core.frame.DataFrame`)."""
@@ -120,14 +78,3 @@ def pandas_problem(airflow: str | None = None, pandas: str | None = None) -> str
         f"Airflow {airflow} cannot serialise a pandas {pandas} DataFrame that a task returns "
         "(its serde knows pandas 2's class path): pin pandas<3 as Airflow's constraints do, or upgrade to Airflow 3.3"
     )
-
-
-def login_url(auth_manager: Any, next_url: str) -> str:
-    """The auth manager's login page, coming back to ``next_url``: 3.1's SimpleAuthManager
-    ignores ``next_url``, so it is added as the ``next`` parameter its login page reads."""
-    from urllib.parse import urlencode
-
-    url = auth_manager.get_url_login(next_url=next_url)
-    if "next=" in url:
-        return url
-    return url + ("&" if "?" in url else "?") + urlencode({"next": next_url})

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ddtrack.record import cut
+from ddtrack.urls import page_path
 
 EXTRA_KEY = "ddtrack"
 # The summary's JSON never exceeds this (asset_event.extra is shown whole by Airflow's UI).
@@ -66,9 +67,6 @@ def matching_output(outputs: list[Mapping[str, Any]], asset: Any) -> Mapping[str
 
 def link_path(record: Mapping[str, Any]) -> str:
     """The path of ddtrack's page of this try (the task-instance page), under Airflow's base path."""
-    from ddtrack.auth import base_path
-    from ddtrack.views.asgi import MOUNT_PATH
-
     query = urlencode(
         {
             "dag_id": record["dag_id"],
@@ -78,7 +76,7 @@ def link_path(record: Mapping[str, Any]) -> str:
             "try_number": record["try_number"],
         }
     )
-    return f"{base_path()}{MOUNT_PATH}/ti?{query}"
+    return page_path("ti", query)
 
 
 def summary(output: Mapping[str, Any], link: str | None, *, n_outputs: int = 1) -> dict[str, Any]:

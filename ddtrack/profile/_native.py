@@ -8,14 +8,15 @@ install) or the array is not a string layout it knows; callers then use Arrow's 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
+from ddtrack import conf
+
 # DDTRACK_STRING_KERNEL=0 switches the kernel off (Arrow's kernels count instead): an
-# escape hatch for native code, read by the profiler itself, which knows nothing of Airflow.
-if os.environ.get("DDTRACK_STRING_KERNEL", "1").strip().lower() in ("0", "false", "no", "off"):
+# escape hatch for native code (conf.py reads it from the environment, never from Airflow).
+if not conf.string_kernel():
     _strcount = None
 else:
     try:

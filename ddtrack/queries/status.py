@@ -27,10 +27,10 @@ from ddtrack import conf
 from ddtrack.integrations.airflow_compat import MIN_AIRFLOW
 from ddtrack.queries.sources import Sources, utc
 from ddtrack.record import XCOM_KEY
-from ddtrack.server import spool
 from ddtrack.store.airflow_tables import DAG_RUN, TASK_INSTANCE, XCOM
 from ddtrack.store.engine import get_engine
 from ddtrack.store.models import Base, TaskRun
+from ddtrack.store.spool_folder import DEAD, dead_letters, pending
 
 # A finished run's records are ingested by the listener within seconds; after this long
 # they are stuck.
@@ -258,9 +258,8 @@ def plugin_state() -> PluginState:
     if plugin is None:
         detail = "; ".join(f"{k}: {v}" for k, v in errors.items() if "ddtrack" in f"{k}{v}")
         return PluginState(False, False, False, detail or "Airflow did not load it")
-    from ddtrack.server import listener
-
-    has_listener = listener in (plugin.listeners or [])
+    # Compared by name: the status question does not import the server's code.
+    has_listener = any(getattr(m, "__name__", None) == "ddtrack.server.listener" for m in plugin.listeners or [])
     has_capture = any(m.get("name") == "ddtrack-capture-before-retry" for m in plugin.fastapi_root_middlewares or [])
     return PluginState(True, has_listener and conf.ingest_on_dag_run_end(), has_capture and conf.capture_before_retry())
 
@@ -346,12 +345,12 @@ def deployment_status(sources: Sources, *, now: dt.datetime | None = None) -> De
             "still wait in XCom: run `ddtrack sync`, and check the scheduler's log for ddtrack warnings"
         )
     spool_dir = conf.spool_dir()
-    pending, dead = spool.pending(), len(spool.dead_letters())
-    if pending and store.ok:
-        problems.append(f"{pending} record(s) wait in the spool {spool_dir}: run `ddtrack sync`")
+    waiting_in_spool, dead = pending(), len(dead_letters())
+    if waiting_in_spool and store.ok:
+        problems.append(f"{waiting_in_spool} record(s) wait in the spool {spool_dir}: run `ddtrack sync`")
     if dead:
         problems.append(
-            f"{dead} record(s) could not be stored and sit in {spool_dir / spool.DEAD}: "
+            f"{dead} record(s) could not be stored and sit in {spool_dir / DEAD}: "
             "the log of the process that spooled them says why"
         )
     return DeploymentStatus(
@@ -364,7 +363,7 @@ def deployment_status(sources: Sources, *, now: dt.datetime | None = None) -> De
         oldest_waiting=waiting.oldest if waiting else None,
         stuck_in_xcom=waiting.stuck if waiting else None,
         spool_dir=str(spool_dir),
-        spool_pending=pending,
+        spool_pending=waiting_in_spool,
         dead_letters=dead,
         last_ingest=last_ingest,
         retention_days=conf.retention_days(),

@@ -11,6 +11,8 @@ stores it, at once or whenever ddtrack's database answers again.
 - A record the database refuses for another reason than being unavailable (a malformed
   record, a constraint) would fail forever: it moves to ``<spool>/dead/`` with a warning,
   so the records behind it still get stored. ``ddtrack sync`` reports both.
+
+The folder's layout (what waits, what is dead) is :mod:`ddtrack.store.spool_folder`'s.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ddtrack import conf
+from ddtrack.store.spool_folder import DEAD
 
 log = logging.getLogger("ddtrack.spool")
 
 CLAIM_TIMEOUT_S = 600
-DEAD = "dead"
 
 
 @dataclass
@@ -55,16 +57,6 @@ def put(records: Iterable[Mapping[str, Any]]) -> int:
         os.replace(tmp, folder / f"{uuid.uuid4().hex}.json")
         n += 1
     return n
-
-
-def pending() -> int:
-    folder = conf.spool_dir()
-    return len(list(folder.glob("*.json"))) if folder.exists() else 0
-
-
-def dead_letters() -> list[Path]:
-    folder = conf.spool_dir() / DEAD
-    return sorted(folder.glob("*.json")) if folder.exists() else []
 
 
 def reclaim_stale(older_than_s: float = CLAIM_TIMEOUT_S) -> int:

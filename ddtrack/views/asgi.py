@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-MOUNT_PATH = "/ddtrack"
+from ddtrack.urls import MOUNT_PATH
 
 
 class LazyDashApp:
@@ -37,8 +37,9 @@ class LazyDashApp:
     def build(self) -> Any:
         from a2wsgi import WSGIMiddleware
 
-        from ddtrack.auth import AuthGuard, base_path
+        from ddtrack.auth import AuthGuard
         from ddtrack.integrations.airflow_compat import unsupported_reason
+        from ddtrack.urls import base_path
         from ddtrack.views.app import create_dash_app
 
         refused = unsupported_reason()

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 @functools.cache
 def _dagbag():
-    from ddtrack.integrations.airflow_compat import dag_bag
+    from dev_tools.airflow_versions import dag_bag
 
     bag = dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors

@@ -14,6 +14,7 @@ from helpers import task_runs
 from records import make_record
 
 from ddtrack.server import spool
+from ddtrack.store import spool_folder
 
 
 @pytest.fixture
@@ -43,10 +44,10 @@ def test_a_record_the_database_refuses_goes_to_dead_letters_and_the_rest_is_stor
     report = spool.drain(installed_store)
     assert (report.stored, report.dead, report.waiting) == (1, 1, False)
     assert [r.dag_id for r in task_runs(installed_store, "dag_good")] == ["dag_good"]
-    (dead,) = spool.dead_letters()
+    (dead,) = spool_folder.dead_letters()
     assert dead.parent == spool_dir / "dead"
     assert json.loads(dead.read_text())["dag_id"] == "dag_bad"
-    assert spool.pending() == 0
+    assert spool_folder.pending() == 0
 
 
 def test_an_unavailable_database_keeps_records_waiting_not_dead(spool_dir, tmp_path):
@@ -54,8 +55,8 @@ def test_an_unavailable_database_keeps_records_waiting_not_dead(spool_dir, tmp_p
     spool.put([make_record(dag_id="a"), make_record(dag_id="b")])
     report = spool.drain(unavailable)
     assert (report.stored, report.dead, report.waiting) == (0, 0, True)
-    assert spool.pending() == 2
-    assert spool.dead_letters() == []
+    assert spool_folder.pending() == 2
+    assert spool_folder.dead_letters() == []
 
 
 def test_stale_claims_are_put_back_and_fresh_ones_left_alone(installed_store, spool_dir):

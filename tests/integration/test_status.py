@@ -22,6 +22,7 @@ from ddtrack.queries.status import (
     store_state,
 )
 from ddtrack.server import spool
+from ddtrack.store import spool_folder
 from ddtrack.store.schema import head_revision, upgrade
 from ddtrack.views.status_panel import status_panel
 
@@ -49,8 +50,8 @@ def test_spool_and_dead_letters_are_problems(tmp_path, monkeypatch):
     assert (clean.spool_pending, clean.dead_letters) == (0, 0)
     assert [p for p in clean.problems if "wait in the spool" in p or "could not be stored" in p] == []
     spool.put([{"dag_id": "d"}, {"dag_id": "e"}])
-    (tmp_path / "spool" / spool.DEAD).mkdir()
-    (tmp_path / "spool" / spool.DEAD / "x.json").write_text("{}")
+    (tmp_path / "spool" / spool_folder.DEAD).mkdir()
+    (tmp_path / "spool" / spool_folder.DEAD / "x.json").write_text("{}")
     report = deployment_status(sources)
     assert (report.spool_pending, report.dead_letters) == (2, 1)
     assert f"2 record(s) wait in the spool {tmp_path / 'spool'}: run `ddtrack sync`" in report.problems

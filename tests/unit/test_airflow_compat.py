@@ -4,6 +4,7 @@ and the plugin loading that differs between 3.1 and 3.2+ (on the installed Airfl
 from __future__ import annotations
 
 import pytest
+from dev_tools import airflow_versions
 from starlette.testclient import TestClient
 
 from ddtrack.integrations import airflow_compat
@@ -40,20 +41,20 @@ def test_pages_on_an_unsupported_airflow_say_why():
 def test_airflow_loads_the_ddtrack_plugin_again_after_forgetting():
     plugins, _ = airflow_compat.loaded_plugins()
     assert "ddtrack" in [p.name for p in plugins]
-    airflow_compat.forget_loaded_plugins()
+    airflow_versions.forget_loaded_plugins()
     plugins, errors = airflow_compat.loaded_plugins()
     assert [p.name for p in plugins].count("ddtrack") == 1
     assert not [e for e in errors.values() if "ddtrack" in e and "already registered" not in e]
 
 
 def test_users_have_teams_where_airflow_has_them():
-    user = airflow_compat.simple_auth_user("sam", "viewer")
+    user = airflow_versions.simple_auth_user("sam", "viewer")
     assert (user.get_name(), user.role) == ("sam", "viewer")
-    if airflow_compat.teams_supported():
-        assert airflow_compat.simple_auth_user("sam", "viewer", ["secret"]).teams == ["secret"]
+    if airflow_versions.teams_supported():
+        assert airflow_versions.simple_auth_user("sam", "viewer", ["secret"]).teams == ["secret"]
     else:
         with pytest.raises(ValueError, match="has no teams"):
-            airflow_compat.simple_auth_user("sam", "viewer", ["secret"])
+            airflow_versions.simple_auth_user("sam", "viewer", ["secret"])
 
 
 @pytest.mark.parametrize(

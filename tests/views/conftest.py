@@ -33,7 +33,7 @@ def run_dag(dag, metastore_url: str):
 @pytest.fixture(scope="session")
 def example_runs(airflow_home, metastore_url) -> dict[str, list[Any]]:
     """Every example DAG run in process (titanic twice), plus the HTML probe DAG."""
-    from ddtrack.integrations.airflow_compat import dag_bag
+    from dev_tools.airflow_versions import dag_bag
 
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     probe = dags / "html_probe.py"
@@ -58,8 +58,7 @@ def example_runs(airflow_home, metastore_url) -> dict[str, list[Any]]:
 def api_app(example_runs):
     """Airflow's api-server app (plugins loaded fresh), as the api-server builds it."""
     from airflow.api_fastapi.app import create_app
-
-    from ddtrack.integrations.airflow_compat import forget_loaded_plugins
+    from dev_tools.airflow_versions import forget_loaded_plugins
 
     forget_loaded_plugins()
     return create_app()
@@ -68,8 +67,7 @@ def api_app(example_runs):
 @pytest.fixture(scope="session")
 def make_token(api_app):
     from airflow.api_fastapi.app import get_auth_manager
-
-    from ddtrack.integrations.airflow_compat import simple_auth_user
+    from dev_tools.airflow_versions import simple_auth_user
 
     def make(username: str = "admin", role: str | None = "admin", teams: list[str] | None = None) -> str:
         return get_auth_manager().generate_jwt(simple_auth_user(username, role, teams))

@@ -245,7 +245,7 @@ def test_tags_by_key_and_by_key_value(sources):
 
 def test_airflow_dag_tags(installed_store, metastore_url):
     """Tags of a real DAG, as Airflow's parser stores them in ``dag_tag``."""
-    from ddtrack.integrations.airflow_compat import dag_bag
+    from dev_tools.airflow_versions import dag_bag
 
     target = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "catalog_tagged.py"
     if not target.exists():
