@@ -30,7 +30,9 @@ _DEFAULTS: dict[str, str] = {
     "db_statement_timeout": "30",
     "drift_psi": "0.2",
     "drift_ks": "0.2",
-    "drift_null_rate": "10",
+    "drift_wasserstein": "0.25",
+    "drift_js": "0.05",
+    "drift_null_rate": "5",
     "drift_distinct_ratio": "0.5",
     "anomaly_sensitivity": "4",
     "anomaly_min_history": "8",
@@ -136,7 +138,8 @@ def drift_ks() -> float:
 
 
 def drift_null_rate() -> float:
-    """``[ddtrack] drift_null_rate``: change of a column's null % (in points) at or above which it has drifted."""
+    """``[ddtrack] drift_null_rate``: change of a column's null % (in points) at or above which it
+    has drifted, when sampling noise cannot explain it."""
     return float(_number("drift_null_rate", float))
 
 
@@ -151,7 +154,8 @@ def drift_thresholds() -> DriftThresholds:
     from ddtrack.profile.drift import DriftThresholds
 
     return DriftThresholds(
-        psi=drift_psi(), ks=drift_ks(), null_rate=drift_null_rate(), distinct_ratio=drift_distinct_ratio()
+        psi=drift_psi(), ks=drift_ks(), wasserstein=drift_wasserstein(), js=drift_js(),
+        null_rate=drift_null_rate(), distinct_ratio=drift_distinct_ratio(),
     )
 
 
@@ -265,6 +269,18 @@ def in_place_timeout() -> float:
     if value <= 0:
         raise ValueError(f"[ddtrack] in_place_timeout must be positive, got {value}")
     return value
+
+def drift_wasserstein() -> float:
+    """``[ddtrack] drift_wasserstein``: normalised Wasserstein distance of a numeric or datetime
+    column at or above which it has drifted: how far values moved over their central 90 %, in
+    units of the baseline's mean absolute deviation (a spread × 1.5 gives 0.5)."""
+    return float(_number("drift_wasserstein", float))
+
+
+def drift_js() -> float:
+    """``[ddtrack] drift_js``: Jensen–Shannon distance (natural log, 0 to 0.83) of a categorical
+    column's value shares at or above which it has drifted (a 10-point move gives 0.07 or more)."""
+    return float(_number("drift_js", float))
 
 
 def show_traceback() -> bool:

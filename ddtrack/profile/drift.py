@@ -1,24 +1,42 @@
 """Drift of one output's columns between two runs, from their stored profiles alone.
 
-Why from profiles: ddtrack keeps a mergeable profile of every run (histogram, quantile
-summary, top values, counts), so "what changed" is answered at ingest without reading the
-data again.  Each measure is read off those summaries:
+Why from profiles: ddtrack keeps a mergeable profile of every run (quantile summary,
+histogram, top values, counts), so "what changed" is answered at ingest without reading the
+data again (milliseconds per output, where a test on the raw rows takes seconds to minutes).
 
-* **PSI** (population stability index) on *coarse common bins*: numeric and datetime columns
-  are re-binned onto the baseline's deciles (at most :data:`PSI_BINS` bins, assuming values
-  spread evenly inside a stored histogram bin); categorical columns use the baseline's most
-  frequent values plus an "other" bucket.  Coarse bins keep sampling noise low: for two
-  samples of n rows on K bins the PSI of identical processes is about (K - 1)·2/n
-  (0.018 at 1,000 rows), far below the 0.2 threshold.
-* **KS distance**: the largest gap between the two CDFs, each piecewise linear through its
-  129-point quantile summary (off by at most 1/128 of the rows), else through the stored
-  quantiles and min/max.
-* **null-rate change** in percentage points, **distinct-count change** (relative), and
+Numeric and datetime columns are read off their 129-point quantile summaries (exact values at
+129 evenly spaced ranks; else the stored quantiles, else the histogram), which are near-exact
+at any skew: equal-width histogram bins are not (on lognormal, Pareto or Cauchy data one bin
+holds almost every value, and shares read off it are guesses).
+
+* **Wasserstein** (the scale-aware distance): the mean distance a value moves between the two
+  runs (the area between their quantile functions) over the central 90 % of ranks, in units of
+  the baseline's mean absolute deviation from its median over the same ranks.  A shift by
+  that deviation gives 1, a spread × k gives |k - 1| (× 1.5: 0.5), whatever the
+  distribution; trimming 5 % at each end keeps single extreme values (Cauchy, Pareto) out.
+* **PSI** (population stability index) on the baseline's deciles: the share of the new values
+  falling in each tenth of the baseline.  It is the per-column score the pages plot.
+* **KS distance**: the largest gap between the two CDFs (each off by at most 1/128).
+
+Categorical, boolean and text columns are read off their top values:
+
+* **Jensen–Shannon distance** (natural log, as scipy's ``jensenshannon``) between the shares of
+  the values either run lists plus an "other" bucket; a value one run does not list is given
+  the share closest to the other run's that its list allows, so an unknown count never
+  raises an alarm; values too rare to judge join "other".
+* **PSI** on the baseline's nine most frequent values plus "other" (the plotted score), and
   **new or vanished categories** (certain only when the top values list every value).
+
+Every column: **null-rate change** in percentage points, and **distinct-count change**
+beyond what the row count explains.
 
 A measure marks the column ``drifted`` only when it reaches its threshold *and* exceeds what
 sampling noise explains for the two sizes at ``alpha`` (both conditions): small samples do
-not alarm on noise, huge samples do not alarm on tiny but "significant" shifts.
+not alarm on noise, huge samples do not alarm on tiny but "significant" shifts.  The noise
+bounds: chi-square on the bins for PSI and Jensen–Shannon (n·PSI and 8·n·JS² are about
+chi-square for identical processes), the two-sample KS critical value for KS (plus the
+summaries' rank error), for Wasserstein the widest move the KS critical band around the
+baseline's quantile function allows, and a two-proportion z-test for null rates.
 """
 
 from __future__ import annotations
@@ -40,6 +58,9 @@ CATEGORY_KINDS = ("string", "categorical", "boolean", "object")
 PSI_BINS = 10  # deciles: coarse enough that noise at ~1,000 rows stays far below 0.2
 PSI_EPSILON = 1e-4  # share given to an empty bin, so an empty bin costs a finite amount
 TEXT_LIMIT = 200  # top values are cut to this many characters (see the profile format)
+TRIM = 0.05  # Wasserstein leaves out this share of ranks at each end
+RANK_GRID = 1024  # ranks the quantile functions are compared at (midpoints of equal cells)
+MIN_EXPECTED = 5.0  # a value needs this many expected rows (in the smaller run) to be its own bin
 
 
 @dataclass(frozen=True)
@@ -48,14 +69,16 @@ class DriftThresholds:
 
     psi: float = 0.2  # population stability index at or above: drifted
     ks: float = 0.2  # KS distance at or above (and above the sampling-noise bound): drifted
-    null_rate: float = 10.0  # |null % change| in percentage points at or above: drifted
+    wasserstein: float = 0.25  # normalised Wasserstein distance at or above: drifted
+    js: float = 0.05  # Jensen–Shannon distance of the category shares at or above: drifted
+    null_rate: float = 5.0  # |null % change| in percentage points at or above (and significant): drifted
     distinct_ratio: float = 0.5  # |distinct change| beyond what the row count explains (both > 20)
-    alpha: float = 0.001  # false-alarm rate of the sampling-noise bounds
+    alpha: float = 1e-5  # false-alarm rate of each sampling-noise bound
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be between 0 and 1 (exclusive), not {self.alpha!r}")
-        for name in ("psi", "ks", "null_rate", "distinct_ratio"):
+        for name in ("psi", "ks", "wasserstein", "js", "null_rate", "distinct_ratio"):
             if getattr(self, name) < 0:
                 raise ValueError(f"the {name} threshold must not be negative, not {getattr(self, name)!r}")
 
@@ -72,7 +95,7 @@ def column_drift(before: Mapping, after: Mapping, thresholds: DriftThresholds = 
     if kb not in comparable or ka not in comparable or _rows(before) == 0 or _rows(after) == 0:
         return None
     out: dict[str, Any] = {
-        "column": str(after.get("name")), "kind": ka, "psi": None, "ks": None,
+        "column": str(after.get("name")), "kind": ka, "psi": None, "ks": None, "wasserstein": None, "js": None,
         "null_rate_change": None, "distinct_change": None,
         "new_categories": [], "vanished_categories": [], "drifted": False, "reasons": [], "notes": [],
     }
@@ -89,8 +112,14 @@ def column_drift(before: Mapping, after: Mapping, thresholds: DriftThresholds = 
 
 
 def output_drift(before: Mapping, after: Mapping, thresholds: DriftThresholds = DEFAULT_THRESHOLDS) -> list[dict]:
-    """Drift of every column present in both output profiles (matched by name, first
-    occurrence), in ``after``'s column order; columns that cannot be compared are left out."""
+    """Drift of every column present in both output profiles (``profile(...).to_dict()``
+    documents, or stored ones), matched by name (first occurrence), in ``after``'s column
+    order; columns that cannot be compared are left out.
+
+    Each result: ``column``, ``kind``, ``drifted``, ``reasons`` (one sentence per measure that
+    crossed its threshold), ``notes``, the measures ``psi``, ``ks``, ``wasserstein``, ``js``,
+    ``null_rate_change`` (points), ``distinct_change`` (relative; None where they do not apply)
+    and ``new_categories`` / ``vanished_categories``."""
     baseline: dict[str, Mapping] = {}
     for col in before.get("columns") or []:
         baseline.setdefault(str(col.get("name")), col)
@@ -142,19 +171,10 @@ def _quantile_source(col: Mapping) -> Source | None:
     return pts, fr, int(col["count"])
 
 
-def _summary_source(col: Mapping) -> Source | None:
-    """The 129-point quantile summary (exact ranks), decoded like merges do."""
-    return _merge._summary_source(dict(col))
-
-
-def _psi_source(col: Mapping) -> Source | None:
-    """PSI reads the histogram (as the issue asks), else the summary."""
-    return _histogram_source(col) or _summary_source(col)
-
-
-def _ks_source(col: Mapping) -> Source | None:
-    """KS reads the summary (rank error <= 1/128), else the quantiles, else the histogram."""
-    return _summary_source(col) or _quantile_source(col) or _histogram_source(col)
+def _distribution(col: Mapping) -> Source | None:
+    """The column's values as a CDF: its 129-point quantile summary (exact ranks), else min,
+    quantiles and max (sketches stripped to bound a record's size), else the histogram."""
+    return _merge._summary_source(dict(col)) or _quantile_source(col) or _histogram_source(col)
 
 
 def _cdf(source: Source, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,11 +182,15 @@ def _cdf(source: Source, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sk.mixed_cdf([source], at)
 
 
+def _quantiles(source: Source, probs: np.ndarray) -> np.ndarray:
+    """The source's quantile function at ``probs`` (a jump maps to its point)."""
+    knots, cdf, left = sk.mixed_cdf_at_knots([source])
+    return sk.quantiles_from_cdf(knots, cdf, probs, left)
+
+
 def _decile_edges(source: Source, bins: int = PSI_BINS) -> np.ndarray:
     """Inner edges at the baseline's quantiles 1/bins ... (bins-1)/bins, ties merged."""
-    knots, cdf, left = sk.mixed_cdf_at_knots([source])
-    probs = np.arange(1, bins) / bins
-    return np.unique(sk.quantiles_from_cdf(knots, cdf, probs, left))
+    return np.unique(_quantiles(source, np.arange(1, bins) / bins))
 
 
 def _bin_shares(source: Source, inner_edges: np.ndarray) -> np.ndarray:
@@ -191,36 +215,89 @@ def ks_distance(before: Source, after: Source) -> float:
     return float(max(np.max(np.abs(b_le - a_le)), np.max(np.abs(b_lt - a_lt))))
 
 
-def _psi_noise(bins: int, n_before: int, n_after: int, alpha: float) -> float:
-    """PSI that identical processes exceed with probability ``alpha``: n_eff·PSI is
-    approximately chi-square with bins-1 degrees of freedom (Wilson-Hilferty quantile)."""
-    k = max(bins - 1, 1)
+def _central_ranks(trim: float = TRIM, points: int = RANK_GRID) -> np.ndarray:
+    """Midpoints of ``points`` equal cells of the ranks [trim, 1 - trim]."""
+    return trim + (np.arange(points) + 0.5) / points * (1.0 - 2.0 * trim)
+
+
+def wasserstein(before: Source, after: Source, trim: float = TRIM) -> float | None:
+    """Normalised Wasserstein distance: the mean |difference| of the two quantile functions
+    over the ranks [trim, 1 - trim], divided by the baseline's mean |distance from its
+    median| over the same ranks (None when that spread is 0: a constant core)."""
+    ranks = _central_ranks(trim)
+    qb, qa = _quantiles(before, ranks), _quantiles(after, ranks)
+    spread = _spread(before, qb)
+    if not spread > 0 or not np.isfinite(qa).all():
+        return None
+    return float(np.mean(np.abs(qa - qb)) / spread)
+
+
+def _spread(source: Source, q_central: np.ndarray) -> float:
+    """Mean absolute deviation from the median over the central ranks (the Wasserstein unit)."""
+    median = _quantiles(source, np.array([0.5]))[0]
+    return float(np.mean(np.abs(q_central - median)))
+
+
+def _wasserstein_noise(before: Source, n_before: int, n_after: int, alpha: float, trim: float = TRIM) -> float:
+    """The normalised Wasserstein distance sampling noise stays under with probability 1 - alpha.
+
+    For identical processes the two empirical CDFs differ by at most the KS critical value D
+    (probability 1 - alpha), so each after-quantile lies between the baseline's quantiles at
+    ranks p - D and p + D: the distance is at most the mean of the wider side of that band.
+    Conservative (it allows the worst gap at every rank at once), and it grows with the tails.
+    """
+    d = _ks_critical(n_before, n_after, alpha)
+    ranks = _central_ranks(trim)
+    q = _quantiles(before, np.concatenate([ranks, np.minimum(ranks + d, 1.0), np.maximum(ranks - d, 0.0)]))
+    mid, up, down = q[: ranks.size], q[ranks.size : 2 * ranks.size], q[2 * ranks.size :]
+    spread = _spread(before, mid)
+    return float(np.mean(np.maximum(up - mid, mid - down)) / spread) if spread > 0 else math.inf
+
+
+def _chi2_quantile(df: int, alpha: float) -> float:
+    """Upper ``alpha`` quantile of chi-square with ``df`` degrees of freedom (Wilson–Hilferty;
+    a little above the exact value in far tails, i.e. on the quiet side)."""
+    k = max(df, 1)
     z = NormalDist().inv_cdf(1.0 - alpha)
-    chi2 = k * (1.0 - 2.0 / (9 * k) + z * math.sqrt(2.0 / (9 * k))) ** 3
-    return chi2 * (1.0 / n_before + 1.0 / n_after)
+    return k * (1.0 - 2.0 / (9 * k) + z * math.sqrt(2.0 / (9 * k))) ** 3
+
+
+def _psi_noise(bins: int, n_before: float, n_after: float, alpha: float) -> float:
+    """PSI that identical processes exceed with probability ``alpha``: n_eff·PSI is
+    approximately chi-square with bins-1 degrees of freedom."""
+    return _chi2_quantile(bins - 1, alpha) * (1.0 / n_before + 1.0 / n_after)
+
+
+def _ks_critical(n_before: int, n_after: int, alpha: float) -> float:
+    """Two-sample KS critical value for the sizes (asymptotic)."""
+    return math.sqrt(-0.5 * math.log(alpha / 2.0)) * math.sqrt(1.0 / n_before + 1.0 / n_after)
 
 
 def _ks_noise(n_before: int, n_after: int, alpha: float) -> float:
-    """Two-sample KS critical value for the sizes, plus the summaries' rank error (1/128 each)."""
-    c = math.sqrt(-0.5 * math.log(alpha / 2.0))
-    return c * math.sqrt(1.0 / n_before + 1.0 / n_after) + 2.0 * sk.SUMMARY_RANK_ERROR
+    """The KS critical value plus the summaries' rank error (1/128 each)."""
+    return _ks_critical(n_before, n_after, alpha) + 2.0 * sk.SUMMARY_RANK_ERROR
 
 
 def _numeric_measures(before: Mapping, after: Mapping, th: DriftThresholds, out: dict) -> None:
-    """PSI on the baseline's deciles and the KS distance of the quantile summaries."""
-    pb, pa = _psi_source(before), _psi_source(after)
-    if pb is not None and pa is not None:
-        edges = _decile_edges(pb)
-        value = psi(_bin_shares(pb, edges), _bin_shares(pa, edges))
-        out["psi"] = round(value, 6)
-        if value >= th.psi and value > _psi_noise(edges.size + 1, pb[2], pa[2], th.alpha):
-            out["reasons"].append(f"PSI {value:.3f} ≥ {th.psi:g}")
-    kb, ka = _ks_source(before), _ks_source(after)
-    if kb is not None and ka is not None:
-        value = ks_distance(kb, ka)
-        out["ks"] = round(value, 6)
-        if value >= th.ks and value > _ks_noise(kb[2], ka[2], th.alpha):
-            out["reasons"].append(f"KS {value:.3f} ≥ {th.ks:g}")
+    """Wasserstein, PSI on the baseline's deciles and KS, all off the quantile summaries."""
+    sb, sa = _distribution(before), _distribution(after)
+    if sb is None or sa is None:
+        return
+    nb, na = sb[2], sa[2]
+    value = wasserstein(sb, sa)
+    if value is not None:
+        out["wasserstein"] = round(value, 6)
+        if value >= th.wasserstein and value > _wasserstein_noise(sb, nb, na, th.alpha):
+            out["reasons"].append(f"Wasserstein {value:.3f} ≥ {th.wasserstein:g}")
+    edges = _decile_edges(sb)
+    value = psi(_bin_shares(sb, edges), _bin_shares(sa, edges))
+    out["psi"] = round(value, 6)
+    if value >= th.psi and value > _psi_noise(edges.size + 1, nb, na, th.alpha):
+        out["reasons"].append(f"PSI {value:.3f} ≥ {th.psi:g}")
+    value = ks_distance(sb, sa)
+    out["ks"] = round(value, 6)
+    if value >= th.ks and value > _ks_noise(nb, na, th.alpha):
+        out["reasons"].append(f"KS {value:.3f} ≥ {th.ks:g}")
 
 
 # ---------------------------------------------------------------- common bins (compare page)
@@ -276,17 +353,21 @@ class _Categories:
     distinct: int | None
     exhaustive: bool  # the top values list every distinct value
 
-    def count_of(self, value: str) -> float:
-        """Exact count when listed (or when the list is exhaustive), else an estimate:
-        the unlisted values share the rest evenly, none above the smallest listed count."""
+    @property
+    def unlisted(self) -> int:
+        """Values not counted by the list."""
+        return max(self.total - sum(self.counts.values()), 0)
+
+    def count_like(self, value: str, share: float) -> float:
+        """Count of ``value``: exact when listed (0 when the list is exhaustive), else the count
+        nearest ``share`` of this side's values that the list allows (no more than its smallest
+        listed count), so that a count the profile does not keep never reads as a change."""
         if value in self.counts:
             return float(self.counts[value])
-        if self.exhaustive or not self.counts:
+        if self.exhaustive:
             return 0.0
-        smallest = float(min(self.counts.values()))
-        rest = float(max(self.total - sum(self.counts.values()), 0))
-        unlisted = (self.distinct - len(self.counts)) if self.distinct else rest / max(smallest, 1.0)
-        return min(smallest, rest / max(unlisted, 1.0))
+        bound = min(self.counts.values()) if self.counts else self.unlisted
+        return float(min(bound, self.unlisted, share * self.total))
 
 
 def _categories(col: Mapping) -> _Categories | None:
@@ -303,26 +384,64 @@ def _categories(col: Mapping) -> _Categories | None:
     return _Categories(counts, int(col["count"]), distinct if isinstance(distinct, int) else None, bool(exhaustive))
 
 
+def _category_counts(side: _Categories, other: _Categories, values: list[str]) -> np.ndarray:
+    """This side's counts of ``values`` (each listed by one side at least), values it does not
+    list read as :meth:`_Categories.count_like` the other side's share, then scaled into
+    what this side leaves unlisted."""
+    counts = np.array([side.count_like(v, other.counts.get(v, 0) / other.total) for v in values], dtype=np.float64)
+    guessed = np.array([v not in side.counts for v in values], dtype=bool)
+    if guessed.any() and counts[guessed].sum() > side.unlisted:
+        counts[guessed] *= side.unlisted / counts[guessed].sum()
+    return counts
+
+
+def _with_other(counts: np.ndarray, total: int) -> np.ndarray:
+    """Shares of the given counts and of everything else ("other", last)."""
+    return np.append(counts, max(total - counts.sum(), 0.0)) / total
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon distance of two distributions (normalised first; natural log, so
+    between 0 and sqrt(ln 2)); the same as ``scipy.spatial.distance.jensenshannon``."""
+    p = np.asarray(p, dtype=np.float64) / np.sum(p)
+    q = np.asarray(q, dtype=np.float64) / np.sum(q)
+    m = (p + q) / 2.0
+
+    def kl(x: np.ndarray) -> float:
+        nz = x > 0
+        return float(np.sum(x[nz] * np.log(x[nz] / m[nz])))
+
+    return math.sqrt(max((kl(p) + kl(q)) / 2.0, 0.0))
+
+
+def _js_noise(bins: int, n_before: int, n_after: int, alpha: float) -> float:
+    """Jensen–Shannon distance identical processes exceed with probability ``alpha``:
+    8·n_eff·JS² is approximately the chi-square homogeneity statistic (bins-1 df)."""
+    n_eff = n_before * n_after / (n_before + n_after)
+    return math.sqrt(_chi2_quantile(bins - 1, alpha) / (8.0 * n_eff))
+
+
 def _category_measures(before: Mapping, after: Mapping, th: DriftThresholds, out: dict) -> None:
-    """PSI on the baseline's most frequent values + "other"; new and vanished categories."""
+    """Jensen–Shannon on both sides' top values, PSI on the baseline's most frequent values
+    + "other", and new and vanished categories."""
     cb, ca = _categories(before), _categories(after)
     if cb is None or ca is None or cb.total == 0 or ca.total == 0:
         return
-    bins = sorted(cb.counts, key=lambda v: (-cb.counts[v], v))[: PSI_BINS - 1]
-    shares = [_category_shares(c, bins) for c in (cb, ca)]
-    value = psi(shares[0], shares[1])
+    values = sorted(set(cb.counts) | set(ca.counts))
+    b, a = _category_counts(cb, ca, values), _category_counts(ca, cb, values)
+    judged = (b / cb.total + a / ca.total) / 2.0 * min(cb.total, ca.total) >= MIN_EXPECTED  # rare ones join "other"
+    sb, sa = _with_other(b[judged], cb.total), _with_other(a[judged], ca.total)
+    value = jensen_shannon(sb, sa)
+    out["js"] = round(value, 6)
+    bins = int(np.count_nonzero(sb + sa))
+    if value >= th.js and value > _js_noise(bins, cb.total, ca.total, th.alpha):
+        out["reasons"].append(f"Jensen–Shannon {value:.3f} ≥ {th.js:g}")
+    top = sorted(cb.counts, key=lambda v: (-cb.counts[v], v))[: PSI_BINS - 1]
+    value = psi(_with_other(_category_counts(cb, ca, top), cb.total), _with_other(_category_counts(ca, cb, top), ca.total))
     out["psi"] = round(value, 6)
-    if value >= th.psi and value > _psi_noise(len(bins) + 1, cb.total, ca.total, th.alpha):
+    if value >= th.psi and value > _psi_noise(len(top) + 1, cb.total, ca.total, th.alpha):
         out["reasons"].append(f"PSI {value:.3f} ≥ {th.psi:g}")
     _new_and_vanished(cb, ca, th, out)
-
-
-def _category_shares(side: _Categories, bins: list[str]) -> np.ndarray:
-    """Shares of the given values and of everything else ("other", last)."""
-    counts = np.array([side.count_of(v) for v in bins], dtype=np.float64)
-    if counts.sum() > side.total:  # estimates can overshoot: scale them into the total
-        counts *= side.total / counts.sum()
-    return np.append(counts, side.total - counts.sum()) / side.total
 
 
 def _new_and_vanished(cb: _Categories, ca: _Categories, th: DriftThresholds, out: dict) -> None:

@@ -105,6 +105,8 @@ def test_too_little_history_flags_nothing(installed_store, monkeypatch):
 def test_thresholds_come_from_the_configuration(installed_store, monkeypatch):
     monkeypatch.setenv("AIRFLOW__DDTRACK__DRIFT_PSI", "50")
     monkeypatch.setenv("AIRFLOW__DDTRACK__DRIFT_KS", "1.1")
+    monkeypatch.setenv("AIRFLOW__DDTRACK__DRIFT_WASSERSTEIN", "100")
+    monkeypatch.setenv("AIRFLOW__DDTRACK__DRIFT_JS", "1")
     monkeypatch.setenv("AIRFLOW__DDTRACK__DRIFT_NULL_RATE", "100")
     ingest(installed_store, [run_record(0), run_record(1, data=sales(1, shift=30))])
     amount = rows_of(installed_store, Drift, run_id="run_01", column_name="amount")[0]
