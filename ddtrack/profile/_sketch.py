@@ -318,7 +318,13 @@ def mixed_cdf(sources: list[tuple[np.ndarray, np.ndarray, int]], at: np.ndarray)
     The mix is piecewise linear between the parts' points (see :func:`mixed_cdf_knots`);
     ``at`` is located among those points, not sorted with them.
     """
-    knots, below, jumps, slopes = mixed_cdf_knots(sources)
+    return cdf_at(mixed_cdf_knots(sources), at)
+
+
+def cdf_at(curve: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fractions of values <= and < each point of ``at`` on a CDF from :func:`mixed_cdf_knots`
+    (built once, read many times: drift reads each run's CDF at several sets of points)."""
+    knots, below, jumps, slopes = curve
     at = np.asarray(at, dtype=np.float64)
     i = np.searchsorted(knots, at, side="right") - 1
     inside = i >= 0
@@ -396,6 +402,12 @@ def quantiles_from_cdf(
         return np.full(len(probs), np.nan)
     if xs.size == 1:
         return np.full(len(probs), xs[0])
+    return np.interp(np.asarray(probs, dtype=np.float64), *inverse_cdf(xs, cdf, cdf_left))
+
+
+def inverse_cdf(xs: np.ndarray, cdf: np.ndarray, cdf_left: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(fractions, points) such that ``np.interp(probs, fractions, points)`` is
+    :func:`quantiles_from_cdf` (for at least one point): built once, inverted many times."""
     if cdf_left is not None:  # each point twice: (x, F(x-)) then (x, F(x))
         cdf = np.column_stack([cdf_left, cdf]).ravel()
         xs = np.repeat(xs, 2)
@@ -404,4 +416,4 @@ def quantiles_from_cdf(
     x = np.concatenate([[xs[0]], xs])
     c = np.maximum.accumulate(c)
     keep = np.concatenate([[True], np.diff(c) > 0])
-    return np.interp(np.asarray(probs, dtype=np.float64), c[keep], x[keep])
+    return c[keep], x[keep]

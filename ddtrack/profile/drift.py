@@ -177,25 +177,34 @@ def _distribution(col: Mapping) -> Source | None:
     return _merge._summary_source(dict(col)) or _quantile_source(col) or _histogram_source(col)
 
 
-def _cdf(source: Source, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fractions of values <= and < each point."""
-    return sk.mixed_cdf([source], at)
+class _Curve:
+    """One run's CDF, built once from its :data:`Source` and read many times (a column's drift
+    reads each side's CDF or quantile function about eight times)."""
+
+    def __init__(self, source: Source) -> None:
+        self.n = source[2]
+        self._knots = sk.mixed_cdf_knots([source])
+        knots, below, jumps, _ = self._knots
+        self.points = knots
+        self._inverse = sk.inverse_cdf(knots, np.clip(below, 0.0, 1.0), np.clip(below - jumps, 0.0, 1.0))
+
+    def cdf(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fractions of values <= and < each point."""
+        return sk.cdf_at(self._knots, at)
+
+    def quantiles(self, probs: np.ndarray) -> np.ndarray:
+        """The quantile function at ``probs`` (a probability inside a jump maps to its point)."""
+        return np.interp(np.asarray(probs, dtype=np.float64), *self._inverse)
 
 
-def _quantiles(source: Source, probs: np.ndarray) -> np.ndarray:
-    """The source's quantile function at ``probs`` (a jump maps to its point)."""
-    knots, cdf, left = sk.mixed_cdf_at_knots([source])
-    return sk.quantiles_from_cdf(knots, cdf, probs, left)
-
-
-def _decile_edges(source: Source, bins: int = PSI_BINS) -> np.ndarray:
+def _decile_edges(curve: _Curve, bins: int = PSI_BINS) -> np.ndarray:
     """Inner edges at the baseline's quantiles 1/bins ... (bins-1)/bins, ties merged."""
-    return np.unique(_quantiles(source, np.arange(1, bins) / bins))
+    return np.unique(curve.quantiles(np.arange(1, bins) / bins))
 
 
-def _bin_shares(source: Source, inner_edges: np.ndarray) -> np.ndarray:
+def _bin_shares(curve: _Curve, inner_edges: np.ndarray) -> np.ndarray:
     """Share of values in (-inf, e1], (e1, e2], ..., (ek, inf)."""
-    below = _cdf(source, inner_edges)[0]
+    below = curve.cdf(inner_edges)[0]
     return np.diff(np.concatenate([[0.0], below, [1.0]]))
 
 
@@ -206,39 +215,34 @@ def psi(before_shares: np.ndarray, after_shares: np.ndarray, epsilon: float = PS
     return float(np.sum((a - b) * np.log(a / b)))
 
 
-def ks_distance(before: Source, after: Source) -> float:
+def _ks_distance(before: _Curve, after: _Curve) -> float:
     """Largest gap between two piecewise linear CDFs: it lies on a knot of either one
     (on both sides of a knot where tied values make the CDF jump)."""
-    knots = np.union1d(before[0], after[0])
-    b_le, b_lt = _cdf(before, knots)
-    a_le, a_lt = _cdf(after, knots)
+    knots = np.union1d(before.points, after.points)
+    b_le, b_lt = before.cdf(knots)
+    a_le, a_lt = after.cdf(knots)
     return float(max(np.max(np.abs(b_le - a_le)), np.max(np.abs(b_lt - a_lt))))
 
 
-def _central_ranks(trim: float = TRIM, points: int = RANK_GRID) -> np.ndarray:
-    """Midpoints of ``points`` equal cells of the ranks [trim, 1 - trim]."""
-    return trim + (np.arange(points) + 0.5) / points * (1.0 - 2.0 * trim)
+CENTRAL_RANKS = TRIM + (np.arange(RANK_GRID) + 0.5) / RANK_GRID * (1.0 - 2.0 * TRIM)  # midpoints of equal cells
 
 
-def wasserstein(before: Source, after: Source, trim: float = TRIM) -> float | None:
+def _wasserstein(before: _Curve, after: _Curve, q_before: np.ndarray, spread: float) -> float | None:
     """Normalised Wasserstein distance: the mean |difference| of the two quantile functions
-    over the ranks [trim, 1 - trim], divided by the baseline's mean |distance from its
-    median| over the same ranks (None when that spread is 0: a constant core)."""
-    ranks = _central_ranks(trim)
-    qb, qa = _quantiles(before, ranks), _quantiles(after, ranks)
-    spread = _spread(before, qb)
-    if not spread > 0 or not np.isfinite(qa).all():
+    over the central ranks, divided by the baseline's ``spread`` (None when it is 0: a
+    constant core)."""
+    q_after = after.quantiles(CENTRAL_RANKS)
+    if not spread > 0 or not np.isfinite(q_after).all():
         return None
-    return float(np.mean(np.abs(qa - qb)) / spread)
+    return float(np.mean(np.abs(q_after - q_before)) / spread)
 
 
-def _spread(source: Source, q_central: np.ndarray) -> float:
+def _spread(curve: _Curve, q_central: np.ndarray) -> float:
     """Mean absolute deviation from the median over the central ranks (the Wasserstein unit)."""
-    median = _quantiles(source, np.array([0.5]))[0]
-    return float(np.mean(np.abs(q_central - median)))
+    return float(np.mean(np.abs(q_central - curve.quantiles(np.array([0.5]))[0])))
 
 
-def _wasserstein_noise(before: Source, n_before: int, n_after: int, alpha: float, trim: float = TRIM) -> float:
+def _wasserstein_noise(before: _Curve, q_before: np.ndarray, spread: float, n_after: int, alpha: float) -> float:
     """The normalised Wasserstein distance sampling noise stays under with probability 1 - alpha.
 
     For identical processes the two empirical CDFs differ by at most the KS critical value D
@@ -246,12 +250,10 @@ def _wasserstein_noise(before: Source, n_before: int, n_after: int, alpha: float
     ranks p - D and p + D: the distance is at most the mean of the wider side of that band.
     Conservative (it allows the worst gap at every rank at once), and it grows with the tails.
     """
-    d = _ks_critical(n_before, n_after, alpha)
-    ranks = _central_ranks(trim)
-    q = _quantiles(before, np.concatenate([ranks, np.minimum(ranks + d, 1.0), np.maximum(ranks - d, 0.0)]))
-    mid, up, down = q[: ranks.size], q[ranks.size : 2 * ranks.size], q[2 * ranks.size :]
-    spread = _spread(before, mid)
-    return float(np.mean(np.maximum(up - mid, mid - down)) / spread) if spread > 0 else math.inf
+    d = _ks_critical(before.n, n_after, alpha)
+    up = before.quantiles(np.minimum(CENTRAL_RANKS + d, 1.0)) - q_before
+    down = q_before - before.quantiles(np.maximum(CENTRAL_RANKS - d, 0.0))
+    return float(np.mean(np.maximum(up, down)) / spread)
 
 
 def _chi2_quantile(df: int, alpha: float) -> float:
@@ -283,20 +285,22 @@ def _numeric_measures(before: Mapping, after: Mapping, th: DriftThresholds, out:
     sb, sa = _distribution(before), _distribution(after)
     if sb is None or sa is None:
         return
-    nb, na = sb[2], sa[2]
-    value = wasserstein(sb, sa)
+    cb, ca = _Curve(sb), _Curve(sa)
+    q_before = cb.quantiles(CENTRAL_RANKS)
+    spread = _spread(cb, q_before)
+    value = _wasserstein(cb, ca, q_before, spread)
     if value is not None:
         out["wasserstein"] = round(value, 6)
-        if value >= th.wasserstein and value > _wasserstein_noise(sb, nb, na, th.alpha):
+        if value >= th.wasserstein and value > _wasserstein_noise(cb, q_before, spread, ca.n, th.alpha):
             out["reasons"].append(f"Wasserstein {value:.3f} ≥ {th.wasserstein:g}")
-    edges = _decile_edges(sb)
-    value = psi(_bin_shares(sb, edges), _bin_shares(sa, edges))
+    edges = _decile_edges(cb)
+    value = psi(_bin_shares(cb, edges), _bin_shares(ca, edges))
     out["psi"] = round(value, 6)
-    if value >= th.psi and value > _psi_noise(edges.size + 1, nb, na, th.alpha):
+    if value >= th.psi and value > _psi_noise(edges.size + 1, cb.n, ca.n, th.alpha):
         out["reasons"].append(f"PSI {value:.3f} ≥ {th.psi:g}")
-    value = ks_distance(sb, sa)
+    value = _ks_distance(cb, ca)
     out["ks"] = round(value, 6)
-    if value >= th.ks and value > _ks_noise(nb, na, th.alpha):
+    if value >= th.ks and value > _ks_noise(cb.n, ca.n, th.alpha):
         out["reasons"].append(f"KS {value:.3f} ≥ {th.ks:g}")
 
 
@@ -338,7 +342,7 @@ def _display_edges(sb: Source, sa: Source, integers: bool, max_bins: int) -> np.
 def _counts_on(source: Source, edges: np.ndarray) -> list[int]:
     """Counts on bins [a, b) (last closed) from a CDF, rounded to sum to the source's n."""
     n = source[2]
-    below = _cdf(source, edges)[1]
+    below = sk.mixed_cdf([source], edges)[1]
     below[0], below[-1] = 0.0, 1.0
     return [int(c) for c in _merge._round_keep_total(np.diff(below) * n, n)]
 
