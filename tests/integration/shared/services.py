@@ -56,3 +56,23 @@ def alert_channels(home: Path) -> Iterator[Service]:
 
 
 SERVICES["alert_channels"] = alert_channels
+
+
+@contextmanager
+def warehouse(home: Path) -> Iterator[Service]:
+    """A second PostgreSQL database on the local server, the warehouse the ``warehouse_tables``
+    DAG writes and profiles in place, reached through the Airflow connection ``warehouse``
+    (``AIRFLOW_CONN_WAREHOUSE``); dropped after the deployment stops. Handle: its URL."""
+    import sqlalchemy as sa
+    from dev_tools.airflow_local import create_postgres_database, drop_database
+
+    url = create_postgres_database()
+    parsed = sa.engine.make_url(url)
+    conn = f"postgres://{parsed.username}@{parsed.host}:{parsed.port}/{parsed.database}"
+    try:
+        yield Service("warehouse", {"AIRFLOW_CONN_WAREHOUSE": conn}, url)
+    finally:
+        drop_database(url)
+
+
+SERVICES["warehouse"] = warehouse
