@@ -86,6 +86,11 @@ class _TryRecorder:
         self._exact: dict[str, OutputEvidence | None] = {}
         # The same for outputs an engine holds (a SQL table): its answers, per output.
         self._engine_evidence: dict[str, dict[Check, Any]] = {}
+        # Declared column lineage: log_output's per output, @track's for the others; and
+        # what the SQL of a tracked operator said (ddtrack.column_lineage).
+        self._declared_columns: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.default_columns: dict[str, tuple[str, ...]] = {}
+        self.sql_columns: dict[str, dict[str, list[tuple[int, str]]]] = {}
         self._t0 = time.perf_counter()
 
     @property
@@ -190,9 +195,49 @@ class _TryRecorder:
         self.record["warnings"].append(message)
         log.warning("ddtrack: %s", message)
 
-    def add_input(self, name: str | None, uri: str | None) -> None:
-        # Lineage keeps an input's name and URI only: nothing of the object is profiled.
-        self.record["inputs"].append({"kind": "uri", "name": cut(name, 250) if name else None, "uri": uri})
+    def add_input(self, name: str | None, uri: str | None, columns: list[str] | None = None) -> None:
+        # Lineage keeps an input's name, URI and column names: nothing of the data is read.
+        item = {"kind": "uri", "name": cut(name, 250) if name else None, "uri": uri}
+        if columns is not None:
+            item["columns"] = columns
+        self.record["inputs"].append(item)
+
+    def declare_columns(self, name: str, declared: Mapping[str, tuple[str, ...]]) -> None:
+        """``log_output(column_lineage=...)`` for output ``name`` (a later batch adds to it)."""
+        if declared:
+            self._declared_columns.setdefault(cut(name, 250), {}).update(declared)
+
+    def note_arguments(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """The columns of the frames the task function was handed from upstream tasks, on
+        the inputs they came through (what column lineage infers from)."""
+        from ddtrack.column_lineage import argument_columns
+
+        original = _original_task(self.context)
+        if original is None:
+            return
+        found = argument_columns(
+            fn, getattr(original, "op_args", None) or (), getattr(original, "op_kwargs", None) or {}, args, kwargs,
+            lambda value: list(_iter_references(value)),
+        )
+        for task_id, key, param, columns in found:
+            for item in self.record["inputs"]:
+                if item.get("kind") == "task" and (item.get("task_id"), item.get("name")) == (task_id, key):
+                    item["columns"], item["param"] = columns, cut(param, 250)
+
+    def _add_column_lineage(self) -> None:
+        """Each output's column lineage (declared, from SQL, inferred by name), and a
+        warning with the try for each declaration that names nothing."""
+        from ddtrack.column_lineage import derive
+
+        outputs = self.record["outputs"]
+        columns = {o["name"]: _profile_columns(o.get("profile") or {}) for o in outputs}
+        lineage, warnings = derive(columns, self.record["inputs"], self._declared_columns, self.default_columns,
+                                   self.sql_columns)
+        for output in outputs:
+            output["column_lineage"] = lineage.get(output["name"], [])
+        for message in warnings:
+            self.record["warnings"].append(cut(message, 500))
+            log.warning("ddtrack: %s", message)
 
     def finish(self, error: BaseException | None) -> None:
         r = self.record
@@ -216,6 +261,10 @@ class _TryRecorder:
             batches = self._batches.get(output["name"])
             if batches is not None and batches.count > 1:
                 output["profile"] = to_json_safe(batches.merged())
+        try:
+            self._add_column_lineage()
+        except Exception as exc:
+            _fail_softly("work out the outputs' column lineage", exc)
         failed = self._judge_checks()
         try:
             record = bound_size(self._json_safe(), conf.max_record_bytes())
@@ -276,6 +325,14 @@ class _TryRecorder:
             return {k: v if k == "profile" else to_json_safe(v) for k, v in o.items()}
 
         return {k: [output(o) for o in v] if k == "outputs" else to_json_safe(v) for k, v in self.record.items()}
+
+
+def _profile_columns(profile: Mapping[str, Any]) -> list[str] | None:
+    """An output's column names (the schema outlives profiles cut for size), or None."""
+    schema = profile.get("schema") or profile.get("columns")
+    if not schema:
+        return None
+    return [str(c.get("name") if isinstance(c, Mapping) else c) for c in schema]
 
 
 def _profile_in_place(obj: Any, opts: Mapping[str, Any]) -> Any:
@@ -391,6 +448,13 @@ def _iter_references(value: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
             yield from _iter_references(v, depth + 1)
 
 
+def _original_task(context: Mapping[str, Any]) -> Any:
+    """The operator as the DAG holds it, before templates were rendered (arguments still
+    XComArgs), or None."""
+    task, dag = context.get("task"), context.get("dag")
+    return getattr(dag, "task_dict", {}).get(getattr(task, "task_id", None)) if dag else None
+
+
 def _task_inputs(context: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Upstream task outputs the task's arguments come from, and its Asset inlets/outlets.
 
@@ -437,6 +501,7 @@ def track(
     checks: Sequence[Check] = (),
     fresh_within: str | int | dt.timedelta | None = None,
     pii_free: bool = False,
+    column_lineage: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -453,6 +518,7 @@ def track(
     pii_free: bool = False,
     outputs: Sequence[Any] = (),
     inputs: Sequence[Any] = (),
+    column_lineage: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Any:
     """Record every run of a task function: its output's profile, lineage, timing and errors.
 
@@ -475,6 +541,11 @@ def track(
     PII even when the inputs do (e.g. aggregates), so PII-derived stops at this task.
     A bad value raises ValueError here, when the DAG is parsed.
 
+    ``column_lineage={"greeting": ["name"]}`` declares which input columns an output column
+    comes from (``column`` with one input, else ``input_name.column``), e.g. for a rename;
+    it replaces inference by name for those columns (:mod:`ddtrack.column_lineage`). A bad
+    type raises TypeError here; a name that matches nothing is a warning recorded with the try.
+
     Any operator can be tracked too, e.g. a SQL operator whose work is a table::
 
         track(SQLExecuteQueryOperator(task_id="daily", conn_id="warehouse", sql=...),
@@ -496,6 +567,7 @@ def track(
         name=name, uri=uri, tags=dict(tags or {}), pii=tuple(pii), sample=int(sample),
         checks=_checks_argument(checks, "track"),
         fresh_within_s=_fresh_within_argument(fresh_within), pii_free=bool(pii_free),
+        column_lineage=_column_lineage_argument(column_lineage, "track"),
     )
     if fn is None:
         return lambda f: _decorate(f, options)
@@ -521,14 +593,22 @@ def _track_operator(operator: Any, outputs: Sequence[Any], inputs: Sequence[Any]
 
 
 class _Options:
-    __slots__ = ("name", "uri", "tags", "pii", "sample", "checks", "fresh_within_s", "pii_free")
+    __slots__ = ("name", "uri", "tags", "pii", "sample", "checks", "fresh_within_s", "pii_free", "column_lineage")
 
     def __init__(
         self, *, name: str, uri: str | None, tags: dict, pii: tuple, sample: int, checks: tuple,
-        fresh_within_s: int | None, pii_free: bool,
+        fresh_within_s: int | None, pii_free: bool, column_lineage: dict | None = None,
     ) -> None:
         self.name, self.uri, self.tags, self.pii, self.sample = name, uri, tags, pii, sample
         self.checks, self.fresh_within_s, self.pii_free = checks, fresh_within_s, pii_free
+        self.column_lineage = column_lineage or {}
+
+
+def _column_lineage_argument(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """``column_lineage=`` checked where it is written (TypeError for a bad type)."""
+    from ddtrack.column_lineage import declaration_argument
+
+    return declaration_argument(value, where)
 
 
 def _fresh_within_argument(value: str | int | dt.timedelta | None) -> int | None:
@@ -562,6 +642,8 @@ def _decorate(fn: Any, options: _Options) -> Any:
     @functools.wraps(fn)
     def tracked(*args: Any, **kwargs: Any) -> Any:
         recorder = _start(options, source, function_name)
+        if recorder is not None:
+            _note_arguments(recorder, fn, args, kwargs)
         token = _current.set(recorder) if recorder is not None else None
         try:
             result = fn(*args, **kwargs)
@@ -576,6 +658,13 @@ def _decorate(fn: Any, options: _Options) -> Any:
 
     tracked.__ddtrack_tracked__ = True  # type: ignore[attr-defined]
     return tracked
+
+
+def _note_arguments(recorder: _TryRecorder, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    try:
+        recorder.note_arguments(fn, args, kwargs)
+    except Exception as exc:
+        _fail_softly("read the columns of the task's inputs", exc)
 
 
 def _is_task_decorator(obj: Any) -> bool:
@@ -613,6 +702,7 @@ def _start(options: _Options, source: str | None, function_name: str) -> _TryRec
         recorder.record["tags"] = to_json_safe(options.tags)
         if options.pii_free:
             recorder.record["pii_free"] = True
+        recorder.default_columns = dict(getattr(options, "column_lineage", None) or {})
         recorder.add_checks(options.name, [c for c in options.checks if c.output is not None])
         return recorder
     except Exception as exc:
@@ -713,6 +803,7 @@ def log_output(
     sample: int = 0,
     checks: Sequence[Check] = (),
     fresh_within: str | int | dt.timedelta | None = None,
+    column_lineage: Mapping[str, str | Sequence[str]] | None = None,
 ) -> None:
     """Record an extra output of the running task (tracked or not), e.g. a file it wrote.
 
@@ -726,8 +817,11 @@ def log_output(
 
     ``fresh_within`` is how often a successful version of this output is expected, as in
     :func:`track` (a bad value raises ValueError).
+
+    ``column_lineage`` declares where this output's columns come from, as in :func:`track`.
     """
     declared = _checks_argument(checks, "log_output")
+    columns_declared = _column_lineage_argument(column_lineage, "log_output")
     fresh_within_s = _fresh_within_argument(fresh_within)
     failed: list[dict[str, Any]] = []
     try:
@@ -736,6 +830,7 @@ def log_output(
             log.info("ddtrack.log_output(%r) outside a running Airflow task: nothing recorded.", name)
             return
         recorder.add_checks(cut(name, 250), declared)  # first: add_output reads the data these checks need
+        recorder.declare_columns(name, columns_declared)
         recorder.add_output(obj, name, uri, tags, pii=tuple(pii), sample=int(sample), fresh_within_s=fresh_within_s)
         failed = _push_if_untracked(recorder)
     except Exception as exc:
@@ -747,8 +842,8 @@ def log_output(
 def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) -> None:
     """Record an external input of the running task: a URI, or an object read from ``uri``.
 
-    Only the name and URI are kept (for lineage); the object itself is not profiled, so
-    this costs nothing inside the task.
+    Only the name, URI and, of a frame, its column names are kept (for lineage and column
+    lineage); the object itself is not profiled, so this costs nothing inside the task.
     """
     try:
         recorder = _recorder_for_log_call()
@@ -758,7 +853,9 @@ def log_input(obj_or_uri: Any, name: str | None = None, uri: str | None = None) 
         if isinstance(obj_or_uri, str) and uri is None:
             recorder.add_input(name or obj_or_uri, obj_or_uri)
         else:
-            recorder.add_input(name, uri)
+            from ddtrack.column_lineage import frame_columns
+
+            recorder.add_input(name, uri, frame_columns(obj_or_uri))
         _push_if_untracked(recorder)  # a failed check already failed the log_output that declared it
     except Exception as exc:
         _fail_softly(f"record input {name or obj_or_uri!r}", exc)

@@ -156,7 +156,7 @@ def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     then column profiles past the first 1,000, 100, 10; then the source code (cut to
     2,000 characters). Counts, nulls and min/max/mean survive longest. As a last resort
     each output keeps only its frame-level fields (kind, type, rows, column count), with
-    no columns, schema, repr or sample.
+    no columns, schema, repr, sample or column lineage.
     """
     if len(dumps(record)) <= max_bytes:
         return record
@@ -178,6 +178,11 @@ def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
         if len(dumps(record)) <= max_bytes:
             return record
     # Last resort (absurd schemas, e.g. megabyte-long column names): keep only the counts.
+    for output in record.get("outputs", []):
+        if output.get("column_lineage"):
+            output["column_lineage"] = []  # names columns the output no longer lists
+    for item in record.get("inputs", []):
+        item.pop("columns", None)
     for output in record.get("outputs", []):
         profile = output.get("profile") or {}
         for key in ("columns", "schema"):

@@ -131,7 +131,9 @@ def tag(tag: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def pii(as_json: bool) -> None:
     """Every PII output (a column named in pii=) and every output derived from one downstream,
-    across DAGs; a task declared @track(pii_free=True) ends the chain."""
+    across DAGs, and every PII column, declared or derived: derivation follows column lineage
+    (an output is PII-derived when one of its columns is); a task declared
+    @track(pii_free=True) ends the chain."""
     from ddtrack.queries.pii import pii_report
 
     with working("finding PII outputs and their consumers"):
@@ -141,6 +143,7 @@ def pii(as_json: bool) -> None:
             "pii_outputs": report.pii_outputs,
             "derived": [{"output": out, "via": via} for out, via in report.derived],
             "hidden": report.hidden,
+            "columns": report.columns,
         })
         return
     print_table(
@@ -151,6 +154,10 @@ def pii(as_json: bool) -> None:
     print_table(
         "PII-derived outputs", ("DAG", "task", "output", "derived from", "last seen"),
         ((d.dag_id, d.task_id, d.name, via, d.last_seen_at) for d, via in report.derived),
+    )
+    print_table(
+        "PII columns", ("DAG", "task", "output", "column", "PII", "derived from"),
+        ((c.dag_id, c.task_id, c.output, c.column, c.pii, c.via) for c in report.columns),
     )
 
 

@@ -1,10 +1,14 @@
-"""PII outputs and everything derived from them, in one question (UI, CLI, JSON audits).
+"""PII outputs and columns and everything derived from them, in one question (UI, CLI,
+JSON audits).
 
-An output is a PII output when a column of it is named in ``pii=`` (``ddtrack_dataset.has_pii``,
-kept at ingest). Everything downstream of one is PII-derived, at dataset level across DAGs
-(:mod:`ddtrack.queries.dataset_lineage`), unless the task writing it declared
-``pii_free=True`` (an aggregate): the walk stops there. One indexed read of the PII
-outputs, then a few set-based statements per hop.
+An output is a PII output when a column of it is named in ``pii=`` (``ddtrack_dataset.has_pii``
+and ``pii_columns``, kept at ingest). Derivation follows columns, at dataset level across
+DAGs (:mod:`ddtrack.queries.dataset_lineage`): a column of a downstream output is
+PII-derived when its column lineage comes from a PII column (or when the task did not know
+which columns it read: then every column of its outputs is, :mod:`ddtrack.queries.pii_columns`),
+and an output is PII-derived only when one of its columns is. A task that declared
+``pii_free=True`` (an aggregate) stops the walk. One indexed read of the PII outputs, then
+a few set-based statements per hop.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from ddtrack import conf
 from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
 from ddtrack.queries.dataset_lineage import DatasetRow, datasets_of_tasks, datasets_where, readers
 from ddtrack.queries.freshness import summary_of, utcnow
+from ddtrack.queries.pii_columns import derived_columns
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.trace import HIDDEN_LABEL
-from ddtrack.queries.types import DatasetSummary, PiiReport
+from ddtrack.queries.types import DatasetSummary, PiiColumn, PiiReport
 from ddtrack.queries.versions import batches, readable_dags
 from ddtrack.store.models import Dataset
 
@@ -47,6 +52,9 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
         known: dict[str, DatasetRow] = {d.node: d for d in pii}
         named = sum(1 for d in pii if d.dag_id in readable)
         feeds: dict[str, set[str]] = defaultdict(set)
+        # PII columns of each dataset reached (declared, then derived), and which feed which.
+        columns: dict[str, set[str]] = {d.node: set(d.pii_columns) for d in pii}
+        column_feeds: dict[str, set[str]] = defaultdict(set)
         outputs_of: dict[tuple[str, str], list[DatasetRow]] = {}
         frontier = list(pii)
         for _ in range(MAX_HOPS):
@@ -60,17 +68,30 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
             for d in datasets_of_tasks(conn, new_tasks):
                 outputs_of[(d.dag_id, d.task_id)].append(d)
             readable |= readable_dags(conn, {dag for dag, _ in new_tasks} - readable, allowed)
-            found = [
+            pairs = [
                 (d, out)
                 for d in frontier
                 for task in sorted(read_by.get(d.node, ()))
                 for out in outputs_of.get(task, [])
                 if not out.pii_free
             ]
+            from_pii = derived_columns(conn, pairs, columns)
+            found = [(d, out) for d, out in pairs if from_pii[(d.node, out.node)]]
             next_frontier = []
             for d, out in sorted(found, key=lambda pair: pair[1].dag_id not in readable):  # readable first
                 feeds[d.node].add(out.node)
-                if out.node in known or len(known) >= walked:
+                grew = False
+                for column, sources in from_pii[(d.node, out.node)].items():
+                    for source in sources:
+                        column_feeds[_column_node(d.node, source)].add(_column_node(out.node, column))
+                    if column not in columns.setdefault(out.node, set()):
+                        columns[out.node].add(column)
+                        grew = True
+                if out.node in known:
+                    if grew and out not in next_frontier:
+                        next_frontier.append(out)  # new PII columns of it: follow them too
+                    continue
+                if len(known) >= walked:
                     continue
                 if out.dag_id in readable:
                     if named >= max_datasets:
@@ -80,6 +101,8 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
                 next_frontier.append(out)
             frontier = next_frontier
         via = _sources_reaching(feeds, [d.node for d in pii])
+        declared = [_column_node(d.node, c) for d in pii for c in d.pii_columns]
+        column_via = _sources_reaching(column_feeds, declared)
         summaries = _summaries(conn, [d for d in known.values() if d.dag_id in readable])
     pii_nodes = {d.node for d in pii}
 
@@ -96,7 +119,37 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
         pii_outputs=[summaries[d.id] for d in pii if d.id in summaries],
         derived=sorted(derived, key=lambda item: (item[0].dag_id, item[0].task_id, item[0].name)),
         hidden=sum(1 for d in known.values() if d.dag_id not in readable),
+        columns=_pii_columns(known, pii_nodes, columns, column_via, readable),
     )
+
+
+def _column_node(node: str, column: str | None) -> str:
+    return f"{node}\x00{'' if column is None else column}"  # NUL: in no name
+
+
+def _pii_columns(
+    known: dict[str, DatasetRow], pii_nodes: set[str], columns: dict[str, set[str | None]],
+    via: dict[str, set[str]], readable: set[str],
+) -> list[PiiColumn]:
+    """Every readable PII column, declared or derived (with the declared columns it comes
+    from, those in unreadable DAGs named only as such)."""
+
+    def label(column_node: str) -> str:
+        node, _, column = column_node.partition("\x00")
+        d = known[node]
+        return f"{d.dag_id}.{d.task_id}.{d.name}.{column}" if d.dag_id in readable else HIDDEN_LABEL
+
+    found = []
+    for node, d in known.items():
+        if d.dag_id not in readable:
+            continue
+        declared = set(d.pii_columns) if node in pii_nodes else set()
+        for column in declared:
+            found.append(PiiColumn(d.dag_id, d.task_id, d.name, column, "declared"))
+        for column in columns.get(node, set()) - declared:
+            sources = via.get(_column_node(node, column), set()) - {_column_node(node, column)}
+            found.append(PiiColumn(d.dag_id, d.task_id, d.name, column, "derived", sorted({label(s) for s in sources})))
+    return sorted(found, key=lambda c: (c.dag_id, c.task_id, c.output, c.pii, c.column or ""))
 
 
 def pii_output_count(sources: Sources, *, allowed: Allowed, dag_id: str | None = None) -> int:

@@ -142,7 +142,7 @@ def _walk_up(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: int
         frontier = next_frontier
 
 
-def _consumer_tries(conn: Connection, versions: Sequence[VersionRow], limit: int) -> dict[int, set[int]]:
+def consumer_tries(conn: Connection, versions: Sequence[VersionRow], limit: int) -> dict[int, set[int]]:
     """Consumers of each version: ``output_id -> {task_run_id}`` (tries whose resolved input it is).
 
     Reading stops once more than ``limit`` tries are found (each statement and branch is cut
@@ -220,7 +220,7 @@ def _walk_down(conn: Connection, g: _Graph, frontier: list[VersionRow], depth: i
     """Hop by hop from ``frontier`` (found ``hop`` hops from the start) to the tries that read
     it and the versions they wrote."""
     while frontier:
-        consumers = _consumer_tries(conn, frontier, max(0, g.max_nodes - len(g.depth)))
+        consumers = consumer_tries(conn, frontier, max(0, g.max_nodes - len(g.depth)))
         if hop >= depth:  # cut only if something was left unread
             g.truncated = g.truncated or any(consumers.values())
             return

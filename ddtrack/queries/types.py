@@ -551,3 +551,56 @@ class PiiReport:
     pii_outputs: list[DatasetSummary]
     derived: list[tuple[DatasetSummary, list[str]]]
     hidden: int = 0
+    # Every readable PII column: declared in ``pii=``, or derived from one along column lineage.
+    columns: list[PiiColumn] = field(default_factory=list)
+
+
+@dataclass
+class PiiColumn:
+    """A column holding PII: ``pii`` "declared" (named in ``pii=``) or "derived" (it comes,
+    along column lineage, from a PII column; ``via`` names those, "dag.task.output.column").
+    ``column`` is None for a derived output without columns (not a frame)."""
+
+    dag_id: str
+    task_id: str
+    output: str
+    column: str | None
+    pii: str
+    via: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ColumnNode:
+    """A column of an output version found by a column trace: ``kind`` "column", "external"
+    (a column of a URI no tracked task wrote: ``uri``) or "hidden" (in a DAG the caller may
+    not read: nothing but the id and ``hops``). ``how``: how the column it was reached from
+    derives (declared, sql, inferred)."""
+
+    id: str
+    kind: str
+    hops: int
+    column: str | None = None
+    dag_id: str | None = None
+    task_id: str | None = None
+    run_id: str | None = None
+    output: str | None = None
+    output_id: int | None = None
+    started_at: dt.datetime | None = None
+    uri: str | None = None
+    how: str | None = None
+
+
+@dataclass
+class ColumnTrace:
+    """Where a column of an output version comes from (``direction`` "upstream") or what
+    derives from it ("downstream"), across tasks and DAGs: the columns found (the root
+    first, then by hops) and the edges between them (source, target, how). ``hidden``
+    counts the columns in DAGs the caller may not read."""
+
+    direction: str
+    root: str
+    columns: list[ColumnNode]
+    edges: list[tuple[str, str, str]]
+    depth: int
+    truncated: bool = False
+    hidden: int = 0

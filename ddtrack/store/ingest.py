@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ddtrack.record import XCOM_KEY, is_record, record_hash
 from ddtrack.store.airflow_tables import TASK_INSTANCE, TASK_INSTANCE_HISTORY, XCOM
 from ddtrack.store.catalog import entries_of_record, insert_ignore
+from ddtrack.store.column_lineage import columns_known, write_column_lineage
 from ddtrack.store.datasets import VersionFacts, default_fresh_within_s, pii_of, record_outputs
 from ddtrack.store.engine import get_engine, in_transaction, is_unavailable, session_factory
 from ddtrack.store.models import (
@@ -438,7 +439,8 @@ def _finite(value: Any) -> float | None:
 def _write_lineage(session: Session, run: TaskRun, record: Mapping[str, Any]) -> None:
     base = {"task_run_id": run.id, "dag_id": run.dag_id, "run_id": run.run_id, "task_id": run.task_id}
     rows: list[dict[str, Any]] = []
-    for item in record.get("inputs") or []:
+    known = columns_known(record)
+    for position, item in enumerate(record.get("inputs") or []):
         kind = item.get("kind") or "uri"
         direction = item.get("direction") or "input"
         if kind == "task":
@@ -451,6 +453,7 @@ def _write_lineage(session: Session, run: TaskRun, record: Mapping[str, Any]) ->
                     "uri": None,
                     "upstream_task_id": _text(item.get("task_id"), 250),
                     "upstream_output": _text(item.get("name"), 250),
+                    "columns_known": position in known,
                 }
             )
         else:
@@ -463,6 +466,7 @@ def _write_lineage(session: Session, run: TaskRun, record: Mapping[str, Any]) ->
                     "uri": _text(item.get("uri"), 700),
                     "upstream_task_id": None,
                     "upstream_output": None,
+                    "columns_known": position in known if direction == "input" else None,
                 }
             )
     for output in record.get("outputs") or []:
@@ -476,10 +480,12 @@ def _write_lineage(session: Session, run: TaskRun, record: Mapping[str, Any]) ->
                     "uri": _text(output.get("uri"), 700),
                     "upstream_task_id": None,
                     "upstream_output": None,
+                    "columns_known": None,
                 }
             )
     if rows:
         session.execute(insert(Lineage), rows)
+    write_column_lineage(session, run, record)
 
 
 def _write_tags(session: Session, run: TaskRun, record: Mapping[str, Any]) -> None:

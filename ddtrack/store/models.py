@@ -9,6 +9,7 @@ Normalised so that the views' common questions are indexed look-ups:
 * ``ddtrack_column``: one row per column profile of an output, so "which outputs have a
   column named ``email``" is an index look-up.
 * ``ddtrack_lineage``: inputs and outputs of a try (upstream tasks, external URIs, Assets).
+* ``ddtrack_column_lineage``: which input columns each output column of a try comes from.
 * ``ddtrack_tag``: key/value tags of a try or of one of its outputs.
 * ``ddtrack_source``: function source code, stored once per hash.
 * ``ddtrack_lease``: which process does a piece of background work (housekeeping) until when.
@@ -207,6 +208,9 @@ class Lineage(Base):
     uri: Mapped[str | None] = mapped_column(String(URI_LEN))
     upstream_task_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     upstream_output: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    # An input whose columns the task knew (or declared): its column lineage is complete, so
+    # PII follows it column by column; otherwise every output of the try derives from it whole.
+    columns_known: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (
         Index("ix_ddtrack_lineage_task", "dag_id", "task_id"),
@@ -524,6 +528,44 @@ class AlertMute(Base):
     __table_args__ = (UniqueConstraint("dag_id", "task_id", "output_name"),)
 
 
+class ColumnLineage(Base):
+    """One edge of a try's column lineage: output column <- a column of one of its inputs.
+
+    The input is named as its ``ddtrack_lineage`` row names it (an upstream task's output,
+    or a URI/Asset), so a walk resolves it to the version read exactly as output lineage
+    does. ``how``: "declared", "sql" or "inferred" (same name). Written at ingest with the
+    try (``ddtrack.column_lineage`` works it out in the task)."""
+
+    __tablename__ = "ddtrack_column_lineage"
+
+    id: Mapped[int] = _big_id()
+    task_run_id: Mapped[int] = mapped_column(ForeignKey("ddtrack_task_run.id", ondelete="CASCADE"))
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    output_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    column_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    # "task" (an upstream task's output in the same run), "uri" or "asset".
+    input_kind: Mapped[str] = mapped_column(String(10))
+    input_uri: Mapped[str | None] = mapped_column(String(URI_LEN))
+    upstream_task_id: Mapped[str | None] = mapped_column(String(ID_LEN))
+    upstream_output: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    input_column: Mapped[str] = mapped_column(String(NAME_LEN))
+    how: Mapped[str] = mapped_column(String(10))
+
+    __table_args__ = (
+        # Upstream: where a version's column came from (the try's rows for that column).
+        Index("ix_ddtrack_column_lineage_output", "task_run_id", "output_name", "column_name"),
+        # Downstream: what the consumers of a version made of one of its columns.
+        Index("ix_ddtrack_column_lineage_input", "task_run_id", "input_column"),
+        # A column's lineage by identity across runs (MariaDB keeps a prefix of the names).
+        Index(
+            "ix_ddtrack_column_lineage_column", "dag_id", "task_id", "output_name", "column_name",
+            mysql_length={"output_name": 150, "column_name": 100},
+        ),
+    )
+
+
 # Rows of a try written at ingest besides its outputs: deleted with the try (explicitly too,
 # where a database does not enforce the cascades).
-ACROSS_RUNS = (Drift, Anomaly, CheckResult)
+ACROSS_RUNS = (Drift, Anomaly, CheckResult, ColumnLineage)
