@@ -3,7 +3,8 @@
 The commands live by topic: :mod:`ddtrack.cli.admin` (install, sync, cleanup, status) and
 :mod:`ddtrack.cli.across_runs` (compare, drift, alerts, checks, baseline), and across DAGs
 :mod:`ddtrack.cli.catalog` (recent, history, inspect, tag, pii, search, stale),
-:mod:`ddtrack.cli.lineage` (trace, impact, path) and :mod:`ddtrack.cli.flags` (flag, review, suspects).
+:mod:`ddtrack.cli.lineage` (trace, impact, path) and :mod:`ddtrack.cli.flags` (flag, review, suspects);
+:mod:`ddtrack.cli.runs` (runs) lists a DAG's runs, those Airflow forgot included.
 
 Every command fails with one line that says what to do and a non-zero exit code, never a
 traceback: before it starts, a command checks the databases it needs
@@ -28,7 +29,7 @@ from ddtrack.cli.common import WIDE, WIDE_HELP
 STORE_READERS = (
     "compare", "drift", "alerts", "checks", "pin", "unpin",
     "recent", "history", "inspect", "tag", "pii", "search", "stale", "trace", "impact", "path",
-    "flag", "review", "suspects",
+    "flag", "review", "suspects", "runs",
 )
 
 
@@ -150,4 +151,4 @@ def main() -> None:
     filter by the DAGs each user may read)."""
 
 
-from ddtrack.cli import across_runs, admin, catalog, flags, lineage  # noqa: E402,F401  (registers their commands on main)
+from ddtrack.cli import across_runs, admin, catalog, flags, lineage, runs  # noqa: E402,F401  (registers their commands on main)

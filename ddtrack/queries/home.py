@@ -13,11 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import dag_filter
 from ddtrack.queries.alerts import alert_counts
+from ddtrack.queries.kept_runs import kept_runs, newest_run_of_each
 from ddtrack.queries.sources import (
     MetastoreUnavailable,
     Sources,
@@ -93,7 +94,7 @@ def home_page(
         result.alerts = alert_counts(sources, allowed, list(summaries))
     if summaries:
         try:
-            _add_last_runs(sources, summaries)
+            _add_last_runs(sources, summaries, allowed)
         except MetastoreUnavailable as exc:
             result.metastore_error = str(exc)
     return result
@@ -168,15 +169,20 @@ def _rows_by_recent_run(
     return result
 
 
-def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
-    """Last DAG run of each DAG of the page from Airflow's metastore.
+def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary], allowed: Iterable[str] | None) -> None:
+    """Last DAG run of each DAG of the page from Airflow's metastore, or from ddtrack's
+    records where Airflow no longer has it (:func:`_add_kept_last_runs`).
 
     Without a configured metastore (a store on its own, e.g. ``ddtrack sync`` elsewhere) the
     page shows what the side tables know; a configured one that fails raises
     :class:`MetastoreUnavailable`.
     """
-    if not has_metastore(sources):
-        return
+    if has_metastore(sources):
+        _add_airflow_last_runs(sources, summaries)
+    _add_kept_last_runs(sources, summaries, allowed)
+
+
+def _add_airflow_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
     dr = DAG_RUN
     latest = (
         select(dr.c.dag_id, func.max(dr.c.id).label("id"))
@@ -192,3 +198,32 @@ def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
             s = summaries[r.dag_id]
             s.last_run_id, s.last_state = r.run_id, r.state
             s.last_time = utc(r.start_date) or utc(r.run_after)
+
+
+def _add_kept_last_runs(sources: Sources, summaries: dict[str, DagSummary], allowed: Iterable[str] | None) -> None:
+    """Where ddtrack's newest run of a page DAG is one Airflow no longer has (``airflow db
+    clean`` took every run, or kept only an older scheduled one), show it as the last run,
+    from ddtrack's records. The DAGs whose newest runs agree (the usual case) cost one
+    index probe each and nothing else."""
+    with store_conn(sources) as conn:
+        ours = newest_run_of_each(conn, list(summaries), allowed=allowed)
+    differ = {d: r for d, r in ours.items() if summaries[d].last_run_id != r}
+    if not differ:
+        return
+    airflow_has: set[tuple[str, str]] = set()
+    if has_metastore(sources):
+        pairs = tuple_(DAG_RUN.c.dag_id, DAG_RUN.c.run_id)
+        with reading_metastore("read the last DAG runs"), meta_conn(sources) as conn:
+            airflow_has = {
+                (r.dag_id, r.run_id)
+                for r in conn.execute(select(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).where(pairs.in_(list(differ.items()))))
+            }
+    forgotten = {d: [r] for d, r in differ.items() if (d, r) not in airflow_has}
+    with store_conn(sources) as conn:
+        kept = kept_runs(conn, forgotten, allowed=allowed)
+    for (dag_id, run_id), k in kept.items():
+        s = summaries[dag_id]
+        if s.last_run_id is None or (k.start and s.last_time and k.start > s.last_time):
+            s.last_run_id, s.last_state, s.last_time = run_id, k.state, k.start
+            s.last_kept_by_ddtrack = has_metastore(sources)
+

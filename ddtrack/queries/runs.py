@@ -3,7 +3,8 @@
 Both take ``allowed`` (:mod:`ddtrack.queries.access`) and read Airflow's metastore where one
 is configured: a metastore that does not answer raises
 :class:`~ddtrack.queries.sources.MetastoreUnavailable`; without one (a store on its own)
-the side tables answer alone.
+the side tables answer alone. Runs Airflow no longer has (``airflow db clean``) are told
+from ddtrack's own records (:mod:`ddtrack.queries.kept_runs`) and marked ``kept_by_ddtrack``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Integer, func, select
 
 from ddtrack.queries.access import Allowed, one_dag
+from ddtrack.queries.kept_runs import instance_counts, kept_runs, newest_run_ids, run_state
 from ddtrack.queries.sources import (
     DEFAULT_HISTORY,
     Sources,
@@ -33,45 +34,28 @@ from ddtrack.store.models import Output, TaskRun
 def dag_runs(
     sources: Sources, dag_id: str, limit: int = DEFAULT_HISTORY, *, allowed: Allowed
 ) -> list[DagRunRow]:
-    """The DAG's newest runs (Airflow's metastore), with counts of tracked and failed tries."""
-    dr = DAG_RUN
-    runs: list[DagRunRow] = []
-    if has_metastore(sources):
-        with reading_metastore("read Airflow's DAG runs"), meta_conn(sources) as conn:
-            for r in conn.execute(
-                select(dr.c.run_id, dr.c.state, dr.c.run_type, dr.c.start_date, dr.c.end_date)
-                .where(one_dag(dr.c.dag_id, dag_id, allowed))
-                .order_by(dr.c.id.desc())
-                .limit(limit)
-            ):
-                start, end = utc(r.start_date), utc(r.end_date)
-                duration = (end - start).total_seconds() if start and end else None
-                runs.append(DagRunRow(r.run_id, r.state, r.run_type, start, end, duration))
+    """The DAG's newest runs, newest first, with counts of tracked and failed tries:
+    Airflow's, and those of ddtrack's newest runs that Airflow no longer has (from
+    ddtrack's records, ``kept_by_ddtrack``). Without a metastore, ddtrack's runs alone."""
     run = TaskRun.__table__
     this_dag = one_dag(run.c.dag_id, dag_id, allowed)
+    runs = _airflow_runs(sources, dag_id, allowed, limit=limit)
     with store_conn(sources) as conn:
-        if not runs:  # none in the metastore, or no metastore: the side tables' view, from the newest tries
-            recent = conn.execute(
-                select(run.c.run_id, run.c.started_at, run.c.ended_at)
-                .where(this_dag)
-                .order_by(run.c.started_at.desc())
-                .limit(limit * 100)
-            ).all()
-            spans: dict[str, list[Any]] = {}
-            for r in recent:
-                span = spans.get(r.run_id)
-                if span is None:
-                    if len(spans) < limit:
-                        spans[r.run_id] = [r.started_at, r.ended_at]
-                    continue
-                if r.started_at and (span[0] is None or r.started_at < span[0]):
-                    span[0] = r.started_at
-                if r.ended_at and (span[1] is None or r.ended_at > span[1]):
-                    span[1] = r.ended_at
-            runs = [
-                DagRunRow(run_id, None, None, utc(a), utc(b), (b - a).total_seconds() if a and b else None)
-                for run_id, (a, b) in spans.items()
-            ]
+        ours = newest_run_ids(conn, dag_id, limit, allowed=allowed)
+    known = {r.run_id for r in runs}
+    older = [run_id for run_id in ours if run_id not in known]
+    if older:  # Airflow may still have them, below its newest page
+        runs += _airflow_runs(sources, dag_id, allowed, run_ids=older)
+        known = {r.run_id for r in runs}
+    with store_conn(sources) as conn:
+        forgotten = kept_runs(conn, {dag_id: [r for r in older if r not in known]}, allowed=allowed)
+        runs += [
+            DagRunRow(k.run_id, k.state, None, k.start, k.end, k.duration_s, kept_by_ddtrack=has_metastore(sources))
+            for k in forgotten.values()
+        ]
+        # Newest first; a run not started yet (queued) is the newest.
+        runs.sort(key=lambda r: r.start or dt.datetime.max, reverse=True)
+        del runs[limit:]
         if runs:
             counts = conn.execute(
                 select(run.c.run_id, func.count(), func.sum(func.cast(run.c.state == "failed", Integer)))
@@ -83,6 +67,30 @@ def dag_runs(
                 if r.run_id in by_run:
                     r.tracked_tasks = int(by_run[r.run_id][1])
                     r.failed_tasks = int(by_run[r.run_id][2] or 0)
+    return runs
+
+
+def _airflow_runs(
+    sources: Sources, dag_id: str, allowed: Allowed, *, limit: int | None = None, run_ids: list[str] | None = None
+) -> list[DagRunRow]:
+    """The DAG's runs in Airflow's metastore: the newest ``limit``, or those of ``run_ids``
+    (none without a metastore)."""
+    if not has_metastore(sources):
+        return []
+    dr = DAG_RUN
+    query = select(dr.c.run_id, dr.c.state, dr.c.run_type, dr.c.start_date, dr.c.end_date).where(
+        one_dag(dr.c.dag_id, dag_id, allowed)
+    )
+    if run_ids is not None:
+        query = query.where(dr.c.run_id.in_(run_ids))
+    else:
+        query = query.order_by(dr.c.id.desc()).limit(limit)
+    runs = []
+    with reading_metastore("read Airflow's DAG runs"), meta_conn(sources) as conn:
+        for r in conn.execute(query):
+            start, end = utc(r.start_date), utc(r.end_date)
+            duration = (end - start).total_seconds() if start and end else None
+            runs.append(DagRunRow(r.run_id, r.state, r.run_type, start, end, duration))
     return runs
 
 
@@ -143,6 +151,12 @@ def run_detail(sources: Sources, dag_id: str, run_id: str, *, allowed: Allowed) 
                 outputs[o.task_run_id].append((o.name, o.rows))
     if not found and not newest:
         return None
+    kept = not found and has_metastore(sources)
+    if not found:  # Airflow forgot the run, or there is no metastore: ddtrack's records tell it
+        state = run_state(*instance_counts(t.state for t in newest.values()))
+        starts = [t.started_at for t in tries if t.started_at]
+        ends = [t.ended_at for t in tries if t.ended_at]
+        start, end = utc(min(starts)) if starts else None, utc(max(ends)) if ends else None
     for key, t in newest.items():
         task = tasks.get(key)
         if task is None:
@@ -154,7 +168,7 @@ def run_detail(sources: Sources, dag_id: str, run_id: str, *, allowed: Allowed) 
         task.start = task.start or utc(t.started_at)
         task.end = task.end or utc(t.ended_at)
     ordered = sorted(tasks.values(), key=lambda t: (t.start or dt.datetime.max, t.task_id, t.map_index))
-    return RunDetail(dag_id, run_id, state, start, end, ordered)
+    return RunDetail(dag_id, run_id, state, start, end, ordered, kept_by_ddtrack=kept)
 
 
 
@@ -178,6 +192,7 @@ class TaskSummary:
     max_duration_s: float | None
     tracked: int  # instances with tracked outputs
     outputs: dict[str, int | None]  # output name -> rows over the instances (None: unknown)
+    tries: int = 1  # the highest try number of its instances
 
     @property
     def state(self) -> str | None:
@@ -218,6 +233,7 @@ def summarize_tasks(tasks: list[RunTask]) -> list[TaskSummary]:
                 max(durations) if durations else None,
                 sum(t.tracked for t in group),
                 outputs,
+                max(t.try_number or 1 for t in group),
             )
         )
     return sorted(summaries, key=lambda s: (s.start or dt.datetime.max, s.task_id))

@@ -13,6 +13,8 @@ class DagSummary:
     last_run_id: str | None = None
     last_state: str | None = None
     last_time: dt.datetime | None = None
+    # The last run is one Airflow no longer has (``airflow db clean``): from ddtrack's records.
+    last_kept_by_ddtrack: bool = False
     n_outputs: int = 0
     n_tasks: int = 0
     # (run start, total rows of the run's tracked outputs), oldest first.
@@ -76,6 +78,9 @@ class DagRunRow:
     duration_s: float | None
     tracked_tasks: int = 0
     failed_tasks: int = 0
+    # Airflow no longer has this run (``airflow db clean``): its state, times and tries
+    # come from ddtrack's own records of its tries.
+    kept_by_ddtrack: bool = False
 
 
 @dataclass
@@ -237,6 +242,7 @@ class RunDetail:
     start: dt.datetime | None
     end: dt.datetime | None
     tasks: list[RunTask]
+    kept_by_ddtrack: bool = False  # as DagRunRow's: Airflow forgot the run, ddtrack kept it
 
 
 

@@ -78,6 +78,17 @@ def state_badge(state: str | None) -> html.Span:
     )
 
 
+KEPT_TITLE = (
+    "Airflow no longer has this run (airflow db clean): its state, times and tries "
+    "come from ddtrack's records of its tries"
+)
+
+
+def kept_by_ddtrack() -> html.Span:
+    """The mark of a run Airflow forgot and ddtrack kept (``kept_by_ddtrack`` in the queries)."""
+    return html.Span("kept by ddtrack", className="dd-muted dd-kept", title=KEPT_TITLE)
+
+
 def link(text: str, url: str, **kwargs: Any) -> dcc.Link:
     return dcc.Link(str(text), href=url, className=kwargs.pop("className", "dd-link"), **kwargs)
 

@@ -21,6 +21,7 @@ from ddtrack.views.common import (
     fmt_duration,
     fmt_time,
     href,
+    kept_by_ddtrack,
     link,
     not_found,
     page_header,
@@ -263,7 +264,7 @@ def _runs_section(dag_id: str, runs: list[queries.DagRunRow]) -> Any:
         html.Tr(
             [
                 html.Td(link(r.run_id, href("run", dag_id=dag_id, run_id=r.run_id))),
-                html.Td(state_badge(r.state)),
+                html.Td([state_badge(r.state), " ", kept_by_ddtrack()] if r.kept_by_ddtrack else state_badge(r.state)),
                 html.Td(r.run_type or "–"),
                 html.Td(fmt_time(r.start)),
                 html.Td(fmt_duration(r.duration_s), className="dd-num"),

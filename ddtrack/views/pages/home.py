@@ -17,6 +17,7 @@ from ddtrack.views.common import (
     empty_state,
     fmt_time,
     href,
+    kept_by_ddtrack,
     link,
     page_header,
     pager,
@@ -140,6 +141,7 @@ def _dag_table(dags: list[queries.DagSummary], alerts: dict[str, dict[str, int]]
                 state_badge(d.last_state),
                 " ",
                 link(fmt_time(d.last_time), href("run", dag_id=d.dag_id, run_id=d.last_run_id)),
+                *([" ", kept_by_ddtrack()] if d.last_kept_by_ddtrack else []),
             ]
             if d.last_run_id
             else "–"

@@ -24,6 +24,7 @@ from ddtrack.views.common import (
     fmt_number,
     fmt_time,
     href,
+    kept_by_ddtrack,
     link,
     not_found,
     page_header,
@@ -52,10 +53,13 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             " · ",
             state_badge(detail.state),
             f" · started {fmt_time(detail.start)}",
+            *([" · ", kept_by_ddtrack()] if detail.kept_by_ddtrack else []),
         ],
         breadcrumbs(("Data", href("")), (dag_id, href("dag", dag_id=dag_id)), (run_id, None)),
         href("run", dag_id=dag_id, run_id=run_id),
-        extra=[
+        extra=[]  # Airflow has no page for a run it forgot
+        if detail.kept_by_ddtrack
+        else [
             top_link(
                 "Open in Airflow",
                 airflow_href(f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"),
@@ -146,6 +150,7 @@ def _table(dag_id: str, run_id: str, tasks: list[TaskSummary], link_to: Any, exp
                 [
                     html.Td(name),
                     html.Td(states),
+                    html.Td(str(t.tries), className="dd-num", title="the highest try number of its instances"),
                     html.Td(fmt_time(t.start)),
                     html.Td(duration, className="dd-num"),
                     html.Td(_outputs_text(t.outputs, bool(t.tracked))),
@@ -154,7 +159,7 @@ def _table(dag_id: str, run_id: str, tasks: list[TaskSummary], link_to: Any, exp
         )
     return html.Table(
         [
-            html.Thead(html.Tr([html.Th(h) for h in ("Task", "State", "Started", "Duration", "Tracked outputs")])),
+            html.Thead(html.Tr([html.Th(h) for h in ("Task", "State", "Tries", "Started", "Duration", "Tracked outputs")])),
             html.Tbody(rows),
         ],
         className="dd-table",
