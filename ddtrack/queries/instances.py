@@ -7,23 +7,25 @@ read, and consumers in such DAGs only as a count.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
-from ddtrack.queries.outputs import outputs_of
+from ddtrack.queries.outputs import column_detail, outputs_of
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.queries.types import (
     ColumnChange,
+    ColumnDetail,
     InstanceDetail,
     OutputDetail,
     OutputDiff,
     PreviousRun,
     TryRef,
 )
-from ddtrack.store.models import Lineage, Source, Tag, TaskRun
+from ddtrack.store.models import ColumnProfile, Lineage, Output, Source, Tag, TaskRun
 
 
 def task_instance(
@@ -234,3 +236,143 @@ def diff_outputs(before: OutputDetail | None, after: OutputDetail) -> OutputDiff
     )
     return OutputDiff(after.name, before.rows if before else None, after.rows, schema_changed, changes)
 
+
+
+# -- one output's columns, a block at a time (the describe grid and chart picker) ---------------
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """One output of one try (the newest try when ``try_number`` is None)."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int | None
+    output: str
+
+
+@dataclass(frozen=True)
+class ColumnBlock:
+    total: int  # columns that match the searches
+    columns: list[ColumnDetail]  # the block asked for, in the order asked for
+
+
+# Grid fields stored in columns of their own: sorted by the database.
+SORT_COLUMNS = {
+    "column": "name", "dtype": "dtype", "kind": "kind", "count": "count", "nulls": "nulls", "null %": "null_pct",
+    "distinct": "n_distinct", "mean": "mean", "std": "std", "zeros": "zeros", "negatives": "negatives",
+    "infinities": "infinities",
+}
+# Grid fields inside the stats JSON: only that value of each column is read to sort.
+SORT_STATS = {"min": ("min",), "max": ("max",), "error": ("error",)}
+SEARCHABLE = {"column": "name", "kind": "kind"}
+
+
+def _output_id(conn: Connection, ref: OutputRef, allowed: Allowed) -> int | None:
+    run, out = TaskRun.__table__, Output.__table__
+    query = (
+        select(out.c.id)
+        .select_from(out.join(run, out.c.task_run_id == run.c.id))
+        .where(one_dag(run.c.dag_id, ref.dag_id, allowed), run.c.run_id == ref.run_id, run.c.task_id == ref.task_id,
+               run.c.map_index == ref.map_index, out.c.name == ref.output)
+    )
+    if ref.try_number is not None:
+        query = query.where(run.c.try_number == ref.try_number)
+    return conn.execute(query.order_by(run.c.try_number.desc()).limit(1)).scalar()
+
+
+def _stats_path(field: str) -> tuple[str, ...] | None:
+    """Where a grid field lives in the stats JSON (``q50%`` is ``quantiles."0.5"``)."""
+    if field in SORT_STATS:
+        return SORT_STATS[field]
+    if field.startswith("q") and field.endswith("%"):
+        try:
+            return ("quantiles", str(float(field[1:-1]) / 100))
+        except ValueError:
+            return None
+    return None
+
+
+def column_block(
+    sources: Sources,
+    ref: OutputRef,
+    *,
+    allowed: Allowed,
+    contains: dict[str, str] | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+    start: int = 0,
+    size: int = 100,
+) -> ColumnBlock | None:
+    """The columns ``start`` to ``start + size`` of one output, searched (``contains``: grid
+    field -> text, case-insensitive) and sorted (missing values last); None when the caller
+    may not read the output or it does not exist.
+
+    Only the block's rows are read whole: a sort on a stored column runs in the database, a
+    sort on a value of the stats JSON (min, max, a quantile) reads that one value of every
+    matching column. A 10,000-column output's grid never reads its 10,000 profiles per scroll.
+    """
+    col = ColumnProfile.__table__
+    with store_conn(sources) as conn:
+        output_id = _output_id(conn, ref, allowed)
+        if output_id is None:
+            return None
+        where = [col.c.output_id == output_id]
+        for field, text in (contains or {}).items():
+            if field in SEARCHABLE and text:
+                where.append(func.lower(col.c[SEARCHABLE[field]]).contains(text.lower(), autoescape=True))
+        total = int(conn.execute(select(func.count()).select_from(col).where(*where)).scalar() or 0)
+        path = _stats_path(sort) if sort and sort not in SORT_COLUMNS else None
+        if path is not None:
+            ids = _ids_sorted_by_stat(conn, where, path, descending)[start:start + size]
+            rows = {r.id: r for r in conn.execute(select(col).where(col.c.id.in_(ids)))} if ids else {}
+            return ColumnBlock(total, [column_detail(rows[i]) for i in ids])
+        order: list[Any] = []
+        if sort in SORT_COLUMNS:
+            key = col.c[SORT_COLUMNS[sort]]
+            order = [key.is_(None), key.desc() if descending else key]
+        query = select(col).where(*where).order_by(*order, col.c.position).offset(start).limit(size)
+        return ColumnBlock(total, [column_detail(r) for r in conn.execute(query)])
+
+
+def _ids_sorted_by_stat(conn: Connection, where: list[Any], path: tuple[str, ...], descending: bool) -> list[int]:
+    """The matching columns' ids ordered by one value of their stats (missing last; values of
+    mixed types compare as text), reading only that value."""
+    col = ColumnProfile.__table__
+    value = col.c.stats[path if len(path) > 1 else path[0]]
+    pairs = [(r[1], r[0]) for r in conn.execute(select(col.c.id, value).where(*where).order_by(col.c.position))]
+    present = [(v, i) for v, i in pairs if v is not None]
+    try:
+        present.sort(key=lambda vi: vi[0], reverse=descending)
+    except TypeError:
+        present.sort(key=lambda vi: str(vi[0]), reverse=descending)
+    return [i for _, i in present] + [i for v, i in pairs if v is None]
+
+
+def columns_named(sources: Sources, ref: OutputRef, names: list[str], *, allowed: Allowed) -> list[ColumnDetail] | None:
+    """The named columns of one output (the chart picker's choice); None when not readable."""
+    col = ColumnProfile.__table__
+    with store_conn(sources) as conn:
+        output_id = _output_id(conn, ref, allowed)
+        if output_id is None:
+            return None
+        query = select(col).where(col.c.output_id == output_id, col.c.name.in_(names)).order_by(col.c.position)
+        return [column_detail(r) for r in conn.execute(query)] if names else []
+
+
+def column_names(sources: Sources, ref: OutputRef, text: str, *, allowed: Allowed, limit: int = 50) -> list[str] | None:
+    """Up to ``limit`` names of the output's columns that contain ``text`` (case-insensitive)."""
+    col = ColumnProfile.__table__
+    with store_conn(sources) as conn:
+        output_id = _output_id(conn, ref, allowed)
+        if output_id is None:
+            return None
+        query = (
+            select(col.c.name)
+            .where(col.c.output_id == output_id, func.lower(col.c.name).contains(text.lower(), autoescape=True))
+            .order_by(col.c.position)
+            .limit(limit)
+        )
+        return [r[0] for r in conn.execute(query)]

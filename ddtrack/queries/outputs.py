@@ -28,25 +28,7 @@ def outputs_of(conn: Connection, task_run_ids: Sequence[int]) -> dict[int, list[
         .where(col.c.output_id.in_([o.id for o in outputs]))
         .order_by(col.c.output_id, col.c.position)
     ):
-        columns[c.output_id].append(
-            ColumnDetail(
-                c.position,
-                c.name,
-                c.dtype,
-                c.kind,
-                c.count,
-                c.nulls,
-                c.null_pct,
-                c.n_distinct,
-                bool(c.distinct_estimated),
-                c.mean,
-                c.std,
-                c.zeros,
-                c.negatives,
-                c.infinities,
-                dict(c.stats or {}),
-            )
-        )
+        columns[c.output_id].append(column_detail(c))
     for o in outputs:
         result[o.task_run_id].append(
             OutputDetail(
@@ -65,6 +47,14 @@ def outputs_of(conn: Connection, task_run_ids: Sequence[int]) -> dict[int, list[
             )
         )
     return result
+
+
+def column_detail(c: Any) -> ColumnDetail:
+    """A row of ``ddtrack_column`` as the pages show it."""
+    return ColumnDetail(
+        c.position, c.name, c.dtype, c.kind, c.count, c.nulls, c.null_pct, c.n_distinct, bool(c.distinct_estimated),
+        c.mean, c.std, c.zeros, c.negatives, c.infinities, dict(c.stats or {}),
+    )
 
 
 def as_profile(o: OutputDetail) -> dict[str, Any]:

@@ -17,22 +17,32 @@ from collections.abc import Callable
 from typing import Any
 
 import dash_ag_grid as dag
-from dash import MATCH, Input, Output, State, dcc, html, no_update
+from dash import dcc, html
 
 from ddtrack import queries
+from ddtrack.queries.instances import OutputRef, column_block, column_names, columns_named
 from ddtrack.views import figures
+from ddtrack.views.column_browser import (
+    GRID_BLOCK,
+    BrowserIds,
+    GridRequest,
+    block_of,
+    grid_request,
+    register_column_browser,
+    status_line,
+)
 from ddtrack.views.common import card, empty_state, fmt_bytes, fmt_number, href, link
 from ddtrack.views.context import request_context
 
 MAX_CHARTS = 12  # charts drawn with the page; the picker adds more on demand
-MAX_PICKED = 12
-PICKER_MATCHES = 50
 SUMMARY_TOP = 8
 MAX_BARS = 50  # columns in the nulls/distinct chart
 MAX_TABLE_ROWS = 50  # schema, diff and sample tables
 MAX_SAMPLE_COLUMNS = 30
-GRID_BLOCK = 100  # rows per request of the describe grid
 ALL_INDEXES = "all"  # the map_index of a mapped task's merged whole
+BROWSER = BrowserIds(grid="dd-columns-grid", pick="dd-chart-pick", picked="dd-chart-picked", key="dd-output-key",
+                     status="dd-columns-status")
+SEARCHABLE = ("column", "kind")
 
 _NUMBERS = ("count", "nulls", "null %", "distinct", "mean", "std", "min", "max", "zeros", "negatives", "infinities")
 
@@ -65,7 +75,7 @@ def output_section(
         parts.append(tag_chips(tags))
     parts += _notes(o, merged_note)
     if o.columns:
-        parts.append(dcc.Store(id={"type": "dd-output-key", "index": index}, data=key))
+        parts.append(dcc.Store(id={"type": BROWSER.key, "index": index}, data=key))
         if len(o.columns) > MAX_CHARTS or _errors(o.columns):
             parts.append(card("Columns at a glance", _summary(o)))
         parts.append(card("Distributions", _distributions(o, index)))
@@ -255,14 +265,14 @@ def _distributions(o: queries.OutputDetail, index: int) -> html.Div:
     if len(o.columns) > len(charts):
         parts += [
             dcc.Dropdown(
-                id={"type": "dd-chart-pick", "index": index},
+                id={"type": BROWSER.pick, "index": index},
                 options=[],
                 value=[],
                 multi=True,
                 placeholder=f"Chart other columns ({len(o.columns):,} in all): type part of a name…",
                 className="dd-chart-pick",
             ),
-            html.Div(id={"type": "dd-chart-picked", "index": index}, className="dd-chart-grid"),
+            html.Div(id={"type": BROWSER.picked, "index": index}, className="dd-chart-grid"),
         ]
     return html.Div(parts)
 
@@ -309,9 +319,10 @@ def _grid(o: queries.OutputDetail, index: int) -> Any:
         *[{"field": _q_field(k), **number} for k in _quantile_keys(o.columns)],
         {"field": "error", "width": 320, "cellClass": "dd-bad", "tooltipField": "error"},
     ]
-    return html.Div(
+    return html.Div([
+        status_line(BROWSER, index),
         dag.AgGrid(
-            id={"type": "dd-columns-grid", "index": index},
+            id={"type": BROWSER.grid, "index": index},
             rowModelType="infinite",
             columnDefs=defs,
             defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True},
@@ -325,7 +336,7 @@ def _grid(o: queries.OutputDetail, index: int) -> Any:
             },
             style={"height": "440px", "width": "100%"},
             className="dd-grid",
-        ),
+        )],
         className="dd-describe",
         title="Every column profile: search by name or kind, sort by any statistic.",
     )
@@ -379,55 +390,22 @@ _SORT_KEYS: dict[str, Callable[[queries.ColumnDetail], Any]] = {
 
 
 def grid_rows(columns: list[queries.ColumnDetail], request: Any) -> dict[str, Any]:
-    """The block of describe rows an AG Grid ``getRowsRequest`` asks for: filtered by the
-    column-name and kind searches, sorted, cut to at most :data:`GRID_BLOCK` rows."""
+    """The block of describe rows an AG Grid ``getRowsRequest`` asks for, from columns in
+    memory: searched by column name and kind, sorted, cut to at most :data:`GRID_BLOCK` rows."""
+    return _rows_in_memory(columns, grid_request(request, SEARCHABLE))
+
+
+def _rows_in_memory(columns: list[queries.ColumnDetail], request: GridRequest) -> dict[str, Any]:
     quantiles = _quantile_keys(columns)
-    return grid_block(
-        columns,
-        request,
-        {field: _SORT_KEYS[field] for field in ("column", "kind")},
-        _describe_sort_key,
-        lambda c: _row(c, quantiles),
-    )
+    searches = {field: _SORT_KEYS[field] for field in SEARCHABLE}
+    return block_of(columns, request, searches, _describe_sort_key, lambda c: _row(c, quantiles))
 
 
-def _describe_sort_key(col_id: Any) -> Callable[[queries.ColumnDetail], Any] | None:
-    sort_key = _SORT_KEYS.get(col_id) if isinstance(col_id, str) else None
-    if sort_key is None and isinstance(col_id, str) and col_id.startswith("q"):
+def _describe_sort_key(col_id: str) -> Callable[[queries.ColumnDetail], Any] | None:
+    sort_key = _SORT_KEYS.get(col_id)
+    if sort_key is None and col_id.startswith("q"):
         sort_key = _quantile_sort_key(col_id)
     return sort_key
-
-
-def grid_block(
-    items: list[Any],
-    request: Any,
-    searches: dict[str, Callable[[Any], Any]],
-    sort_key_of: Callable[[Any], Callable[[Any], Any] | None],
-    to_row: Callable[[Any], dict[str, Any]],
-) -> dict[str, Any]:
-    """Answer an AG Grid ``getRowsRequest`` on the server: keep the items whose searched fields
-    contain the typed text, sort by the asked column, and send at most :data:`GRID_BLOCK` rows,
-    so a 10,000-column output never travels to the browser whole."""
-    request = request if isinstance(request, dict) else {}
-    selected = list(items)
-    for field, value_of in searches.items():
-        text = _filter_text(request.get("filterModel"), field)
-        if text:
-            selected = [c for c in selected if text in str(value_of(c)).lower()]
-    sort = request.get("sortModel")
-    if isinstance(sort, list) and sort and isinstance(sort[0], dict):
-        sort_key = sort_key_of(sort[0].get("colId"))
-        if sort_key is not None:
-            selected = _sorted(selected, sort_key, descending=sort[0].get("sort") == "desc")
-    start = _int_between(request.get("startRow"), 0, len(selected), 0)
-    end = _int_between(request.get("endRow"), start, min(len(selected), start + GRID_BLOCK), start + GRID_BLOCK)
-    return {"rowData": [to_row(c) for c in selected[start:end]], "rowCount": len(selected)}
-
-
-def _filter_text(filters: Any, field: str) -> str:
-    spec = filters.get(field) if isinstance(filters, dict) else None
-    text = spec.get("filter") if isinstance(spec, dict) else None
-    return text.strip().lower()[:250] if isinstance(text, str) else ""
 
 
 def _quantile_sort_key(field: str) -> Callable[[queries.ColumnDetail], Any] | None:
@@ -436,23 +414,6 @@ def _quantile_sort_key(field: str) -> Callable[[queries.ColumnDetail], Any] | No
         return next((v for k, v in q.items() if _q_field(k) == field), None)
 
     return key
-
-
-def _sorted(columns: list, key: Callable[[Any], Any], descending: bool) -> list:
-    """Sorted by ``key``, missing values last either way; mixed types compare as text."""
-    present = [(key(c), c) for c in columns]
-    missing = [c for v, c in present if v is None]
-    values = [(v, c) for v, c in present if v is not None]
-    try:
-        values.sort(key=lambda vc: vc[0], reverse=descending)
-    except TypeError:
-        values.sort(key=lambda vc: str(vc[0]), reverse=descending)
-    return [c for _, c in values] + missing
-
-
-def _int_between(value: Any, low: int, high: int, default: int) -> int:
-    number = value if isinstance(value, int) and not isinstance(value, bool) else default
-    return max(low, min(number, high))
 
 
 # -- schema and sample: the first rows ----------------------------------------------------------
@@ -491,86 +452,83 @@ def _sample(sample: Any) -> Any:
     return html.Pre(str(sample)[:5000], className="dd-code")
 
 
-# -- callbacks ----------------------------------------------------------------------------------
+# -- callbacks: the column browser of each output -----------------------------------------------
 
 
-def _output_of(key: Any) -> queries.OutputDetail | None:
-    """The output a grid or picker shows, read again as the current user (None: not theirs)."""
+def _ref(key: Any) -> OutputRef | str | None:
+    """The output a grid or picker shows: one try's (an :class:`OutputRef`), or ``"all"`` of
+    a mapped task's merged whole; None when the key is malformed or not the user's to read."""
     if not isinstance(key, dict):
         return None
     dag_id, run_id, task_id, name = (key.get(k) for k in ("dag_id", "run_id", "task_id", "output"))
     map_index, try_number = key.get("map_index"), key.get("try_number")
     if not all(isinstance(v, str) for v in (dag_id, run_id, task_id, name)):
         return None
-    ctx = request_context()
-    if not ctx.can_read(dag_id):
+    if not request_context().can_read(dag_id):
         return None
     if map_index == ALL_INDEXES:
-        whole = queries.mapped_whole(ctx.sources, dag_id, run_id, task_id, allowed=ctx.allowed)
-        outputs = whole.outputs if whole else []
-    elif isinstance(map_index, int) and (try_number is None or isinstance(try_number, int)):
-        detail = queries.task_instance(
-            ctx.sources, dag_id, run_id, task_id, map_index, try_number, allowed=ctx.allowed
-        )
-        outputs = detail.outputs if detail else []
-    else:
+        return ALL_INDEXES
+    if isinstance(map_index, int) and (try_number is None or isinstance(try_number, int)):
+        return OutputRef(dag_id, run_id, task_id, map_index, try_number, name)
+    return None
+
+
+def _whole_output(key: dict) -> queries.OutputDetail | None:
+    """The output of a mapped task's merged whole (merged once, then cached by the query)."""
+    ctx = request_context()
+    whole = queries.mapped_whole(ctx.sources, key["dag_id"], key["run_id"], key["task_id"], allowed=ctx.allowed)
+    return next((o for o in (whole.outputs if whole else []) if o.name == key["output"]), None)
+
+
+def _block(key: Any, request: GridRequest) -> dict[str, Any] | None:
+    """A block of describe rows: read from the database (only the block's column profiles),
+    or cut from a mapped task's merged whole."""
+    ref = _ref(key)
+    if ref == ALL_INDEXES:
+        whole = _whole_output(key)
+        return None if whole is None else _rows_in_memory(whole.columns, request)
+    if ref is None:
         return None
-    return next((o for o in outputs if o.name == name), None)
+    ctx = request_context()
+    block = column_block(ctx.sources, ref, allowed=ctx.allowed, contains=request.contains, sort=request.sort,
+                         descending=request.descending, start=request.start, size=request.end - request.start)
+    if block is None:
+        return None
+    quantiles = _quantile_keys(block.columns)
+    return {"rowData": [_row(c, quantiles) for c in block.columns], "rowCount": block.total}
 
 
-def picker_options(search: str, chosen: Any, names: list[str]) -> list[dict[str, str]]:
-    """The chart picker's options: the columns already chosen, then up to PICKER_MATCHES names
-    containing ``search`` (searched on the server: a 10,000-column output never goes to the browser)."""
-    text = search.strip().lower()[:250]
-    keep = [v for v in (chosen if isinstance(chosen, list) else []) if isinstance(v, str)]
-    matches = [n for n in names if text in n.lower() and n not in keep]
-    return [{"label": n, "value": n} for n in keep + matches[:PICKER_MATCHES]]
+def _names(key: Any, text: str) -> list[str] | None:
+    ref = _ref(key)
+    if ref == ALL_INDEXES:
+        whole = _whole_output(key)
+        return None if whole is None else [c.name for c in whole.columns]
+    if ref is None:
+        return None
+    ctx = request_context()
+    return column_names(ctx.sources, ref, text, allowed=ctx.allowed)
+
+
+def _picked(key: Any, names: list[str]) -> list[Any] | None:
+    ref = _ref(key)
+    if ref == ALL_INDEXES:
+        whole = _whole_output(key)
+        columns = None if whole is None else [c for c in whole.columns if c.name in names]
+    elif ref is None:
+        columns = None
+    else:
+        ctx = request_context()
+        columns = columns_named(ctx.sources, ref, names, allowed=ctx.allowed)
+    if columns is None:
+        return None
+    by_name = {c.name: c for c in columns}
+    charts = []
+    for name in names:
+        column = by_name.get(name)
+        chart = _chart(column) if column is not None else None
+        charts.append(chart or html.Div(f"No distribution recorded for {name}.", className="dd-muted dd-chart"))
+    return charts
 
 
 def register(app) -> None:
-    @app.callback(
-        Output({"type": "dd-columns-grid", "index": MATCH}, "getRowsResponse"),
-        Input({"type": "dd-columns-grid", "index": MATCH}, "getRowsRequest"),
-        State({"type": "dd-output-key", "index": MATCH}, "data"),
-        prevent_initial_call=True,
-    )
-    def describe_rows(request: Any, key: Any) -> Any:
-        output = _output_of(key)
-        if output is None:
-            return {"rowData": [], "rowCount": 0}
-        return grid_rows(output.columns, request)
-
-    @app.callback(
-        Output({"type": "dd-chart-pick", "index": MATCH}, "options"),
-        Input({"type": "dd-chart-pick", "index": MATCH}, "search_value"),
-        State({"type": "dd-chart-pick", "index": MATCH}, "value"),
-        State({"type": "dd-output-key", "index": MATCH}, "data"),
-        prevent_initial_call=True,
-    )
-    def pick_options(search: Any, chosen: Any, key: Any) -> Any:
-        if not isinstance(search, str) or not search.strip():
-            return no_update
-        output = _output_of(key)
-        return picker_options(search, chosen, [c.name for c in output.columns]) if output else []
-
-    @app.callback(
-        Output({"type": "dd-chart-picked", "index": MATCH}, "children"),
-        Input({"type": "dd-chart-pick", "index": MATCH}, "value"),
-        State({"type": "dd-output-key", "index": MATCH}, "data"),
-        prevent_initial_call=True,
-    )
-    def picked_charts(chosen: Any, key: Any) -> Any:
-        names = [v for v in (chosen if isinstance(chosen, list) else []) if isinstance(v, str)][:MAX_PICKED]
-        if not names:
-            return []
-        output = _output_of(key)
-        if output is None:
-            return []
-        by_name = {c.name: c for c in output.columns}
-        charts = []
-        for name in names:
-            column = by_name.get(name)
-            chart = _chart(column) if column is not None else None
-            charts.append(chart or html.Div(f"No distribution recorded for {name}.", className="dd-muted dd-chart"))
-        return charts
-
+    register_column_browser(app, BROWSER, rows=_block, names=_names, charts=_picked, searchable=SEARCHABLE)

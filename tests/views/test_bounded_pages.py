@@ -12,13 +12,14 @@ from urllib.parse import quote
 
 import plotly
 import pytest
-from dash_client import DashClient, find, texts
+from dash_client import DashClient, find, outputs_spec, texts
 from records import make_record
 
 from ddtrack import queries
 from ddtrack.queries.home import home_page
+from ddtrack.queries.instances import OutputRef, column_block
 from ddtrack.store.ingest import ingest_records
-from ddtrack.views import output
+from ddtrack.views import column_browser, output
 from ddtrack.views.context import PageContext
 from ddtrack.views.pages import home, instance, mapped
 
@@ -166,6 +167,27 @@ def test_the_grid_serves_a_block_searched_and_sorted_on_the_server(wide_store):
         assert len(output.grid_rows(columns, junk)["rowData"]) == output.GRID_BLOCK
 
 
+@pytest.mark.parametrize(
+    ("contains", "sort", "descending", "start"),
+    [({}, None, False, 9_950), ({"column": "feat_0999"}, None, False, 0), ({"kind": "error"}, "null %", True, 0),
+     ({}, "mean", True, 0), ({}, "q50%", True, 0), ({}, "max", False, 100), ({}, "error", False, 0),
+     ({"column": "%_"}, None, False, 0)],
+)
+def test_a_grid_block_is_read_from_the_database_as_the_page_sorts_it(wide_store, contains, sort, descending, start):
+    """The describe grid's block query answers as sorting and searching all 10,000 profiles in
+    memory does, reading only the block's profiles ("%" and "_" are searched as text)."""
+    detail = queries.task_instance(wide_store, "wide", "run_1", "features", allowed={"wide"})
+    request = {"startRow": start, "endRow": start + 100, "filterModel": {f: {"filter": t} for f, t in contains.items()},
+               "sortModel": [{"colId": sort, "sort": "desc" if descending else "asc"}] if sort else []}
+    expected = output.grid_rows(detail.outputs[0].columns, request)
+    ref = OutputRef("wide", "run_1", "features", -1, None, "return_value")
+    block = column_block(wide_store, ref, allowed={"wide"}, contains=contains, sort=sort, descending=descending,
+                         start=start, size=100)
+    assert block.total == expected["rowCount"]
+    assert [c.name for c in block.columns] == [r["column"] for r in expected["rowData"]]
+    assert column_block(wide_store, ref, allowed={"other"}) is None  # not the caller's DAG: nothing
+
+
 def test_map_index_chips_stay_bounded():
     chips = mapped.map_index_chips("d", "r", "t", list(range(1000)), 500)
     labels = [c.children for c in chips if getattr(c, "href", None)]
@@ -180,13 +202,22 @@ def test_map_index_chips_stay_bounded():
 # -- the callbacks through Airflow's app, as a reader and as an outsider ----------------------
 
 
-def _call(client: DashClient, out_type: str, out_prop: str, inputs: list[dict], state: list[dict]):
-    """A pattern-matching callback's answer for output 0, called as the browser calls it."""
+def _answer(client: DashClient, out_type: str, out_prop: str, inputs: list[dict], state: list[dict]) -> dict:
+    """A pattern-matching callback's whole answer for output 0 (each output's id string ->
+    its properties), called as the browser calls it."""
     deps = client.client.get("/ddtrack/_dash-dependencies", headers=client.headers).json()
-    (name,) = [d["output"] for d in deps if f'"type":"{out_type}"' in d["output"] and d["output"].endswith(f".{out_prop}")]
-    resp = client.callback(name, {"id": {"type": out_type, "index": 0}, "property": out_prop}, inputs, state)
+    (name,) = [d["output"] for d in deps if f'"type":"{out_type}"' in d["output"] and f".{out_prop}" in d["output"]]
+    specs = outputs_spec(name)
+    specs = [{"id": {**s["id"], "index": 0}, "property": s["property"]} for s in (specs if isinstance(specs, list) else [specs])]
+    resp = client.callback(name, specs if len(specs) > 1 else specs[0], inputs, state)
     assert resp.status_code == 200, resp.text
-    return next(iter(resp.json()["response"].values()))[out_prop]
+    return resp.json()["response"]
+
+
+def _call(client: DashClient, out_type: str, out_prop: str, inputs: list[dict], state: list[dict]):
+    """One output's value in a callback's answer."""
+    answer = _answer(client, out_type, out_prop, inputs, state)
+    return next(v[out_prop] for k, v in answer.items() if f'"type":"{out_type}"' in k)
 
 
 KEY_ID = {"type": "dd-output-key", "index": 0}
@@ -229,3 +260,56 @@ def test_grid_and_picker_callbacks_answer_readers_only(client, make_token, examp
     outsider = DashClient(client, make_token("olga", None))
     assert _grid_request(outsider, key, {"startRow": 0, "endRow": 100}) == {"rowData": [], "rowCount": 0}
     assert _picked(outsider, key, "AG", ["age"]) == ([], [])
+    told = _grid_answer(outsider, key, {"startRow": 0, "endRow": 100})
+    assert column_browser.GONE in texts(_status_of(told))  # said, not an empty grid alone
+
+
+def _grid_answer(client: DashClient, key: dict, request: dict) -> dict:
+    inputs = [{"id": GRID_ID, "property": "getRowsRequest", "value": request}]
+    return _answer(client, "dd-columns-grid", "getRowsResponse", inputs, [{"id": KEY_ID, "property": "data", "value": key}])
+
+
+def _status_of(answer: dict):
+    return next(v["children"] for k, v in answer.items() if "dd-columns-status" in k)
+
+
+def test_a_grid_block_reads_its_rows_not_the_task_instance(client, make_token, example_runs, metastore_url):
+    """Each scroll of the grid reads the block it shows: not the try's lineage, tags, code or
+    previous run (the whole task-instance query it ran before), and column profiles only
+    with a LIMIT."""
+    from sqlalchemy import event
+
+    from ddtrack.store.engine import get_engine
+
+    run_id = example_runs["titanic"][-1].run_id
+    admin = DashClient(client, make_token("admin", "admin"))
+    page = admin.page("ti", f"?dag_id=titanic&task_id=load_passengers&run_id={quote(run_id)}")
+    (store,) = find(page, lambda n: n["props"].get("id") == KEY_ID)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.lower())
+
+    engine = get_engine(metastore_url)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answer = _grid_request(admin, store["props"]["data"], {"startRow": 0, "endRow": 3})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(answer["rowData"]) == 3 and answer["rowCount"] > 3
+    assert statements and not [s for s in statements if any(t in s for t in ("ddtrack_lineage", "ddtrack_source", "ddtrack_tag"))]
+    full_reads = [s for s in statements if "ddtrack_column.stats" in s]
+    assert full_reads and all("limit" in s for s in full_reads)
+
+
+def test_a_grid_that_fails_says_so_and_logs_why(client, make_token, example_runs, caplog):
+    """A database error while reading a block is logged with its cause and told to the user
+    in the grid's status line; before, the grid stayed empty and nobody knew why."""
+    run_id = example_runs["titanic"][-1].run_id
+    admin = DashClient(client, make_token("admin", "admin"))
+    key = output.output_key("titanic", run_id, "load_passengers", 2**70, None, "return_value")  # no database takes it
+    with caplog.at_level("ERROR", logger="ddtrack.views"):
+        answer = _grid_answer(admin, key, {"startRow": 0, "endRow": 100})
+    assert next(v["getRowsResponse"] for k, v in answer.items() if "dd-columns-grid" in k) == {"rowData": [], "rowCount": 0}
+    assert column_browser.FAILED in texts(_status_of(answer))
+    assert any("could not read a block" in r.getMessage() and r.exc_info for r in caplog.records)

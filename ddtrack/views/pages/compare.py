@@ -14,10 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 import dash_ag_grid as dag
-from dash import MATCH, Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, html
 
 from ddtrack import queries
 from ddtrack.views import figures
+from ddtrack.views.column_browser import (
+    GRID_BLOCK,
+    BrowserIds,
+    GridRequest,
+    block_of,
+    grid_request,
+    register_column_browser,
+    status_line,
+)
 from ddtrack.views.common import (
     breadcrumbs,
     card,
@@ -32,15 +41,12 @@ from ddtrack.views.common import (
     state_badge,
 )
 from ddtrack.views.context import PageContext, request_context
-from ddtrack.views.output import (
-    GRID_BLOCK,
-    MAX_PICKED,
-    MAX_TABLE_ROWS,
-    grid_block,
-    picker_options,
-)
+from ddtrack.views.output import MAX_TABLE_ROWS
 
 RUNS_IN_PICKER = 50
+BROWSER = BrowserIds(grid="dd-cmp-grid", pick="dd-cmp-pick", picked="dd-cmp-picked", key="dd-cmp-key",
+                     status="dd-cmp-status")
+SEARCHABLE = ("column", "change")
 _SIDE_BY_SIDE = (("null_pct", "null %"), ("distinct", "distinct"), ("mean", "mean"), ("std", "std"),
                  ("min", "min"), ("max", "max"), ("p50", "median"))
 
@@ -180,7 +186,7 @@ def _output_card(cmp: queries.RunComparison, o: queries.OutputComparison, index:
                   html.Span(f"({delta:+,})" if delta is not None else "", className=_tone(delta))],
                  className="dd-compare-rows"),
         _schema_diff(o),
-        dcc.Store(id={"type": "dd-cmp-key", "index": index},
+        dcc.Store(id={"type": BROWSER.key, "index": index},
                   data={"dag_id": cmp.dag_id, "a": cmp.run_a, "b": cmp.run_b, "task_id": o.task_id, "output": o.name}),
     ]
     shown = o.columns[: o.detailed]
@@ -189,10 +195,11 @@ def _output_card(cmp: queries.RunComparison, o: queries.OutputComparison, index:
         parts.append(html.Div([c for c in (_chart(c, la, lb) for c in shown) if c is not None], className="dd-chart-grid"))
     if len(o.columns) > o.detailed:
         parts += [
-            dcc.Dropdown(id={"type": "dd-cmp-pick", "index": index}, options=[], value=[], multi=True,
+            status_line(BROWSER, index),
+            dcc.Dropdown(id={"type": BROWSER.pick, "index": index}, options=[], value=[], multi=True,
                          placeholder=f"Compare other columns ({len(o.columns):,} in all): type part of a name…",
                          className="dd-chart-pick"),
-            html.Div(id={"type": "dd-cmp-picked", "index": index}, className="dd-chart-grid"),
+            html.Div(id={"type": BROWSER.picked, "index": index}, className="dd-chart-grid"),
             html.H4(f"Every column ({len(o.columns):,})"),
             _grid(index, len(o.columns)),
         ]
@@ -286,7 +293,7 @@ def _grid(index: int, n_columns: int) -> dag.AgGrid:
     for _, label in _GRID_FIELDS:
         defs += [{"field": f"{label} a", **number}, {"field": f"{label} b", **number}, {"field": f"Δ {label}", **number}]
     return dag.AgGrid(
-        id={"type": "dd-cmp-grid", "index": index},
+        id={"type": BROWSER.grid, "index": index},
         rowModelType="infinite",
         columnDefs=defs,
         defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True},
@@ -320,8 +327,12 @@ def _sort_key(field: Any):  # noqa: ANN202
 
 def grid_rows(columns: list[queries.ColumnComparison], request: Any) -> dict[str, Any]:
     """The block of rows an AG Grid ``getRowsRequest`` asks for: searched, sorted, bounded."""
+    return _rows(columns, grid_request(request, SEARCHABLE))
+
+
+def _rows(columns: list[queries.ColumnComparison], request: GridRequest) -> dict[str, Any]:
     searches = {"column": lambda c: c.name, "change": lambda c: c.change}
-    return grid_block(columns, request, searches, _sort_key, _grid_row)
+    return block_of(columns, request, searches, _sort_key, _grid_row)
 
 
 # -- callbacks ------------------------------------------------------------------------------
@@ -351,45 +362,27 @@ def register(app) -> None:
     def compare_link(a: Any, b: Any, dag_id: Any) -> Any:
         return compare_href(dag_id if isinstance(dag_id, str) else "", a, b)
 
-    @app.callback(
-        Output({"type": "dd-cmp-grid", "index": MATCH}, "getRowsResponse"),
-        Input({"type": "dd-cmp-grid", "index": MATCH}, "getRowsRequest"),
-        State({"type": "dd-cmp-key", "index": MATCH}, "data"),
-        prevent_initial_call=True,
+    register_column_browser(
+        app,
+        BROWSER,
+        rows=lambda key, request: _with(key, (), lambda o: _rows(o.columns, request)),
+        names=lambda key, text: _with(key, (), lambda o: [c.name for c in o.columns]),
+        charts=lambda key, names: _with(key, names, lambda o: _charts(o, names, key)),
+        searchable=SEARCHABLE,
     )
-    def compare_rows(request: Any, key: Any) -> Any:
-        output = _comparison_of(key)
-        return grid_rows(output.columns, request) if output else {"rowData": [], "rowCount": 0}
 
-    @app.callback(
-        Output({"type": "dd-cmp-pick", "index": MATCH}, "options"),
-        Input({"type": "dd-cmp-pick", "index": MATCH}, "search_value"),
-        State({"type": "dd-cmp-pick", "index": MATCH}, "value"),
-        State({"type": "dd-cmp-key", "index": MATCH}, "data"),
-        prevent_initial_call=True,
-    )
-    def pick_options(search: Any, chosen: Any, key: Any) -> Any:
-        if not isinstance(search, str) or not search.strip():
-            return no_update
-        output = _comparison_of(key)
-        return picker_options(search, chosen, [c.name for c in output.columns]) if output else []
 
-    @app.callback(
-        Output({"type": "dd-cmp-picked", "index": MATCH}, "children"),
-        Input({"type": "dd-cmp-pick", "index": MATCH}, "value"),
-        State({"type": "dd-cmp-key", "index": MATCH}, "data"),
-        prevent_initial_call=True,
-    )
-    def picked_charts(chosen: Any, key: Any) -> Any:
-        names = [v for v in (chosen if isinstance(chosen, list) else []) if isinstance(v, str)][:MAX_PICKED]
-        output = _comparison_of(key, names) if names else None
-        if output is None:
-            return []
-        by_name = {c.name: c for c in output.columns}
-        charts = []
-        for name in names:
-            column = by_name.get(name)
-            chart = _chart(column, f"a: {key['a']}", f"b: {key['b']}") if column is not None else None
-            charts.append(chart or html.Div(f"No distribution of {name} to compare.", className="dd-muted dd-chart"))
-        return charts
+def _with(key: Any, columns: Any, answer: Any) -> Any:
+    """``answer`` of the output a browser shows, compared again as the current user (None: not theirs)."""
+    output = _comparison_of(key, list(columns))
+    return None if output is None else answer(output)
 
+
+def _charts(output: queries.OutputComparison, names: list[str], key: dict) -> list[Any]:
+    by_name = {c.name: c for c in output.columns}
+    charts = []
+    for name in names:
+        column = by_name.get(name)
+        chart = _chart(column, f"a: {key['a']}", f"b: {key['b']}") if column is not None else None
+        charts.append(chart or html.Div(f"No distribution of {name} to compare.", className="dd-muted dd-chart"))
+    return charts
