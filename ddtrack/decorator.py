@@ -654,10 +654,26 @@ def _decorate(fn: Any, options: _Options) -> Any:
             if token is not None:
                 _current.reset(token)
         _end(recorder, options, result=result)
-        return result
+        return _for_airflow(result) if recorder is not None else result
 
     tracked.__ddtrack_tracked__ = True  # type: ignore[attr-defined]
     return tracked
+
+
+def _for_airflow(result: Any) -> Any:
+    """What a tracked task returns to Airflow: its result, except a query bound to the task's
+    process (a Spark DataFrame, a polars LazyFrame, a DuckDB relation), which Airflow cannot
+    store as an XCom and would fail the task on: None then (its profile is in the record)."""
+    try:
+        from ddtrack.engines import bound_to_task
+
+        if not bound_to_task(result):
+            return result
+    except Exception:  # noqa: BLE001 - when in doubt, hand Airflow the result as it is
+        return result
+    log.info("ddtrack: the task returned a %s, which cannot be an XCom; it returns None to Airflow "
+             "(the output's profile is recorded).", type(result).__name__)
+    return None
 
 
 def _note_arguments(recorder: _TryRecorder, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
