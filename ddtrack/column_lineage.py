@@ -206,3 +206,78 @@ def known_inputs(inputs: Sequence[Mapping[str, Any]], lineage: Mapping[str, list
     for edges in lineage.values():
         known |= {e[1] for e in edges if e[3] != INFERRED}
     return known
+
+
+# -- SQL ------------------------------------------------------------------------------------
+
+
+def sql_lineage(
+    sql: str | Sequence[str], output_columns: Mapping[str, Sequence[str] | None], inputs: Sequence[Mapping[str, Any]],
+) -> dict[str, dict[str, list[tuple[int, str]]]]:
+    """Column lineage of the tables a SQL script writes (``CREATE TABLE ... AS SELECT``,
+    ``INSERT INTO ... SELECT``) among ``output_columns`` (named ``schema.table`` or
+    ``table``), from the inputs it reads (``inputs`` named the same way), parsed by sqlglot.
+    A column sqlglot cannot place (an ambiguous unqualified name in a join, ``COUNT(*)``)
+    gets no edge: then inference by name still applies to it."""
+    import sqlglot
+    from sqlglot import exp
+
+    scripts = [sql] if isinstance(sql, str) else list(sql)
+    found: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    for script in scripts:
+        for statement in sqlglot.parse(script):
+            if not isinstance(statement, (exp.Create, exp.Insert)) or not isinstance(statement.expression, exp.Query):
+                continue
+            target = statement.this if isinstance(statement.this, exp.Table) else statement.this.find(exp.Table)
+            output = _table_match(target, output_columns) if target is not None else None
+            if output is None:
+                continue
+            named = [c.name for c in statement.this.expressions] if isinstance(statement.this, exp.Schema) else []
+            for position, select in enumerate(statement.expression.selects):
+                column = named[position] if position < len(named) else select.alias_or_name
+                sources = _sources_of(statement.expression, select.alias_or_name or position, inputs)
+                if column and sources:
+                    found.setdefault(output, {})[column] = sources
+    return found
+
+
+def _table_match(table: Any, names: Iterable[str]) -> str | None:
+    """Which of ``names`` (``schema.table`` or ``table``) is the parsed ``table``."""
+    full = ".".join(p for p in (table.db, table.name) if p).lower()
+    candidates = [n for n in names if n.lower() == full]
+    if not candidates:
+        candidates = [n for n in names if n.lower().split(".")[-1] == table.name.lower()]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _sources_of(query: Any, column: str | int, inputs: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """(input index, column) of every table column a select column of ``query`` is made of."""
+    from sqlglot import exp
+    from sqlglot.lineage import lineage
+
+    if not isinstance(column, str) or not column:
+        return []
+    try:
+        node = lineage(column, query, None)
+    except Exception:  # noqa: BLE001 - sqlglot cannot follow it: no edge, inference still applies
+        return []
+    tables = list(query.find_all(exp.Table))
+    by_name = {_input_key(item): i for i, item in enumerate(inputs) if item.get("name")}
+    sources = []
+    for leaf in node.walk():
+        if leaf.downstream:
+            continue
+        if isinstance(leaf.source, exp.Table):
+            table = leaf.source
+        elif isinstance(leaf.source, exp.Placeholder) and len(tables) == 1:  # unqualified, one table read
+            table = tables[0]
+        else:  # COUNT(*), a literal, an ambiguous name in a join
+            continue
+        index = _table_match(table, by_name)
+        if index is not None:
+            sources.append((by_name[index], leaf.name.split(".")[-1]))
+    return sorted(set(sources))
+
+
+def _input_key(item: Mapping[str, Any]) -> str:
+    return str(item["name"])

@@ -559,7 +559,8 @@ def track(
     """
     if _is_operator_or_xcomarg(fn):
         return _track_operator(fn, outputs, inputs, name=name, uri=uri, tags=tags, pii=pii, sample=sample,
-                               checks=checks, fresh_within=fresh_within, pii_free=pii_free)
+                               checks=checks, fresh_within=fresh_within, pii_free=pii_free,
+                               column_lineage=column_lineage)
     if outputs or inputs:
         raise TypeError("track(outputs=, inputs=) is for operators; in a task function, record "
                         "tables with log_output(Table(...)) and log_input(...)")
@@ -588,6 +589,7 @@ def _track_operator(operator: Any, outputs: Sequence[Any], inputs: Sequence[Any]
         name=output_name(outputs[0]) if outputs else kwargs["name"], uri=kwargs["uri"], tags=dict(kwargs["tags"] or {}),
         pii=tuple(kwargs["pii"]), sample=int(kwargs["sample"]), checks=checks,
         fresh_within_s=_fresh_within_argument(kwargs["fresh_within"]), pii_free=bool(kwargs["pii_free"]),
+        column_lineage=_column_lineage_argument(kwargs["column_lineage"], "track"),
     )
     return wrap(operator, options, outputs, inputs)
 

@@ -5,7 +5,8 @@ warehouse.  Wrapped by :func:`ddtrack.track`, such an operator runs exactly as b
 its ``execute`` has returned, each declared output (a :class:`ddtrack.Table`, or anything
 ``ddtrack.engines`` can profile where it lives) is profiled in place and recorded as the
 task's output, with the declared inputs as its lineage, the checks and freshness window as
-for ``@track``, and the record pushed through XCom as a tracked task's.
+for ``@track``, and the record pushed through XCom as a tracked task's. The SQL it ran
+(``sql``) gives the outputs' column lineage (``ddtrack.column_lineage.sql_lineage``).
 
 How it wraps: the operator instance gets a subclass of its own class (same name and module,
 so Airflow shows and serialises it as before) whose ``execute`` calls the class's own
@@ -94,3 +95,21 @@ def _record_outputs(recorder: Any, operator: Any, options: Any) -> None:
         except Exception as exc:
             recorder.record["warnings"].append(cut(f"output {name!r}: profiling failed: {type(exc).__name__}: {exc}", 500))
             decorator._fail_softly(f"profile output {name!r}", exc)
+    _record_sql_lineage(recorder, operator)
+
+
+def _record_sql_lineage(recorder: Any, operator: Any) -> None:
+    """The outputs' column lineage from the SQL the operator ran (its rendered ``sql``),
+    parsed by sqlglot (:func:`ddtrack.column_lineage.sql_lineage`); it goes in the record
+    with the declared and inferred lineage when the record is pushed."""
+    sql = getattr(operator, "sql", None)
+    if not sql or not isinstance(sql, (str, list, tuple)):
+        return
+    try:
+        from ddtrack.column_lineage import sql_lineage
+
+        outputs = recorder.record["outputs"]
+        columns = {o["name"]: decorator._profile_columns(o.get("profile") or {}) for o in outputs}
+        recorder.sql_columns = sql_lineage(sql, columns, recorder.record["inputs"])
+    except Exception as exc:
+        decorator._fail_softly("parse the operator's SQL for its column lineage", exc)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers import pushed_records, run_in_process, task_runs
+from helpers import load_dag, pushed_records, run_in_process, task_runs
 
 from ddtrack.queries import Sources
 from ddtrack.queries.column_lineage import UnknownColumn, column_neighbours, trace_column
@@ -150,6 +150,22 @@ def test_pii_follows_columns_across_two_dags(runs):
         ("report", "greeting", "derived", ["a DAG you cannot read"])
     ]
     assert hidden.hidden == 2 and "cl_customers" not in repr(hidden)
+
+
+def test_sql_through_a_tracked_operator_gives_column_lineage(runs):
+    """The warehouse example: track(SQLExecuteQueryOperator(...)) writes daily_revenue from
+    raw_orders with CREATE TABLE ... AS SELECT; its columns trace back to raw_orders' columns."""
+    _, sources, metastore = runs
+    run_id = run_in_process(load_dag("warehouse"), metastore, sources.store_url).run_id
+    assert {(e[1], e[4], e[5]) for e in _edges(sources.store_url, "warehouse", "daily_revenue")} == {
+        ("store", "store", "sql"), ("revenue", "amount", "sql"), ("avg_amount", "amount", "sql"),
+        ("last_order", "ordered_at", "sql"),
+    }
+    daily = find_version(sources, "warehouse", run_id, "daily_revenue", allowed=None)
+    result = trace_column(sources, daily.output_id, "revenue", allowed=None)
+    assert {(c.task_id, c.output, c.column, c.hops, c.how) for c in result.columns if c.hops} == {
+        ("load", "raw_orders", "amount", 1, "sql"),
+    }
 
 
 def _cli(sources, *args: str):

@@ -75,6 +75,7 @@ def parse_event(event: dict):
     """The event as the client's ``RunEvent``, its datasets and ddtrack's facets as the
     client's classes; asserts the client serialises it back to the same facets."""
     from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.facet_v2 import column_lineage_dataset as cl
     from openlineage.client.facet_v2 import data_quality_metrics_dataset as dq
     from openlineage.client.facet_v2 import data_quality_metrics_input_dataset as dqi
     from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
@@ -89,8 +90,16 @@ def parse_event(event: dict):
     def metrics(cls, column_cls):
         return lambda d: _facet(cls, d, columnMetrics=lambda cm: {k: column_cls(**v) for k, v in cm.items()})
 
+    def input_field(f):
+        return cl.InputField(**{**f, "transformations": [cl.Transformation(**t) for t in f.get("transformations", [])]})
+
+    def column_lineage(d):
+        return _facet(cl.ColumnLineageDatasetFacet, d, fields=lambda fs: {
+            k: cl.Fields(**{**v, "inputFields": [input_field(f) for f in v["inputFields"]]}) for k, v in fs.items()
+        }, dataset=lambda fs: [input_field(f) for f in fs])
+
     dataset_facets = {"schema": schema, "dataQualityMetrics": metrics(dq.DataQualityMetricsDatasetFacet, dq.ColumnMetrics),
-                      "ddtrack": lambda d: _facet(facet_class(), d)}
+                      "ddtrack": lambda d: _facet(facet_class(), d), "columnLineage": column_lineage}
     known = {
         "facets": dataset_facets,
         "outputFacets": {"outputStatistics": lambda d: _facet(stats.OutputStatisticsOutputDatasetFacet, d)},
@@ -139,6 +148,21 @@ def test_every_event_is_valid_for_the_client(ol_runs):
     assert len(parsed) == len(events) >= 2 * 8  # START + COMPLETE of the 8 tasks, and the DAGs'
     with_ddtrack = [d for e in parsed for d in e.outputs if "ddtrack" in (d.facets or {})]
     assert len(with_ddtrack) >= 7
+
+
+def test_outputs_carry_the_standard_column_lineage_facet(ol_runs):
+    """titanic's features: columns handed over from load_passengers (inferred by name), each
+    with the input dataset's field, as the spec's ColumnLineageDatasetFacet (1-2-0); every
+    event's facet round-trips through the client's classes (test_every_event_is_valid...)."""
+    _, events = ol_runs
+    features = by_name(complete(events, "titanic.features")["outputs"])
+    facet = features[("ddtrack://ddtrack-tests", "titanic/features/return_value")]["facets"]["columnLineage"]
+    assert facet["_schemaURL"].endswith("/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet")
+    (age,) = facet["fields"]["age"]["inputFields"]
+    assert (age["namespace"], age["name"], age["field"]) == ("ddtrack://ddtrack-tests", "titanic/load_passengers/return_value", "age")
+    assert age["transformations"] == [{"type": "DIRECT", "subtype": "IDENTITY", "masking": False,
+                                       "description": "same name as the input column (ddtrack inference)"}]
+    assert "name" not in facet["fields"] and "is_female" not in facet["fields"]  # dropped, and made here
 
 
 def test_tracked_tasks_list_their_outputs_and_inputs(ol_runs, metastore_url):

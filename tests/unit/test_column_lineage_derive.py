@@ -92,3 +92,20 @@ def test_a_bad_type_fails_where_the_dag_is_written(bad):
 
 def test_a_good_declaration_accepts_one_column_or_a_list():
     assert declaration_argument({"g": "name", "h": ["a", "b"]}, "track") == {"g": ("name",), "h": ("a", "b")}
+
+
+def test_sql_lineage_of_create_as_select_and_insert_select():
+    from ddtrack.column_lineage import sql_lineage
+
+    sql = """DROP TABLE IF EXISTS mart.t;
+    CREATE TABLE mart.t AS SELECT o.id, c.name AS cname, o.amount * 2 AS amt2, COUNT(*) AS n
+    FROM raw.orders o JOIN raw.customers c ON c.id = o.cid GROUP BY 1, 2, 3;
+    INSERT INTO mart.u (a, b) SELECT id, name FROM raw.customers"""
+    inputs = [{"kind": "uri", "name": "raw.orders", "uri": "postgres://h/db.raw.orders"}, {"kind": "uri", "name": "raw.customers"}]
+    found = sql_lineage(sql, {"mart.t": None, "mart.u": None, "other": None}, inputs)
+    assert found == {
+        "mart.t": {"id": [(0, "id")], "cname": [(1, "name")], "amt2": [(0, "amount")]},  # COUNT(*): no column
+        "mart.u": {"a": [(1, "id")], "b": [(1, "name")]},
+    }
+    lineage, _ = derive({"mart.t": ["id", "cname", "amt2", "n"]}, inputs, {}, sql=found)
+    assert sorted(lineage["mart.t"]) == [["amt2", 0, "amount", "sql"], ["cname", 1, "name", "sql"], ["id", 0, "id", "sql"]]
