@@ -1,7 +1,8 @@
 """``ddtrack`` command line: the group and the failure handling every command shares.
 
 The commands live by topic: :mod:`ddtrack.cli.admin` (install, sync, cleanup, status) and
-:mod:`ddtrack.cli.across_runs` (compare, drift, alerts, checks, baseline), and across DAGs
+:mod:`ddtrack.cli.across_runs` (compare, drift, checks, baseline), :mod:`ddtrack.cli.alerts` (alerts,
+their deliveries, ack, mute), and across DAGs
 :mod:`ddtrack.cli.catalog` (recent, history, inspect, tag, pii, search, stale),
 :mod:`ddtrack.cli.lineage` (trace, impact, path) and :mod:`ddtrack.cli.flags` (flag, review, suspects);
 :mod:`ddtrack.cli.runs` (runs) lists a DAG's runs, those Airflow forgot included.
@@ -29,7 +30,7 @@ from ddtrack.cli.common import WIDE, WIDE_HELP
 STORE_READERS = (
     "compare", "drift", "alerts", "checks", "pin", "unpin",
     "recent", "history", "inspect", "tag", "pii", "search", "stale", "trace", "impact", "path",
-    "flag", "review", "suspects", "runs",
+    "flag", "review", "suspects", "runs", "ack", "mute",
 )
 
 
@@ -151,4 +152,4 @@ def main() -> None:
     filter by the DAGs each user may read)."""
 
 
-from ddtrack.cli import across_runs, admin, catalog, flags, lineage, runs  # noqa: E402,F401  (registers their commands on main)
+from ddtrack.cli import across_runs, admin, alerts, catalog, flags, lineage, runs  # noqa: E402,F401  (registers their commands on main)

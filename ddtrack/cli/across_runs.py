@@ -1,4 +1,4 @@
-"""Commands across runs: compare, drift, alerts, checks, and pinning a drift baseline.
+"""Commands across runs: compare, drift, checks, and pinning a drift baseline (alerts: :mod:`ddtrack.cli.alerts`).
 
 They ask the same query layer as the views (:mod:`ddtrack.queries`), with ``allowed=None``:
 the CLI is a trusted operator tool, run by whoever holds the deployment's database
@@ -8,7 +8,6 @@ row about a column has a ``column`` key); without it, a table.
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 from typing import Any
 
@@ -127,55 +126,6 @@ def drift(dag: str, run: str, baseline: str | None, as_json: bool) -> None:
 
 
 # -- alerts and checks ---------------------------------------------------------------------
-
-
-class _Since(click.ParamType):
-    """An age back from now (``24h``, ``7d``) or an ISO 8601 time (UTC unless it says)."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param, ctx) -> dt.datetime:
-        from ddtrack.queries.sources import utc
-        from ddtrack.store.retention import parse_age
-
-        if isinstance(value, dt.datetime):
-            return value
-        try:
-            return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - parse_age(value)
-        except ValueError:
-            pass
-        try:
-            parsed = utc(dt.datetime.fromisoformat(value))
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            self.fail(f"not a time: {value!r} (use an age such as 24h or 7d, or ISO 8601 such as 2026-11-27T09:00)")
-        return parsed
-
-
-@main.command(epilog=TRUSTED)
-@click.option("--dag", help="Only this DAG.")
-@click.option("--since", type=_Since(), help="Only tries started since: an age (24h, 7d) or an ISO time (UTC).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=200, show_default=True, help="At most this many rows.")
-@click.option("--json", "as_json", is_flag=True, help=COLUMN_JSON_HELP)
-def alerts(dag: str | None, since: dt.datetime | None, limit: int, as_json: bool) -> None:
-    """Drifted columns, anomalies and checks that did not pass, newest first. Each row has a
-    status (warn or fail); anomalies have anomaly: true."""
-    from ddtrack.queries.alerts import alerts as find_alerts
-
-    sources = configured_sources()
-    if dag is not None:
-        require_dag(sources, dag)
-    rows = find_alerts(sources, None, dag_id=dag, since=since, limit=limit)
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        "alerts", ("started", "DAG", "run", "task", "output", "column", "kind", "status", "detail"),
-        ((r["started_at"], r["dag_id"], r["run_id"], r["task_id"], r["output"], r["column"], r["kind"],
-          r["status"], r["detail"]) for r in rows),
-        optional=("started", "kind", "output", "task"),
-    )
 
 
 @main.command(epilog=TRUSTED)

@@ -76,8 +76,25 @@ def sync(dag_id: str | None, since: dt.datetime | None, conn: str | None) -> Non
         click.secho("  ! ddtrack's database is unavailable: the remaining records wait in XCom", fg="red", err=True)
     for err in report.errors[:20]:
         click.secho(f"  ! {err}", fg="red", err=True)
+    _deliver_alerts(store, metastore)
     if report.failed:
         sys.exit(1)
+
+
+def _deliver_alerts(store: str, metastore: str) -> None:
+    """Deliver what the outbox holds, as the scheduler's ingest thread does, waiting for the
+    sends (each bounded by ``[ddtrack] alert_send_timeout``)."""
+    if not conf.alert_notifiers().strip():
+        return
+    from ddtrack.server import notify
+
+    notify.sweep_overdue(store)
+    sent = notify.deliverer.deliver(store, metastore, wait_s=conf.alert_send_timeout() + 5)
+    for error in notify.deliverer.config_errors:
+        click.secho(f"  ! {error}", fg="red", err=True)
+    if sent.digests or sent.waiting:
+        click.echo(f"alerts: {sent.sent} sent in {sent.digests} message(s), {sent.failed} failed, "
+                   f"{sent.waiting} waiting for their run to finish")
 
 
 def _sync_spool(store: str, metastore: str) -> None:

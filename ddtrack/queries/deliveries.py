@@ -25,27 +25,27 @@ from ddtrack.store.models import Alert, AlertDelivery, AlertMute
 MAX_PENDING = 1000
 
 
-def sent_to(sources: Sources, allowed: Allowed, alerts: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """For alert dicts (:mod:`ddtrack.queries.alerts`), their deliveries by alert key: channel,
-    state, when sent, attempts, last error. Alerts never queued (no channel took them) are absent."""
+def with_deliveries(sources: Sources, allowed: Allowed, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alert dicts (:mod:`ddtrack.queries.alerts`) each with ``deliveries``: channel, state,
+    when sent, attempts, last error, who acknowledged ([] when no channel took the alert)."""
     keys = {outbox.alert_key(a): a for a in alerts if may_read(a["dag_id"], allowed)}
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if not keys:
-        return found
-    query = (
-        select(Alert.alert_key, Alert.id, Alert.acked_by, Alert.acked_at, AlertDelivery.channel, AlertDelivery.state,
-               AlertDelivery.sent_at, AlertDelivery.attempts, AlertDelivery.last_error)
-        .join(AlertDelivery, AlertDelivery.alert_id == Alert.id)
-        .where(Alert.alert_key.in_(list(keys)), dag_filter(Alert.dag_id, allowed))
-        .order_by(AlertDelivery.channel)
-    )
-    with store_conn(sources) as conn:
-        for r in conn.execute(query):
-            found[r.alert_key].append({
-                "alert_id": r.id, "channel": r.channel, "state": r.state, "sent_at": utc(r.sent_at),
-                "attempts": r.attempts, "error": r.last_error, "acked_by": r.acked_by, "acked_at": utc(r.acked_at),
-            })
-    return found
+    if keys:
+        query = (
+            select(Alert.alert_key, Alert.id, Alert.acked_by, Alert.acked_at, AlertDelivery.channel,
+                   AlertDelivery.state, AlertDelivery.sent_at, AlertDelivery.attempts, AlertDelivery.last_error)
+            .join(AlertDelivery, AlertDelivery.alert_id == Alert.id)
+            .where(Alert.alert_key.in_(list(keys)), dag_filter(Alert.dag_id, allowed))
+            .order_by(AlertDelivery.channel)
+        )
+        with store_conn(sources) as conn:
+            for r in conn.execute(query):
+                found[r.alert_key].append({
+                    "alert_id": r.id, "channel": r.channel, "state": r.state, "sent_at": utc(r.sent_at),
+                    "attempts": r.attempts, "error": r.last_error, "acked_by": r.acked_by,
+                    "acked_at": utc(r.acked_at),
+                })
+    return [{**a, "deliveries": found.get(outbox.alert_key(a), [])} for a in alerts]
 
 
 def pending(sources: Sources, allowed: Allowed, limit: int = 200) -> list[dict[str, Any]]:

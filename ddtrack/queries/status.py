@@ -80,6 +80,8 @@ class DeploymentStatus:
     last_ingest: dt.datetime | None
     retention_days: int
     table_rows: dict[str, int] = field(default_factory=dict)
+    follow_airflow_deletes: bool = False
+    alerts: str = "not configured"  # the channels and their deliveries, one line
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -353,6 +355,8 @@ def deployment_status(sources: Sources, *, now: dt.datetime | None = None) -> De
             f"{dead} record(s) could not be stored and sit in {spool_dir / DEAD}: "
             "the log of the process that spooled them says why"
         )
+    alert_line, alert_problems = _alerts(sources, store.ok)
+    problems.extend(alert_problems)
     return DeploymentStatus(
         airflow_version=version,
         airflow_supported=supported,
@@ -367,9 +371,43 @@ def deployment_status(sources: Sources, *, now: dt.datetime | None = None) -> De
         dead_letters=dead,
         last_ingest=last_ingest,
         retention_days=conf.retention_days(),
+        follow_airflow_deletes=conf.follow_airflow_deletes(),
+        alerts=alert_line,
         table_rows=rows,
         problems=problems,
     )
+
+
+def _alerts(sources: Sources, store_ok: bool) -> tuple[str, list[str]]:
+    """The alert channels (``[ddtrack] alert_notifiers``) as one line, and what needs action:
+    a channel that cannot be used, deliveries that failed for good."""
+    from ddtrack import channels
+
+    loaded, errors = channels.load(conf.alert_notifiers())
+    problems = [f"{e}: fix the option (alerts of the other channels are still delivered)" for e in errors]
+    if not loaded and not errors:
+        return "not configured ([ddtrack] alert_notifiers)", problems
+    states: dict[str, dict[str, int]] = {}
+    if store_ok:
+        from ddtrack.queries.deliveries import channel_states
+
+        states = channel_states(sources, None)
+    parts = []
+    for spec, _ in loaded:
+        counts = states.get(spec.name, {})
+        parts.append(f"{spec.name}: {counts.get('sent', 0)} sent, {counts.get('pending', 0) + counts.get('sending', 0)} "
+                     f"pending, {counts.get('failed', 0)} failed")
+        if counts.get("failed"):
+            problems.append(f"{counts['failed']} alert(s) could not be delivered to {spec.name!r} after every attempt: "
+                            "`ddtrack alerts --pending` shows the errors")
+    return "; ".join(parts) or "no usable channel", problems
+
+
+def _retention_line(report: DeploymentStatus) -> str:
+    kept = f"{report.retention_days} days" if report.retention_days > 0 else "keep everything (0)"
+    if report.follow_airflow_deletes:
+        kept += "; runs Airflow deletes are deleted too (follow_airflow_deletes)"
+    return kept
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -427,7 +465,8 @@ def summary_lines(report: DeploymentStatus) -> list[tuple[str, str]]:
         ("waiting in XCom", waiting),
         ("spool", f"{report.spool_pending} record(s) in {report.spool_dir}; {report.dead_letters} dead letter(s)"),
         ("last ingest", _when(report.last_ingest)),
-        ("retention", f"{report.retention_days} days" if report.retention_days > 0 else "keep everything (0)"),
+        ("retention", _retention_line(report)),
+        ("alerts", report.alerts),
         ("rows", ", ".join(f"{name.removeprefix('ddtrack_')} {n:,}" for name, n in report.table_rows.items())
                  or "unknown"),
     ]

@@ -87,8 +87,9 @@ def check_summary(results: Sequence[Mapping[str, Any]]) -> html.Span | None:
     )
 
 
-def alert_line(a: Mapping[str, Any], sent: Sequence[Mapping[str, Any]] = (), ack: bool = False) -> html.Li:
-    """One alert; ``sent``: its deliveries (where and when), ``ack``: offer to acknowledge it."""
+def alert_line(a: Mapping[str, Any], ack: bool = False) -> html.Li:
+    """One alert, with its ``deliveries`` (where and when) if it has them; ``ack``: offer to acknowledge it."""
+    sent = a.get("deliveries") or ()
     where = " · ".join(str(x) for x in (a.get("output"), a.get("column")) if x)
     kind = "failed check" if a["kind"] == "check" and a["status"] == "fail" else (
         "check warning" if a["kind"] == "check" else a["kind"])
@@ -119,17 +120,11 @@ def delivery_note(sent: Sequence[Mapping[str, Any]]) -> html.Span:
     return html.Span("; ".join(notes), className="dd-muted dd-delivery" + (" dd-warning" if failed else ""))
 
 
-def delivered(ctx: Any, found: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Deliveries of the alerts shown, by alert key ({} when none were queued)."""
+def delivered(ctx: Any, found: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts shown, each with its ``deliveries``."""
     from ddtrack.queries import deliveries
 
-    return deliveries.sent_to(ctx.sources, ctx.allowed, list(found)) if found else {}
-
-
-def _key(a: Mapping[str, Any]) -> str:
-    from ddtrack.store.outbox import alert_key
-
-    return alert_key(a)
+    return deliveries.with_deliveries(ctx.sources, ctx.allowed, list(found)) if found else []
 
 
 def _badge_key(a: Mapping[str, Any]) -> str:
@@ -184,22 +179,22 @@ def instance_sections(ctx: Any, d: Any) -> list[Any]:
     from ddtrack import auth
 
     sections: list[Any] = []
-    flagged = found["drift"] + found["anomaly"]
+    counts = {"drift": len(found["drift"]), "anomaly": len(found["anomaly"])}
     failed = [alert_queries.check_as_alert(r) for r in results if r["status"] in ("warn", "fail", "error")]
-    sent = delivered(ctx, flagged[:50] + failed)
-    editable = d.dag_id in auth.current_editable_dag_ids() if sent else False
+    shown = delivered(ctx, (found["drift"] + found["anomaly"])[:50] + failed)
+    flagged, failed = shown[: len(shown) - len(failed)], shown[len(shown) - len(failed):]
+    sent = any(a["deliveries"] for a in shown)
+    editable = sent and d.dag_id in auth.current_editable_dag_ids()
     if flagged:
-        counts = {"drift": len(found["drift"]), "anomaly": len(found["anomaly"])}
         sections.append(
             html.Div(
                 [badges(counts, "against this task's baseline and history"),
-                 html.Ul([alert_line(a, sent.get(_key(a), ()), editable) for a in flagged[:50]],
-                         className="dd-attention-list")],
+                 html.Ul([alert_line(a, editable) for a in flagged], className="dd-attention-list")],
                 className="dd-card dd-attention", id="ti-alerts",
             )
         )
     if sent:
-        sections.append(_delivery_card(d, [a for a in failed if _key(a) in sent], sent, editable))
+        sections.append(_delivery_card(d, [a for a in failed if a["deliveries"]], editable))
     if results:
         sections.append(
             html.Section(
@@ -235,12 +230,11 @@ def dag_sections(ctx: Any, dag_id: str) -> list[Any]:
     ]
 
 
-def _delivery_card(d: Any, checks: Sequence[Mapping[str, Any]], sent: Mapping[str, Any], editable: bool) -> html.Section:
+def _delivery_card(d: Any, checks: Sequence[Mapping[str, Any]], editable: bool) -> html.Section:
     """Where this try's alerts went; for editors, acknowledge and mute controls."""
     body: list[Any] = []
     if checks:
-        body.append(html.Ul([alert_line(a, sent.get(_key(a), ()), editable) for a in checks],
-                            className="dd-attention-list"))
+        body.append(html.Ul([alert_line(a, editable) for a in checks], className="dd-attention-list"))
     if editable:
         body.append(html.Div(
             ["Mute the alerts of this task's outputs for ",

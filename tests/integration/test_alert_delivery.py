@@ -258,3 +258,51 @@ def test_a_muted_output_and_an_acknowledged_alert_are_not_sent(sqlite_store, mon
     notify.Deliverer().deliver(sqlite_store, None, wait_s=30)
     assert mail.subjects() == ["[ddtrack] 1 alert in sales (run_1)"]
     assert sorted(state for _, state in deliveries(sqlite_store)) == ["acked", "muted", "muted", "sent"]
+
+
+def test_the_cli_lists_pending_and_sent_alerts_acknowledges_and_mutes(sqlite_store, monkeypatch, mail):
+    from click.testing import CliRunner
+
+    from ddtrack.cli import main
+
+    configure(monkeypatch, MAIL)
+    monkeypatch.setenv("AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN", sqlite_store)
+    ingest_records(sqlite_store, [failing_record("run_1", "load"), failing_record("run_1", "clean")])
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    pending = json.loads(run("alerts", "--pending", "--json"))
+    assert sorted((p["task_id"], p["channel"], p["state"]) for p in pending) == [
+        ("clean", "mail", "pending"), ("clean", "mail", "pending"), ("load", "mail", "pending"), ("load", "mail", "pending")]
+    clean = next(p["id"] for p in pending if p["task_id"] == "clean")
+    assert f"acknowledged alert {clean}: check of sales.clean.return_value" in run("alerts", "ack", str(clean), "--by", "ops")
+    assert "muted sales.load.return_value until" in run("alerts", "mute", "sales", "load", "return_value", "--for", "2h")
+    notify.Deliverer().deliver(sqlite_store, None, wait_s=60)
+    assert mail.subjects() == ["[ddtrack] 1 alert in sales (run_1)"]
+    rows = json.loads(run("alerts", "--dag", "sales", "--json"))
+    by_task = {(r["task_id"], r["column"]): {d["state"] for d in r["deliveries"]} for r in rows}
+    assert by_task == {("clean", "id"): {"acked"}, ("clean", "amount"): {"sent"}, ("load", "id"): {"muted"},
+                       ("load", "amount"): {"muted"}}
+    assert run("alerts", "--pending", "--json").strip() == "[]"
+    missing = runner.invoke(main, ["alerts", "ack", "999999"])
+    assert missing.exit_code != 0 and "no alert 999999" in missing.output
+
+
+def test_status_reports_bad_channels_and_failed_deliveries(sqlite_store, monkeypatch):
+    from ddtrack.queries import Sources
+    from ddtrack.queries.status import deployment_status, summary_lines
+
+    configure(monkeypatch, MAIL, {"name": "typo", "notifier": "airflow.providers.smtp.notifications.smtp.SmtpNotifer"})
+    ingest_records(sqlite_store, [failing_record()])
+    with session_factory(sqlite_store)() as s:
+        s.execute(AlertDelivery.__table__.update().values(state="failed", attempts=4, last_error="refused"))
+        s.commit()
+    report = deployment_status(Sources(store_url=sqlite_store, metastore_url=""))
+    assert dict(summary_lines(report))["alerts"] == "mail: 0 sent, 0 pending, 2 failed"
+    assert any("channel 'typo': cannot import airflow.providers.smtp.notifications.smtp.SmtpNotifer" in p
+               for p in report.problems)
+    assert any("2 alert(s) could not be delivered to 'mail'" in p for p in report.problems)
