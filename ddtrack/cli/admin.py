@@ -88,7 +88,7 @@ def _deliver_alerts(store: str, metastore: str) -> None:
         return
     from ddtrack.server import notify
 
-    notify.sweep_overdue(store)
+    notify.sweep_freshness(store)
     sent = notify.deliverer.deliver(store, metastore, wait_s=conf.alert_send_timeout() + 5)
     for error in notify.deliverer.config_errors:
         click.secho(f"  ! {error}", fg="red", err=True)

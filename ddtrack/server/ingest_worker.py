@@ -193,7 +193,7 @@ class IngestWorker:
         try:
             if now >= self._overdue_due:
                 self._overdue_due = now + OVERDUE_CHECK_S
-                notify.sweep_overdue(conf.store_url())
+                notify.sweep_freshness(conf.store_url())
             notify.deliverer.deliver(conf.store_url(), conf.metastore_url())
         except Exception as exc:  # a database away: the outbox keeps the alerts for the next round
             log.warning("ddtrack alert delivery failed, tried again in %d s: %s", ALERTS_CHECK_S, exc)

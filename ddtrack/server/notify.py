@@ -34,6 +34,7 @@ log = logging.getLogger("ddtrack.alerts")
 
 FINISHED = {"success", "failed"}
 MAX_RUNS_CHECKED = 200  # runs whose state is asked of Airflow per round
+MAX_STALE = 1000  # stale output versions queued per sweep
 
 
 @dataclass
@@ -217,13 +218,21 @@ def _runs_going(metastore_url: str, runs: Sequence[tuple[str, str]]) -> set[tupl
 deliverer = Deliverer()
 
 
-def sweep_overdue(store_url: str) -> int:
-    """Queue an alert for each output overdue now (once per missed window); returns how many rows."""
+def sweep_freshness(store_url: str) -> int:
+    """Queue an alert for each output overdue now (once per missed window) and each stale
+    output version (once per version); returns how many outbox rows were added."""
+    from ddtrack.queries import Sources
+    from ddtrack.queries.freshness import stale_outputs
     from ddtrack.store import outbox
     from ddtrack.store.engine import in_transaction, session_factory
 
     specs = channel_config.configured()
     if not specs:
         return 0
-    return in_transaction(session_factory(store_url),
-                          lambda s: outbox.enqueue_overdue(s, specs, channel_config.page_url))
+    make = session_factory(store_url)
+    added = in_transaction(make, lambda s: outbox.enqueue_overdue(s, specs, channel_config.page_url))
+    if any("stale" in c.kinds for c in specs):
+        stale = [{"dag_id": o.dag_id, "task_id": o.task_id, "output": o.name, "output_id": o.output_id,
+                  "reason": o.reason} for o in stale_outputs(Sources(store_url, ""), allowed=None, limit=MAX_STALE)]
+        added += in_transaction(make, lambda s: outbox.enqueue_stale(s, stale, specs, channel_config.page_url))
+    return added

@@ -140,6 +140,20 @@ def enqueue_overdue(session: Session, channels: Sequence[Channel], page_url: Any
     return _enqueue(session, found, takers, page_url, [])
 
 
+def enqueue_stale(session: Session, stale: Sequence[Mapping[str, Any]], channels: Sequence[Channel],
+                  page_url: Any) -> int:
+    """Queue a ``stale`` alert per stale output version (dicts with dag_id, task_id, output,
+    output_id, reason): once per version, so a new version that is stale again alerts again."""
+    takers = [c for c in channels if "stale" in c.kinds]
+    found = [
+        {"kind": "stale", "dag_id": s["dag_id"], "run_id": None, "task_id": s["task_id"], "map_index": -1,
+         "try_number": None, "output": s["output"], "column": None, "status": "warn", "metric": "stale",
+         "since": s["output_id"], "detail": f"built from inputs that changed since: {s['reason']}"}
+        for s in stale
+    ]
+    return _enqueue(session, found, takers, page_url, []) if takers and found else 0
+
+
 def _window_text(seconds: int) -> str:
     from ddtrack.duration import format_seconds
 

@@ -233,15 +233,15 @@ def test_overdue_outputs_alert_once_per_missed_window(sqlite_store, monkeypatch,
     record = make_record(dag_id="daily", run_id="r1", started=old)
     record["outputs"][0]["fresh_within_s"] = 3600
     ingest_records(sqlite_store, [record])
-    assert notify.sweep_overdue(sqlite_store) == 1
-    assert notify.sweep_overdue(sqlite_store) == 0  # the same missed window
+    assert notify.sweep_freshness(sqlite_store) == 1
+    assert notify.sweep_freshness(sqlite_store) == 0  # the same missed window
     notify.Deliverer().deliver(sqlite_store, None, wait_s=60)
     assert mail.subjects() == ["[ddtrack] 1 alert in daily"]
     # A new success, missed again: one more alert.
     newer = make_record(dag_id="daily", run_id="r2", started=old + dt.timedelta(days=1))
     newer["outputs"][0]["fresh_within_s"] = 3600
     ingest_records(sqlite_store, [newer])
-    assert notify.sweep_overdue(sqlite_store) == 1
+    assert notify.sweep_freshness(sqlite_store) == 1
     with session_factory(sqlite_store)() as s:
         assert s.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "overdue")) == 2
 
@@ -306,3 +306,23 @@ def test_status_reports_bad_channels_and_failed_deliveries(sqlite_store, monkeyp
     assert any("channel 'typo': cannot import airflow.providers.smtp.notifications.smtp.SmtpNotifer" in p
                for p in report.problems)
     assert any("2 alert(s) could not be delivered to 'mail'" in p for p in report.problems)
+
+
+def test_a_stale_output_alerts_once_per_version(sqlite_store, monkeypatch, mail):
+    """report read fares.parquet; ingest wrote it again since: report's newest version is stale."""
+    configure(monkeypatch, {**MAIL, "kinds": ["stale"]})
+    fares = "file:///data/fares.parquet"
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    records = [make_record(dag_id="ingest", run_id="r1", task_id="write", started=t0, output_uri=fares),
+               make_record(dag_id="report", run_id="r1", task_id="read", started=t0 + dt.timedelta(hours=1),
+                           inputs=[{"kind": "uri", "name": "fares", "uri": fares}]),
+               make_record(dag_id="ingest", run_id="r2", task_id="write", started=t0 + dt.timedelta(hours=2),
+                           output_uri=fares)]
+    ingest_records(sqlite_store, records)
+    assert notify.sweep_freshness(sqlite_store) == 1
+    assert notify.sweep_freshness(sqlite_store) == 0
+    notify.Deliverer().deliver(sqlite_store, None, wait_s=60)
+    (message,) = mail.messages
+    assert message["Subject"] == "[ddtrack] 1 alert in report"
+    body = message.get_payload()[0].get_payload(decode=True).decode()
+    assert "fares.parquet changed 1 run ago" in body
