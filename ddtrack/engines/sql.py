@@ -2,50 +2,67 @@
 
 ``log_output(Table("public.orders", conn_id="warehouse"), name="orders")`` never reads the
 table's rows into the task.  The profile comes from a fixed number of statements, whatever
-the column count, each scanning the table once:
+the column count:
 
 1. the columns and their types, from the database's catalog (SQLAlchemy reflection);
-2. **moments** (one scan): rows, and per column count, min, max, mean, std (``stddev_samp``;
-   on SQLite, without it, from sums with a second pass when the mean dominates the spread),
-   zeros, negatives, infinities and string lengths.  All exact;
-3. **numeric bins** (one scan): every numeric and datetime column binned at once (the
-   columns are unpivoted by a cross join with a small constant table, so the database runs
-   one ``GROUP BY`` over a single scan).  Integer columns whose range holds at most 16,384
-   values get one bin per value, so their distinct count, quantiles and histogram are
-   exact; other columns get up to 16,384 equal-width bins nested in the histogram's bins;
-4. **text values** (one scan): string and boolean columns unpivoted the same way, grouped by
-   value, and cut with window functions to the 20 most frequent values per column plus the
-   number of distinct values;
-5. optionally, the first ``sample`` rows (``LIMIT``), PII columns left out.
+2. **moments**, the one scan of the whole table: rows, and per column count, min, max,
+   mean, std (``stddev_samp``; on SQLite, without it, from sums with a second pass when the
+   mean dominates the spread), zeros, negatives, infinities and string lengths.  All exact;
+3. the **sketch statements**, on the whole table when it has at most ``SAMPLE_ROWS``
+   (1,000,000) rows, else on a Bernoulli sample of about that many rows
+   (``TABLESAMPLE BERNOULLI`` on PostgreSQL, DuckDB, Snowflake and Trino; a ``random()``
+   filter on SQLite, MariaDB and Redshift, which still reads the table but groups only the
+   sampled rows):
+
+   * **numeric bins**: every numeric and datetime column binned at once (the columns are
+     unpivoted by a cross join with a small constant table, so the database runs one
+     ``GROUP BY`` over one pass).  Integer columns whose range holds at most 16,384 values
+     get one bin per value; other columns get up to 16,384 equal-width bins between the
+     exact min and max, nested in the histogram's bins;
+   * **numeric distinct**: the other numeric and datetime columns unpivoted the same way (as
+     float64) and grouped by value: values seen, and values seen once;
+   * **text values**: string and boolean columns unpivoted and grouped by value, cut with
+     window functions to the 20 most frequent values per column, with the number of values
+     seen and seen once;
+4. optionally, the first ``sample`` rows (``LIMIT``), PII columns left out.
+
+A table of 10M rows is thus read in full once (the moments) plus once more by a Bernoulli
+sample's scan (PostgreSQL reads every page to draw rows), and the costly groupings see 1M rows.
 
 Error bounds
 ------------
 * rows, count, nulls, min, max, mean, std, zeros, negatives, infinities, str_len: exact
-  (the database's float64 arithmetic for mean and std).
-* Histograms: exact counts (bins nested in the fine bins), up to floating-point rounding of
-  a value lying exactly on a bin edge.
-* Quantiles and the 129-point summary sketch: exact for integer columns of range
-  <= 16,384; otherwise linear interpolation within the fine bin holding the rank, so each
-  quantile is within one fine bin, ``(max - min) / 16,384``, of the exact value (rank error 0
-  at bin edges).
-* top values and distinct of string and boolean columns: exact; distinct of integer
-  columns of small range: exact; of other numeric and datetime columns: exact
-  ``count(DISTINCT col)`` computed in the moments scan.
+  (the database's float64 arithmetic for mean and std), sampled or not.
+* Up to ``SAMPLE_ROWS`` rows (nothing sampled): histograms exact (up to floating-point
+  rounding of a value lying exactly on a bin edge); top values and distinct counts exact
+  (those of float and datetime columns over their float64 values: integers beyond 2**53 that
+  round alike count once); quantiles exact for integer columns of range <= 16,384, otherwise
+  within one fine bin, ``(max - min) / 16,384``, of the exact value.
+* Sampled (``m`` rows of ``N``; every column's ``distinct_estimated`` is true):
+
+  - histogram counts are the sample's scaled to the column's exact count (largest
+    remainders, so they sum to it): a bin holding a share ``s`` of the values has a relative
+    standard error of about ``sqrt((1 - s) / (s m))`` (1 % for a 1 % bin of a 1M-row sample);
+  - quantiles (and the 129-point summary) are the sample's: the rank of each has a standard
+    error of ``sqrt(q (1 - q) / m)`` of the rows (0.05 % for the median with m = 1M), plus
+    the fine-bin width above;
+  - top values are the sample's most frequent, their counts scaled by ``count / m_col``
+    (``m_col`` the column's sampled non-null values): the same relative error as a bin; a
+    value rarer than about ``1 / m`` may be missed;
+  - distinct counts use Haas and Stokes' ``Duj1`` estimator (``estimate_distinct``), the
+    one PostgreSQL's ANALYZE uses: ``n d / (n - f1 + f1 n / N)`` from the ``d`` values seen,
+    ``f1`` of them once, in ``n`` sampled values.  It is exact when every value recurs in the
+    sample (low cardinality) and when every sampled value is unique (a key); between, on
+    skewed data, its error can reach a factor ``sqrt(N / n)`` (about 3 for 10M rows sampled
+    to 1M), the bound no estimator from a sample can beat (Charikar et al., 2000).
+
 * No HyperLogLog registers: the database's hash of a value is not ddtrack's, so the
   ``sketch`` holds the summary only; merged profiles of such outputs take distinct counts
   from the parts when they can and leave them unknown otherwise.
+* ``unique`` and ``values_in`` checks stay exact: they are gates, answered by their own
+  aggregation over the whole table (``SqlEvidence``) unless the profile is exact.
 
-Sampling
---------
-``Table(..., sample_percent=p)`` computes the bins and text values (scans 3-4) on
-``TABLESAMPLE BERNOULLI (p)`` (PostgreSQL, DuckDB, Snowflake, Trino; on SQLite, MariaDB
-and Redshift, which have no TABLESAMPLE, a ``random()`` filter that still reads the whole
-table), scaled back to the table's row count.  Each quantile then also carries the
-sampling error of a Bernoulli sample of ``m = rows * p / 100`` rows: a rank error with
-standard deviation ``sqrt(q (1 - q) / m)`` (0.05 % of the rows for the median of a
-1M-row sample), histogram and top-value counts a relative error of about ``1 / sqrt(count
-* p / 100)``; distinct counts of sampled columns are the sample's (a lower bound) and flagged
-estimated.  Moments stay exact over the whole table.
+``Table(..., sample_percent=p)`` sets the sample's share instead (any table size).
 
 Timeouts
 --------
@@ -74,6 +91,9 @@ from ddtrack.engines import Adapter, InPlaceOptions, InPlaceResult
 from ddtrack.references import Table
 
 FINE_BINS = 16384
+# Tables with more rows get their sketches (quantiles, histograms, top values, distinct
+# counts) from a Bernoulli sample of about this many rows; smaller ones are read whole.
+SAMPLE_ROWS = 1_000_000
 TOP_N = 20
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 MAX_BINS = 50
@@ -241,7 +261,8 @@ def _as_float(expr: Any) -> Any:
 
 
 def _count_if(cond: Any) -> Any:
-    return sa.func.sum(sa.case((cond, 1), else_=0))
+    """Rows where ``cond`` holds: ``count`` of a CASE (cheaper than a sum of 1s and 0s)."""
+    return sa.func.count(sa.case((cond, 1)))
 
 
 def _moments_select(sa_table: Any, columns: Sequence[_Column], dialect: str) -> tuple[sa.Select, list[tuple[str, str]]]:
@@ -275,13 +296,10 @@ def _moments_select(sa_table: Any, columns: Sequence[_Column], dialect: str) -> 
                 add(c.name, "sumsq", sa.func.sum(f * f))
             add(c.name, "zeros", _count_if(x == 0))
             add(c.name, "negatives", _count_if(x < 0))
-            if c.kind == "float" or not c.pii:
-                add(c.name, "distinct", sa.func.count(sa.distinct(x)))
         elif c.kind == "datetime":
             e = _epoch(x, dialect)
             add(c.name, "min", sa.func.min(e))
             add(c.name, "max", sa.func.max(e))
-            add(c.name, "distinct", sa.func.count(sa.distinct(x)))
         elif c.kind == "boolean":
             add(c.name, "mean", sa.func.avg(sa.case((x, 1.0), else_=0.0)))
         elif c.kind == "string":
@@ -301,10 +319,25 @@ def _unpivot(source: Any, branches: Sequence[Any], label: str) -> Any:
     return sa.select(ks.c.k, value.label(label)).select_from(source).join(ks, sa.true()).subquery("u")
 
 
+# The sketch statement is one UNION ALL of up to three parts, each row laid out as
+# (part, k, b, v, n, d, f1, seen): part 0 a fine bin ``b`` of numeric column ``k`` holding
+# ``n`` values; part 1 numeric column ``k``'s ``d`` values seen, ``f1`` of them once, in
+# ``seen`` values; part 2 string/boolean column ``k``'s value ``v`` (one of its 20 most
+# frequent) seen ``n`` times, with ``d``, ``f1`` and ``seen`` as in part 1.
+BINS, DISTINCT, VALUES = 0, 1, 2
+
+
+def _null(t: Any = None) -> Any:
+    return sa.cast(sa.null(), t if t is not None else sa.BigInteger())
+
+
 def _bins_select(source: Any, plans: Sequence[_BinPlan]) -> sa.Select:
-    branches = [p.key_expr for p in plans]
-    u = _unpivot(source, branches, "b")
-    return sa.select(u.c.k, u.c.b, sa.func.count().label("n")).where(u.c.b.is_not(None)).group_by(u.c.k, u.c.b)
+    u = _unpivot(source, [p.key_expr for p in plans], "b")
+    return sa.select(
+        sa.literal_column(str(BINS)).label("part"), u.c.k, sa.cast(u.c.b, sa.BigInteger()).label("b"),
+        _null(sa.String()).label("v"), sa.func.count().label("n"), _null().label("d"), _null().label("f1"),
+        _null().label("seen"),
+    ).where(u.c.b.is_not(None)).group_by(u.c.k, u.c.b)
 
 
 def _values_select(source: Any, columns: Sequence[_Column], dialect: str) -> sa.Select:
@@ -317,8 +350,38 @@ def _values_select(source: Any, columns: Sequence[_Column], dialect: str) -> sa.
         u.c.k, u.c.v, sa.func.count().label("n"),
         sa.func.row_number().over(partition_by=u.c.k, order_by=(sa.func.count().desc(), u.c.v)).label("r"),
         sa.func.count().over(partition_by=u.c.k).label("d"),
+        sa.func.sum(sa.case((sa.func.count() == 1, 1), else_=0)).over(partition_by=u.c.k).label("f1"),
+        sa.func.sum(sa.func.count()).over(partition_by=u.c.k).label("seen"),
     ).where(u.c.v.is_not(None)).group_by(u.c.k, u.c.v).subquery("g")
-    return sa.select(grouped.c.k, grouped.c.v, grouped.c.n, grouped.c.d).where(grouped.c.r <= TOP_N)
+    g = grouped.c
+    big = sa.BigInteger()
+    return sa.select(
+        sa.literal_column(str(VALUES)).label("part"), g.k, _null().label("b"), g.v, g.n, g.d,
+        sa.cast(g.f1, big).label("f1"), sa.cast(g.seen, big).label("seen"),
+    ).where(g.r <= TOP_N)
+
+
+def _distinct_select(source: Any, branches: Sequence[Any]) -> sa.Select:
+    """Per numeric/datetime column (values as float64): values seen, values seen once, and
+    rows seen, from one grouping of the unpivoted source."""
+    u = _unpivot(source, branches, "v")
+    g = sa.select(u.c.k, u.c.v, sa.func.count().label("n")).where(u.c.v.is_not(None)).group_by(u.c.k, u.c.v).subquery("g")
+    return sa.select(
+        sa.literal_column(str(DISTINCT)).label("part"), g.c.k, _null().label("b"), _null(sa.String()).label("v"),
+        _null().label("n"), sa.func.count().label("d"), _count_if(g.c.n == 1).label("f1"),
+        sa.cast(sa.func.sum(g.c.n), sa.BigInteger()).label("seen"),
+    ).group_by(g.c.k)
+
+
+def estimate_distinct(d: int, f1: int, seen: int, total: int) -> int:
+    """Distinct values of a column from a uniform sample: Haas and Stokes' ``Duj1`` estimator,
+    ``n d / (n - f1 + f1 n / N)`` (``d`` values seen in ``n`` sampled rows, ``f1`` of them once,
+    ``N`` rows in the table), the one PostgreSQL's ANALYZE uses; clamped to [d, N]."""
+    if seen <= 0 or seen >= total:
+        return d
+    denominator = seen - f1 + f1 * seen / total
+    estimate = seen * d / denominator if denominator > 0 else total
+    return int(round(min(max(estimate, d), total)))
 
 
 def _in(source: Any, c: _Column) -> Any:
@@ -331,16 +394,37 @@ def _bool_text(x: Any) -> Any:
     return sa.case((x.is_(None), sa.null()), (x, "True"), else_="False")
 
 
-def _sampled(sa_table: Any, percent: float | None, dialect: str) -> tuple[Any, float]:
-    """The source of the sketch scans and the factor scaling its counts back to the table."""
+def _sampled(sa_table: Any, percent: float | None, dialect: str) -> Any:
+    """The source of the sketch statements: the table, or a Bernoulli sample of ``percent``."""
     if not percent:
-        return sa_table, 1.0
+        return sa_table
     p = float(percent)
     if dialect in ("sqlite", "mysql", "mariadb", "redshift"):  # no TABLESAMPLE: a random filter
         rand = {"sqlite": sa.func.abs(sa.func.random()) / 9223372036854775808.0,
                 "redshift": sa.func.random()}.get(dialect, sa.func.rand())
-        return sa.select(sa_table).where(rand < p / 100).subquery("s"), 100 / p
-    return sa.tablesample(sa_table, sa.func.bernoulli(p), name="s"), 100 / p
+        sample = sa.select(sa_table).where(rand < p / 100)
+    else:  # a literal, not a parameter: DuckDB takes no parameter there, and reads a bare number as rows
+        share = sa.literal_column(f"{p!r} PERCENT" if dialect == "duckdb" else repr(p))
+        sample = sa.select(sa.tablesample(sa_table, sa.func.bernoulli(share), name="t"))
+    # One sample for every part of the sketch statement: drawn once and kept (materialised) where the
+    # database can say so; SQLite would otherwise draw random() again for each joined row.
+    if dialect in ("postgresql", "sqlite", "duckdb"):
+        return sample.cte("s").prefix_with("MATERIALIZED")
+    return sample.cte("s")
+
+
+def _scaled(counts: np.ndarray, total: int) -> np.ndarray:
+    """Sampled bin counts scaled to the column's exact ``total``, as integers summing to it
+    (largest remainders); counts already summing to it are returned as they are."""
+    seen = counts.sum()
+    if seen == total or seen == 0:
+        return counts
+    raw = counts * (total / seen)
+    out = np.floor(raw)
+    short = int(total - out.sum())
+    if short > 0:
+        out[np.argsort(out - raw, kind="stable")[:short]] += 1
+    return out
 
 
 # ---------------------------------------------------------------- bins of one numeric column
@@ -354,6 +438,7 @@ class _BinPlan:
     n_hist: int  # histogram bins
     fine: int  # fine bins
     key_expr: Any = None
+    value: Any = None  # the column's values as binned (float64, or seconds for datetimes)
 
     @classmethod
     def make(cls, c: _Column, lo: float, hi: float, n: int, value: Any) -> _BinPlan:
@@ -369,7 +454,7 @@ class _BinPlan:
             inside = sa.and_(value >= lo, value <= hi)
             key = sa.case((sa.and_(inside, value >= hi), fine - 1),
                           (inside, sa.func.floor((value - lo) * scale)))
-        return cls(c, lo, hi, n, exact, n_hist, fine, key)
+        return cls(c, lo, hi, n, exact, n_hist, fine, key, value)
 
     def edges(self) -> np.ndarray:
         if self.hi == self.lo:
@@ -515,55 +600,89 @@ class _Profiler:
 
         return None if epoch_s is None else ticks_to_iso(int(round(float(epoch_s) * 1e6)), "us", c.tz)
 
+    def _percent(self, rows: int) -> float | None:
+        """The share of the table the sketches read: ``sample_percent`` if given, else about
+        ``SAMPLE_ROWS`` rows of a larger table; None (the whole table, exact) otherwise."""
+        if self.sample_percent:
+            return float(self.sample_percent)
+        if rows > SAMPLE_ROWS:
+            return 100.0 * SAMPLE_ROWS / rows
+        return None
+
     def _sketches(self, cols: dict[str, dict[str, Any]], m: dict[str, dict[str, Any]], rows: int) -> None:
-        """Bins of numeric/datetime columns and values of string/boolean columns (scans 3-4)."""
+        """Bins and distinct counts of numeric/datetime columns, and values of string/boolean
+        columns (the sketch statements), on the table or its sample."""
         from ddtrack.profile._sketch import encode_floats
 
-        source, scale = _sampled(self.table, self.sample_percent, self.dialect)
-        plans = []
+        percent = self._percent(rows)
+        source = _sampled(self.table, percent, self.dialect)
+        sampled = percent is not None
+        plans, spread = [], []
         for c in self.columns:
             s = m[c.name]
-            if c.pii or c.kind not in ("integer", "float", "datetime") or s.get("min") is None:
+            if c.kind not in ("integer", "float", "datetime") or s.get("min") is None:
                 continue
             n = int(s["count"] or 0) - int(s.get("pos_inf") or 0) - int(s.get("neg_inf") or 0)
             value = _epoch(_in(source, c), self.dialect) if c.kind == "datetime" else _in(source, c)
             if c.kind == "float":
                 value = _as_float(value)
-            plans.append(_BinPlan.make(c, float(s["min"]), float(s["max"]), n, value))
+            plan = _BinPlan.make(c, float(s["min"]), float(s["max"]), n, value)
+            if not c.pii:
+                plans.append(plan)
+            if c.pii or not plan.exact:
+                spread.append(plan)
+        groups = [c for c in self.columns if c.kind in ("string", "boolean")]
+        parts = []
         if plans:
-            by_k: dict[int, list[tuple[int, int]]] = {}
-            for k, b, n in self.execute(_bins_select(source, plans)):
-                by_k.setdefault(int(k), []).append((b, n))
-            for k, plan in enumerate(plans):
-                counts = plan.fine_counts(by_k.get(k, [])) * scale
-                col = cols[plan.column.name]
-                self._fill_numeric(col, plan, counts, encode_floats)
-        texts = [c for c in self.columns if c.kind in ("string", "boolean") and not c.pii]
-        pii_texts = [c for c in self.columns if c.kind in ("string", "boolean") and c.pii]
-        groups = texts + pii_texts
+            parts.append(_bins_select(source, plans))
+        if spread:
+            parts.append(_distinct_select(source, [_as_float(p.value) for p in spread]))
         if groups:
-            found: dict[int, list[tuple[str, int]]] = {}
-            distinct: dict[int, int] = {}
-            for k, v, n, d in self.execute(_values_select(source, groups, self.dialect)):
-                found.setdefault(int(k), []).append((str(v), int(n)))
-                distinct[int(k)] = int(d)
-            for k, c in enumerate(groups):
-                col = cols[c.name]
-                col["distinct"] = distinct.get(k, 0)
-                col["distinct_estimated"] = bool(self.sample_percent)
-                if c.pii:
-                    continue
-                top = sorted(found.get(k, []), key=lambda t: (-t[1], t[0]))[:TOP_N]
-                col["top_values"] = [{"value": v[:200], "count": int(round(n * scale))} for v, n in top]
-                if c.kind == "boolean":
-                    values = {v for v, _ in top}
-                    col["min"] = None if not values else "False" not in values
-                    col["max"] = None if not values else "True" in values
+            parts.append(_values_select(source, groups, self.dialect))
+        if not parts:
+            return
+        bins: dict[int, list[tuple[int, int]]] = {}
+        seen_of: dict[tuple[int, int], tuple[int, int, int]] = {}
+        found: dict[int, list[tuple[str, int]]] = {}
+        for part, k, b, v, n, d, f1, seen in self.execute(parts[0] if len(parts) == 1 else sa.union_all(*parts)):
+            part, k = int(part), int(k)
+            if part == BINS:
+                bins.setdefault(k, []).append((int(b), int(n)))
+                continue
+            seen_of[(part, k)] = (int(d), int(f1 or 0), int(seen or 0))
+            if part == VALUES:
+                found.setdefault(k, []).append((str(v), int(n)))
+
+        def distinct(col: dict[str, Any], d: int, f1: int, seen: int, total: int) -> None:
+            col["distinct"] = estimate_distinct(d, f1, seen, total) if sampled else d
+            col["distinct_estimated"] = sampled
+
+        for k, plan in enumerate(plans):
+            counts = plan.fine_counts(bins.get(k, []))
+            col = cols[plan.column.name]
+            if plan.exact:
+                d, f1 = int(np.count_nonzero(counts)), int(np.count_nonzero(counts == 1))
+                distinct(col, d, f1, int(counts.sum()), plan.n)
+            self._fill_numeric(col, plan, _scaled(counts, plan.n), encode_floats)
+        for k, plan in enumerate(spread):
+            distinct(cols[plan.column.name], *seen_of.get((DISTINCT, k), (0, 0, 0)), plan.n)
+        for k, c in enumerate(groups):
+            col = cols[c.name]
+            d, f1, seen = seen_of.get((VALUES, k), (0, 0, 0))
+            count = int(col["count"])
+            distinct(col, d, f1, seen, count)
+            if c.pii:
+                continue
+            top = sorted(found.get(k, []), key=lambda t: (-t[1], t[0]))[:TOP_N]
+            factor = count / seen if sampled and seen else 1.0
+            col["top_values"] = [{"value": v[:200], "count": int(round(n * factor))} for v, n in top]
+            if c.kind == "boolean":
+                values = {v for v, _ in top}
+                col["min"] = None if not values else "False" not in values
+                col["max"] = None if not values else "True" in values
 
     def _fill_numeric(self, col: dict[str, Any], plan: _BinPlan, counts: np.ndarray, encode: Any) -> None:
         n = int(round(counts.sum()))
-        if plan.exact and not self.sample_percent:
-            col["distinct"] = int(np.count_nonzero(counts))
         if n == 0:
             return
         ranks = np.asarray(QUANTILES) * (n - 1)

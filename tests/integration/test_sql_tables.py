@@ -102,7 +102,7 @@ def test_the_profile_merges_with_in_memory_profiles(warehouse):
 def test_a_bounded_number_of_statements_whatever_the_column_count(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     rng = np.random.default_rng(1)
-    narrow = pd.DataFrame({"a": rng.integers(0, 5, 100), "s": rng.choice(["x", "y"], 100)})
+    narrow = pd.DataFrame({"a": rng.integers(0, 5, 100), "f": rng.random(100), "s": rng.choice(["x", "y"], 100)})
     wide = pd.DataFrame({f"c{i}": rng.random(100) if i % 2 else rng.choice(["x", "y"], 100) for i in range(60)})
     narrow.to_sql("narrow", engine, index=False)
     wide.to_sql("wide", engine, index=False)
@@ -119,7 +119,7 @@ def test_a_bounded_number_of_statements_whatever_the_column_count(tmp_path):
         finally:
             sa.event.remove(engine, "before_cursor_execute", listen)
         scans[name] = [s for s in statements if f"FROM {name}" in s or f"FROM main.{name}" in s]
-    assert len(scans["wide"]) == len(scans["narrow"]) == 3  # moments, numeric bins, text values
+    assert len(scans["wide"]) == len(scans["narrow"]) == 2  # moments; bins, distinct counts and values in one
 
 
 def test_sampling_keeps_the_moments_exact_and_says_what_is_estimated():
@@ -136,10 +136,48 @@ def test_sampling_keeps_the_moments_exact_and_says_what_is_estimated():
         status = next(c for c in sampled["columns"] if c["name"] == "status")
         assert status["distinct_estimated"] is True
         amount = next(c for c in sampled["columns"] if c["name"] == "amount")
-        assert abs(sum(amount["histogram"]["counts"]) - amount["count"]) < 0.05 * amount["count"]
+        assert sum(amount["histogram"]["counts"]) == amount["count"]  # scaled to the exact count
         engine.dispose()
     finally:
         drop_database(url)
+
+
+def test_a_large_table_gets_its_sketches_from_a_sample_and_its_moments_exact(warehouse, monkeypatch):
+    df = frame(8000)
+    df.to_sql("orders", warehouse, index=False)
+    want = {c["name"]: c for c in profile(df).to_dict()["columns"]}
+    monkeypatch.setattr(sql_engine, "SAMPLE_ROWS", 2000)  # 8,000 rows: a quarter is sampled
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    sa.event.listen(warehouse, "before_cursor_execute", listen)
+    result = _in_place(Table("orders", engine=warehouse))
+    sa.event.remove(warehouse, "before_cursor_execute", listen)
+    got = {c["name"]: c for c in result.profile["columns"]}
+    assert result.profile["rows"] == 8000
+    for name, g in got.items():
+        w = want[name]
+        assert (g["count"], g["nulls"], g["distinct_estimated"]) == (w["count"], w["nulls"], True), name
+        if g["kind"] in ("integer", "float"):
+            assert (g["min"], g["max"]) == (w["min"], w["max"]) and _close(g["mean"], w["mean"]) and _close(g["std"], w["std"])
+            assert sum(g["histogram"]["counts"]) == g["count"], name  # scaled to the exact count
+    # Duj1 is exact when every sampled value is seen once (a unique column) or more than once
+    assert (got["id"]["distinct"], got["qty"]["distinct"], got["status"]["distinct"]) == (8000, 12, 4)
+    assert sum(v["count"] for v in got["status"]["top_values"]) == pytest.approx(got["status"]["count"], rel=1e-3)
+    assert abs(got["amount"]["quantiles"]["0.5"] - want["amount"]["quantiles"]["0.5"]) < 0.1 * want["amount"]["std"]
+    sampled = "TABLESAMPLE" if warehouse.dialect.name in ("postgresql", "duckdb") else "rand"
+    assert sum(sampled in s for s in statements) == 1  # one sketch statement, on one sample
+    unique = checks.unique("id")
+    assert result.evidence([unique])[unique].duplicates == 0  # the gate stays exact
+
+
+def test_the_distinct_estimator():
+    assert sql_engine.estimate_distinct(d=10, f1=0, seen=100, total=1000) == 10  # every value seen twice
+    assert sql_engine.estimate_distinct(d=100, f1=100, seen=100, total=1000) == 1000  # all unique
+    assert sql_engine.estimate_distinct(d=7, f1=3, seen=50, total=50) == 7  # the whole table
+    assert 10 < sql_engine.estimate_distinct(d=60, f1=40, seen=100, total=1000) < 1000
 
 
 def test_a_statement_past_the_timeout_is_cancelled_by_the_database(monkeypatch):
@@ -212,9 +250,10 @@ def test_the_statements_compile_for_other_warehouses():
     moments, _ = sql_engine._moments_select(t, cols, "postgresql")
     plans = [sql_engine._BinPlan.make(cols[0], 0, 1e6, 1000, t.c.id),
              sql_engine._BinPlan.make(cols[1], 0, 10.0, 1000, t.c.amount)]
-    statements = [moments, sql_engine._bins_select(t, plans), sql_engine._values_select(t, cols[2:3], "postgresql")]
+    statements = [moments, sql_engine._bins_select(t, plans), sql_engine._values_select(t, cols[2:3], "postgresql"),
+                  sql_engine._distinct_select(t, [p.value for p in plans])]
     for target in ("snowflake", "bigquery", "redshift", "trino"):
-        sampled, _ = sql_engine._sampled(t, 10, target)
+        sampled = sql_engine._sampled(t, 10, target)
         bins = sql_engine._bins_select(sampled, [sql_engine._BinPlan.make(cols[0], 0, 1e6, 1000, sampled.c.id)])
         for stmt in [*statements, bins]:
             text = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
