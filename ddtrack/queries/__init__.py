@@ -19,6 +19,7 @@ A configured metastore that does not answer raises
 from ddtrack.queries.alerts import alert_counts, attention, checks_of, instance_alerts
 from ddtrack.queries.baseline import pin_baseline, pins_of, unpin_baseline
 from ddtrack.queries.catalog import catalog_column, catalog_output, catalog_uri, history, inspect, recent
+from ddtrack.queries.column_lineage import UnknownColumn, column_neighbours, columns_of_version, trace_column
 from ddtrack.queries.compare import compare_runs, output_comparison
 from ddtrack.queries.flags import flag_version, flags_of, open_flags, review_version, suspects
 from ddtrack.queries.freshness import freshness_counts, overdue_outputs, stale_outputs
@@ -55,6 +56,8 @@ from ddtrack.queries.types import (
     ColumnChange,
     ColumnComparison,
     ColumnDetail,
+    ColumnNode,
+    ColumnTrace,
     ColumnUse,
     ConsumerTask,
     DagRunRow,
@@ -71,6 +74,7 @@ from ddtrack.queries.types import (
     OutputComparison,
     OutputDetail,
     OutputDiff,
+    PiiColumn,
     PiiReport,
     PreviousRun,
     RunComparison,
@@ -200,4 +204,15 @@ __all__ += [
     "suspects",
     "trace",
     "version_of",
+]
+
+# column lineage
+__all__ += [
+    "ColumnNode",
+    "ColumnTrace",
+    "PiiColumn",
+    "UnknownColumn",
+    "column_neighbours",
+    "columns_of_version",
+    "trace_column",
 ]

@@ -324,3 +324,14 @@ def column_neighbours(
         down = walk_columns(conn, [(root, column)], allowed=allowed, upstream=False, depth=depth, max_nodes=max_nodes)
     key = (root.id, column)
     return _answer(up, "upstream", key, depth), _answer(down, "downstream", key, depth)
+
+
+def columns_of_version(sources: Sources, output_id: int, *, allowed: Allowed, limit: int = 500) -> list[str]:
+    """The column names of an output version the caller may read, in order (at most
+    ``limit``): what the trace page offers to follow."""
+    col = ColumnProfile.__table__
+    with store_conn(sources) as conn:
+        if readable_version(conn, output_id, allowed) is None:
+            return []
+        rows = conn.execute(select(col.c.name).where(col.c.output_id == output_id).order_by(col.c.position).limit(limit))
+        return [r.name for r in rows]

@@ -1,7 +1,7 @@
-"""PII (``pii``): every output with a column declared ``pii=``, and everything that consumes
-them downstream (PII-derived, unless a task on the way declared ``pii_free``), in one query;
-the same answer as JSON for an audit. Only DAGs the user may read are named; the rest is a
-count."""
+"""PII (``pii``): every output with a column declared ``pii=``, the outputs derived from them
+downstream, and every PII column, declared or derived (derivation follows column lineage;
+a task on the way that declared ``pii_free`` ends it), in one query; the same answer as
+JSON for an audit. Only DAGs the user may read are named; the rest is a count."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
         [
             _stat("PII outputs", len(report.pii_outputs)),
             _stat("PII-derived outputs", len(report.derived)),
+            _stat("PII columns", len(report.columns)),
             _stat("In DAGs you cannot read", report.hidden),
         ],
         className="dd-stats",
@@ -55,7 +56,30 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             card("PII outputs", pii_body, id="pii-outputs"),
             card("PII-derived: their consumers", [*derived_body, *across.hidden_note(report.hidden, "more outputs")],
                  id="pii-derived"),
+            card("PII columns, declared and derived", _columns_table(report.columns), id="pii-columns"),
         ]
+    )
+
+
+def _columns_table(columns: list[Any]) -> Any:
+    if not columns:
+        return html.Div("No PII column that you can read.", className="dd-muted")
+    rows = [
+        html.Tr(
+            [
+                html.Td(link(f"{c.dag_id} / {c.task_id} / {c.output}", across.catalog_href(c.dag_id, c.task_id, c.output))),
+                html.Td(link(c.column, href("catalog/column", name=c.column, dag_id=c.dag_id, task_id=c.task_id,
+                                            output=c.output)) if c.column is not None else "every column"),
+                html.Td(html.Span(c.pii, className="dd-tag dd-tag-pii")),
+                html.Td(", ".join(c.via)),
+            ],
+            **{"data-column": f"{c.dag_id}/{c.task_id}/{c.output}/{c.column or ''}", "data-pii": c.pii},
+        )
+        for c in columns
+    ]
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in ("Output", "Column", "PII", "Derived from")])), html.Tbody(rows)],
+        className="dd-table dd-pii-columns",
     )
 
 
@@ -111,6 +135,7 @@ def report_json(report: Any) -> str:
         "pii_outputs": [dataclasses.asdict(d) for d in report.pii_outputs],
         "derived": [{"output": dataclasses.asdict(d), "via": list(via)} for d, via in report.derived],
         "hidden": report.hidden,
+        "columns": [dataclasses.asdict(c) for c in report.columns],
     }
     return json.dumps(body, indent=2, default=plain)
 

@@ -1,6 +1,8 @@
 """Trace, impact and path (``trace?output_id=&direction=upstream|downstream&depth=``; impact
 also from ``uri=``, ``tag=`` or ``dag_id=&task_id=``; a path with ``from=&to=``): the exact
 versions, task tries, code hashes and external inputs, across DAGs, as a graph and a list.
+Column mode (``&column=``): the columns one column of the version comes from, or what derives
+from it; a click on a column (in the graph, or in the list of the output's columns) follows it.
 
 Nodes of DAGs the user may not read come from the query as "hidden": the page labels
 them "a DAG you cannot read" and names nothing of them."""
@@ -37,6 +39,8 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
     direction = params.get("direction") if params.get("direction") in DIRECTIONS else "upstream"
     if params.get("from") or params.get("to"):
         return _path_page(ctx, params.get("from", ""), params.get("to", ""), depth)
+    if params.get("column") and params.get("output_id"):
+        return _column_page(ctx, params, direction, depth)
     result, title = _walk(ctx, params, direction, depth)
     if result is None:
         return html.Div([_header(title or "Trace", params, direction, depth), _not_found()])
@@ -45,8 +49,131 @@ def layout(ctx: PageContext, params: dict[str, str]) -> Any:
             _header(title, params, direction, depth),
             card("Graph", graph_section(result), id="trace-graph-card"),
             card("Versions", _node_list(result), id="trace-list"),
+            *_columns_to_follow(ctx, params, direction, depth),
         ]
     )
+
+
+# -- column mode ------------------------------------------------------------------------------
+
+
+def _column_href(output_id: int, column: str, direction: str, depth: int) -> str:
+    return href("trace", output_id=output_id, column=column, direction=direction, depth=depth)
+
+
+def _columns_to_follow(ctx: PageContext, params: dict[str, str], direction: str, depth: int) -> list[Any]:
+    """The traced output's columns, each a link to its column mode."""
+    try:
+        output_id = int(params.get("output_id") or "")
+    except ValueError:
+        return []
+    names = queries.columns_of_version(ctx.sources, output_id, allowed=ctx.allowed)
+    if not names:
+        return []
+    links = [html.Li(link(name, _column_href(output_id, name, direction, depth)), **{"data-column": name})
+             for name in names]
+    note = html.Div("Follow one column across tasks and DAGs:", className="dd-muted")
+    return [card("Columns", [note, html.Ul(links, className="dd-column-links")], id="trace-columns")]
+
+
+def _column_page(ctx: PageContext, params: dict[str, str], direction: str, depth: int) -> Any:
+    column = params["column"]
+    title = f"{'Trace' if direction == 'upstream' else 'Impact'} of column {column}"
+    header = _header(title, params, direction, depth)
+    try:
+        result = queries.trace_column(ctx.sources, int(params["output_id"]), column, allowed=ctx.allowed,
+                                      upstream=direction == "upstream", depth=depth)
+    except (ValueError, LookupError):
+        return html.Div([header, empty_state(
+            "No such column of an output version that you can read.",
+            "The version does not exist, your Airflow role does not let you read its DAG, or it has no such column.",
+        )])
+    return html.Div([
+        header,
+        card("Graph", column_graph_section(result, direction, depth), id="trace-graph-card"),
+        card("Columns", _column_list(result), id="trace-column-list"),
+    ])
+
+
+def walk_notes(result: Any, what: str) -> list[str]:
+    """What a walk left out or could not name, in words (``what``: "nodes", "columns")."""
+    notes = []
+    if result.truncated:
+        notes.append(f"Cut at {result.depth} hops or at the node limit: raise the depth to see further.")
+    if result.hidden:
+        notes.append(f"{result.hidden:,} {what} are in DAGs you cannot read; they are shown as \"{HIDDEN_LABEL}\".")
+    return notes
+
+
+def _column_label(c: Any) -> str:
+    if c.kind == "hidden":
+        return HIDDEN_LABEL
+    if c.kind == "external":
+        uri = c.uri or ""
+        return f"{c.column}\n{uri if len(uri) <= 40 else '…' + uri[-39:]}"
+    return f"{c.column}\n{c.task_id}.{c.output}\n{(c.run_id or '')[:24]}"
+
+
+def _column_url(c: Any, direction: str, depth: int) -> str | None:
+    if c.kind == "column" and c.output_id is not None:
+        return _column_href(c.output_id, c.column, direction, depth)
+    if c.kind == "external" and c.uri:
+        return across.uri_href(c.uri)
+    return None
+
+
+def column_graph_section(result: Any, direction: str, depth: int) -> Any:
+    """The column trace as a graph (the trace page's look); a click on a column follows it."""
+    ids = {c.id for c in result.columns}
+    edges = [(s, t, how) for s, t, how in result.edges if s in ids and t in ids]
+    layer = queries.layers(ids, [(s, t) for s, t, _ in edges])
+    by_layer: dict[int, list[Any]] = defaultdict(list)
+    for c in sorted(result.columns, key=lambda c: (layer.get(c.id, 0), c.kind, c.dag_id or "", c.column or "")):
+        by_layer[layer.get(c.id, 0)].append(c)
+    elements: list[dict[str, Any]] = []
+    for lx, members in by_layer.items():
+        for i, c in enumerate(members):
+            kind = "version" if c.kind == "column" else c.kind
+            classes = [kind, *(["root"] if c.id == result.root else [])]
+            elements.append({
+                "data": {"id": c.id, "label": _column_label(c), "kind": c.kind, "url": _column_url(c, direction, depth)},
+                "position": {"x": lx * X_STEP, "y": (i - (len(members) - 1) / 2) * Y_STEP},
+                "classes": " ".join(classes),
+            })
+    for s, t, how in edges:
+        elements.append({"data": {"id": f"{s}->{t}", "source": s, "target": t, "label": how}, "classes": "produced"})
+    notes = walk_notes(result, "columns")
+    graph = cyto.Cytoscape(
+        id="trace-graph", elements=elements, layout={"name": "preset", "fit": True, "padding": 24},
+        stylesheet=STYLESHEET + [{"selector": "edge", "style": {"label": "data(label)", "font-size": 9}}],
+        style={"width": "100%", "height": f"{max(320, min(680, Y_STEP * max(len(by_layer), 1) + 80))}px"},
+        minZoom=0.2, maxZoom=1.5, boxSelectionEnabled=False, autoRefreshLayout=False, responsive=True,
+    )
+    hint = html.Div("Click a column to follow it; edges say how it derives (inferred, declared, sql).",
+                    className="dd-muted")
+    return html.Div([hint, html.Div(graph, className="dd-graph"),
+                     *[html.Div(n, className="dd-muted dd-trace-note") for n in notes]])
+
+
+def _column_list(result: Any) -> Any:
+    shown = [c for c in result.columns if c.kind != "hidden" and c.id != result.root]
+    if not shown:
+        return [html.Div("No column lineage recorded on the way.", className="dd-muted"),
+                *across.hidden_note(result.hidden, "more columns")]
+    header = ("Hops", "Column", "Output", "Run", "How")
+    rows = [
+        html.Tr([
+            html.Td(str(c.hops), className="dd-num"),
+            html.Td(c.column),
+            html.Td(link(f"{c.dag_id} / {c.task_id} / {c.output}", across.catalog_href(c.dag_id, c.task_id, c.output))
+                    if c.kind == "column" else link(c.uri or "", across.uri_href(c.uri or ""))),
+            html.Td(c.run_id or ""),
+            html.Td(c.how or ""),
+        ], **{"data-column": f"{c.dag_id}/{c.task_id}/{c.output}/{c.column}" if c.kind == "column" else c.uri})
+        for c in sorted(shown, key=lambda c: (c.hops, c.dag_id or "", c.task_id or "", c.column or ""))
+    ]
+    return [html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)], className="dd-table"),
+            *across.hidden_note(result.hidden, "more columns")]
 
 
 def _depth(value: str | None) -> int:
@@ -89,7 +216,7 @@ def _not_found() -> Any:
 
 
 def _header(title: str, params: dict[str, str], direction: str, depth: int) -> Any:
-    keep = {k: params.get(k) for k in ("output_id", "uri", "tag", "dag_id", "task_id", "from", "to")}
+    keep = {k: params.get(k) for k in ("output_id", "column", "uri", "tag", "dag_id", "task_id", "from", "to")}
     controls = [
         html.Label(
             [
@@ -206,11 +333,7 @@ def graph_section(result: Any, ident: str = "trace-graph") -> Any:
     elements = graph_elements(result)
     columns = {el["position"]["y"] for el in elements if "position" in el}
     height = max(320, min(680, Y_STEP * max(len(columns), 1) + 80))
-    notes = []
-    if result.truncated:
-        notes.append(f"Cut at {result.depth} hops or at the node limit: raise the depth to see further.")
-    if result.hidden:
-        notes.append(f"{result.hidden:,} nodes are in DAGs you cannot read; they are shown as \"{HIDDEN_LABEL}\".")
+    notes = walk_notes(result, "nodes")
     legend = html.Div(
         [
             html.Span([html.Span(className="dd-legend-box dd-legend-output"), "output version"]),
