@@ -19,7 +19,7 @@ What is timed, in turn each round:
 
 * ``ddtrack``: ``ddtrack.engines.profile_in_place(Table("public.orders", engine=...))``, the
   whole profile: exact moments over the whole table, then quantiles, histograms, top values and
-  distinct counts from a Bernoulli sample of about 1M rows (``sql.SAMPLE_ROWS``);
+  distinct counts from a block sample (``TABLESAMPLE SYSTEM``) of about 200,000 rows (``sql.SAMPLE_ROWS``);
 * ``anchor``: one single-pass aggregate query: ``count(*)`` and, for every column,
   ``count(col), min(col), max(col)`` and ``avg(col)`` of numeric columns (booleans:
   ``bool_and``/``bool_or`` and the average as 0/1);
