@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import false, true
+from sqlalchemy import and_, false, true
 from sqlalchemy.sql.elements import ColumnElement
 
 Allowed = Iterable[str] | None
@@ -50,3 +50,15 @@ def one_dag(column, dag_id: str, allowed: Allowed) -> ColumnElement[bool]:
     sending every readable id along with each statement.
     """
     return column == dag_id if may_read(dag_id, allowed) else false()
+
+
+def one_dag_range(column, dag_id: str, allowed: Allowed) -> ColumnElement[bool]:
+    """:func:`one_dag` written as the range ``dag_id <= column <= dag_id``: the same rows, for
+    a branch of a statement about a page of DAGs that orders by ``(dag_id, started_at)``.
+
+    With ``=``, PostgreSQL drops ``dag_id`` from the order and may walk a ``started_at``
+    index instead of this DAG's entries; and unlike :func:`dag_filter` in each branch, it
+    does not send every readable id along with each of the page's DAGs (50 branches of
+    1,000 ids took 0.4 s to plan and 1 s in all on home at 1,000 DAGs).
+    """
+    return and_(column >= dag_id, column <= dag_id) if may_read(dag_id, allowed) else false()

@@ -1,24 +1,31 @@
 """Home: the tracked DAGs the user may read, a page at a time, with last run and a sparkline of rows.
 
-Three statements per page whatever the number of DAGs: the page of DAGs with their counts
-and the total (catalog), the rows of each page DAG's newest runs (one statement, a
-range scan of ``(dag_id, started_at)`` per DAG), and their last DAG runs (metastore); and
-three for the page DAGs' alert badges (``queries.alerts.alert_counts``).
+A bounded number of statements per page whatever the number of DAGs: the page of DAGs with
+their counts and the total (catalog, from its ``(kind, dag_id, task_id)`` index), each page
+DAG's newest try (one index probe per DAG), the rows of the newest runs of the DAGs whose
+sparkline is not kept (one statement, a range scan of ``(dag_id, started_at)`` per DAG), and
+their last DAG runs (metastore); and three for the page DAGs' alert badges
+(``queries.alerts.alert_counts``).
+
+A DAG's sparkline is kept (:data:`SPARK_SECONDS` at most) for as long as its newest try is the
+same: a new run shows at once, and a warm home reads no output rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cachetools import TTLCache
 from sqlalchemy import func, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import dag_filter
+from ddtrack.queries.access import Allowed, dag_filter, one_dag_range
 from ddtrack.queries.alerts import alert_counts
-from ddtrack.queries.kept_runs import kept_runs, newest_run_of_each
+from ddtrack.queries.kept_runs import NewestTry, kept_runs, newest_try_of_each
 from ddtrack.queries.sources import (
     MetastoreUnavailable,
     Sources,
@@ -36,6 +43,13 @@ SPARK_RUNS = 20
 TRIES_PER_DAG = SPARK_RUNS * 20  # at most, per DAG, for its sparkline
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+SPARK_SECONDS = 30  # a sparkline is reused at most this long while its DAG has no newer try
+SPARK_ENTRIES = 4096
+
+Points = list[tuple[dt.datetime | None, int]]
+# (sources, dag_id, its newest try's id and hash, its tracked tasks) -> the sparkline's points.
+_sparklines: TTLCache = TTLCache(maxsize=SPARK_ENTRIES, ttl=SPARK_SECONDS)
+_spark_lock = threading.Lock()
 
 
 @dataclass
@@ -85,19 +99,45 @@ def home_page(
         ).all()
         total = int(rows[0].total) if rows else _count(conn, allowed) if page > 1 else 0
         summaries = {r[0]: DagSummary(dag_id=r[0], n_outputs=int(r[1]), n_tasks=int(r[2])) for r in rows}
-        if summaries:
-            tasks = {dag_id: s.n_tasks for dag_id, s in summaries.items()}
-            for dag_id, points in _rows_by_recent_run(conn, tasks).items():
-                summaries[dag_id].rows_by_run = points
+        newest = newest_try_of_each(conn, list(summaries), allowed=allowed) if summaries else {}
+        for dag_id, points in _sparklines_of(conn, sources, summaries, newest, allowed).items():
+            summaries[dag_id].rows_by_run = points
     result = DagPage(list(summaries.values()), total, page, page_size)
     if summaries:
         result.alerts = alert_counts(sources, allowed, list(summaries))
     if summaries:
         try:
-            _add_last_runs(sources, summaries, allowed)
+            _add_last_runs(sources, summaries, {d: n.run_id for d, n in newest.items()}, allowed)
         except MetastoreUnavailable as exc:
             result.metastore_error = str(exc)
     return result
+
+
+def forget_sparklines() -> None:
+    """Empty the kept sparklines (a benchmark's cold call)."""
+    with _spark_lock:
+        _sparklines.clear()
+
+
+def _sparklines_of(
+    conn: Connection,
+    sources: Sources,
+    summaries: dict[str, DagSummary],
+    newest: dict[str, NewestTry],
+    allowed: Allowed,
+) -> dict[str, Points]:
+    """The page DAGs' sparklines: kept ones while the DAG's newest try is the same, the others
+    read in one statement (:func:`_rows_by_recent_run`). A DAG without tries has none."""
+    keys = {d: (sources, d, newest[d].id, newest[d].record_hash, summaries[d].n_tasks) for d in summaries if d in newest}
+    with _spark_lock:
+        found = {d: _sparklines[k] for d, k in keys.items() if k in _sparklines}
+    missing = {d: summaries[d].n_tasks for d in keys if d not in found}
+    if missing:
+        read = _rows_by_recent_run(conn, missing, allowed)
+        with _spark_lock:
+            for dag_id in missing:
+                found[dag_id] = _sparklines[keys[dag_id]] = read.get(dag_id, [])
+    return found
 
 
 def tracked_dags(sources: Sources, allowed: Iterable[str] | None, page: int = 1) -> list[DagSummary]:
@@ -119,8 +159,8 @@ def _count(conn: Connection, allowed: Iterable[str] | None) -> int:
 
 
 def _rows_by_recent_run(
-    conn: Connection, tasks: dict[str, int], runs: int = SPARK_RUNS
-) -> dict[str, list[tuple[dt.datetime | None, int]]]:
+    conn: Connection, tasks: dict[str, int], allowed: Allowed, runs: int = SPARK_RUNS
+) -> dict[str, Points]:
     """Total tracked rows of each DAG's newest runs, oldest first, in one statement.
 
     Each DAG's newest tries come from the ``(dag_id, started_at)`` index (a union of one
@@ -139,7 +179,7 @@ def _rows_by_recent_run(
             # started_at) index gives this order, so each DAG costs its newest entries. With
             # "=", PostgreSQL drops dag_id from the order and, for few DAGs of many tries,
             # walks the whole table's started_at index back filtering (20,000 entries a DAG).
-            .where(run.c.dag_id >= dag_id, run.c.dag_id <= dag_id)
+            .where(one_dag_range(run.c.dag_id, dag_id, allowed))
             .order_by(run.c.dag_id.desc(), run.c.started_at.desc())
             .limit(limits[dag_id])
             .subquery()
@@ -160,7 +200,7 @@ def _rows_by_recent_run(
     by_dag: dict[str, list] = defaultdict(list)
     for r in totals:
         by_dag[r.dag_id].append(r)
-    result: dict[str, list[tuple[dt.datetime | None, int]]] = {}
+    result: dict[str, Points] = {}
     for dag_id, dag_runs in by_dag.items():
         dag_runs.sort(key=lambda r: utc(r.started) or dt.datetime.min, reverse=True)
         if sum(r.tries for r in dag_runs) >= limits[dag_id]:
@@ -169,7 +209,9 @@ def _rows_by_recent_run(
     return result
 
 
-def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary], allowed: Iterable[str] | None) -> None:
+def _add_last_runs(
+    sources: Sources, summaries: dict[str, DagSummary], ours: dict[str, str], allowed: Iterable[str] | None
+) -> None:
     """Last DAG run of each DAG of the page from Airflow's metastore, or from ddtrack's
     records where Airflow no longer has it (:func:`_add_kept_last_runs`).
 
@@ -179,7 +221,7 @@ def _add_last_runs(sources: Sources, summaries: dict[str, DagSummary], allowed: 
     """
     if has_metastore(sources):
         _add_airflow_last_runs(sources, summaries)
-    _add_kept_last_runs(sources, summaries, allowed)
+    _add_kept_last_runs(sources, summaries, ours, allowed)
 
 
 def _add_airflow_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -> None:
@@ -200,13 +242,13 @@ def _add_airflow_last_runs(sources: Sources, summaries: dict[str, DagSummary]) -
             s.last_time = utc(r.start_date) or utc(r.run_after)
 
 
-def _add_kept_last_runs(sources: Sources, summaries: dict[str, DagSummary], allowed: Iterable[str] | None) -> None:
-    """Where ddtrack's newest run of a page DAG is one Airflow no longer has (``airflow db
-    clean`` took every run, or kept only an older scheduled one), show it as the last run,
-    from ddtrack's records. The DAGs whose newest runs agree (the usual case) cost one
-    index probe each and nothing else."""
-    with store_conn(sources) as conn:
-        ours = newest_run_of_each(conn, list(summaries), allowed=allowed)
+def _add_kept_last_runs(
+    sources: Sources, summaries: dict[str, DagSummary], ours: dict[str, str], allowed: Iterable[str] | None
+) -> None:
+    """Where ddtrack's newest run of a page DAG (``ours``: dag_id -> run of its newest try) is
+    one Airflow no longer has (``airflow db clean`` took every run, or kept only an older
+    scheduled one), show it as the last run, from ddtrack's records. The DAGs whose newest
+    runs agree (the usual case) cost nothing more."""
     differ = {d: r for d, r in ours.items() if summaries[d].last_run_id != r}
     if not differ:
         return

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, and_, case, false, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 
-from ddtrack.queries.access import Allowed, dag_filter
+from ddtrack.queries.access import Allowed, one_dag, one_dag_range
 from ddtrack.queries.sources import utc
 from ddtrack.store.models import TaskRun
 
@@ -70,7 +70,8 @@ def kept_runs(
     if not wanted:
         return {}
     t = TaskRun.__table__
-    these = or_(false(), *(and_(t.c.dag_id == d, t.c.run_id.in_(ids)) for d, ids in wanted.items()))
+    # Each DAG filtered on its own (access.one_dag), not by every readable id at once.
+    these = or_(false(), *(and_(one_dag(t.c.dag_id, d, allowed), t.c.run_id.in_(ids)) for d, ids in wanted.items()))
     per_instance = (
         select(
             t.c.dag_id,
@@ -83,7 +84,7 @@ def kept_runs(
             func.count().label("tries"),
             func.sum(func.cast(t.c.state.in_(FAILED), Integer)).label("failed_tries"),
         )
-        .where(dag_filter(t.c.dag_id, allowed), these)
+        .where(these)
         .group_by(t.c.dag_id, t.c.run_id, t.c.task_id, t.c.map_index)
         .subquery()
     )
@@ -134,7 +135,7 @@ def newest_run_ids(conn: Connection, dag_id: str, limit: int, *, allowed: Allowe
     t = TaskRun.__table__
     window = (
         select(t.c.run_id, t.c.started_at)
-        .where(dag_filter(t.c.dag_id, allowed), t.c.dag_id >= dag_id, t.c.dag_id <= dag_id)
+        .where(one_dag_range(t.c.dag_id, dag_id, allowed))
         .order_by(t.c.dag_id.desc(), t.c.started_at.desc())
         .limit(limit * 100)
         .subquery()
@@ -144,12 +145,23 @@ def newest_run_ids(conn: Connection, dag_id: str, limit: int, *, allowed: Allowe
     return list(conn.execute(query).scalars())
 
 
-def newest_run_of_each(conn: Connection, dag_ids: Iterable[str], *, allowed: Allowed) -> dict[str, str]:
-    """dag_id -> the run of its newest try in ddtrack's tables, one index probe per DAG."""
+@dataclass(frozen=True)
+class NewestTry:
+    """A DAG's newest try in ddtrack's tables: which one (id and content hash) and its run."""
+
+    id: int
+    record_hash: str
+    run_id: str
+
+
+def newest_try_of_each(conn: Connection, dag_ids: Iterable[str], *, allowed: Allowed) -> dict[str, NewestTry]:
+    """dag_id -> its newest try in ddtrack's tables, one index probe per DAG (each branch
+    filtered by :func:`~ddtrack.queries.access.one_dag_range`: a page of 50 DAGs for a user
+    reading 1,000 sends 50 ids, not 50,000)."""
     t = TaskRun.__table__
     branches = [
-        select(t.c.dag_id, t.c.run_id)
-        .where(dag_filter(t.c.dag_id, allowed), t.c.dag_id >= d, t.c.dag_id <= d)
+        select(t.c.dag_id, t.c.id, t.c.record_hash, t.c.run_id)
+        .where(one_dag_range(t.c.dag_id, d, allowed))
         .order_by(t.c.dag_id.desc(), t.c.started_at.desc())
         .limit(1)
         .subquery()
@@ -157,4 +169,5 @@ def newest_run_of_each(conn: Connection, dag_ids: Iterable[str], *, allowed: All
     ]
     if not branches:
         return {}
-    return {r.dag_id: r.run_id for r in conn.execute(union_all(*(select(b) for b in branches)))}
+    rows = conn.execute(union_all(*(select(b) for b in branches)))
+    return {r.dag_id: NewestTry(int(r.id), r.record_hash, r.run_id) for r in rows}

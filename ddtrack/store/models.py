@@ -262,7 +262,12 @@ class CatalogEntry(Base):
     output_name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
     text: Mapped[str] = mapped_column(String(500))
 
-    __table_args__ = (Index("ix_ddtrack_catalog_text", "text"), Index("ix_ddtrack_catalog_dag", "dag_id"))
+    __table_args__ = (
+        Index("ix_ddtrack_catalog_text", "text"),
+        Index("ix_ddtrack_catalog_dag", "dag_id"),
+        # Home's counts of outputs and tasks per DAG, from the index alone (migration 0010).
+        Index("ix_ddtrack_catalog_kind_dag", "kind", "dag_id", "task_id"),
+    )
 
 
 class _OfTry:
