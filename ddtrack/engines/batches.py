@@ -2,7 +2,7 @@
 
 Files, polars lazy queries, DuckDB relations and Spark partitions all hand their rows over
 as record batches.  None of them is ever held whole: small batches are gathered into
-chunks of about :data:`CHUNK_BYTES` (or :data:`CHUNK_ROWS`), each chunk is profiled by the
+chunks of about :data:`CHUNK_BYTES` (16 MB; or :data:`CHUNK_ROWS`), each chunk is profiled by the
 in-memory profiler (``ddtrack.profile``), and the chunks' profiles are merged with
 ``merge_profiles``.  Memory is bounded by one chunk plus its profiling scratch (about one
 column copy per thread), whatever the size of the data.
@@ -13,7 +13,7 @@ distinct counts are exact while the chunks' value lists can be combined, otherwi
 HyperLogLog union (relative standard error 1.6 %); quantiles and histograms come from the
 chunks' 129-point summaries, with a normalised rank error of at most 1/128 (0.8 %) per
 merge level.  Up to :data:`KEEP` chunk profiles are merged at once (one level, for up to
-64 chunks: ~4 GB of Arrow data); beyond that every 64 collapse into one (one more level).
+64 chunks: ~1 GB of Arrow data); beyond that every 64 collapse into one (one more level).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20
 CHUNK_ROWS = 1 << 20
 KEEP = 64
 

@@ -4,7 +4,7 @@
 ``log_output(ddtrack.Files("/data/events/*.parquet"), name=...)``.  The files are read
 with ``pyarrow.dataset`` as a stream of record batches and profiled chunk by chunk
 (:mod:`ddtrack.engines.batches`), so memory follows the chunk size, not the data:
-one chunk of about 64 MB of Arrow data, a few record batches being decoded ahead of it,
+one chunk of about 16 MB of Arrow data, a few record batches being decoded ahead of it,
 and for Parquet the compressed column chunks of the row group being read (``pre_buffer``
 off, so a row group's columns are read one page stream at a time).
 

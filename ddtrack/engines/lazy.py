@@ -5,7 +5,7 @@ result: the query runs once and its rows arrive in chunks, each profiled and mer
 (:mod:`ddtrack.engines.batches`, which states what is exact and the sketches' bounds):
 
 * polars: ``LazyFrame.collect_batches`` on polars' streaming engine, in chunks of about
-  64 MB (rows = 64 MB / (8 bytes x columns), at most 1M rows), each profiled as a polars
+  16 MB (rows = 16 MB / (8 bytes x columns), at most 1M rows), each profiled as a polars
   DataFrame, so ``dtype`` is polars' own (``Int64``, ``String``, ...) as for a collected
   frame.  A query the streaming engine cannot run falls back to polars' in-memory engine
   (polars' rule), which does hold the whole result.  Needs a polars with
@@ -33,7 +33,7 @@ MIN_CHUNK_ROWS = 1 << 14
 
 
 def chunk_rows(columns: int) -> int:
-    """Rows per chunk for a result of ``columns`` columns: about 64 MB of 8-byte values."""
+    """Rows per chunk for a result of ``columns`` columns: about 16 MB of 8-byte values."""
     return max(MIN_CHUNK_ROWS, min(CHUNK_ROWS, CHUNK_BYTES // (8 * max(1, columns))))
 
 

@@ -4,7 +4,7 @@
 and ``@track`` on a task that returns one, profile the frame where Spark holds it:
 
 * ``df.mapInArrow`` hands each partition's rows to ddtrack's own profiler on the executors,
-  as Arrow record batches gathered into chunks of about 64 MB
+  as Arrow record batches gathered into chunks of about 16 MB
   (:mod:`ddtrack.engines.batches`); each partition yields one small profile (a few KB per
   column), never a row.  With more than 64 partitions, the partition profiles are merged
   on the executors again, 64 at a time, so the driver receives at most a few dozen
