@@ -47,7 +47,7 @@ SPARK_SECONDS = 30  # a sparkline is reused at most this long while its DAG has 
 SPARK_ENTRIES = 4096
 
 Points = list[tuple[dt.datetime | None, int]]
-# (sources, dag_id, its newest try's id and hash, its tracked tasks) -> the sparkline's points.
+# (sources, dag_id, its newest try's id and hash, its tracked tasks, bound) -> the sparkline's points.
 _sparklines: TTLCache = TTLCache(maxsize=SPARK_ENTRIES, ttl=SPARK_SECONDS)
 _spark_lock = threading.Lock()
 
@@ -128,7 +128,12 @@ def _sparklines_of(
 ) -> dict[str, Points]:
     """The page DAGs' sparklines: kept ones while the DAG's newest try is the same, the others
     read in one statement (:func:`_rows_by_recent_run`). A DAG without tries has none."""
-    keys = {d: (sources, d, newest[d].id, newest[d].record_hash, summaries[d].n_tasks) for d in summaries if d in newest}
+    # Everything the points depend on: the DAG's newest try, its tracked tasks, the read bound.
+    keys = {
+        d: (sources, d, newest[d].id, newest[d].record_hash, summaries[d].n_tasks, TRIES_PER_DAG)
+        for d in summaries
+        if d in newest
+    }
     with _spark_lock:
         found = {d: _sparklines[k] for d, k in keys.items() if k in _sparklines}
     missing = {d: summaries[d].n_tasks for d in keys if d not in found}
