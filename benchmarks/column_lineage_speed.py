@@ -14,6 +14,7 @@
 
     .venv/bin/python benchmarks/column_lineage_speed.py ingest
     .venv/bin/python benchmarks/column_lineage_speed.py trace            # seeds (about 30 min), then measures
+    .venv/bin/python benchmarks/column_lineage_speed.py trace --seed-only   # seed only (then --reuse under the heavy lock)
     .venv/bin/python benchmarks/column_lineage_speed.py trace --reuse    # measures the seeded store
 """
 
@@ -138,7 +139,7 @@ def column_lineage_sql(shape: scale.Shape) -> list[tuple[str, str]]:
     ]
 
 
-def bench_trace(reuse: bool) -> bool:
+def bench_trace(reuse: bool, seed_only: bool = False) -> bool:
     from ddtrack import queries
     from ddtrack.queries.column_lineage import trace_column
     from ddtrack.queries.trace import trace
@@ -151,6 +152,8 @@ def bench_trace(reuse: bool) -> bool:
         scale.recreate(STORE_DB)
         across.seed(store_url, shape, across.HOT_RUNS, extra=column_lineage_sql(shape))
         print(f"  seeded in {time.perf_counter() - t0:.0f} s")
+    if seed_only:
+        return True
     with sa.create_engine(store_url).connect() as conn:
         edges = conn.execute(sa.text("SELECT count(*) FROM ddtrack_column_lineage")).scalar_one()
         outputs = conn.execute(sa.text("SELECT count(*) FROM ddtrack_output")).scalar_one()
@@ -183,10 +186,14 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=20, help="ingest: records per round")
     parser.add_argument("--rounds", type=int, default=8, help="ingest: rounds of each kind")
     parser.add_argument("--reuse", action="store_true", help="trace: measure the store a previous run seeded")
+    parser.add_argument("--seed-only", action="store_true", help="trace: seed, then stop (measure with --reuse)")
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d %H:%M')} on {scale.SERVER.split('@')[-1]}; load average "
           f"{__import__('os').getloadavg()[0]:.1f} (2 cores)\n")
-    ok = bench_ingest(args.columns, args.per_round, args.rounds) if args.case == "ingest" else bench_trace(args.reuse)
+    if args.case == "ingest":
+        ok = bench_ingest(args.columns, args.per_round, args.rounds)
+    else:
+        ok = bench_trace(args.reuse, args.seed_only)
     return 0 if ok else 1
 
 
