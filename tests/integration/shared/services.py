@@ -34,19 +34,24 @@ def started(home: Path, stack) -> Iterator[Service]:
         yield service
 
 
+RUN_KINDS = ["drift", "anomaly", "check"]
+
+
 @contextmanager
 def alert_channels(home: Path) -> Iterator[Service]:
     """A real SMTP server and a Slack-like webhook, and ``[ddtrack] alert_notifiers`` sending
-    the alerts of ``drifting_sales`` to both through Airflow's SmtpNotifier and
-    SlackWebhookNotifier. Handle: ``(mailbox, webhook)``."""
+    the alerts of ``drifting_sales``'s runs (drift, anomalies, checks: not the periodic stale
+    and overdue sweeps, which do not belong to a run) to both through Airflow's SmtpNotifier
+    and SlackWebhookNotifier. Handle: ``(mailbox, webhook)``."""
     from dev_tools.notify_servers import smtp_server, webhook_server
 
     with smtp_server() as mail, webhook_server() as hook:
         channels = [
             {"name": "mail", "notifier": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
-             "kwargs": {"to": "data@example.com", "smtp_conn_id": "ddtrack_smtp"}, "dags": ["drifting_sales"]},
+             "kwargs": {"to": "data@example.com", "smtp_conn_id": "ddtrack_smtp"}, "dags": ["drifting_sales"],
+             "kinds": RUN_KINDS},
             {"name": "slack", "notifier": "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier",
-             "kwargs": {"slack_webhook_conn_id": "ddtrack_slack"}, "dags": ["drifting_sales"]},
+             "kwargs": {"slack_webhook_conn_id": "ddtrack_slack"}, "dags": ["drifting_sales"], "kinds": RUN_KINDS},
         ]
         yield Service("alert_channels", {
             "AIRFLOW_CONN_DDTRACK_SMTP": mail.connection(),
