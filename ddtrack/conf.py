@@ -39,10 +39,10 @@ _DEFAULTS: dict[str, str] = {
     "anomaly_history": "30",
     "default_fresh_within": "",
     "in_place_timeout": "600",
+    "check_memory_mb": "256",
     "alert_notifiers": "",
     "alert_send_timeout": "30",
     "alert_attempts": "4",
-    "check_memory_mb": "256",
 }
 
 
@@ -217,11 +217,12 @@ def default_fresh_within() -> int | None:
     return parse_seconds(int(text) if text.isdigit() else text, what="[ddtrack] default_fresh_within")
 
 
-def check_memory_mb() -> int:
-    """``[ddtrack] check_memory_mb``: memory a task may keep per output to judge ``unique``
-    exactly across its batches (distinct keys: 8 bytes per number, 16 per text value); past it
-    the check cannot be evaluated and, with severity "error", fails the task."""
-    return max(1, int(_number("check_memory_mb", int)))
+def follow_airflow_deletes() -> bool:
+    """``[ddtrack] follow_airflow_deletes``: the background housekeeping also deletes the
+    records of DAG runs Airflow no longer has (``airflow db clean``, deleted DAGs). Off by
+    default: ddtrack keeps that history (trends, compare, trace, baselines) until its own
+    ``retention_days`` or an explicit ``ddtrack cleanup --orphans``."""
+    return _bool("follow_airflow_deletes")
 
 
 def alert_notifiers() -> str:
@@ -254,12 +255,11 @@ def api_base_url() -> str:
     return (url or os.environ.get("AIRFLOW__API__BASE_URL", "")).rstrip("/")
 
 
-def follow_airflow_deletes() -> bool:
-    """``[ddtrack] follow_airflow_deletes``: the background housekeeping also deletes the
-    records of DAG runs Airflow no longer has (``airflow db clean``, deleted DAGs). Off by
-    default: ddtrack keeps that history (trends, compare, trace, baselines) until its own
-    ``retention_days`` or an explicit ``ddtrack cleanup --orphans``."""
-    return _bool("follow_airflow_deletes")
+def check_memory_mb() -> int:
+    """``[ddtrack] check_memory_mb``: memory a task may keep per output to judge ``unique``
+    exactly across its batches (distinct keys: 8 bytes per number, 16 per text value); past it
+    the check cannot be evaluated and, with severity "error", fails the task."""
+    return max(1, int(_number("check_memory_mb", int)))
 
 
 def in_place_timeout() -> float:
@@ -269,18 +269,6 @@ def in_place_timeout() -> float:
     if value <= 0:
         raise ValueError(f"[ddtrack] in_place_timeout must be positive, got {value}")
     return value
-
-def drift_wasserstein() -> float:
-    """``[ddtrack] drift_wasserstein``: normalised Wasserstein distance of a numeric or datetime
-    column at or above which it has drifted: how far values moved over their central 90 %, in
-    units of the baseline's mean absolute deviation (a spread × 1.5 gives 0.5)."""
-    return float(_number("drift_wasserstein", float))
-
-
-def drift_js() -> float:
-    """``[ddtrack] drift_js``: Jensen–Shannon distance (natural log, 0 to 0.83) of a categorical
-    column's value shares at or above which it has drifted (a 10-point move gives 0.07 or more)."""
-    return float(_number("drift_js", float))
 
 
 def show_traceback() -> bool:
@@ -294,3 +282,16 @@ def string_kernel() -> bool:
     profiler knows nothing of Airflow): ``0`` switches off the C kernel that counts strings,
     and Arrow's kernels count instead."""
     return os.environ.get("DDTRACK_STRING_KERNEL", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def drift_wasserstein() -> float:
+    """``[ddtrack] drift_wasserstein``: normalised Wasserstein distance of a numeric or datetime
+    column at or above which it has drifted: how far values moved over their central 90 %, in
+    units of the baseline's mean absolute deviation (a spread × 1.5 gives 0.5)."""
+    return float(_number("drift_wasserstein", float))
+
+
+def drift_js() -> float:
+    """``[ddtrack] drift_js``: Jensen–Shannon distance (natural log, 0 to 0.83) of a categorical
+    column's value shares at or above which it has drifted (a 10-point move gives 0.07 or more)."""
+    return float(_number("drift_js", float))
