@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import run_dag
 from dash_client import error_cards, find
+from records import run_in_process as run_dag
 
 from ddtrack import queries
 from ddtrack.views.context import sources
