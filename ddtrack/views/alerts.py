@@ -274,21 +274,27 @@ def register(app) -> None:
         from ddtrack.views.context import request_context
 
         trigger = dash_ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(t.get("value") for t in dash_ctx.triggered):
+        clicked = [t for t in dash_ctx.triggered or () if isinstance(t, dict) and isinstance(t.get("value"), int)
+                   and t["value"] > 0]
+        if not isinstance(trigger, dict) or not clicked:
+            raise PreventUpdate
+        alert_id, seconds = trigger.get("id"), trigger.get("seconds")
+        if trigger.get("type") == "alert-ack" and not (isinstance(alert_id, int) and not isinstance(alert_id, bool)):
+            raise PreventUpdate
+        if trigger.get("type") == "alert-mute" and seconds not in {s for _, s in MUTE_CHOICES}:
+            raise PreventUpdate
+        if trigger.get("type") not in ("alert-ack", "alert-mute"):
             raise PreventUpdate
         page = request_context()
         editable = auth.current_editable_dag_ids()
         user = _user_name()
         try:
             if trigger.get("type") == "alert-ack":
-                alert = deliveries.acknowledge(page.sources, int(trigger["id"]), user, editable=editable)
+                alert = deliveries.acknowledge(page.sources, alert_id, user, editable=editable)
                 return html.Div(f"Acknowledged: {alert['kind']} of {alert['task_id']} "
                                 f"{alert['output'] or ''} {alert['column'] or ''}".rstrip() + ".", className="dd-good")
-            params = parse_qs((search or "").lstrip("?"))
+            params = parse_qs(search.lstrip("?") if isinstance(search, str) else "")
             dag_id, task_id = params.get("dag_id", [""])[0], params.get("task_id", [""])[0]
-            seconds = int(trigger.get("seconds") or 0)
-            if seconds not in {s for _, s in MUTE_CHOICES}:
-                raise PreventUpdate
             until = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=seconds)
             muted = deliveries.mute_task(page.sources, dag_id, task_id, until, user, editable=editable)
             return html.Div(f"Alerts of {', '.join(muted) or task_id} muted until {fmt_time(until)}.",
