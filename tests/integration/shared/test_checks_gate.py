@@ -6,10 +6,12 @@ with the check result is stored."""
 from __future__ import annotations
 
 import pytest
-from helpers import task_runs, wait_for
+from helpers import task_runs
 
 from ddtrack.queries import Sources
 from ddtrack.queries.alerts import checks_of
+
+from .runs import run_stored
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(900)]
 
@@ -17,10 +19,8 @@ DAG = "checks_gate"
 
 
 def test_a_duplicate_the_profile_cannot_see_fails_the_task(shared_airflow):
-    shared_airflow.wait_dags([DAG])
-    run_id = shared_airflow.trigger(DAG)
-    assert shared_airflow.wait_runs([(DAG, run_id)])[(DAG, run_id)] == "failed"
-    (load,) = wait_for(lambda: task_runs(shared_airflow.metastore_url, DAG, run_id), what="the try stored")
+    run_id = run_stored(shared_airflow, DAG, state="failed", tries=1)
+    (load,) = task_runs(shared_airflow.metastore_url, DAG, run_id)
     assert (load.state, load.error_type) == ("failed", "CheckFailed")
     assert "output 'orders': column 'order_id' has 1 duplicate values" in load.error_message
     sources = Sources(store_url=shared_airflow.metastore_url, metastore_url=shared_airflow.metastore_url)

@@ -7,27 +7,22 @@ inferred column are traced back across both DAGs, and PII follows columns: ``gre
 from __future__ import annotations
 
 import pytest
-from helpers import task_runs, wait_for
+from helpers import task_runs
 
 from ddtrack.queries import Sources
 from ddtrack.queries.column_lineage import trace_column
 from ddtrack.queries.pii import pii_report
 from ddtrack.queries.versions import find_version
 
+from .runs import run_stored
+
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
 def runs(shared_airflow):
-    shared_airflow.wait_dags(["cl_customers", "cl_report"])
-    done = {}
-    for dag_id, tries in (("cl_customers", 2), ("cl_report", 1)):  # the report reads the customers' file
-        run_id = shared_airflow.trigger(dag_id)
-        assert shared_airflow.wait_runs([(dag_id, run_id)])[(dag_id, run_id)] == "success", \
-            shared_airflow.log_tail("scheduler")
-        wait_for(lambda d=dag_id, r=run_id, n=tries: len(task_runs(shared_airflow.metastore_url, d, r)) == n,
-                 what=f"{dag_id}'s tries stored")
-        done[dag_id] = run_id
+    # The report reads the customers' file: one after the other.
+    done = {dag_id: run_stored(shared_airflow, dag_id, tries=tries) for dag_id, tries in (("cl_customers", 2), ("cl_report", 1))}
     sources = Sources(store_url=shared_airflow.metastore_url, metastore_url=shared_airflow.metastore_url)
     return done, sources
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from helpers import columns, outputs, task_runs, wait_for
+from helpers import columns, outputs
 
 from ddtrack.queries import Sources
 from ddtrack.queries.alerts import checks_of
+
+from .runs import run_stored
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(900)]
 
@@ -20,12 +22,7 @@ ROWS = 20_000
 
 @pytest.fixture(scope="module")
 def run(shared_airflow):
-    shared_airflow.wait_dags([DAG])
-    run_id = shared_airflow.trigger(DAG)
-    state = shared_airflow.wait_runs([(DAG, run_id)])[(DAG, run_id)]
-    assert state == "success", shared_airflow.log_tail("scheduler")
-    wait_for(lambda: len(task_runs(shared_airflow.metastore_url, DAG, run_id)) == 2, what="both tries stored")
-    return shared_airflow, run_id
+    return shared_airflow, run_stored(shared_airflow, DAG, tries=2)
 
 
 def test_spark_and_parquet_outputs_are_recorded_where_they_live(run):

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from helpers import task_runs, wait_for
 from views.dash_client import DashClient, texts
 
 from ddtrack import queries
+
+from .runs import run_stored
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(900)]
 
@@ -50,10 +51,7 @@ def flag(user: DashClient, output_id: int, ids: dict) -> str:
 
 def test_badges_and_flag_refusals_on_a_real_deployment(shared_airflow):
     airflow = shared_airflow
-    airflow.wait_dags([DAG])
-    run_id = airflow.trigger(DAG)
-    assert airflow.wait_runs([(DAG, run_id)])[(DAG, run_id)] == "success"
-    wait_for(lambda: task_runs(airflow.metastore_url, DAG, run_id), timeout=180, what="the run's tries stored")
+    run_id = run_stored(airflow, DAG)
     sources = queries.Sources(store_url=airflow.metastore_url, metastore_url=airflow.metastore_url)
     stored = queries.find_version(sources, DAG, run_id, "load_passengers", allowed=None)
     assert stored is not None
