@@ -143,11 +143,14 @@ def suspects(sources: Sources, *, allowed: Allowed, limit: int = 500) -> list[Su
 
 
 def open_flag_count(sources: Sources, *, allowed: Allowed, dag_id: str | None = None) -> int:
-    """Open flags on readable DAGs (on ``dag_id`` only, if given): one indexed count."""
+    """Versions with an open flag on readable DAGs (on ``dag_id`` only, if given): one indexed
+    count; a version flagged twice counts once."""
     fl = Flag.__table__
     readable = dag_filter(fl.c.dag_id, allowed) if dag_id is None else one_dag(fl.c.dag_id, dag_id, allowed)
     with store_conn(sources) as conn:
-        return int(conn.execute(select(func.count()).where(fl.c.reviewed_at.is_(None), readable)).scalar_one())
+        return int(conn.execute(
+            select(func.count(fl.c.output_id.distinct())).where(fl.c.reviewed_at.is_(None), readable)
+        ).scalar_one())
 
 
 def dag_suspect_count(sources: Sources, dag_id: str, *, allowed: Allowed) -> int:
@@ -155,20 +158,22 @@ def dag_suspect_count(sources: Sources, dag_id: str, *, allowed: Allowed) -> int
     the default depth) of an open flag on a readable DAG and not cleared under it.
 
     Asked from the DAG's side, so that a DAG page never walks other DAGs' flags: one walk
-    upstream from the DAG's newest versions (bounded as one trace is), then the open flags
-    among what it found."""
+    upstream from the DAG's newest versions (the newest ``MAX_NODES`` of them, with room for
+    ten times as many nodes upstream, as :func:`suspect_count` has), then the open flags among
+    what it found."""
     ds, fl, rv = Dataset.__table__, Flag.__table__, Review.__table__
     with store_conn(sources) as conn:
         newest = conn.execute(
             select(ds.c.latest_output_id)
             .where(one_dag(ds.c.dag_id, dag_id, allowed), ds.c.latest_output_id.is_not(None))
-            .order_by(ds.c.latest_output_id)
+            .order_by(ds.c.latest_output_id.desc())
             .limit(MAX_NODES)
         ).scalars()
         roots = list(versions_by_id(conn, newest).values())
         if not roots:
             return 0
-        g = walk_from(conn, roots, allowed=allowed, upstream=True, depth=DEFAULT_DEPTH)
+        # The roots alone may fill one trace's node cap: the walk needs room beyond them.
+        g = walk_from(conn, roots, allowed=allowed, upstream=True, depth=DEFAULT_DEPTH, max_nodes=10 * MAX_NODES)
         flags: dict[int, int] = {}
         for batch in batches(sorted(g.versions), 500):
             for r in conn.execute(

@@ -95,6 +95,25 @@ def test_a_dag_page_asks_about_its_dag_only(store):
         forget_summaries()
 
 
+def test_a_dag_whose_outputs_fill_the_node_cap_still_finds_its_suspects(store, monkeypatch):
+    """The DAG's newest versions are the walk's roots: as many of them as one trace's node cap
+    must still leave the walk room to reach the flag upstream (it found nothing before). A
+    version flagged twice is one flagged version."""
+    from ddtrack.queries import flags
+
+    monkeypatch.setattr(flags, "MAX_NODES", 1)  # report_c's one output fills a cap of one
+    load = newest(store, A, "load").output_id
+    first = flag_version(store, load, "bad fares", "ana", editable=None)
+    flag_version(store, load, "still bad", "bo", editable=None)
+    try:
+        found = dag_badges(store, C, allowed={A, C})
+        assert found.counts["suspect"] == 1
+        assert dag_badges(store, A, allowed={A, C}).counts["flagged"] == 1
+    finally:
+        store_flags.close(store.store_url, first.output_id, "done", "ana")
+        forget_summaries()
+
+
 def test_flag_answers_the_same_for_an_unknown_id_and_one_in_an_unreadable_dag(store):
     """A user who edits ingest_a only learns nothing from flagging ids: an id that is not
     stored and one of model_b get the same refusal (today: 'no output version' for one,
