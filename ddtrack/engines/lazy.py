@@ -52,7 +52,9 @@ def _polars_chunks(lf: Any, rows: int) -> Iterator[Any]:
         raise RuntimeError(f"profiling a LazyFrame in batches needs polars 1.33 or later (this is {pl.__version__})")
     running = lf.collect_batches(chunk_size=rows)
     try:
-        yield from running
+        for batch in running:  # chunk_size is a hint: polars may send bigger batches
+            for start in range(0, max(1, batch.height), rows):
+                yield batch.slice(start, rows)
     finally:
         stop = getattr(running, "stop", None)
         if callable(stop):
