@@ -798,8 +798,8 @@ OUTSIDE_KEPT = 1000  # distinct values outside a values_in set listed in its evi
 class SqlEvidence:
     """``unique`` and ``values_in`` checks answered by the database, exactly.
 
-    ``unique``: the profile's distinct count when it is exact (no sampling), else
-    ``count(x) - count(DISTINCT x)`` for all such columns in one statement.  ``values_in``:
+    ``unique``: the profile's distinct count of a text or boolean column when it is exact (no
+    sampling), else ``count(x) - count(DISTINCT x)`` for all such columns in one statement.  ``values_in``:
     one statement per check listing the distinct values outside the set (as text, as the
     profile's top values show them; up to 1,000) and counting them.
     """
@@ -821,7 +821,10 @@ class SqlEvidence:
         todo = []
         for check in unique:
             col = cols[check.column]
-            if isinstance(col.get("distinct"), int) and not col.get("distinct_estimated"):
+            # Only a text or boolean column's distinct count was counted on the values themselves;
+            # numbers and times were grouped as float64 keys, which merge large ids and close instants.
+            if (col.get("kind") in ("string", "boolean") and isinstance(col.get("distinct"), int)
+                    and not col.get("distinct_estimated")):
                 out[check] = Evidence(count=int(col["count"]), duplicates=int(col["count"]) - int(col["distinct"]))
             else:
                 todo.append(check)

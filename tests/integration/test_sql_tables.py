@@ -223,6 +223,21 @@ def test_checks_that_need_values_are_answered_by_the_database(warehouse):
     assert "no column" in evidence[asked[4]].problem
 
 
+def test_unique_is_judged_on_the_values_not_on_float_keys(tmp_path):
+    """Ids above 2**53 and instants a microsecond apart are distinct, though equal as float64
+    (how the profile groups numbers and times): ``unique`` must ask the database."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    base = 2**53
+    pd.DataFrame({
+        "id": np.array([base + i for i in range(1, 301)], dtype=np.int64),
+        "at": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(300), "us"),
+    }).to_sql("events", engine, index=False)
+    result = _in_place(Table("events", engine=engine))
+    asked = [checks.unique("id"), checks.unique("at")]
+    evidence = result.evidence(asked)
+    assert [evidence[c].duplicates for c in asked] == [0, 0]
+
+
 def test_uris_follow_openlineage_dataset_naming(tmp_path):
     pg = sa.engine.make_url("postgresql+psycopg2://u:secret@db.example:6543/shop")
     my = sa.engine.make_url("mysql+mysqldb://u@db.example/shop")
