@@ -109,7 +109,7 @@ def _sent(deliveries: list[dict[str, Any]]) -> str:
 def _print_pending(sources: Any, dag: str | None, limit: int, as_json: bool) -> None:
     from ddtrack.queries.deliveries import pending
 
-    rows = [r for r in pending(sources, None, limit=limit) if dag is None or r["dag_id"] == dag]
+    rows = pending(sources, None, limit=limit, dag_id=dag)
     if as_json:
         print_json(rows)
         return

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select, true
@@ -91,15 +92,14 @@ def _check_alert(r: Any) -> dict[str, Any]:
 
 
 def check_as_alert(result: dict[str, Any]) -> dict[str, Any]:
-    """A row of :func:`checks_of` in the shape of an alert (its identity included)."""
-    return {
-        "kind": "check", "dag_id": result["dag_id"], "run_id": result["run_id"], "task_id": result["task_id"],
-        "map_index": result["map_index"], "try_number": result["try_number"], "output": result["output"],
-        "column": result["column"], "started_at": result["started_at"],
-        "status": "fail" if result["status"] == "fail" else "warn", "check_status": result["status"],
-        "anomaly": False, "metric": result["check"], "value": result["value"], "bound": result["bound"],
-        "detail": result["message"] or result["check"],
-    }
+    """A row of :func:`checks_of` as an alert (its identity included), built as the outbox builds it."""
+    row = SimpleNamespace(
+        dag_id=result["dag_id"], run_id=result["run_id"], task_id=result["task_id"], map_index=result["map_index"],
+        try_number=result["try_number"], started_at=result["started_at"], output_name=result["output"],
+        column_name=result["column"], check_name=result["check"], status=result["status"], value=result["value"],
+        bound=result["bound"], message=result["message"],
+    )
+    return alert_rows.check_alert(row)
 
 
 def checks_of(

@@ -2,9 +2,9 @@
 
 Reading needs read rights on the alert's DAG (filtered in SQL, as everywhere); acknowledging
 an alert and muting an output need edit rights (the auth manager's ``PUT`` on the DAG),
-checked here so every caller (a page's callback, the CLI) goes through it. An alert id that
-does not exist and one in a DAG the caller may not edit get the same answer, so ids in other
-DAGs cannot be probed. The store (:mod:`ddtrack.store.outbox`) trusts its caller.
+checked here so every caller (a page's callback, the CLI) goes through it; a page passes the
+DAGs the user may both edit and read. An alert id that does not exist and one in a DAG the
+caller may not edit get the same answer, so ids in other DAGs cannot be probed. The store (:mod:`ddtrack.store.outbox`) trusts its caller.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ddtrack.queries.access import Allowed, dag_filter, may_read
+from ddtrack.queries.access import Allowed, dag_filter, may_read, one_dag
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.store import outbox
 from ddtrack.store.engine import in_transaction, session_factory
-from ddtrack.store.models import Alert, AlertDelivery, AlertMute
+from ddtrack.store.models import Alert, AlertDelivery
 
 MAX_PENDING = 1000
 
@@ -48,13 +48,15 @@ def with_deliveries(sources: Sources, allowed: Allowed, alerts: Sequence[dict[st
     return [{**a, "deliveries": found.get(outbox.alert_key(a), [])} for a in alerts]
 
 
-def pending(sources: Sources, allowed: Allowed, limit: int = 200) -> list[dict[str, Any]]:
-    """Deliveries not sent yet (pending, sending, failed), oldest first, at most ``limit``."""
+def pending(sources: Sources, allowed: Allowed, limit: int = 200, dag_id: str | None = None) -> list[dict[str, Any]]:
+    """Deliveries not sent yet (pending, sending, failed) of the readable DAGs (of ``dag_id``
+    only, if given), oldest first, at most ``limit``."""
     limit = max(1, min(int(limit), MAX_PENDING))
+    readable = dag_filter(Alert.dag_id, allowed) if dag_id is None else one_dag(Alert.dag_id, dag_id, allowed)
     query = (
         select(Alert, AlertDelivery)
         .join(AlertDelivery, AlertDelivery.alert_id == Alert.id)
-        .where(AlertDelivery.state.in_(("pending", "sending", "failed")), dag_filter(Alert.dag_id, allowed))
+        .where(AlertDelivery.state.in_(("pending", "sending", "failed")), readable)
         .order_by(AlertDelivery.created_at, AlertDelivery.id)
         .limit(limit)
     )
@@ -123,16 +125,3 @@ def mute_task(sources: Sources, dag_id: str, task_id: str, until: dt.datetime | 
     for name in names:
         mute_output(sources, dag_id, task_id, name, until, user, editable=editable)
     return names
-
-
-def mutes(sources: Sources, allowed: Allowed, dag_id: str | None = None) -> list[dict[str, Any]]:
-    """Outputs muted now, of the readable DAGs (or of ``dag_id``)."""
-    where = [dag_filter(AlertMute.dag_id, allowed), AlertMute.muted_until > outbox.utcnow()]
-    if dag_id is not None:
-        where.append(AlertMute.dag_id == dag_id)
-    with store_conn(sources) as conn:
-        return [
-            {"dag_id": m.dag_id, "task_id": m.task_id, "output": m.output_name, "until": utc(m.muted_until),
-             "by": m.muted_by}
-            for m in conn.execute(select(AlertMute.__table__).where(*where).order_by(AlertMute.muted_until))
-        ]

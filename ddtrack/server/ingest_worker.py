@@ -115,6 +115,8 @@ class IngestWorker:
         due = [self._spool_due if self._spool_due else now + SPOOL_CHECK_S]
         if self._retries:
             due.append(self._retries[0][0])
+        if self._alerts_due:  # set once alerts were looked at: channels are configured
+            due.append(self._alerts_due)
         return max(0.05, min(due) - now)
 
     def _attempt(self, dag_id: str, run_id: str, attempt: int) -> None:
@@ -183,6 +185,7 @@ class IngestWorker:
         (:mod:`ddtrack.server.notify`: each channel sends on its own thread, so this returns
         at once). Nothing happens while ``[ddtrack] alert_notifiers`` is empty."""
         if not conf.alert_notifiers().strip():
+            self._alerts_due = 0.0  # nothing to wake up for
             return
         now = time.monotonic()
         if not ingested and now < self._alerts_due:

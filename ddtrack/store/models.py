@@ -517,8 +517,8 @@ class AlertDelivery(Base):
 
 
 class AlertMute(Base):
-    """An output whose alerts are not delivered until ``muted_until`` (set by a user who
-    may edit its DAG)."""
+    """An output whose alerts are silenced until ``muted_until`` (set by a user who may edit
+    its DAG): alerts raised meanwhile stay on record as ``muted`` and are never delivered."""
 
     __tablename__ = "ddtrack_alert_mute"
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from ddtrack import channels as channel_config
 from ddtrack.channels import Channel
+from ddtrack.duration import format_seconds
 from ddtrack.store.alert_rows import anomaly_alert, check_alert, drift_alert
 from ddtrack.store.catalog import insert_ignore_into
 from ddtrack.store.models import (
@@ -39,7 +40,6 @@ from ddtrack.store.models import (
     AlertMute,
     Anomaly,
     CheckResult,
-    Dataset,
     Drift,
     Tag,
     TaskRun,
@@ -108,35 +108,23 @@ def _of_try(session: Session, model: type, run: TaskRun, *where: Any) -> list[An
     return list(session.execute(query))
 
 
-def enqueue_overdue(session: Session, channels: Sequence[Channel], page_url: Any, now: dt.datetime | None = None,
-                    limit: int = 1000) -> int:
-    """Queue an ``overdue`` alert for each output with a freshness window and no successful
-    version within it. Its identity includes the last success, so an output is alerted once
-    per missed window, and again only after a new success (and a new miss)."""
+def enqueue_overdue(session: Session, overdue: Sequence[Mapping[str, Any]], channels: Sequence[Channel],
+                    page_url: Any) -> int:
+    """Queue an ``overdue`` alert per overdue output (dicts with dag_id, task_id, output,
+    last_success_at or None, window_s: what ``queries.freshness.overdue_outputs`` finds). Its
+    identity includes the last success, so an output is alerted once per missed window, and
+    again only after a new success (and a new miss)."""
     takers = [c for c in channels if "overdue" in c.kinds]
-    if not takers:
-        return 0
-    now = now or utcnow()
-    due = session.execute(
-        select(Dataset.dag_id, Dataset.task_id, Dataset.name, Dataset.last_success_at, Dataset.fresh_within_s)
-        .where(Dataset.fresh_within_s.is_not(None), Dataset.fresh_within_s > 0)
-        .order_by(Dataset.id)
-        .limit(limit * 10)
-    ).all()
     found = []
-    for dag_id, task_id, name, last_success, window in due:
-        deadline = (last_success or dt.datetime.min) + dt.timedelta(seconds=int(window))
-        if last_success is None or deadline > now:
-            continue
+    for o in overdue:
+        last, window = o.get("last_success_at"), format_seconds(int(o["window_s"])) if o.get("window_s") else "its window"
         found.append({
-            "kind": "overdue", "dag_id": dag_id, "run_id": None, "task_id": task_id, "map_index": -1,
-            "try_number": None, "output": name, "column": None, "status": "warn", "metric": "fresh_within",
-            "since": last_success.isoformat(),
-            "detail": f"no successful version since {last_success:%Y-%m-%d %H:%M} UTC "
-                      f"(expected within {_window_text(int(window))})",
+            "kind": "overdue", "dag_id": o["dag_id"], "run_id": None, "task_id": o["task_id"], "map_index": -1,
+            "try_number": None, "output": o["output"], "column": None, "status": "warn", "metric": "fresh_within",
+            "since": last.isoformat() if last else "never",
+            "detail": (f"no successful version since {last:%Y-%m-%d %H:%M} UTC" if last else "no successful version yet")
+                      + f" (expected within {window})",
         })
-        if len(found) >= limit:
-            break
     return _enqueue(session, found, takers, page_url, [])
 
 
@@ -151,60 +139,61 @@ def enqueue_stale(session: Session, stale: Sequence[Mapping[str, Any]], channels
          "since": s["output_id"], "detail": f"built from inputs that changed since: {s['reason']}"}
         for s in stale
     ]
-    return _enqueue(session, found, takers, page_url, []) if takers and found else 0
-
-
-def _window_text(seconds: int) -> str:
-    from ddtrack.duration import format_seconds
-
-    return format_seconds(seconds)
+    return _enqueue(session, found, takers, page_url, [])
 
 
 def _enqueue(session: Session, found: list[dict[str, Any]], channels: Sequence[Channel], page_url: Any,
              tags: list[tuple[str, str | None]]) -> int:
+    """Insert the alerts and their outbox rows (insert-or-nothing on both unique keys, in
+    batches); returns how many outbox rows were new."""
+    if not found or not channels:
+        return 0
     now = utcnow()
     muted = _muted(session, found, now)
-    rows = []
-    for alert in found:
-        key = alert_key(alert)
-        rows.append({
-            "alert_key": key, "dag_id": alert["dag_id"], "run_id": alert["run_id"], "task_id": alert["task_id"],
-            "map_index": alert.get("map_index", -1), "try_number": alert.get("try_number"),
+    rows = [
+        {
+            "alert_key": alert_key(alert), "dag_id": alert["dag_id"], "run_id": alert["run_id"],
+            "task_id": alert["task_id"], "map_index": alert.get("map_index", -1), "try_number": alert.get("try_number"),
             "output_name": alert.get("output"), "column_name": alert.get("column"), "kind": alert["kind"],
             "status": alert["status"], "detail": str(alert.get("detail") or "")[:DETAIL_LIMIT],
             "url": page_url(alert), "created_at": now,
-        })
+        }
+        for alert in found
+    ]
     insert_ignore_into(session, Alert, rows, ("alert_key",))
-    ids = dict(session.execute(select(Alert.alert_key, Alert.id).where(Alert.alert_key.in_([r["alert_key"] for r in rows]))).all())
-    deliveries = []
-    for alert, row in zip(found, rows, strict=True):
-        state = "muted" if (alert["dag_id"], alert["task_id"], alert.get("output")) in muted else "pending"
-        for channel in channels:
-            if channel.takes(alert, tags):
-                deliveries.append({
-                    "alert_id": ids[row["alert_key"]], "channel": channel.name, "state": state, "attempts": 0,
-                    "next_attempt_at": now, "created_at": now,
-                })
-    before = _count(session, deliveries)
-    insert_ignore_into(session, AlertDelivery, deliveries, ("alert_id", "channel"))
-    return _count(session, deliveries) - before
-
-
-def _count(session: Session, deliveries: list[dict[str, Any]]) -> int:
-    if not deliveries:
-        return 0
-    from sqlalchemy import func
-
-    ids = sorted({d["alert_id"] for d in deliveries})
-    return int(session.scalar(select(func.count()).select_from(AlertDelivery).where(AlertDelivery.alert_id.in_(ids))) or 0)
+    ids: dict[str, int] = {}
+    for batch in _batches([r["alert_key"] for r in rows]):
+        ids.update(session.execute(select(Alert.alert_key, Alert.id).where(Alert.alert_key.in_(batch))).all())
+    wanted = [
+        {"alert_id": ids[row["alert_key"]], "channel": channel.name,
+         "state": "muted" if (alert["dag_id"], alert["task_id"], alert.get("output")) in muted else "pending",
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for alert, row in zip(found, rows, strict=True)
+        for channel in channels
+        if channel.takes(alert, tags)
+    ]
+    there: set[tuple[int, str]] = set()
+    for batch in _batches(sorted({d["alert_id"] for d in wanted})):
+        there |= set(session.execute(
+            select(AlertDelivery.alert_id, AlertDelivery.channel).where(AlertDelivery.alert_id.in_(batch))).all())
+    new = [d for d in wanted if (d["alert_id"], d["channel"]) not in there]
+    insert_ignore_into(session, AlertDelivery, new, ("alert_id", "channel"))  # a racing ingest may add some too
+    return len(new)
 
 
 def _muted(session: Session, found: list[dict[str, Any]], now: dt.datetime) -> set[tuple[str, str, str | None]]:
-    dags = sorted({a["dag_id"] for a in found})
-    return {
-        (m.dag_id, m.task_id, m.output_name)
-        for m in session.scalars(select(AlertMute).where(AlertMute.dag_id.in_(dags), AlertMute.muted_until > now))
-    }
+    muted: set[tuple[str, str, str | None]] = set()
+    for batch in _batches(sorted({a["dag_id"] for a in found})):
+        muted |= {
+            (m.dag_id, m.task_id, m.output_name)
+            for m in session.scalars(select(AlertMute).where(AlertMute.dag_id.in_(batch), AlertMute.muted_until > now))
+        }
+    return muted
+
+
+def _batches(values: Sequence[Any], size: int = 500) -> list[list[Any]]:
+    values = list(values)
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 # ---------------------------------------------------------------- delivering
@@ -269,13 +258,17 @@ def mark_sent(session: Session, ids: Sequence[int], token: str, *, late: bool = 
     )
 
 
-def release(session: Session, ids: Sequence[int], token: str) -> None:
-    """Give claimed rows back unsent and uncounted (their run has not finished yet)."""
-    session.execute(
-        update(AlertDelivery).where(AlertDelivery.id.in_(list(ids)), AlertDelivery.claim == token)
-        .values(state="pending", claim=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
+def release(session: Session, ids: Sequence[int], token: str, *, defer_s: float = 0,
+            now: dt.datetime | None = None) -> None:
+    """Give claimed rows back unsent and uncounted: due again after ``defer_s`` (a run still
+    going is looked at later, so rows behind it are claimed meanwhile)."""
+    due = (now or utcnow()) + dt.timedelta(seconds=defer_s)
+    for batch in _batches(ids):
+        session.execute(
+            update(AlertDelivery).where(AlertDelivery.id.in_(batch), AlertDelivery.claim == token)
+            .values(state="pending", claim=None, claimed_at=None, next_attempt_at=due)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def mark_failed(session: Session, ids: Sequence[int], token: str, error: str, max_attempts: int,
@@ -324,7 +317,9 @@ def acknowledge(session: Session, alert_id: int, user: str, now: dt.datetime | N
 
 
 def mute(session: Session, dag_id: str, task_id: str, output: str, until: dt.datetime | None, user: str) -> None:
-    """Hold an output's alerts until ``until`` (None: unmute); pending ones are held too."""
+    """Silence an output's alerts until ``until`` (None: unmute): those not sent yet and those
+    raised meanwhile are kept as ``muted`` (on the pages, never delivered); alerts raised after
+    the mute ends are delivered again."""
     session.execute(delete(AlertMute).where(AlertMute.dag_id == dag_id, AlertMute.task_id == task_id,
                                             AlertMute.output_name == output))
     if until is None:

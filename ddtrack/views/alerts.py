@@ -286,7 +286,7 @@ def register(app) -> None:
         if trigger.get("type") not in ("alert-ack", "alert-mute"):
             raise PreventUpdate
         page = request_context()
-        editable = auth.current_editable_dag_ids()
+        editable = auth.current_editable_dag_ids() & page.allowed  # edit rights without read rights see nothing
         user = _user_name()
         try:
             if trigger.get("type") == "alert-ack":

@@ -326,3 +326,38 @@ def test_a_stale_output_alerts_once_per_version(sqlite_store, monkeypatch, mail)
     assert message["Subject"] == "[ddtrack] 1 alert in report"
     body = message.get_payload()[0].get_payload(decode=True).decode()
     assert "fares.parquet changed 1 run ago" in body
+
+
+def test_a_channel_sends_one_digest_at_a_time_so_a_hang_holds_back_only_that_one(sqlite_store, monkeypatch, mail):
+    """Two runs' digests for a hanging channel: one is sent (and hangs), the other stays
+    pending in the outbox instead of queueing behind it in the process (where a timeout
+    could not see it and another process would send it again)."""
+    from helpers import wait_for
+
+    with webhook_server(hang=True) as hanging:
+        monkeypatch.setenv("AIRFLOW_CONN_DDTRACK_SLACK", hanging.connection())
+        configure(monkeypatch, {**HOOK, "kwargs": {**HOOK["kwargs"], "timeout": 300}}, timeout=1)
+        ingest_records(sqlite_store, [failing_record("run_1"), failing_record("run_2")])
+        deliverer = notify.Deliverer()
+        assert deliverer.deliver(sqlite_store, None).digests == 1
+        with session_factory(sqlite_store)() as s:
+            by_run = {(a.run_id, d.state) for a, d in s.execute(select(Alert, AlertDelivery).join(AlertDelivery))}
+        assert len({run for run, state in by_run if state == "sending"}) == 1
+        assert len({run for run, state in by_run if state == "pending"}) == 1
+        wait_for(lambda: deliverer.deliver(sqlite_store, None).digests == 0 and "sending" not in
+                 {state for _, state in deliveries(sqlite_store)}, what="the hung send timed out")
+        assert deliverer.deliver(sqlite_store, None).digests == 0  # the channel stays busy while it hangs
+
+
+def test_an_output_that_never_succeeded_is_overdue_by_the_default_window(sqlite_store, monkeypatch, mail):
+    """The sweep finds overdue outputs as the pages do: [ddtrack] default_fresh_within applies to
+    outputs without a window of their own, and one that never succeeded is overdue once it was
+    first seen longer ago than its window."""
+    configure(monkeypatch, {**MAIL, "kinds": ["overdue"]})
+    monkeypatch.setenv("AIRFLOW__DDTRACK__DEFAULT_FRESH_WITHIN", "1h")
+    old = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    ingest_records(sqlite_store, [make_record(dag_id="never", run_id="r1", started=old, state="failed")])
+    assert notify.sweep_freshness(sqlite_store) == 1
+    notify.Deliverer().deliver(sqlite_store, None, wait_s=60)
+    body = mail.messages[0].get_payload()[0].get_payload(decode=True).decode()
+    assert "no successful version yet (expected within 1h)" in body
