@@ -86,6 +86,8 @@ class _TryRecorder:
         self._exact: dict[str, OutputEvidence | None] = {}
         # The same for outputs an engine holds (a SQL table): its answers, per output.
         self._engine_evidence: dict[str, dict[Check, Any]] = {}
+        # Outputs with a batch profiled where it lives (evidence of memory batches then covers only part).
+        self._in_place: set[str] = set()
         # Declared column lineage: log_output's per output, @track's for the others; and
         # what the SQL of a tracked operator said (ddtrack.column_lineage).
         self._declared_columns: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -116,6 +118,7 @@ class _TryRecorder:
             prof, uri = in_place.profile, uri or in_place.uri
             self._note_column_errors(name, prof)
             self._ask_engine(name, in_place)
+            self._in_place.add(name)
         output = next((o for o in self.record["outputs"] if o["name"] == name), None)
         if output is None:
             self.record["outputs"].append(
@@ -308,13 +311,24 @@ class _TryRecorder:
                 if self.record["error"] is None:  # a failed task may not have reached it
                     missing.extend(_unevaluated(name, checks, f"the task recorded no output {name!r}"))
                 continue
-            gathered = self._exact.get(name)
-            evidence = gathered.evidence() if gathered is not None else self._engine_evidence.get(name)
-            output["checks"] = evaluate(output["profile"], checks, name, evidence)
+            output["checks"] = evaluate(output["profile"], checks, name, self._evidence_of(name, checks))
             results.extend(output["checks"])
         if missing:
             self.record["checks"] = missing
         return results + missing
+
+    def _evidence_of(self, name: str, checks: list[Check]) -> Mapping[Check, Any] | None:
+        """What the data said for the output's checks that need values: gathered in memory,
+        answered by its engine, or, for batches of both kinds, that they cannot be compared."""
+        from ddtrack.checks import Evidence, Unique, ValuesIn
+
+        gathered = self._exact.get(name)
+        if name not in self._in_place:
+            return gathered.evidence() if gathered is not None else None
+        if name in self._exact:
+            why = "its batches were read partly in memory and partly where they live, and cannot be compared"
+            return {c: Evidence(problem=why) for c in checks if isinstance(c, Unique | ValuesIn)}
+        return self._engine_evidence.get(name)
 
     def _json_safe(self) -> dict[str, Any]:
         """The record with every user-supplied value made JSON-safe.  Profiles are left as

@@ -3,7 +3,8 @@
 ``elsewhere_lazy``: a tracked task returns a polars LazyFrame (profiled in batches; Airflow
 gets None, as a LazyFrame cannot be an XCom); an untracked task logs a DuckDB relation and a
 Parquet folder written by the task (``ddtrack.Files``), with checks answered on the batches.
-``elsewhere_dupes``: a ``unique`` check on a folder whose duplicate only the data shows.
+``elsewhere_dupes``: a ``unique`` check on a folder whose duplicate only the data shows, and
+one on an output whose batches were read partly in memory and partly where they live.
 """
 
 from __future__ import annotations
@@ -68,7 +69,18 @@ def elsewhere_dupes():
         write_orders(folder, 300_000, duplicate=True)
         log_output(Files(str(folder)), name="events", checks=[checks.unique("order_id")])
 
+    @task
+    def memory_then_folder():
+        import pyarrow.parquet as pq
+
+        folder = DATA / "mixed"
+        write_orders(folder, 1000, duplicate=False)
+        first = pq.read_table(folder / "part-0.parquet").slice(0, 10).to_pandas()  # ids the folder holds too
+        log_output(first, name="mixed", checks=[checks.unique("order_id")])
+        log_output(Files(str(folder)), name="mixed")
+
     folder_with_a_duplicate()
+    memory_then_folder()
 
 
 elsewhere_lazy()
