@@ -9,6 +9,7 @@ they could break an XCom row (MariaDB's packet limit) or slow the api-server.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -148,8 +149,20 @@ def _drop_columns(record: dict[str, Any], keep_first: int) -> bool:
     return changed
 
 
+def _copy_to_shrink(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``record`` deep enough that shrinking it leaves the original alone."""
+    return {
+        **record,
+        "outputs": [{**o, "profile": copy.deepcopy(o.get("profile"))} for o in record.get("outputs", [])],
+        "inputs": [dict(i) for i in record.get("inputs", [])],
+    }
+
+
 def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
-    """Shrink ``record`` in place until its JSON fits in ``max_bytes``; return it.
+    """``record`` if its JSON fits in ``max_bytes``, else a shrunk copy that fits.
+
+    The caller's record is never changed: its profiles may be shared with batches still being
+    merged, and a later push of the same try must start from the whole profile again.
 
     Order: samples; then sketches, top values and string lengths, histograms, quantiles
     of the columns past the first 1,000, then past the first 100, then of all columns;
@@ -160,6 +173,7 @@ def bound_size(record: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """
     if len(dumps(record)) <= max_bytes:
         return record
+    record = _copy_to_shrink(record)
     record["truncated"] = True
     for output in record.get("outputs", []):
         profile = output.get("profile") or {}

@@ -53,3 +53,14 @@ def test_wide_record_is_bounded_and_keeps_counts():
     assert out["truncated"] is True and out["n_columns"] == 10_000
     first = out["columns"][0]
     assert first["count"] == 50 and first["nulls"] == 0
+
+
+def test_bounding_leaves_the_callers_record_whole():
+    """The decorator's profiles are shared with batches still being merged: bounding a push
+    must not strip them for the next push."""
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 2_000)), columns=[f"c{i}" for i in range(2_000)])
+    record = _record_with(df)
+    before = dumps(record)
+    bounded = bound_size(record, 200_000)
+    assert bounded["truncated"] is True and len(dumps(bounded)) <= 200_000
+    assert dumps(record) == before
