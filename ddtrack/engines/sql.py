@@ -110,6 +110,7 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 MAX_BINS = 50
 SUMMARY_POINTS = 129
 _BIG = 1.7976931348623157e308  # the largest float64: anything beyond is an infinity
+_NAN_DIALECTS = frozenset({"postgresql", "duckdb"})  # float columns there can hold NaN
 
 
 def matches(obj: Any) -> bool:
@@ -125,6 +126,7 @@ class _Column:
     expr: Any  # the SQLAlchemy column
     pii: bool
     tz: str | None = None
+    nan: bool = False  # a float column of a database that stores NaN: read through _nan_as_null
 
 
 def profile(table: Table, options: InPlaceOptions) -> InPlaceResult:
@@ -229,8 +231,16 @@ def _columns(sa_table: sa.Table, dialect: Any, pii: set[str]) -> list[_Column]:
             dtype = type(c.type).__name__.lower()
         kind = _kind(c.type)
         tz = "UTC" if kind == "datetime" and getattr(c.type, "timezone", False) else None
-        out.append(_Column(str(c.name), i, dtype, kind, c, str(c.name) in pii, tz))
+        nan = kind == "float" and dialect.name in _NAN_DIALECTS
+        out.append(_Column(str(c.name), i, dtype, kind, _nan_as_null(c) if nan else c, str(c.name) in pii, tz, nan))
     return out
+
+
+def _nan_as_null(x: Any) -> Any:
+    """``x`` with NaN read as NULL, as the in-memory profile counts it.  PostgreSQL and
+    DuckDB store NaN, count it as a value and order it above +infinity, so it would pass
+    for an infinity and turn the mean into NaN."""
+    return sa.type_coerce(sa.func.nullif(x, sa.cast(sa.literal("NaN"), x.type)), x.type)
 
 
 def _sqlite_storage_kinds(conn: Any, columns: list[_Column], deadline: float) -> None:
@@ -399,7 +409,8 @@ def estimate_distinct(d: int, f1: int, seen: int, total: int) -> int:
 
 def _in(source: Any, c: _Column) -> Any:
     """Column ``c`` of ``source`` (the table or its sample), typed as profiled."""
-    return sa.type_coerce(source.c[c.name], c.expr.type)
+    x = sa.type_coerce(source.c[c.name], c.expr.type)
+    return _nan_as_null(x) if c.nan else x
 
 
 def _bool_text(x: Any) -> Any:

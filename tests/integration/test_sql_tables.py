@@ -238,6 +238,29 @@ def test_unique_is_judged_on_the_values_not_on_float_keys(tmp_path):
     assert [evidence[c].duplicates for c in asked] == [0, 0]
 
 
+@pytest.mark.parametrize("engine_name", [pytest.param("postgres", marks=pytest.mark.postgres), "duckdb"])
+def test_nan_counts_as_null_as_in_memory(engine_name, tmp_path):
+    """PostgreSQL and DuckDB store NaN and order it above +infinity: it is a null, as pandas
+    counts it, not an infinity, and leaves the mean alone."""
+    from dev_tools.airflow_local import create_postgres_database, drop_database
+
+    url = create_postgres_database() if engine_name == "postgres" else f"duckdb:///{tmp_path / 'w.db'}"
+    engine = sa.create_engine(url)
+    try:
+        values = [1.5, math.nan, math.inf, None, 2.5, -1.0, math.nan]
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE m (x DOUBLE PRECISION)"))
+            conn.execute(sa.text("INSERT INTO m VALUES (:x)"), [{"x": v} for v in values])
+        col = _in_place(Table("m", engine=engine)).profile["columns"][0]
+        expected = profile(pd.DataFrame({"x": values})).to_dict()["columns"][0]
+        fields = ("count", "nulls", "min", "max", "mean", "infinities", "negatives", "zeros", "distinct")
+        assert {f: col[f] for f in fields} == {f: expected[f] for f in fields}
+    finally:
+        engine.dispose()
+        if engine_name == "postgres":
+            drop_database(url)
+
+
 def test_uris_follow_openlineage_dataset_naming(tmp_path):
     pg = sa.engine.make_url("postgresql+psycopg2://u:secret@db.example:6543/shop")
     my = sa.engine.make_url("mysql+mysqldb://u@db.example/shop")
