@@ -245,20 +245,24 @@ def read_ahead(source: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     items: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Queue ``item`` unless the consumer has stopped (then the thread must not wait)."""
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            items.put(done)
+            offer(done)
         except BaseException as exc:  # handed to the consumer
-            items.put(exc)
+            offer(exc)
 
     thread = threading.Thread(target=produce, name="ddtrack-read-ahead", daemon=True)
     thread.start()

@@ -257,3 +257,26 @@ def test_queries_bound_to_the_task_are_not_handed_to_airflow():
     assert not bound_to_task(pd.DataFrame({"a": [1]}))
     assert not bound_to_task(Files("/data"))
     assert profile_in_place(pd.DataFrame({"a": [1]})) is None  # in memory: the profiler's
+
+
+def test_read_ahead_thread_ends_when_the_consumer_stops_early():
+    """A consumer that stops (a time-out, a failure) with the queue full must not leave the
+    reading thread waiting forever on its last put."""
+    import threading
+
+    from ddtrack.engines.files import read_ahead
+
+    reached_the_end = threading.Event()
+
+    def source():
+        yield from range(2)
+        reached_the_end.set()
+        raise OSError("the bucket went away")
+
+    reader = read_ahead(source(), depth=1)
+    assert next(reader) == 0  # item 1 then fills the queue; the error waits to be queued
+    assert reached_the_end.wait(timeout=10)
+    reader.close()
+    for thread in [t for t in threading.enumerate() if t.name == "ddtrack-read-ahead"]:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
