@@ -28,6 +28,8 @@ RETRY_DELAYS = (1, 2, 5, 10, 20, 30, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
 SPOOL_CHECK_S = 30
 HOUSEKEEPING_EVERY_S = 3600  # one pass per hour across every scheduler and api-server
 HOUSEKEEPING_CHECK_S = 300  # how often each process asks for the housekeeping lease
+HOUSEKEEPING_BUDGET_S = 20  # one pass's time on the ingest thread; the holder resumes after
+HOUSEKEEPING_RESUME_S = 60
 ALERTS_CHECK_S = 15  # how often the outbox is looked at when nothing was ingested
 OVERDUE_CHECK_S = 300  # how often overdue outputs are swept into the outbox
 _QUEUE_LIMIT = 10_000
@@ -45,6 +47,7 @@ class IngestWorker:
         self._busy = False
         self._spool_due = 0.0
         self._housekeeping_due = time.monotonic() + 60
+        self._housekeeping_left = False  # this process's last pass stopped at its budget
         self._alerts_due = 0.0
         self._overdue_due = time.monotonic() + 30
 
@@ -173,12 +176,17 @@ class IngestWorker:
                 retention_days=days,
                 follow_airflow_deletes=follow,
                 every_s=HOUSEKEEPING_EVERY_S,
+                budget_s=HOUSEKEEPING_BUDGET_S,
+                resume=self._housekeeping_left,
             )
         except Exception as exc:  # a database away, a store not upgraded: asked again later
             log.warning("ddtrack housekeeping failed, tried again in %d s: %s", HOUSEKEEPING_CHECK_S, exc)
             return
+        self._housekeeping_left = done is not None and done.more_left
         if done is not None:
             log.info("ddtrack housekeeping: %s", done.summary())
+        if self._housekeeping_left:  # a backlog: go on soon, between ingests
+            self._housekeeping_due = time.monotonic() + HOUSEKEEPING_RESUME_S
 
     def _deliver_alerts(self, ingested: bool) -> None:
         """Queue overdue outputs every few minutes and hand what is due to the alert channels

@@ -14,7 +14,7 @@ import datetime as dt
 import os
 import socket
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ddtrack.store.engine import get_engine
@@ -26,16 +26,20 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:255]
 
 
-def take(store_url: str, name: str, seconds: float, holder: str | None = None) -> bool:
-    """Take the lease ``name`` for ``seconds`` if it is free or expired; False if another
-    holds it. Each statement is short and bounded by the engine's statement timeout."""
+def take(store_url: str, name: str, seconds: float, holder: str | None = None, renew: bool = False) -> bool:
+    """Take the lease ``name`` for ``seconds`` if it is free or expired (or, with ``renew``,
+    held by ``holder`` itself: work it left unfinished); False if another holds it. Each
+    statement is short and bounded by the engine's statement timeout."""
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     values = {"holder": holder or this_process(), "taken_at": now, "expires_at": now + dt.timedelta(seconds=seconds)}
     lease = Lease.__table__
+    free = lease.c.expires_at <= now
+    if renew:
+        free = or_(free, lease.c.holder == values["holder"])
     engine = get_engine(store_url)
     with engine.begin() as conn:
         # Row-locking: a racing process waits for this one's commit, then sees the new expiry.
-        if conn.execute(update(lease).where(lease.c.name == name, lease.c.expires_at <= now).values(**values)).rowcount:
+        if conn.execute(update(lease).where(lease.c.name == name, free).values(**values)).rowcount:
             return True
         if conn.execute(select(lease.c.name).where(lease.c.name == name)).first() is not None:
             return False  # held, and not expired

@@ -245,6 +245,11 @@ class Housekeeping:
     orphans: CleanupReport | None  # None: follow_airflow_deletes is off
     seconds: float
 
+    @property
+    def more_left(self) -> bool:
+        """Whether the pass stopped at its time budget with records still to delete."""
+        return any(r is not None and r.more_left for r in (self.older, self.orphans))
+
     def summary(self) -> str:
         older = (
             f"older than {self.retention_days} days: {self.older.summary()}"
@@ -266,7 +271,9 @@ def housekeep(
     retention_days: int,
     follow_airflow_deletes: bool,
     every_s: float,
+    budget_s: float,
     holder: str | None = None,
+    resume: bool = False,
 ) -> Housekeeping | None:
     """Delete what ddtrack's own settings say has expired, if this process takes the
     housekeeping lease for the next ``every_s`` seconds; None when another process holds it
@@ -274,16 +281,16 @@ def housekeep(
 
     Records older than ``retention_days`` (0: none), and, only with
     ``follow_airflow_deletes``, those of DAG runs Airflow no longer has. The pass stops
-    between batches at half the interval, well inside its lease; what is left goes in the
-    next interval's pass.
+    between batches after ``budget_s`` (it runs on the ingest thread, which must get back to
+    ingesting); with ``resume`` the lease's own holder goes on with what its last pass left.
     """
     follow = follow_airflow_deletes and bool(metastore_url)
     if retention_days <= 0 and not follow:
         return None
-    if not lease.take(store_url, HOUSEKEEPING, every_s, holder):
+    if not lease.take(store_url, HOUSEKEEPING, every_s, holder, renew=resume):
         return None
     started = time.monotonic()
-    deadline = started + every_s / 2
+    deadline = started + min(budget_s, every_s / 2)
     older = delete_older_than(store_url, dt.timedelta(days=retention_days), deadline=deadline) if retention_days > 0 else None
     orphans = delete_orphans(store_url, metastore_url, deadline=deadline) if follow and metastore_url else None
     return Housekeeping(retention_days, older, orphans, time.monotonic() - started)

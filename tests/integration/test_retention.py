@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from records import make_record
@@ -196,6 +197,33 @@ def test_housekeeping_by_two_workers_at_once_runs_once(housekeeping_env, caplog,
         worker._housekeeping_due = 0
         worker._housekeep_if_due()
     assert len(housekeeping_lines(caplog)) == 1 and count(housekeeping_env, TaskRun) == 3
+
+
+@sqlite_only
+def test_a_backlog_is_deleted_in_short_passes_by_the_lease_holder(housekeeping_env, caplog, monkeypatch):
+    """A pass on the ingest thread stops at its small time budget; the process holding the
+    lease goes on with the rest soon after, while others still leave it alone."""
+    from ddtrack.server import ingest_worker
+    from ddtrack.store import retention
+
+    seed(housekeeping_env, old=5, recent=1)
+    monkeypatch.setenv("AIRFLOW__DDTRACK__RETENTION_DAYS", "90")
+    monkeypatch.setattr(retention, "BATCH", 2)
+    monkeypatch.setattr(ingest_worker, "HOUSEKEEPING_BUDGET_S", 0)  # one batch per pass
+    caplog.set_level("INFO", logger="ddtrack.ingest")
+    holder, other = due_worker(), due_worker()
+    holder._housekeep_if_due()
+    assert count(housekeeping_env, TaskRun) == 4 and "more left" in housekeeping_lines(caplog)[0]
+    assert holder._housekeeping_due - time.monotonic() <= ingest_worker.HOUSEKEEPING_RESUME_S
+    other._housekeep_if_due()  # the lease is the holder's
+    assert count(housekeeping_env, TaskRun) == 4
+    for _ in range(5):
+        holder._housekeeping_due = 0
+        holder._housekeep_if_due()
+    assert count(housekeeping_env, TaskRun) == 1
+    holder._housekeeping_due = 0
+    holder._housekeep_if_due()  # done: no pass again within the interval
+    assert not holder._housekeeping_left and "more left" not in housekeeping_lines(caplog)[-1]
 
 
 @sqlite_only
