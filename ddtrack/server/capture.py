@@ -167,13 +167,19 @@ async def copy_within_budget(what: str, ti_id: uuid.UUID, deleted: TaskKey | Non
 
 
 @functools.cache
-def _validator() -> Any:
+def _validator() -> Any | None:
     """The execution API's own token validator, made once per process: its factory reads
     ``[api_auth]`` and ``[execution_api]`` as Airflow does (secret or key set, audience,
-    issuer, leeway), so a token ddtrack accepts is one Airflow accepts."""
-    from airflow.api_fastapi.execution_api.app import _jwt_validator
+    issuer, leeway), so a token ddtrack accepts is one Airflow accepts.  None, said once,
+    when it cannot be made (a factory this Airflow lacks, its keys missing): no request
+    then pays for trying again."""
+    try:
+        from airflow.api_fastapi.execution_api.app import _jwt_validator
 
-    return _jwt_validator()
+        return _jwt_validator()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("ddtrack cannot check execution-API tokens, so it keeps no record of earlier tries: %s", exc)
+        return None
 
 
 def _bearer(scope: dict[str, Any]) -> str | None:
@@ -191,10 +197,8 @@ async def token_task_instance(scope: dict[str, Any], kinds: frozenset[str], dead
     token = _bearer(scope)
     if token is None:
         return None
-    try:
-        validator = _validator()
-    except Exception as exc:  # noqa: BLE001 - a factory this Airflow lacks, or its keys missing
-        log.warning("ddtrack cannot check execution-API tokens, so it keeps no record of earlier tries: %s", exc)
+    validator = _validator()
+    if validator is None:
         return None
     try:
         remaining = max(0.0, deadline - asyncio.get_running_loop().time())

@@ -290,3 +290,29 @@ def test_an_xcom_delete_with_another_task_instances_token_copies_nothing(
     assert statements == []
     (own,) = _spooled(silent_store)
     assert f'"map_index": {own_key.map_index}' in own.read_text()
+
+
+def test_a_validator_that_cannot_be_made_is_tried_once_per_process(monkeypatch, caplog):
+    """Keys missing (or a factory this Airflow lacks): one warning, and later requests do
+    not pay for building the validator again."""
+    import asyncio
+
+    from airflow.api_fastapi.execution_api import app as execution_app
+
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("no [api_auth] jwt_secret")
+
+    monkeypatch.setattr(execution_app, "_jwt_validator", broken)
+    capture._validator.cache_clear()
+    caplog.set_level("WARNING", logger=capture.log.name)
+    scope = {"headers": [(b"authorization", b"Bearer abc.def.ghi")]}
+    try:
+        for _ in range(3):
+            assert asyncio.run(capture.token_task_instance(scope, frozenset({"execution"}), deadline=1e12)) is None
+    finally:
+        capture._validator.cache_clear()
+    assert len(calls) == 1
+    assert sum("cannot check execution-API tokens" in r.getMessage() for r in caplog.records) == 1
