@@ -233,9 +233,10 @@ def sql_lineage(
             if output is None:
                 continue
             named = [c.name for c in statement.this.expressions] if isinstance(statement.this, exp.Schema) else []
+            sources_of = _SelectLineage(statement.expression, inputs)
             for position, select in enumerate(statement.expression.selects):
                 column = named[position] if position < len(named) else select.alias_or_name
-                sources = _sources_of(statement.expression, select.alias_or_name or position, inputs)
+                sources = sources_of(select.alias_or_name)
                 if column and sources:
                     found.setdefault(output, {})[column] = sources
     return found
@@ -250,33 +251,49 @@ def _table_match(table: Any, names: Iterable[str]) -> str | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _sources_of(query: Any, column: str | int, inputs: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
-    """(input index, column) of every table column a select column of ``query`` is made of."""
-    from sqlglot import exp
-    from sqlglot.lineage import lineage
+class _SelectLineage:
+    """(input index, column) of every table column a select column of ``query`` is made of.
 
-    if not isinstance(column, str) or not column:
-        return []
-    try:
-        node = lineage(column, query, None)
-    except Exception:  # noqa: BLE001 - sqlglot cannot follow it: no edge, inference still applies
-        return []
-    tables = list(query.find_all(exp.Table))
-    by_name = {_input_key(item): i for i, item in enumerate(inputs) if item.get("name")}
-    sources = []
-    for leaf in node.walk():
-        if leaf.downstream:
-            continue
-        if isinstance(leaf.source, exp.Table):
-            table = leaf.source
-        elif isinstance(leaf.source, exp.Placeholder) and len(tables) == 1:  # unqualified, one table read
-            table = tables[0]
-        else:  # COUNT(*), a literal, an ambiguous name in a join
-            continue
-        index = _table_match(table, by_name)
-        if index is not None:
-            sources.append((by_name[index], leaf.name.split(".")[-1]))
-    return sorted(set(sources))
+    The query is qualified and scoped once, for all its columns: sqlglot's ``lineage`` does
+    both (and copies the query) on every call, which made a wide SELECT quadratic."""
+
+    def __init__(self, query: Any, inputs: Sequence[Mapping[str, Any]]) -> None:
+        from sqlglot import exp
+        from sqlglot.optimizer.qualify import qualify
+        from sqlglot.optimizer.scope import build_scope
+
+        self.tables = list(query.find_all(exp.Table))
+        self.by_name = {_input_key(item): i for i, item in enumerate(inputs) if item.get("name")}
+        try:
+            self.query = qualify(query.copy(), validate_qualify_columns=False, identify=False)
+            self.scope = build_scope(self.query)
+        except Exception:  # noqa: BLE001 - sqlglot cannot follow it: no edges, inference still applies
+            self.scope = None
+
+    def __call__(self, column: str) -> list[tuple[int, str]]:
+        from sqlglot import exp
+        from sqlglot.lineage import lineage
+
+        if not column or self.scope is None:
+            return []
+        try:
+            node = lineage(column, self.query, None, scope=self.scope, trim_selects=False, copy=False)
+        except Exception:  # noqa: BLE001 - sqlglot cannot follow it: no edge, inference still applies
+            return []
+        sources = []
+        for leaf in node.walk():
+            if leaf.downstream:
+                continue
+            if isinstance(leaf.source, exp.Table):
+                table = leaf.source
+            elif isinstance(leaf.source, exp.Placeholder) and len(self.tables) == 1:  # unqualified, one table read
+                table = self.tables[0]
+            else:  # COUNT(*), a literal, an ambiguous name in a join
+                continue
+            index = _table_match(table, self.by_name)
+            if index is not None:
+                sources.append((self.by_name[index], leaf.name.split(".")[-1]))
+        return sorted(set(sources))
 
 
 def _input_key(item: Mapping[str, Any]) -> str:
