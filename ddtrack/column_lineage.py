@@ -202,10 +202,16 @@ def _described(inputs: Sequence[Mapping[str, Any]], reads: Iterable[int]) -> lis
 def known_inputs(inputs: Sequence[Mapping[str, Any]], lineage: Mapping[str, list[list[Any]]]) -> set[int]:
     """Inputs whose column lineage is complete: their columns were known, or a declaration
     or the SQL names them (what follows them column by column; the others whole)."""
-    known = {i for i, item in enumerate(inputs) if item.get("columns") is not None}
+    known = {i for i, item in enumerate(inputs) if isinstance(item, Mapping) and item.get("columns") is not None}
     for edges in lineage.values():
-        known |= {e[1] for e in edges if e[3] != INFERRED}
+        known |= {e[1] for e in edges if well_formed(e) and e[3] != INFERRED}
     return known
+
+
+def well_formed(edge: Any) -> bool:
+    """Whether ``edge`` (read back from a record, which a task may have written badly) is
+    ``[output column, input position, input column, how]``."""
+    return isinstance(edge, list) and len(edge) == 4 and isinstance(edge[1], int) and not isinstance(edge[1], bool)
 
 
 # -- SQL ------------------------------------------------------------------------------------

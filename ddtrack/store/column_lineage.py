@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ddtrack.column_lineage import known_inputs
+from ddtrack.column_lineage import known_inputs, well_formed
 from ddtrack.record import cut
 from ddtrack.store.models import ColumnLineage, TaskRun
 
@@ -22,9 +22,13 @@ def _text(value: Any, limit: int) -> str | None:
     return None if value is None else cut(value, limit)
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def columns_known(record: Mapping[str, Any]) -> set[int]:
     """Positions of the record's inputs whose column lineage is complete."""
-    lineage = {o.get("name"): o.get("column_lineage") or [] for o in record.get("outputs") or []}
+    lineage = {o.get("name"): _list(o.get("column_lineage")) for o in record.get("outputs") or [] if isinstance(o, Mapping)}
     return known_inputs(record.get("inputs") or [], lineage)
 
 
@@ -46,7 +50,7 @@ def write_column_lineage(session: Session, run: TaskRun, record: Mapping[str, An
     for output in record.get("outputs") or []:
         name = _text(output.get("name") or "return_value", 250)
         for edge in output.get("column_lineage") or []:
-            if not isinstance(edge, list) or len(edge) != 4 or not isinstance(edge[1], int):
+            if not well_formed(edge):
                 continue
             identity = identities[edge[1]] if 0 <= edge[1] < len(identities) else None
             if identity is None or (identity["input_kind"] != "task" and not identity["input_uri"]):

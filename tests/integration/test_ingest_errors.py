@@ -36,3 +36,26 @@ def test_any_other_integrity_error_is_logged_retried_and_failed(installed_store,
     assert caplog.text.count("hit an integrity error, trying again") == ingest._INTEGRITY_ATTEMPTS - 1
     assert task_runs(installed_store, "dag_twin_outputs") == []
     assert len(task_runs(installed_store, "dag_fine")) == 1
+
+
+def test_malformed_column_lineage_is_skipped_not_an_ingest_failure(installed_store):
+    """A record is written by task code: column-lineage edges of the wrong shape (a task on
+    another ddtrack version, a hand-made XCom) are skipped; the try and its good edge stay."""
+    import sqlalchemy as sa
+
+    from ddtrack.store.engine import session_factory
+    from ddtrack.store.models import ColumnLineage
+
+    record = make_record(dag_id="dag_odd_edges", inputs=[
+        {"kind": "uri", "name": "src", "uri": "file:///data/src.parquet", "columns": None},
+    ])
+    record["outputs"][0]["column_lineage"] = [
+        ["id", 0, "id", "declared"], ["short"], "text", ["x", "0", "y", "declared"], ["b", True, "c", "declared"],
+        ["z", 9, "w", "declared"], None,
+    ]
+    report = ingest.ingest_records(installed_store, [record])
+    assert (report.written, report.failed) == (1, 0), report.errors
+    with session_factory(installed_store)() as session:
+        edges = session.execute(sa.select(ColumnLineage.column_name, ColumnLineage.input_column)
+                                .where(ColumnLineage.dag_id == "dag_odd_edges")).all()
+    assert [tuple(e) for e in edges] == [("id", "id")]
