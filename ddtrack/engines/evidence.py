@@ -20,8 +20,7 @@ from typing import Any
 
 from ddtrack import conf
 from ddtrack.engines.batches import Deadline
-
-OUTSIDE_KEPT = 1000  # distinct values outside a values_in set listed in its evidence
+from ddtrack.profile.exact import OUTSIDE_KEPT, exact_distinct
 
 Unique = Callable[[str], tuple[int, int]]  # column -> (non-null values, duplicates)
 Outside = Callable[[str, Sequence[str]], tuple[list[str], int]]  # -> (first values outside, how many)
@@ -51,7 +50,7 @@ def answers(profile: Mapping[str, Any], unique: Unique, outside: Outside) -> Cal
                     values, n = outside(check.column, check.values)
                     out[check] = Evidence(outside=tuple(values[:OUTSIDE_KEPT]), n_outside=n)
                     continue
-                if _exact_distinct(col):
+                if exact_distinct(col):
                     count = int(col["count"])
                     out[check] = Evidence(count=count, duplicates=count - int(col["distinct"]))
                     continue
@@ -64,11 +63,6 @@ def answers(profile: Mapping[str, Any], unique: Unique, outside: Outside) -> Cal
         return out
 
     return evidence
-
-
-def _exact_distinct(col: Mapping[str, Any]) -> bool:
-    return (col.get("kind") not in ("error", None) and not col.get("distinct_estimated")
-            and isinstance(col.get("count"), int) and isinstance(col.get("distinct"), int))
 
 
 def from_batches(profile: Mapping[str, Any], column_batches: Callable[[str], Iterable[Any]],

@@ -98,6 +98,7 @@ import sqlalchemy as sa
 
 from ddtrack import conf
 from ddtrack.engines import Adapter, InPlaceOptions, InPlaceResult
+from ddtrack.profile.exact import OUTSIDE_KEPT
 from ddtrack.references import Table
 
 FINE_BINS = 16384
@@ -803,7 +804,6 @@ def _statement_timeout(conn: Any, deadline: float) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- checks that need the values
-OUTSIDE_KEPT = 1000  # distinct values outside a values_in set listed in its evidence
 
 
 class SqlEvidence:

@@ -408,7 +408,7 @@ class OutputEvidence:
         if first != 1:
             return Evidence(problem="it was declared after earlier batches were recorded")
         col = state.profile_col  # one batch counted exactly (by the profiler or an engine) decides
-        if state.batches == 1 and col is not None and _exact_distinct(col):
+        if state.batches == 1 and col is not None and exact_distinct(col):
             return Evidence(count=int(col["count"]), duplicates=int(col["count"]) - int(col["distinct"]))
         if state.problem:
             return Evidence(problem=state.problem)
@@ -428,7 +428,7 @@ def wanted_distinct(checks: Iterable[Check]) -> set[str]:
     return {c.column for c in checks if isinstance(c, ValuesIn)}
 
 
-def _exact_distinct(col: Mapping[str, Any]) -> bool:
+def exact_distinct(col: Mapping[str, Any]) -> bool:
     """Whether one batch's column profile counted its distinct values exactly."""
     return (col.get("kind") not in ("error", None) and not col.get("distinct_estimated")
             and isinstance(col.get("count"), int) and isinstance(col.get("distinct"), int))
