@@ -32,7 +32,9 @@ beyond what the row count explains.
 
 A measure marks the column ``drifted`` only when it reaches its threshold *and* exceeds what
 sampling noise explains for the two sizes at ``alpha`` (both conditions): small samples do
-not alarm on noise, huge samples do not alarm on tiny but "significant" shifts.  The noise
+not alarm on noise, huge samples do not alarm on tiny but "significant" shifts.  Wasserstein
+also needs the KS distance beyond its noise: its band ends at the baseline's observed
+extremes, which a handful of rows (an aggregate) say little about.  The noise
 bounds: chi-square on the bins for PSI and Jensen–Shannon (n·PSI and 8·n·JS² are about
 chi-square for identical processes), the two-sample KS critical value for KS (plus the
 summaries' rank error), for Wasserstein the widest move the KS critical band around the
@@ -288,20 +290,24 @@ def _numeric_measures(before: Mapping, after: Mapping, th: DriftThresholds, out:
     cb, ca = _Curve(sb), _Curve(sa)
     q_before = cb.quantiles(CENTRAL_RANKS)
     spread = _spread(cb, q_before)
+    ks = _ks_distance(cb, ca)
+    # The Wasserstein band stops at the baseline's observed extremes, which a few rows say
+    # little about: the distributions must also differ beyond noise (KS), else a 3-row
+    # aggregate drifts on every other run.
+    distinct = ks > _ks_noise(cb.n, ca.n, th.alpha)
     value = _wasserstein(cb, ca, q_before, spread)
     if value is not None:
         out["wasserstein"] = round(value, 6)
-        if value >= th.wasserstein and value > _wasserstein_noise(cb, q_before, spread, ca.n, th.alpha):
+        if value >= th.wasserstein and distinct and value > _wasserstein_noise(cb, q_before, spread, ca.n, th.alpha):
             out["reasons"].append(f"Wasserstein {value:.3f} ≥ {th.wasserstein:g}")
     edges = _decile_edges(cb)
     value = psi(_bin_shares(cb, edges), _bin_shares(ca, edges))
     out["psi"] = round(value, 6)
     if value >= th.psi and value > _psi_noise(edges.size + 1, cb.n, ca.n, th.alpha):
         out["reasons"].append(f"PSI {value:.3f} ≥ {th.psi:g}")
-    value = _ks_distance(cb, ca)
-    out["ks"] = round(value, 6)
-    if value >= th.ks and value > _ks_noise(cb.n, ca.n, th.alpha):
-        out["reasons"].append(f"KS {value:.3f} ≥ {th.ks:g}")
+    out["ks"] = round(ks, 6)
+    if ks >= th.ks and distinct:
+        out["reasons"].append(f"KS {ks:.3f} ≥ {th.ks:g}")
 
 
 # ---------------------------------------------------------------- common bins (compare page)
