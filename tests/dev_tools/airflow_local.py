@@ -105,6 +105,8 @@ class LocalAirflow:
     executor: str = "LocalExecutor"
     dags_folder: Path = EXAMPLE_DAGS
     port: int = field(default_factory=free_port)
+    # The LocalExecutor's log server: a port of its own, so two deployments can overlap.
+    log_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     # CeleryExecutor: broker and result backend on the local Redis, every key under this
     # prefix (Celery's global_keyprefix), so a test owns its keys on a shared server.
@@ -156,6 +158,7 @@ class LocalAirflow:
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_port),
                 "AIRFLOW__DDTRACK__STRICT": "True",
                 "DDTRACK_DEMO_DATA": str(home / "data"),
                 "PYTHONUNBUFFERED": "1",
