@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from records import make_record
-from test_views_in_airflow import browser, login  # noqa: F401  (browser: the module's Chromium fixture)
+
+from browser.test_views_in_airflow import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.scheduler]
 

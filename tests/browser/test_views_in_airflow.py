@@ -1,66 +1,22 @@
 """Headless Chromium against a live Airflow 3: ddtrack's views as a person sees them.
 
-One deployment for the module (``tests/dev_tools/run_webserver.py``'s ``make_demo``: the
-api-server, scheduler and dag-processor on 127.0.0.1, the example DAGs run through the
-REST API). The tests log in through Airflow's login page, open the "Data" menu entry and
+One deployment (conftest.py's ``demo``, shared with test_views_across_dags.py:
+``tests/dev_tools/run_webserver.py``'s ``make_demo``: the api-server, scheduler and
+dag-processor on 127.0.0.1, the example DAGs run through the REST API). The tests log in through Airflow's login page, open the "Data" menu entry and
 the "Data" tab of Airflow's DAG, run, task and task-instance pages, and look inside the
 iframe. Each writes its screenshot to ``img/`` (used by the README).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from browser.conftest import CHROMIUM, CHROMIUM_ARGS, IMG, REPO, TIMEOUT_MS  # noqa: F401  (others import them here)
+
 pytestmark = [pytest.mark.browser, pytest.mark.scheduler]
-
-REPO = Path(__file__).resolve().parents[2]
-IMG = REPO / "img"
-PROBE_DAG = REPO / "tests" / "views" / "dags" / "html_probe.py"
-WIDE_DAG = REPO / "tests" / "views" / "dags" / "wide_output.py"  # a 10,000-column output
-CHROMIUM = os.environ.get("DDTRACK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-
-sys.path.insert(0, str(REPO / "tests"))
-
-
-# Module scope: the deployment stops when these tests end instead of loading the machine
-# (and holding port 8793) while the other deployments of the session run.
-@pytest.fixture(scope="module")
-def demo():
-    from dev_tools.run_webserver import make_demo
-
-    home = Path(tempfile.mkdtemp(prefix="ddtrack-browser-"))
-    airflow = make_demo(home, extra_dags=[PROBE_DAG, WIDE_DAG])
-    yield airflow
-    airflow.remove()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def login(browser, demo, user: str = "admin", password: str | None = None, dark: bool = False):

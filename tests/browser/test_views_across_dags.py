@@ -1,7 +1,7 @@
 """Headless Chromium against a live Airflow 3: the across-DAG pages (issue 13) as people use them.
 
-One deployment for the module (``tests/dev_tools/run_webserver.py``'s ``make_demo``: the
-example DAGs, including ``titanic_report`` which reads a file titanic writes and the Asset
+The package's demo deployment, shared with test_views_in_airflow.py (conftest.py's ``demo``:
+the example DAGs, including ``titanic_report`` which reads a file titanic writes and the Asset
 sales_producer writes). From the Data menu's search to an output's catalog page; the trace
 graph of the report back across two DAGs to titanic's external input; flag -> suspects ->
 review as an editor (admin), and the same pages as a read-only user (viewer) who gets no
@@ -10,28 +10,15 @@ buttons. Screenshots: img/catalog.png, img/trace.png, img/suspects.png, img/pii.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
-import test_views_in_airflow as shared
-from test_views_in_airflow import IMG, login
+
+from browser.test_views_in_airflow import IMG, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.scheduler]
 
-browser = shared.browser  # the same module-scoped Chromium fixture
 
 REPORT = "/ddtrack/catalog/output?dag_id=titanic_report&task_id=build_report&name=report"
 MODEL_INPUT = "/ddtrack/catalog/output?dag_id=titanic&task_id=features&name=model_input"
-
-
-@pytest.fixture(scope="module")
-def demo():
-    from dev_tools.run_webserver import make_demo
-
-    airflow = make_demo(Path(tempfile.mkdtemp(prefix="ddtrack-across-browser-")))
-    yield airflow
-    airflow.remove()
 
 
 def shot(page, name: str, full: bool = True) -> None:
@@ -89,6 +76,23 @@ def test_trace_graph_crosses_two_dags_to_the_external_input(browser, demo):
     page.locator("#trace-graph canvas").first.wait_for()
     page.set_viewport_size({"width": 1440, "height": 1100})
     shot(page, "trace")
+
+
+def test_a_column_of_the_report_is_followed_back_across_the_dag_boundary(browser, demo):
+    """Column mode of the trace page: the report's ``pclass`` comes, by name, from the file
+    titanic writes (model_input) and from there from titanic's passengers."""
+    page = login(browser, demo)
+    page.goto(f"{demo.base_url}{REPORT}")
+    page.get_by_role("link", name="Trace upstream").click()
+    page.locator("#trace-columns li[data-column='pclass'] a").click()
+    page.wait_for_url("**column=pclass**")
+    page.locator("#trace-graph canvas").first.wait_for()
+    listed = page.locator("#trace-column-list")
+    listed.locator("tr[data-column='titanic/load_passengers/return_value/pclass']").wait_for()
+    listed.locator("tr[data-column='titanic/features/model_input/pclass']").wait_for()
+    assert "inferred" in listed.inner_text()
+    page.set_viewport_size({"width": 1440, "height": 1300})
+    shot(page, "column_trace")
 
 
 def pick_version(page, run_id: str) -> None:
