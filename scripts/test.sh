@@ -5,7 +5,8 @@
 # The compatibility job's two virtualenvs install in the background while the main suite
 # runs: pip waits mostly on downloads and disk, the suite mostly on Airflow's processes, so
 # the installs (about 5 minutes on a fresh machine) no longer add to CI's time. Their output
-# goes to a log that is printed if they fail. Arguments are passed to the main suite's pytest.
+# goes to a log that is printed if they fail. Arguments are passed to the main suite's pytest,
+# which ends with its 40 slowest steps (where CI's time goes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ installer=$!
 trap 'kill -- -"$installer" 2>/dev/null || true; rm -f "$log"' EXIT
 
 status=0
-.venv/bin/pytest "$@" || status=$?
+.venv/bin/pytest --durations=40 "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   exit "$status"
 fi

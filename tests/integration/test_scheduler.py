@@ -3,13 +3,14 @@ api-server, scheduler and dag-processor as separate processes, triggered through
 REST API. Task code here runs under the task SDK supervisor (no ORM access) and the
 listener runs inside the scheduler loop: the two things dag.test() cannot show.
 
-ddtrack's tables live in the metastore (PostgreSQL) or in their own MariaDB database.
+ddtrack's tables live in the metastore (PostgreSQL) here; test_load.py runs a deployment
+with them in MariaDB (and one with them in a PostgreSQL database of their own), and
+test_faults.py one with a separate PostgreSQL store.
 """
 
 from __future__ import annotations
 
 import pytest
-from dev_tools.airflow_local import create_mariadb_database
 from helpers import (
     columns,
     lineage,
@@ -28,12 +29,11 @@ from ddtrack.store.models import Output, TaskRun
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres, pytest.mark.timeout(1500)]
 
 
-@pytest.fixture(scope="module", params=["store-in-postgres-metastore", pytest.param("store-in-mariadb", marks=pytest.mark.mariadb)])
-def deployment(request, tmp_path_factory):
-    store = create_mariadb_database() if request.param == "store-in-mariadb" else None
-    with postgres_deployment(tmp_path_factory.mktemp("airflow"), store_url=store, drop=[store] if store else []) as airflow:
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    with postgres_deployment(tmp_path_factory.mktemp("airflow")) as airflow:
         airflow.states = airflow.run_examples()
-        airflow.store = store or airflow.metastore_url
+        airflow.store = airflow.metastore_url
         yield airflow
 
 
