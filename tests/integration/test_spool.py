@@ -70,14 +70,17 @@ def test_stale_claims_are_put_back_and_fresh_ones_left_alone(installed_store, sp
     assert task_runs(installed_store, "dag_fresh") == []
 
 
-def test_sync_reports_reclaimed_stored_and_dead_letters(airflow_home, spool_dir):
+def test_sync_reports_reclaimed_stored_and_dead_letters(airflow_home, tmp_path):
+    """The spool is the ``ddtrack sync`` process's alone: this test process may run an ingest
+    thread (started by earlier in-process tests) that would drain a spool it knew of first."""
+    spool_dir = tmp_path / "spool"
     _claimed(spool_dir, make_record(dag_id="dag_stale_sync"), age_s=spool.CLAIM_TIMEOUT_S + 60)
-    spool.put([_malformed("dag_bad_sync")])
+    (spool_dir / "malformed.json").write_text(json.dumps(_malformed("dag_bad_sync")))
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ddtrack"), "sync"],
         capture_output=True,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, "AIRFLOW__DDTRACK__SPOOL_DIR": str(spool_dir)},
         timeout=300,
     )
     out = proc.stdout + proc.stderr
