@@ -188,7 +188,8 @@ def test_a_statement_past_the_timeout_is_cancelled_by_the_database(monkeypatch):
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             conn.execute(sa.text("CREATE VIEW slow AS SELECT g AS x FROM generate_series(1, 3) g, pg_sleep(30)"))
-        monkeypatch.setenv("AIRFLOW__DDTRACK__IN_PLACE_TIMEOUT", "1")
+        # 5 s: a loaded machine can spend a second on reflection before the slow statement starts
+        monkeypatch.setenv("AIRFLOW__DDTRACK__IN_PLACE_TIMEOUT", "5")
         with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
             profile_in_place(Table("slow", engine=engine))
         engine.dispose()
