@@ -67,12 +67,15 @@ def flag_version(sources: Sources, output_id: int, note: str, user: str, *, edit
 
 
 def review_version(
-    sources: Sources, output_id: int, note: str, user: str, *, editable: Iterable[str] | None
+    sources: Sources, output_id: int, note: str, user: str, *, editable: Iterable[str] | None,
+    allowed: Allowed = None,
 ) -> FlagInfo | None:
     """Review a version: the flagged version itself closes its open flags; a suspect is
     cleared under every open flag upstream of it (within the default depth). Returns the
     (first) flag closed or cleared under, None if the version was neither flagged nor
-    suspect. PermissionError / ``UnknownVersion`` as :func:`flag_version`."""
+    suspect; a flag of a DAG outside ``allowed`` (the caller's readable DAGs) comes back as
+    its id only, never its DAG, version or note. PermissionError / ``UnknownVersion`` as
+    :func:`flag_version`."""
     version = _editable_version(sources, output_id, editable, "review")
     closed = store.close(sources.store_url, version.output_id, note, user)
     if closed:
@@ -89,7 +92,15 @@ def review_version(
         ] if upstream else []
     if not flag_ids:
         return None
-    return _info(store.clear(sources.store_url, version.output_id, flag_ids, note, user)[0])
+    cleared = [_info(r) for r in store.clear(sources.store_url, version.output_id, flag_ids, note, user)]
+    readable = [f for f in cleared if may_read(f.dag_id, allowed)]
+    return readable[0] if readable else _unnamed(cleared[0])
+
+
+def _unnamed(flag: FlagInfo) -> FlagInfo:
+    """A flag of a DAG the caller may not read: counted by its id, nothing of its DAG named."""
+    return FlagInfo(id=flag.id, output_id=0, dag_id="", task_id="", run_id="", output_name="", note="",
+                    flagged_by="", flagged_at=None)
 
 
 def flags_of(sources: Sources, output_id: int, *, allowed: Allowed) -> list[FlagInfo]:

@@ -296,8 +296,10 @@ def test_flag_suspects_review(sources):
     with pytest.raises(PermissionError):
         flag_version(sources, load.output_id, "x", "vera", editable=set())
 
-    cleared = review_version(sources, report.output_id, "checked by hand", "bob", editable={C})
+    cleared = review_version(sources, report.output_id, "checked by hand", "bob", editable={C}, allowed={C})
     assert cleared is not None and cleared.id == flag.id and cleared.reviewed_at is None  # the flag stays open
+    # The flag is A's, which bob may not read: its id only, nothing of A named.
+    assert (cleared.dag_id, cleared.task_id, cleared.run_id, cleared.note, cleared.flagged_by) == ("", "", "", "", "")
     left = {(s.version.dag_id, s.version.task_id) for s in suspects(sources, allowed=None)}
     assert (C, "report") not in left and (B, "features") in left
     # Only readable suspects, and the partly allowed user sees no hidden DAG's.

@@ -351,7 +351,8 @@ def register(app) -> None:
         editable = auth.current_editable_dag_ids()
         try:
             if dash_ctx.triggered_id == "catalog-review-button":
-                done = queries.review_version(page.sources, output_id, note, user_name(), editable=editable)
+                done = queries.review_version(page.sources, output_id, note, user_name(), editable=editable,
+                                              allowed=page.allowed)
                 message = "Reviewed: the version is cleared." if done else "Nothing open to review on this version."
             else:
                 if not note:

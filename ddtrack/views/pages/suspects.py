@@ -153,7 +153,7 @@ def register(app) -> None:
         editable = auth.current_editable_dag_ids()
         note = note.strip()[:2000] if isinstance(note, str) else ""
         try:
-            queries.review_version(page.sources, output_id, note, user_name(), editable=editable)
+            queries.review_version(page.sources, output_id, note, user_name(), editable=editable, allowed=page.allowed)
         except PermissionError as exc:
             return html.Div(f"Refused: {exc}", className="dd-warning dd-refused", role="alert"), suspect_groups(
                 page, editable
