@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, case, false, func, or_, select, union_all
+from sqlalchemy import and_, case, false, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from ddtrack.queries.access import Allowed, one_dag, one_dag_range
@@ -50,8 +50,6 @@ class KeptRun:
     state: str
     start: dt.datetime | None  # the first try's start
     end: dt.datetime | None  # the last try's end
-    tries: int
-    failed_tries: int
 
     @property
     def duration_s(self) -> float | None:
@@ -64,7 +62,7 @@ def kept_runs(
     """Summaries of the runs ``{dag_id: run_ids}`` from ddtrack's tables, by (dag, run), in
     one statement over the runs' tries (the unique key's index: DAG, run, task, map index).
 
-    Each task instance's latest try gives its state; its tries give the span and counts.
+    Each task instance's latest try gives its state; its tries give the span.
     """
     wanted = {dag_id: sorted(set(ids)) for dag_id, ids in runs.items() if ids}
     if not wanted:
@@ -81,8 +79,6 @@ def kept_runs(
             func.max(t.c.try_number).label("last"),
             func.min(t.c.started_at).label("start"),
             func.max(t.c.ended_at).label("end"),
-            func.count().label("tries"),
-            func.sum(func.cast(t.c.state.in_(FAILED), Integer)).label("failed_tries"),
         )
         .where(these)
         .group_by(t.c.dag_id, t.c.run_id, t.c.task_id, t.c.map_index)
@@ -97,8 +93,6 @@ def kept_runs(
             func.sum(case((latest.c.state.in_(FINISHED), 0), else_=1)).label("unfinished"),
             func.min(per_instance.c.start).label("start"),
             func.max(per_instance.c.end).label("end"),
-            func.sum(per_instance.c.tries).label("tries"),
-            func.sum(per_instance.c.failed_tries).label("failed_tries"),
         )
         .select_from(
             per_instance.join(
@@ -121,8 +115,6 @@ def kept_runs(
             run_state(int(r.failed or 0), int(r.unfinished or 0)),
             utc(r.start),
             utc(r.end),
-            int(r.tries or 0),
-            int(r.failed_tries or 0),
         )
         for r in rows
     }
