@@ -26,15 +26,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from ddtrack import conf
-from ddtrack.engines import Adapter, InPlaceOptions, InPlaceResult, evidence
-from ddtrack.engines.batches import CHUNK_BYTES, CHUNK_ROWS, BatchProfiler, Deadline
+from ddtrack.engines import Adapter, InPlaceOptions, InPlaceResult, batches, evidence
+from ddtrack.engines.batches import BatchProfiler, Deadline
 
 MIN_CHUNK_ROWS = 1 << 14
 
 
 def chunk_rows(columns: int) -> int:
-    """Rows per chunk for a result of ``columns`` columns: about 16 MB of 8-byte values."""
-    return max(MIN_CHUNK_ROWS, min(CHUNK_ROWS, CHUNK_BYTES // (8 * max(1, columns))))
+    """Rows per chunk for a result of ``columns`` columns: about 16 MB of 8-byte values (the
+    sizes read from :mod:`ddtrack.engines.batches` when asked, so one setting holds for all)."""
+    return max(MIN_CHUNK_ROWS, min(batches.CHUNK_ROWS, batches.CHUNK_BYTES // (8 * max(1, columns))))
 
 
 # ---------------------------------------------------------------- polars
@@ -74,7 +75,7 @@ def profile_lazy_frame(lf: Any, options: InPlaceOptions) -> InPlaceResult:
         import polars as pl
 
         one = lf.select(pl.col(column))
-        return (chunk.to_series(0).to_arrow() for chunk in _polars_chunks(one, CHUNK_ROWS))
+        return (chunk.to_series(0).to_arrow() for chunk in _polars_chunks(one, batches.CHUNK_ROWS))
 
     return InPlaceResult(prof, None, evidence.from_batches(prof, column_batches, timeout))
 
@@ -110,7 +111,7 @@ def profile_relation(rel: Any, options: InPlaceOptions) -> InPlaceResult:
 
     def column_batches(column: str) -> Iterator[Any]:
         one = rel.project('"' + column.replace('"', '""') + '"')
-        return (batch.column(0) for batch in _duckdb_batches(one, CHUNK_ROWS))
+        return (batch.column(0) for batch in _duckdb_batches(one, batches.CHUNK_ROWS))
 
     return InPlaceResult(prof, None, evidence.from_batches(prof, column_batches, timeout))
 
