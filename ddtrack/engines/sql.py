@@ -89,7 +89,7 @@ import decimal
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -806,6 +806,20 @@ def _statement_timeout(conn: Any, deadline: float) -> Iterator[None]:
 # ---------------------------------------------------------------- checks that need the values
 
 
+def _distinct_is_exact_on_values(col: Mapping[str, Any]) -> bool:
+    """Whether the profile's distinct count decides ``unique``: counted without sampling, on
+    keys that are the values themselves.  Numbers and times are grouped as float64 keys: exact
+    for integers within +-2**53 (the usual ids, so no second scan), not for larger integers,
+    fractions or close instants."""
+    if not isinstance(col.get("distinct"), int) or col.get("distinct_estimated"):
+        return False
+    if col.get("kind") in ("string", "boolean"):
+        return True
+    low, high = col.get("min"), col.get("max")
+    return (col.get("kind") == "integer" and isinstance(low, int | float) and isinstance(high, int | float)
+            and max(abs(low), abs(high)) <= 2**53)
+
+
 class SqlEvidence:
     """``unique`` and ``values_in`` checks answered by the database, exactly.
 
@@ -832,10 +846,7 @@ class SqlEvidence:
         todo = []
         for check in unique:
             col = cols[check.column]
-            # Only a text or boolean column's distinct count was counted on the values themselves;
-            # numbers and times were grouped as float64 keys, which merge large ids and close instants.
-            if (col.get("kind") in ("string", "boolean") and isinstance(col.get("distinct"), int)
-                    and not col.get("distinct_estimated")):
+            if _distinct_is_exact_on_values(col):
                 out[check] = Evidence(count=int(col["count"]), duplicates=int(col["count"]) - int(col["distinct"]))
             else:
                 todo.append(check)

@@ -246,6 +246,19 @@ def test_unique_is_judged_on_the_values_not_on_float_keys(tmp_path):
     assert [evidence[c].duplicates for c in asked] == [0, 0]
 
 
+def test_unique_of_ordinary_integer_ids_is_decided_by_the_profile(tmp_path):
+    """Integers within +-2**53 are their own float64 keys: the profile's exact distinct count
+    answers, with no second scan of the table."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    load(pd.DataFrame({"id": np.r_[np.arange(300), [7]].astype(np.int64)}), "ids", engine)
+    result = _in_place(Table("ids", engine=engine))
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: statements.append(statement))
+    unique = checks.unique("id")
+    assert result.evidence([unique])[unique].duplicates == 1
+    assert statements == []
+
+
 @pytest.mark.parametrize("engine_name", [pytest.param("postgres", marks=pytest.mark.postgres), "duckdb"])
 def test_nan_counts_as_null_as_in_memory(engine_name, tmp_path):
     """PostgreSQL and DuckDB store NaN and order it above +infinity: it is a null, as pandas
