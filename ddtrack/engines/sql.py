@@ -823,10 +823,11 @@ def _distinct_is_exact_on_values(col: Mapping[str, Any]) -> bool:
 class SqlEvidence:
     """``unique`` and ``values_in`` checks answered by the database, exactly.
 
-    ``unique``: the profile's distinct count of a text or boolean column when it is exact (no
-    sampling), else ``count(x) - count(DISTINCT x)`` for all such columns in one statement.  ``values_in``:
-    one statement per check listing the distinct values outside the set (as text, as the
-    profile's top values show them; up to 1,000) and counting them.
+    ``unique``: the profile's distinct count when it was counted on the values themselves
+    (:func:`_distinct_is_exact_on_values`), else ``count(x) - count(DISTINCT x)`` for all
+    such columns in one statement.  ``values_in``: one statement per check listing the
+    distinct values outside the set (as text, as the profile's top values show them; up to
+    1,000) and counting them.
     """
 
     def __init__(self, engine: Any, table: Table, prof: dict[str, Any], timeout: float) -> None:
