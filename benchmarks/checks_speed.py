@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from ddtrack import checks  # noqa: E402
 from ddtrack.profile import profile  # noqa: E402
-from ddtrack.profile.exact import OutputEvidence, wanted_distinct  # noqa: E402
+from ddtrack.profile.exact import OutputEvidence, wanted_distinct, wanted_exact  # noqa: E402
 
 CODES = [f"C{k:04d}" for k in range(500)]
 CHECKS = [
@@ -76,7 +76,7 @@ def profile_alone(df: pd.DataFrame) -> dict:
 
 
 def profile_and_checks(df: pd.DataFrame) -> list[dict]:
-    profiled = profile(df, keep_distinct=wanted_distinct(CHECKS))  # as the task does
+    profiled = profile(df, keep_distinct=wanted_distinct(CHECKS), exact_distinct=wanted_exact(CHECKS))  # as the task does
     prof = profiled.to_dict()
     gathered = OutputEvidence(256 * 2**20)
     gathered.add(df, prof, CHECKS, profiled.distinct)

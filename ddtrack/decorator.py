@@ -110,7 +110,7 @@ class _TryRecorder:
         name = cut(name, 250)
         in_place = _profile_in_place(obj, opts)
         if in_place is None:
-            profiled = profile(obj, strict=conf.strict(), keep_distinct=self._wanted_distinct(name), **opts)
+            profiled = profile(obj, strict=conf.strict(), **self._profiler_asks(name), **opts)
             prof = profiled.to_dict()
             self._note_column_errors(name, prof)
             self._gather_evidence(name, obj, prof, profiled.distinct)
@@ -161,11 +161,13 @@ class _TryRecorder:
             self._engine_evidence[name] = {c: Evidence(problem=why) for c in asked}
             _fail_softly(f"check output {name!r} on its engine", exc)
 
-    def _wanted_distinct(self, name: str) -> set[str]:
-        """String columns whose distinct values the output's checks need from the profiler."""
-        from ddtrack.profile.exact import wanted_distinct
+    def _profiler_asks(self, name: str) -> dict[str, set[str]]:
+        """What the output's checks need from the profiler: the distinct values of string
+        columns (``values_in``) and exact distinct counts (``unique``)."""
+        from ddtrack.profile.exact import wanted_distinct, wanted_exact
 
-        return wanted_distinct(self._checks.get(name, ()))
+        checks = self._checks.get(name, ())
+        return {"keep_distinct": wanted_distinct(checks), "exact_distinct": wanted_exact(checks)}
 
     def _gather_evidence(
         self, name: str, obj: Any, prof: Mapping[str, Any], distinct: Mapping[str, Any] | None = None

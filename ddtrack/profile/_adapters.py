@@ -119,7 +119,9 @@ def pandas_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, s: 
             vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
         # the Int64 path made a private copy (boolean indexing); Float64's to_numpy may be a view
-        return C.numeric_column(col, vals, is_int=is_int, pii=pii, owned=is_int and not isinstance(dt, np.dtype))
+        return C.numeric_column(
+            col, vals, is_int=is_int, pii=pii, owned=is_int and not isinstance(dt, np.dtype), exact=name in cut.exact
+        )
     if isinstance(dt, np.dtype) and dt.kind == "O":
         return object_values_column(name, position, dtype, pii, cut, s.to_numpy(), n)
     # interval, period, sparse, complex, ...: counts only
@@ -177,7 +179,7 @@ def object_values_column(
             num = None
         if num is not None:
             col = C.base_column(name, position, dtype, "integer" if is_int else "float", num.size, nulls)
-            return C.numeric_column(col, num, is_int=is_int, pii=pii)
+            return C.numeric_column(col, num, is_int=is_int, pii=pii, exact=name in cut.exact)
     col = C.base_column(name, position, dtype, "object", n - nulls, nulls)
     return C.object_from_counts(col, list(uniq), counts, pii, cut)
 
@@ -305,11 +307,11 @@ def arrow_column(
         in_place = None if is_int or not arr.null_count else _float_data_in_place(arr)
         if in_place is not None:  # big float column with nulls: read it where it is, skip the null slots
             col = C.base_column(name, position, dtype, "float", n - arr.null_count, arr.null_count)
-            return C.numeric_column(col, in_place[0], is_int=False, pii=pii, valid=in_place[1])
+            return C.numeric_column(col, in_place[0], is_int=False, pii=pii, valid=in_place[1], exact=name in cut.exact)
         # floats: nulls become NaN (a cheaper copy than drop_null), which numeric_column counts as nulls
         vals = _np(pc.drop_null(arr)) if is_int and arr.null_count else _np(arr)
         col = C.base_column(name, position, dtype, "integer" if is_int else "float", vals.size, n - vals.size)
-        return C.numeric_column(col, vals, is_int=is_int, pii=pii, owned=bool(arr.null_count))
+        return C.numeric_column(col, vals, is_int=is_int, pii=pii, owned=bool(arr.null_count), exact=name in cut.exact)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         nonnull = pc.drop_null(arr) if arr.null_count else arr
         if pa.types.is_timestamp(t):
@@ -377,10 +379,10 @@ def numpy_column(name: str, position: int, dtype: str, pii: bool, cut: Cut, a: n
         return C.bool_column(col, a, pii)
     if k in "iu":
         col = C.base_column(name, position, dtype, "integer", n, 0)
-        return C.numeric_column(col, a, is_int=True, pii=pii)
+        return C.numeric_column(col, a, is_int=True, pii=pii, exact=name in cut.exact)
     if k == "f":
         col = C.base_column(name, position, dtype, "float", n, 0)
-        return C.numeric_column(col, a, is_int=False, pii=pii)
+        return C.numeric_column(col, a, is_int=False, pii=pii, exact=name in cut.exact)
     if k in "Mm":
         unit = np.datetime_data(a.dtype)[0]
         ticks = _drop_nat(a.view(np.int64))

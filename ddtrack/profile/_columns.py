@@ -121,6 +121,7 @@ def numeric_column(
     scale: float | None = None,
     owned: bool = False,
     valid: np.ndarray | None = None,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """Fill a numeric ColumnProfile from the values (float NaN counted here as nulls).
 
@@ -134,9 +135,14 @@ def numeric_column(
     null slots hold anything (Arrow data read in place), with this mask of the non-null ones.
     Mean and std follow pandas: over all non-null values (so +-inf propagates),
     std with ddof=1.  Quantiles and the histogram use the finite values only.
+    ``exact``: count the distinct values exactly (a ``unique`` check reads the count), so
+    a large column takes the sorted path: one sort instead of the binning pass and HLL,
+    about as fast where numpy's SIMD sort runs, and never slower than sorting it again for
+    the check.
     """
+    unsorted_ok = not exact or scale is not None  # scaled ticks are floats: not exact keys
     if valid is not None:
-        if values.size >= SELECT_MIN_ROWS:
+        if values.size >= SELECT_MIN_ROWS and unsorted_ok:
             done = _numeric_unsorted(col, values.astype(np.float64, copy=False), False, pii, valid)
             if done is not None:
                 return done
@@ -157,7 +163,7 @@ def numeric_column(
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < min(values.size, SMALL_RANGE_MAX):
             return _int_counts_column(col, values, lo, hi, pii)
-    if values.size >= SELECT_MIN_ROWS and not _is_sorted(values):
+    if values.size >= SELECT_MIN_ROWS and unsorted_ok and not _is_sorted(values):
         done = _numeric_unsorted(col, values, is_int, pii)
         if done is not None:
             return done

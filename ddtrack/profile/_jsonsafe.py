@@ -21,12 +21,16 @@ class Cut:
     shortened (so the profile can say ``truncated``), whether a column that fails to
     profile raises (``strict``) instead of being recorded as an error column, and the
     distinct values the caller asked to keep (``keep``: column names; ``kept``: what the
-    column profilers found, by name)."""
+    column profilers found, by name) and the columns whose distinct values must be counted
+    exactly (``exact``)."""
 
-    def __init__(self, *, strict: bool = False, keep: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, *, strict: bool = False, keep: frozenset[str] = frozenset(), exact: frozenset[str] = frozenset()
+    ) -> None:
         self.any = False
         self.strict = strict
         self.keep = keep
+        self.exact = exact
         self.kept: dict[str, Any] = {}
 
     def text(self, value: str, limit: int = MAX_STR) -> str:

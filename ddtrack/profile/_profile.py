@@ -98,7 +98,13 @@ def empty_profile(kind: str, type_: str) -> dict[str, Any]:
 
 
 def profile(
-    obj: Any, *, pii: Iterable[str] = (), sample: int = 0, strict: bool = False, keep_distinct: Iterable[str] = ()
+    obj: Any,
+    *,
+    pii: Iterable[str] = (),
+    sample: int = 0,
+    strict: bool = False,
+    keep_distinct: Iterable[str] = (),
+    exact_distinct: Iterable[str] = (),
 ) -> Profile:
     """Profile ``obj``.  Unknown objects give kind "other" (type and repr); a column that
     fails to profile becomes a column of kind "error" carrying the exception's text.
@@ -110,6 +116,9 @@ def profile(
     ``keep_distinct``: string columns whose distinct values the caller needs (a data
     check): the profiler counts them anyway, so ``Profile.distinct[name]`` hands them
     over instead of the caller hashing the column again.
+    ``exact_distinct``: numeric columns whose distinct count must be exact, never the
+    HyperLogLog estimate of a large column (a ``unique`` check is then decided by the
+    profile, without sorting the column a second time).
     """
     try:
         pii_set = {str(p) for p in (pii or ())}
@@ -119,7 +128,11 @@ def profile(
         n_sample = max(0, int(sample or 0))
     except Exception:  # noqa: BLE001
         n_sample = 0
-    cut = Cut(strict=strict, keep=frozenset(str(k) for k in keep_distinct))
+    cut = Cut(
+        strict=strict,
+        keep=frozenset(str(k) for k in keep_distinct),
+        exact=frozenset(str(k) for k in exact_distinct),
+    )
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a wide frame creates ~100 small dicts per column; GC passes would dominate
     try:

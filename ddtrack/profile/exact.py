@@ -19,7 +19,7 @@ The interface, for anything that holds data (frames here; SQL tables or Spark in
 Exactness and memory:
 
 * ``unique`` over one batch whose profile counted distinct values exactly costs nothing more
-  (the profile decides).  Otherwise the column's distinct keys are sorted: numbers exactly
+  (the profile decides; :func:`wanted_exact` asks the profiler to count them exactly).  Otherwise the column's distinct keys are sorted: numbers exactly
   (integers, and floats holding integers, as int64; other floats as float64; datetimes and
   durations as int64 nanoseconds), text and other objects as a 104-bit hash of their text
   (two keyed SipHash values; a false duplicate among N distinct values has probability below
@@ -426,6 +426,11 @@ class OutputEvidence:
 def wanted_distinct(checks: Iterable[Check]) -> set[str]:
     """Columns whose distinct values the profiler should keep for these checks."""
     return {c.column for c in checks if isinstance(c, ValuesIn)}
+
+
+def wanted_exact(checks: Iterable[Check]) -> set[str]:
+    """Columns whose distinct count the profiler should make exact for these checks."""
+    return {c.column for c in checks if isinstance(c, Unique)}
 
 
 def exact_distinct(col: Mapping[str, Any]) -> bool:

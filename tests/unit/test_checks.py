@@ -226,11 +226,12 @@ def test_public_module_is_light_and_shared_with_the_profile_package():
 def gate(frames, check_list, limit=2**28, keep=True):
     """Results of the checks over the batches ``frames``, as a task judges them (``keep``:
     string values_in reads the distinct values the profiler kept, else the data)."""
-    from ddtrack.profile.exact import OutputEvidence, wanted_distinct
+    from ddtrack.profile.exact import OutputEvidence, wanted_distinct, wanted_exact
 
     gathered, profiles = OutputEvidence(limit), []
     for f in frames:
-        profiled = profile(f, keep_distinct=wanted_distinct(check_list) if keep else ())
+        asks = {"keep_distinct": wanted_distinct(check_list), "exact_distinct": wanted_exact(check_list)} if keep else {}
+        profiled = profile(f, **asks)
         profiles.append(profiled.to_dict())
         gathered.add(f, profiles[-1], check_list, profiled.distinct)
     return checks.evaluate(merge_profiles(profiles), check_list, "o", gathered.evidence())
@@ -273,6 +274,28 @@ def test_the_profiler_hands_over_the_distinct_values_it_was_asked_for_and_no_mor
     profiled = profile(df, keep_distinct={"a", "n"})
     assert sorted(profiled.distinct) == ["a"] and sorted(profiled.distinct["a"]) == ["x", "y"]
     assert profiled.to_dict() == profile(df).to_dict()  # never part of the profile itself
+
+
+def test_a_unique_column_is_counted_exactly_by_the_profiler_so_one_batch_needs_no_second_sort(monkeypatch):
+    from ddtrack.profile import exact
+
+    df = sparse(dupes=3)  # 300,000 unsorted sparse ids: past 2**18 rows the profile estimates distinct
+    estimated, counted = (next(c for c in profile(df, **ask)["columns"] if c["name"] == "id")
+                          for ask in ({}, {"exact_distinct": {"id"}}))
+    assert estimated["distinct_estimated"] and not counted.get("distinct_estimated")
+    assert counted["distinct"] == df["id"].nunique() == 299_997
+    assert {k: v for k, v in counted.items() if k not in ("distinct", "distinct_estimated", "mean", "std")} == {
+        k: v for k, v in estimated.items() if k not in ("distinct", "distinct_estimated", "mean", "std")}
+
+    def no_sort(values):
+        raise AssertionError("the column was keyed and sorted again")
+
+    monkeypatch.setattr(exact, "keys_of", no_sort)
+    [unique] = gate([df], [checks.unique("id")])
+    assert (unique["status"], unique["value"]) == ("fail", 3)
+    for kind in ("polars", "pyarrow", "object"):
+        assert gate([as_kind(df, kind)], [checks.unique("id")])[0]["value"] == 3
+    assert gate([df["id"].to_numpy()], [checks.unique("value")])[0]["value"] == 3
 
 
 def test_numpy_columns_are_read_too():
