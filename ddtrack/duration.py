@@ -2,7 +2,8 @@
 
 Shared by the worker (``@track(fresh_within=...)``), configuration (``[ddtrack]
 default_fresh_within``) and the CLI (``ddtrack cleanup --older-than``), so a window means
-the same everywhere. Pure: no Airflow, no database.
+the same everywhere; and the one clock the store and the queries compare stored times
+with (:func:`utcnow`). Pure: no Airflow, no database.
 """
 
 from __future__ import annotations
@@ -40,3 +41,8 @@ def format_seconds(seconds: int | None) -> str:
         if seconds % _SECONDS[unit] == 0:
             return f"{seconds // _SECONDS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC without a timezone: how ddtrack's tables store times (naive UTC)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

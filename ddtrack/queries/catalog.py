@@ -18,8 +18,9 @@ from sqlalchemy import and_, desc, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ddtrack import conf
+from ddtrack.duration import utcnow
 from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
-from ddtrack.queries.freshness import newest_version_of, stale_of, summary_of, utcnow
+from ddtrack.queries.freshness import newest_version_of, stale_of, summary_of
 from ddtrack.queries.outputs import merge_outputs, outputs_of
 from ddtrack.queries.sources import MAX_HISTORY, Sources, store_conn, utc
 from ddtrack.queries.types import (

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from ddtrack import conf
+from ddtrack.duration import utcnow
 from ddtrack.queries.access import Allowed, dag_filter, one_dag
 from ddtrack.queries.sources import Sources, store_conn, utc
 from ddtrack.queries.types import DatasetSummary, StaleInput, StaleOutput
@@ -124,10 +125,6 @@ def _dag_groups(conn: Connection, allowed: Allowed) -> list[list[str]]:
 
 
 # -- shared with the catalog --------------------------------------------------------------
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def window_of(fresh_within_s: int | None, default_window: int | None) -> int | None:

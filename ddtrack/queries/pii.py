@@ -18,9 +18,10 @@ from collections import defaultdict
 from sqlalchemy import and_, func, select
 
 from ddtrack import conf
+from ddtrack.duration import utcnow
 from ddtrack.queries.access import Allowed, dag_filter, dag_hidden, one_dag
 from ddtrack.queries.dataset_lineage import DatasetRow, datasets_of_tasks, datasets_where, readers
-from ddtrack.queries.freshness import summary_of, utcnow
+from ddtrack.queries.freshness import summary_of
 from ddtrack.queries.pii_columns import derived_columns
 from ddtrack.queries.sources import Sources, store_conn
 from ddtrack.queries.trace import HIDDEN_LABEL
@@ -81,9 +82,9 @@ def pii_report(sources: Sources, *, allowed: Allowed, max_datasets: int = MAX_DA
             for d, out in sorted(found, key=lambda pair: pair[1].dag_id not in readable):  # readable first
                 feeds[d.node].add(out.node)
                 grew = False
-                for column, sources in from_pii[(d.node, out.node)].items():
-                    for source in sources:
-                        column_feeds[_column_node(d.node, source)].add(_column_node(out.node, column))
+                for column, pii_inputs in from_pii[(d.node, out.node)].items():
+                    for pii_input in pii_inputs:
+                        column_feeds[_column_node(d.node, pii_input)].add(_column_node(out.node, column))
                     if column not in columns.setdefault(out.node, set()):
                         columns[out.node].add(column)
                         grew = True
@@ -147,8 +148,8 @@ def _pii_columns(
         for column in declared:
             found.append(PiiColumn(d.dag_id, d.task_id, d.name, column, "declared"))
         for column in columns.get(node, set()) - declared:
-            sources = via.get(_column_node(node, column), set()) - {_column_node(node, column)}
-            found.append(PiiColumn(d.dag_id, d.task_id, d.name, column, "derived", sorted({label(s) for s in sources})))
+            origins = via.get(_column_node(node, column), set()) - {_column_node(node, column)}
+            found.append(PiiColumn(d.dag_id, d.task_id, d.name, column, "derived", sorted({label(o) for o in origins})))
     return sorted(found, key=lambda c: (c.dag_id, c.task_id, c.output, c.pii, c.column or ""))
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ddtrack import channels as channel_config
 from ddtrack.channels import Channel
-from ddtrack.duration import format_seconds
+from ddtrack.duration import format_seconds, utcnow
 from ddtrack.store.alert_rows import anomaly_alert, check_alert, drift_alert
 from ddtrack.store.catalog import insert_ignore_into
 from ddtrack.store.models import (
@@ -52,10 +52,6 @@ BATCH = 500  # outbox rows claimed at a time
 DETAIL_LIMIT = 2000
 ERROR_LIMIT = 1000
 BACKOFF_S = (30, 120, 600, 1800)  # after the 1st, 2nd, ... failed attempt
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def alert_key(alert: Mapping[str, Any]) -> str:
