@@ -30,6 +30,7 @@ from ddtrack.store.engine import get_engine, in_transaction, session_factory
 from ddtrack.store.models import (
     ACROSS_RUNS,
     CatalogEntry,
+    ColumnLineage,
     ColumnProfile,
     Flag,
     Lineage,
@@ -54,7 +55,9 @@ def parse_age(text: str) -> dt.timedelta:
 @dataclass
 class CleanupReport:
     dry_run: bool
-    deleted: dict[str, int] = field(default_factory=lambda: {"task tries": 0, "outputs": 0, "column profiles": 0, "lineage edges": 0, "tags": 0})
+    deleted: dict[str, int] = field(default_factory=lambda: {
+        "task tries": 0, "outputs": 0, "column profiles": 0, "lineage edges": 0, "column lineage edges": 0, "tags": 0,
+    })
     more_left: bool = False  # stopped at its time budget: the rest goes next time
 
     def add(self, counts: dict[str, int]) -> None:
@@ -79,6 +82,9 @@ def _counts(session: Session, ids: list[int]) -> dict[str, int]:
             select(func.count()).select_from(ColumnProfile).where(ColumnProfile.output_id.in_(output_ids))
         ),
         "lineage edges": session.scalar(select(func.count()).select_from(Lineage).where(Lineage.task_run_id.in_(ids))),
+        "column lineage edges": session.scalar(
+            select(func.count()).select_from(ColumnLineage).where(ColumnLineage.task_run_id.in_(ids))
+        ),
         "tags": session.scalar(select(func.count()).select_from(Tag).where(Tag.task_run_id.in_(ids))),
     }
 

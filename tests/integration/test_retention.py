@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ddtrack.store import retention
 from ddtrack.store.engine import session_factory
 from ddtrack.store.ingest import ingest_records
-from ddtrack.store.models import CatalogEntry, ColumnProfile, Output, TaskRun
+from ddtrack.store.models import CatalogEntry, ColumnLineage, ColumnProfile, Output, TaskRun
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -25,8 +25,13 @@ def count(url: str, model) -> int:
 
 
 def seed(url: str, old: int, recent: int) -> None:
-    records = [make_record(run_id=f"old_{i}", started=NOW - dt.timedelta(days=200 + i)) for i in range(old)]
-    records += [make_record(run_id=f"new_{i}", started=NOW - dt.timedelta(days=i)) for i in range(recent)]
+    def record(run_id: str, age_days: int) -> dict:
+        made = make_record(run_id=run_id, started=NOW - dt.timedelta(days=age_days),
+                           inputs=[{"kind": "uri", "name": "src", "uri": "file:///data/src.parquet", "columns": None}])
+        made["outputs"][0]["column_lineage"] = [["id", 0, "id", "declared"], ["email", 0, "mail", "declared"]]
+        return made
+
+    records = [record(f"old_{i}", 200 + i) for i in range(old)] + [record(f"new_{i}", i) for i in range(recent)]
     assert ingest_records(url, records).failed == 0
 
 
@@ -43,8 +48,11 @@ def test_parse_age_rejects_nonsense():
 def test_dry_run_counts_and_deletes_nothing(installed_store):
     seed(installed_store, old=3, recent=2)
     report = retention.delete_older_than(installed_store, dt.timedelta(days=90), dry_run=True)
-    assert report.deleted == {"task tries": 3, "outputs": 3, "column profiles": 12, "lineage edges": 0, "tags": 6}
-    assert count(installed_store, TaskRun) == 5
+    assert report.deleted == {"task tries": 3, "outputs": 3, "column profiles": 12, "lineage edges": 3,
+                              "column lineage edges": 6, "tags": 6}
+    assert count(installed_store, TaskRun) == 5 and count(installed_store, ColumnLineage) == 10
+    report = retention.delete_older_than(installed_store, dt.timedelta(days=90))
+    assert report.deleted["column lineage edges"] == 6 and count(installed_store, ColumnLineage) == 4
 
 
 def test_old_records_go_in_batches_while_ingest_keeps_writing(installed_store, monkeypatch):
