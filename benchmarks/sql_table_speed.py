@@ -84,7 +84,7 @@ def ensure_table(server: str, rows: int) -> sa.engine.Engine:
         n = conn.execute(sa.text("SELECT count(*) FROM public.orders")).scalar() if have else -1
         if n != rows:
             print(f"building public.orders with {rows:,} rows ...", flush=True)
-            conn.exec_driver_sql(BUILD.format(rows=rows))
+            conn.connection.driver_connection.cursor().execute(BUILD.format(rows=rows))  # no parameters: % is modulo
     return engine
 
 

@@ -7,7 +7,8 @@ the column count:
 1. the columns and their types, from the database's catalog (SQLAlchemy reflection);
 2. **moments**, the one scan of the whole table: rows, and per column count, min, max,
    mean, std (``stddev_samp``; on SQLite, without it, from sums with a second pass when the
-   mean dominates the spread), zeros, negatives, infinities and string lengths.  All exact;
+   mean dominates the spread), zeros and negatives.  All exact.  A float column whose min or
+   max is infinite gets one more statement: its finite extremes and its infinities;
 3. the **sketch statement** (one ``UNION ALL`` of three parts), on the whole table when it
    has at most ``SAMPLE_ROWS`` (200,000) rows, else on a sample of about that many rows:
    ``TABLESAMPLE SYSTEM (p) REPEATABLE (seed)`` (a block sample: whole pages drawn at
@@ -15,27 +16,30 @@ the column count:
    ``random()`` filter on SQLite, MariaDB and Redshift, which still reads the table but
    groups only the sampled rows:
 
-   * **numeric bins**: every numeric and datetime column binned at once (the columns are
-     unpivoted by a cross join with a small constant table, so the database runs one
-     ``GROUP BY`` over one pass).  Integer columns whose range holds at most 16,384 values
-     get one bin per value; other columns get up to 16,384 equal-width bins between the
-     exact min and max, nested in the histogram's bins;
-   * **numeric distinct**: the other numeric and datetime columns unpivoted the same way (as
-     float64) and grouped by value: values seen, and values seen once;
-   * **text values**: string and boolean columns unpivoted and grouped by value, cut with
+   * **numeric bins**: every numeric and datetime column binned at once, in one pass with
+     ``GROUP BY GROUPING SETS`` (one set per column; on SQLite and MariaDB, which have no
+     grouping sets, the columns are unpivoted by a cross join with a small constant table
+     and grouped by (column, bin)).  Integer columns whose range holds at most 16,384
+     values get one bin per value; other columns get up to 16,384 equal-width bins between
+     the exact min and max, nested in the histogram's bins;
+   * **numeric distinct**: the other numeric and datetime columns grouped the same way (as
+     float64) by value: values seen, and values seen once;
+   * **text values**: string and boolean columns grouped the same way by value, cut with
      window functions to the 20 most frequent values per column, with the number of values
-     seen and seen once;
+     seen and seen once, and the shortest, longest and mean length of the values seen;
 4. optionally, the first ``sample`` rows (``LIMIT``), PII columns left out.
 
 A table of 10M rows is thus read in full once (the moments), then each part reads the same
-2 % of its pages, and the costly groupings see 200,000 rows.  (The groupings cost about
-3.7 s per 100,000 sampled rows of the benchmark's 10 columns on a loaded 2-core machine: with 1M rows
-they took twice the one scan, which is why the sample is 200,000 rows.)
+2 % of its pages, and the groupings see 200,000 rows.
 
 Error bounds
 ------------
-* rows, count, nulls, min, max, mean, std, zeros, negatives, infinities, str_len: exact
-  (the database's float64 arithmetic for mean and std), sampled or not.
+* rows, count, nulls, min, max, mean, std, zeros, negatives, infinities: exact (the
+  database's float64 arithmetic for mean and std), sampled or not.
+* ``str_len`` (shortest, mean and longest length of a string column's values): exact up to
+  ``SAMPLE_ROWS`` rows; sampled, those of the sampled values (the mean within the sampling
+  error of a mean; a length rarer than about ``1 / m`` may be missed at the extremes).
+  Measuring every value's length in the moments scan cost half as much again as the scan.
 * Up to ``SAMPLE_ROWS`` rows (nothing sampled): histograms exact (up to floating-point
   rounding of a value lying exactly on a bin edge); top values and distinct counts exact
   (those of float and datetime columns over their float64 values: integers beyond 2**53 that
@@ -290,7 +294,11 @@ def _count_if(cond: Any) -> Any:
 
 
 def _moments_select(sa_table: Any, columns: Sequence[_Column], dialect: str) -> tuple[sa.Select, list[tuple[str, str]]]:
-    """One single-scan SELECT of every exact statistic; returns it and (column, field) per output."""
+    """One single-scan SELECT of every exact statistic; returns it and (column, field) per output.
+
+    Kept close to a plain aggregate pass (its cost is the anchor of the speed target): each
+    extra expression is paid per row, so infinities are counted only where the min or max
+    shows one (:func:`_infinities_select`), and string lengths per distinct value."""
     exprs: list[Any] = [sa.func.count()]
     keys: list[tuple[str, str]] = [("", "rows")]
 
@@ -304,15 +312,9 @@ def _moments_select(sa_table: Any, columns: Sequence[_Column], dialect: str) -> 
         add(c.name, "count", sa.func.count(x))
         if c.kind in ("integer", "float"):
             f = _as_float(x)
-            if c.kind == "float" and dialect not in ("mysql", "mariadb"):  # MySQL stores no infinities
-                finite = sa.and_(f <= _BIG, f >= -_BIG)
-                add(c.name, "min", sa.func.min(sa.case((finite, f))))
-                add(c.name, "max", sa.func.max(sa.case((finite, f))))
-                add(c.name, "pos_inf", _count_if(f > _BIG))
-                add(c.name, "neg_inf", _count_if(f < -_BIG))
-            else:
-                add(c.name, "min", sa.func.min(x))
-                add(c.name, "max", sa.func.max(x))
+            # an infinity shows as the min or max: only then are they counted (_Profiler._infinities)
+            add(c.name, "min", sa.func.min(x))
+            add(c.name, "max", sa.func.max(x))
             add(c.name, "mean", sa.func.avg(f))
             if has_stddev:
                 add(c.name, "std", sa.func.stddev_samp(f))
@@ -326,14 +328,25 @@ def _moments_select(sa_table: Any, columns: Sequence[_Column], dialect: str) -> 
             add(c.name, "max", _epoch(sa.func.max(x), dialect))
         elif c.kind == "boolean":
             add(c.name, "mean", sa.func.avg(sa.case((x, 1.0), else_=0.0)))
-        elif c.kind == "string":
-            n = sa.func.length(x) if dialect == "sqlite" else sa.func.char_length(x)
+        elif c.kind == "string":  # lengths come with the values (_values_select): counted per distinct value
             add(c.name, "min", sa.func.min(x))
             add(c.name, "max", sa.func.max(x))
-            add(c.name, "len_min", sa.func.min(n))
-            add(c.name, "len_max", sa.func.max(n))
-            add(c.name, "len_mean", sa.func.avg(_as_float(n)))
     return sa.select(*[e.label(f"m{i}") for i, e in enumerate(exprs)]).select_from(sa_table), keys
+
+
+def _infinities_select(sa_table: Any, columns: Sequence[_Column]) -> sa.Select:
+    """Per float column: finite min and max, +infinities and -infinities (4 values each)."""
+    exprs = []
+    for c in columns:
+        f = _as_float(c.expr)
+        finite = sa.and_(f <= _BIG, f >= -_BIG)
+        exprs += [sa.func.min(sa.case((finite, f))), sa.func.max(sa.case((finite, f))),
+                  _count_if(f > _BIG), _count_if(f < -_BIG)]
+    return sa.select(*exprs).select_from(sa_table)
+
+
+def _is_infinite(v: Any) -> bool:
+    return isinstance(v, float) and math.isinf(v)
 
 
 def _unpivot(source: Any, branches: Sequence[Any], label: str) -> Any:
@@ -344,57 +357,90 @@ def _unpivot(source: Any, branches: Sequence[Any], label: str) -> Any:
 
 
 # The sketch statement is one UNION ALL of up to three parts, each row laid out as
-# (part, k, b, v, n, d, f1, seen): part 0 a fine bin ``b`` of numeric column ``k`` holding
-# ``n`` values; part 1 numeric column ``k``'s ``d`` values seen, ``f1`` of them once, in
-# ``seen`` values; part 2 string/boolean column ``k``'s value ``v`` (one of its 20 most
-# frequent) seen ``n`` times, with ``d``, ``f1`` and ``seen`` as in part 1.
+# (part, k, b, v, n, d, f1, seen, len_min, len_max, len_sum): part 0 a fine bin ``b`` of
+# numeric column ``k`` holding ``n`` values; part 1 numeric column ``k``'s ``d`` values seen,
+# ``f1`` of them once, in ``seen`` values; part 2 string/boolean column ``k``'s value ``v``
+# (one of its 20 most frequent) seen ``n`` times, with ``d``, ``f1`` and ``seen`` as in part
+# 1, and the shortest, longest and summed lengths of the values seen.
 BINS, DISTINCT, VALUES = 0, 1, 2
+# Databases without GROUPING SETS: there the columns are unpivoted and grouped by (k, value).
+_NO_GROUPING_SETS = frozenset({"sqlite", "mysql", "mariadb"})
 
 
 def _null(t: Any = None) -> Any:
     return sa.cast(sa.null(), t if t is not None else sa.BigInteger())
 
 
-def _bins_select(source: Any, plans: Sequence[_BinPlan]) -> sa.Select:
-    u = _unpivot(source, [p.key_expr for p in plans], "b")
+def _no_lengths() -> list[Any]:
+    return [_null().label("len_min"), _null().label("len_max"), _null().label("len_sum")]
+
+
+def _grouped(source: Any, branches: Sequence[Any], label: str, dialect: str) -> Any:
+    """(k, value, n): each of ``branches`` evaluated on the rows of ``source`` and its values
+    counted (NULL among them), all branches in one scan.
+
+    With GROUPING SETS the database keeps one small hash table per branch and evaluates each
+    branch once per row (PostgreSQL: 0.8 s for the benchmark's sample, where the unpivot's
+    sort of every (k, value) pair took 3 s).  Without them (SQLite, MariaDB) each row is
+    joined with the branch numbers and the pairs are grouped (:func:`_unpivot`)."""
+    if dialect in _NO_GROUPING_SETS or len(branches) == 1:
+        u = _unpivot(source, branches, label)
+        return sa.select(u.c.k, u.c[label], sa.func.count().label("n")).group_by(u.c.k, u.c[label]).subquery("g")
+    inner = sa.select(*[b.label(f"{label}{i}") for i, b in enumerate(branches)]).select_from(source).subquery("t")
+    sets = [inner.c[f"{label}{i}"] for i in range(len(branches))]
+    k = sa.case(*[(sa.func.grouping(v) == 0, i) for i, v in enumerate(sets)])  # the set a row belongs to
+    value = sa.func.coalesce(*sets)  # the other sets' columns are NULL in a set's rows
+    return (sa.select(k.label("k"), value.label(label), sa.func.count().label("n")).select_from(inner)
+            .group_by(sa.func.grouping_sets(*[sa.tuple_(v) for v in sets])).subquery("g"))
+
+
+def _bins_select(source: Any, plans: Sequence[_BinPlan], dialect: str) -> sa.Select:
+    g = _grouped(source, [p.key_expr for p in plans], "b", dialect)
     return sa.select(
-        sa.literal_column(str(BINS)).label("part"), u.c.k, sa.cast(u.c.b, sa.BigInteger()).label("b"),
-        _null(sa.String()).label("v"), sa.func.count().label("n"), _null().label("d"), _null().label("f1"),
-        _null().label("seen"),
-    ).where(u.c.b.is_not(None)).group_by(u.c.k, u.c.b)
+        sa.literal_column(str(BINS)).label("part"), g.c.k, sa.cast(g.c.b, sa.BigInteger()).label("b"),
+        _null(sa.String()).label("v"), g.c.n, _null().label("d"), _null().label("f1"), _null().label("seen"),
+        *_no_lengths(),
+    ).where(g.c.b.is_not(None))
 
 
 def _values_select(source: Any, columns: Sequence[_Column], dialect: str) -> sa.Select:
-    """Per column: its 20 most frequent values (as text) with counts, and its distinct count."""
+    """Per column: its 20 most frequent values (as text) with counts, its distinct count, and
+    the lengths of its values (each distinct value measured once)."""
     text = sa.String()
     values = [_in(source, c) for c in columns]
     branches = [sa.cast(_bool_text(x) if c.kind == "boolean" else x, text) for c, x in zip(columns, values, strict=True)]
-    u = _unpivot(source, branches, "v")
-    grouped = sa.select(
-        u.c.k, u.c.v, sa.func.count().label("n"),
-        sa.func.row_number().over(partition_by=u.c.k, order_by=(sa.func.count().desc(), u.c.v)).label("r"),
-        sa.func.count().over(partition_by=u.c.k).label("d"),
-        sa.func.sum(sa.case((sa.func.count() == 1, 1), else_=0)).over(partition_by=u.c.k).label("f1"),
-        sa.func.sum(sa.func.count()).over(partition_by=u.c.k).label("seen"),
-    ).where(u.c.v.is_not(None)).group_by(u.c.k, u.c.v).subquery("g")
-    g = grouped.c
+    g = _grouped(source, branches, "v", dialect)
+    length = (sa.func.length if dialect == "sqlite" else sa.func.char_length)(g.c.v)
+    by_k = {"partition_by": g.c.k}
+    windowed = sa.select(
+        g.c.k, g.c.v, g.c.n,
+        sa.func.row_number().over(partition_by=g.c.k, order_by=(g.c.n.desc(), g.c.v)).label("r"),
+        sa.func.count().over(**by_k).label("d"),
+        sa.func.sum(sa.case((g.c.n == 1, 1), else_=0)).over(**by_k).label("f1"),
+        sa.func.sum(g.c.n).over(**by_k).label("seen"),
+        sa.func.min(length).over(**by_k).label("len_min"),
+        sa.func.max(length).over(**by_k).label("len_max"),
+        sa.func.sum(length * g.c.n).over(**by_k).label("len_sum"),
+    ).where(g.c.v.is_not(None)).subquery("w")
+    w = windowed.c
     big = sa.BigInteger()
     return sa.select(
-        sa.literal_column(str(VALUES)).label("part"), g.k, _null().label("b"), g.v, g.n, g.d,
-        sa.cast(g.f1, big).label("f1"), sa.cast(g.seen, big).label("seen"),
-    ).where(g.r <= TOP_N)
+        sa.literal_column(str(VALUES)).label("part"), w.k, _null().label("b"), w.v, w.n, w.d,
+        sa.cast(w.f1, big).label("f1"), sa.cast(w.seen, big).label("seen"),
+        sa.cast(w.len_min, big).label("len_min"), sa.cast(w.len_max, big).label("len_max"),
+        sa.cast(w.len_sum, big).label("len_sum"),
+    ).where(w.r <= TOP_N)
 
 
-def _distinct_select(source: Any, branches: Sequence[Any]) -> sa.Select:
+def _distinct_select(source: Any, branches: Sequence[Any], dialect: str) -> sa.Select:
     """Per numeric/datetime column (values as float64): values seen, values seen once, and
-    rows seen, from one grouping of the unpivoted source."""
-    u = _unpivot(source, branches, "v")
-    g = sa.select(u.c.k, u.c.v, sa.func.count().label("n")).where(u.c.v.is_not(None)).group_by(u.c.k, u.c.v).subquery("g")
+    rows seen, from one grouping of the source."""
+    g = _grouped(source, branches, "v", dialect)
     return sa.select(
         sa.literal_column(str(DISTINCT)).label("part"), g.c.k, _null().label("b"), _null(sa.String()).label("v"),
         _null().label("n"), sa.func.count().label("d"), _count_if(g.c.n == 1).label("f1"),
-        sa.cast(sa.func.sum(g.c.n), sa.BigInteger()).label("seen"),
-    ).group_by(g.c.k)
+        sa.cast(sa.func.sum(g.c.n), sa.BigInteger()).label("seen"), *_no_lengths(),
+    ).where(g.c.v.is_not(None)).group_by(g.c.k)
 
 
 def estimate_distinct(d: int, f1: int, seen: int, total: int) -> int:
@@ -479,9 +525,10 @@ class _BinPlan:
             n_hist = _n_bins(n) if hi > lo else 1
             fine = n_hist * (FINE_BINS // n_hist) if hi > lo else 1
             scale = fine / (hi - lo) if hi > lo else 0.0
-            inside = sa.and_(value >= lo, value <= hi)
-            key = sa.case((sa.and_(inside, value >= hi), fine - 1),
-                          (inside, sa.func.floor((value - lo) * scale)))
+            f = _as_float(value) if c.kind == "integer" else value  # float arithmetic, never numeric
+            # NULL for NULL (SQLAlchemy's own floor() for SQLite fails on NULL) and below lo (rows
+            # written since the moments); those above hi fall in the last bin
+            key = sa.case((f >= hi, fine - 1), (f >= lo, sa.func.floor((f - lo) * scale)))
         return cls(c, lo, hi, n, exact, n_hist, fine, key, value)
 
     def edges(self) -> np.ndarray:
@@ -553,6 +600,7 @@ class _Profiler:
         for (name, field), v in zip(keys, row, strict=True):
             m.setdefault(name, {})[field] = v
         rows = int(m[""]["rows"])
+        self._infinities(m)
         self._fix_std(m)
         cols = {c.name: self._column(c, m[c.name], rows) for c in self.columns}
         self._sketches(cols, m, rows)
@@ -565,6 +613,18 @@ class _Profiler:
         if n_sample > 0:
             prof["sample"] = self._sample_rows(n_sample)
         return prof
+
+    def _infinities(self, m: dict[str, dict[str, Any]]) -> None:
+        """Float columns whose min or max is infinite: their finite extremes and how many
+        infinities, in one more statement (rare, so the moments scan does not pay for it)."""
+        cols = [c for c in self.columns
+                if c.kind == "float" and (_is_infinite(m[c.name].get("min")) or _is_infinite(m[c.name].get("max")))]
+        if not cols:
+            return
+        row = self.execute(_infinities_select(self.table, cols))[0]
+        for i, c in enumerate(cols):
+            s = m[c.name]
+            s["min"], s["max"], s["pos_inf"], s["neg_inf"] = row[4 * i : 4 * i + 4]
 
     def _fix_std(self, m: dict[str, dict[str, Any]]) -> None:
         """Without stddev_samp (SQLite): std from the sum of squares, or from a second scan of
@@ -619,7 +679,6 @@ class _Profiler:
                 col["std"] = math.sqrt(count / (count - 1) * p * (1 - p)) if count > 1 else None
         elif c.kind == "string" and count:
             col["min"], col["max"] = _text(s["min"]), _text(s["max"])
-            col["str_len"] = {"min": int(s["len_min"]), "mean": float(s["len_mean"]), "max": int(s["len_max"])}
         return col
 
     @staticmethod
@@ -662,9 +721,9 @@ class _Profiler:
         groups = [c for c in self.columns if c.kind in ("string", "boolean")]
         parts = []
         if plans:
-            parts.append(_bins_select(source, plans))
+            parts.append(_bins_select(source, plans, self.dialect))
         if spread:
-            parts.append(_distinct_select(source, [_as_float(p.value) for p in spread]))
+            parts.append(_distinct_select(source, [_as_float(p.value) for p in spread], self.dialect))
         if groups:
             parts.append(_values_select(source, groups, self.dialect))
         if not parts:
@@ -672,7 +731,8 @@ class _Profiler:
         bins: dict[int, list[tuple[int, int]]] = {}
         seen_of: dict[tuple[int, int], tuple[int, int, int]] = {}
         found: dict[int, list[tuple[str, int]]] = {}
-        for part, k, b, v, n, d, f1, seen in self.execute(parts[0] if len(parts) == 1 else sa.union_all(*parts)):
+        lengths: dict[int, tuple[int, int, int]] = {}
+        for part, k, b, v, n, d, f1, seen, *length in self.execute(parts[0] if len(parts) == 1 else sa.union_all(*parts)):
             part, k = int(part), int(k)
             if part == BINS:
                 bins.setdefault(k, []).append((int(b), int(n)))
@@ -680,6 +740,7 @@ class _Profiler:
             seen_of[(part, k)] = (int(d), int(f1 or 0), int(seen or 0))
             if part == VALUES:
                 found.setdefault(k, []).append((str(v), int(n)))
+                lengths[k] = tuple(int(x or 0) for x in length)
 
         def distinct(col: dict[str, Any], d: int, f1: int, seen: int, total: int) -> None:
             col["distinct"] = estimate_distinct(d, f1, seen, total) if sampled else d
@@ -704,6 +765,9 @@ class _Profiler:
             top = sorted(found.get(k, []), key=lambda t: (-t[1], t[0]))[:TOP_N]
             factor = count / seen if sampled and seen else 1.0
             col["top_values"] = [{"value": v[:200], "count": int(round(n * factor))} for v, n in top]
+            if c.kind == "string" and seen:
+                shortest, longest, total = lengths[k]
+                col["str_len"] = {"min": shortest, "mean": total / seen, "max": longest}
             if c.kind == "boolean":
                 values = {v for v, _ in top}
                 col["min"] = None if not values else "False" not in values

@@ -268,7 +268,7 @@ def test_nan_counts_as_null_as_in_memory(engine_name, tmp_path):
     url = create_postgres_database() if engine_name == "postgres" else f"duckdb:///{tmp_path / 'w.db'}"
     engine = sa.create_engine(url)
     try:
-        values = [1.5, math.nan, math.inf, None, 2.5, -1.0, math.nan]
+        values = [1.5, math.nan, math.inf, None, 2.5, -1.0, math.nan, -math.inf]
         with engine.begin() as conn:
             conn.execute(sa.text("CREATE TABLE m (x DOUBLE PRECISION)"))
             conn.execute(sa.text("INSERT INTO m VALUES (:x)"), [{"x": v} for v in values])
@@ -309,11 +309,14 @@ def test_the_statements_compile_for_other_warehouses():
     moments, _ = sql_engine._moments_select(t, cols, "postgresql")
     plans = [sql_engine._BinPlan.make(cols[0], 0, 1e6, 1000, t.c.id),
              sql_engine._BinPlan.make(cols[1], 0, 10.0, 1000, t.c.amount)]
-    statements = [moments, sql_engine._bins_select(t, plans), sql_engine._values_select(t, cols[2:3], "postgresql"),
-                  sql_engine._distinct_select(t, [p.value for p in plans])]
+    statements = [moments, sql_engine._bins_select(t, plans, "postgresql"),
+                  sql_engine._values_select(t, [cols[2], cols[4]], "postgresql"),
+                  sql_engine._distinct_select(t, [p.value for p in plans], "postgresql"),
+                  sql_engine._infinities_select(t, cols[1:2])]
+    assert "GROUPING SETS" in str(statements[1].compile(dialect=postgresql.dialect()))
     for target in ("snowflake", "bigquery", "redshift", "trino"):
         sampled = sql_engine._sampled(t, 10, target)
-        bins = sql_engine._bins_select(sampled, [sql_engine._BinPlan.make(cols[0], 0, 1e6, 1000, sampled.c.id)])
+        bins = sql_engine._bins_select(sampled, [sql_engine._BinPlan.make(cols[0], 0, 1e6, 1000, sampled.c.id)], target)
         for stmt in [*statements, bins]:
             text = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             out = sqlglot.transpile(text, read="postgres", write=target, unsupported_level=sqlglot.ErrorLevel.RAISE)[0]
