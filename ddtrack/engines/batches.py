@@ -52,11 +52,12 @@ class BatchProfiler:
     def __init__(
         self, *, kind: str, type_name: str, pii: Iterable[str] = (), sample: int = 0, strict: bool = False,
         deadline: Deadline | None = None,
-        chunk_bytes: int | None = None, chunk_rows: int | None = None,
+        chunk_bytes: int | None = None, chunk_rows: int | None = None, encoded_strings: bool = False,
     ) -> None:
         self.kind, self.type_name = kind, type_name
         self.pii, self.sample, self.strict = tuple(pii), int(sample), strict
         self.deadline = deadline
+        self.encoded_strings = encoded_strings  # Arrow dictionaries of strings are the files' encoding
         self.chunk_bytes = chunk_bytes or CHUNK_BYTES
         self.chunk_rows = chunk_rows or CHUNK_ROWS
         self.chunks = 0
@@ -105,7 +106,8 @@ class BatchProfiler:
         if self.deadline is not None:
             self.deadline.check()
         sample = self.sample if not self.chunks else 0
-        self._parts.append(profile(chunk, pii=self.pii, sample=sample, strict=self.strict).to_dict())
+        self._parts.append(profile(
+            chunk, pii=self.pii, sample=sample, strict=self.strict, encoded_strings=self.encoded_strings).to_dict())
         self.chunks += 1
         if len(self._parts) >= KEEP:
             self._parts = [merge_profiles(self._parts)]

@@ -282,6 +282,10 @@ def arrow_column(
 
     t = arr.type
     n = len(arr)
+    if pa.types.is_dictionary(t) and cut.encoded_strings and _is_text(t.value_type):
+        values, counts, nulls = _dictionary_counts(arr)
+        col = C.base_column(name, position, str(t.value_type), force_kind or "string", n - nulls, nulls)
+        return C.string_column(col, values, counts, pii, cut)
     if pa.types.is_dictionary(t):
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.unify_dictionaries() if arr.num_chunks > 1 else arr
@@ -336,6 +340,44 @@ def arrow_column(
     values = pc.drop_null(arr).to_pylist()
     col = C.base_column(name, position, dtype, "object", len(values), nulls)
     return C.object_column(col, values, pii, cut)
+
+
+def _is_text(t: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or is_string_view(t)
+
+
+def _dictionary_counts(arr: Any) -> tuple[Any, np.ndarray, int]:
+    """(distinct non-null values, their counts, null count) of a dictionary-encoded string
+    Array or ChunkedArray, counted on the codes: one ``bincount`` per chunk, the chunks'
+    small dictionaries then merged by value.  Dictionary entries no row uses are left out."""
+    import pyarrow as pa
+
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    nulls = 0
+    dictionaries, counts = [], []
+    for chunk in chunks:
+        codes = chunk.indices.drop_null() if chunk.indices.null_count else chunk.indices
+        n = np.bincount(np.asarray(codes.to_numpy(zero_copy_only=False)), minlength=len(chunk.dictionary))
+        nulls += chunk.indices.null_count
+        dictionary = chunk.dictionary
+        if dictionary.null_count:  # a null entry in the dictionary: its rows are nulls too
+            valid = np.asarray(dictionary.is_valid().to_numpy(zero_copy_only=False))
+            nulls += int(n[~valid].sum())
+            n = np.where(valid, n, 0)
+        dictionaries.append(dictionary.cast(pa.large_string()))
+        counts.append(n.astype(np.int64, copy=False))
+    if len(chunks) == 1:
+        values, n = dictionaries[0], counts[0]
+    else:
+        merged = pa.table({"v": pa.concat_arrays(dictionaries), "n": np.concatenate(counts)}).group_by("v").aggregate(
+            [("n", "sum")])
+        values, n = merged.column("v").combine_chunks(), np.asarray(merged.column("n_sum").to_numpy())
+    used = n > 0
+    if not used.all():
+        values, n = values.filter(pa.array(used)), n[used]
+    return values, n, nulls
 
 
 def _float_data_in_place(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:

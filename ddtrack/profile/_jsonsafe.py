@@ -21,16 +21,19 @@ class Cut:
     shortened (so the profile can say ``truncated``), whether a column that fails to
     profile raises (``strict``) instead of being recorded as an error column, and the
     distinct values the caller asked to keep (``keep``: column names; ``kept``: what the
-    column profilers found, by name) and the columns whose distinct values must be counted
-    exactly (``exact``)."""
+    column profilers found, by name), the columns whose distinct values must be counted
+    exactly (``exact``), and whether Arrow dictionaries of strings are only an encoding
+    (``encoded_strings``)."""
 
     def __init__(
-        self, *, strict: bool = False, keep: frozenset[str] = frozenset(), exact: frozenset[str] = frozenset()
+        self, *, strict: bool = False, keep: frozenset[str] = frozenset(), exact: frozenset[str] = frozenset(),
+        encoded_strings: bool = False,
     ) -> None:
         self.any = False
         self.strict = strict
         self.keep = keep
         self.exact = exact
+        self.encoded_strings = encoded_strings
         self.kept: dict[str, Any] = {}
 
     def text(self, value: str, limit: int = MAX_STR) -> str:

@@ -105,6 +105,7 @@ def profile(
     strict: bool = False,
     keep_distinct: Iterable[str] = (),
     exact_distinct: Iterable[str] = (),
+    encoded_strings: bool = False,
 ) -> Profile:
     """Profile ``obj``.  Unknown objects give kind "other" (type and repr); a column that
     fails to profile becomes a column of kind "error" carrying the exception's text.
@@ -119,6 +120,9 @@ def profile(
     ``exact_distinct``: numeric columns whose distinct count must be exact, never the
     HyperLogLog estimate of a large column (a ``unique`` check is then decided by the
     profile, without sorting the column a second time).
+    ``encoded_strings``: Arrow dictionary arrays of strings are how the data was stored (a
+    Parquet column read with its dictionary), so they are profiled as the string columns they
+    encode, counted on their codes; otherwise such an array is a categorical.
     """
     try:
         pii_set = {str(p) for p in (pii or ())}
@@ -132,6 +136,7 @@ def profile(
         strict=strict,
         keep=frozenset(str(k) for k in keep_distinct),
         exact=frozenset(str(k) for k in exact_distinct),
+        encoded_strings=encoded_strings,
     )
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a wide frame creates ~100 small dicts per column; GC passes would dominate

@@ -93,6 +93,32 @@ def test_a_parquet_folder_profiles_like_the_same_data_in_memory(events, small_ch
     assert "quantiles" in amount["estimates"]
 
 
+def test_dictionary_stored_strings_are_read_as_codes_and_profiled_as_strings(tmp_path, monkeypatch):
+    """Parquet stores repeated strings with a dictionary: they are read as Arrow dictionaries
+    (the codes) and profiled as the string column they encode, as in memory; a later file
+    that stores the column plainly is read the same way (one schema for every batch)."""
+    table = orders(60_000, seed=4)
+    (tmp_path / "ev").mkdir()
+    pq.write_table(table.slice(0, 30_000), tmp_path / "ev" / "a.parquet", row_group_size=10_000)
+    pq.write_table(table.slice(30_000), tmp_path / "ev" / "b.parquet", use_dictionary=False)
+    assert files.dictionary_columns(pq.ParquetFile(tmp_path / "ev" / "a.parquet").metadata) == ["code"]
+    assert files.dictionary_columns(pq.ParquetFile(tmp_path / "ev" / "b.parquet").metadata) == []
+    kinds = []
+    profile_chunk = batches.BatchProfiler._profile
+
+    def spy(self, chunk):
+        kinds.append(str(chunk.schema.field("code").type))
+        return profile_chunk(self, chunk)
+
+    monkeypatch.setattr(batches.BatchProfiler, "_profile", spy)
+    got = next(c for c in profile_in_place(Files(str(tmp_path / "ev"))).profile["columns"] if c["name"] == "code")
+    want = next(c for c in profile(table).to_dict()["columns"] if c["name"] == "code")
+    assert kinds and all(k.startswith("dictionary<values=string") for k in kinds)
+    fields = ("kind", "dtype", "count", "nulls", "distinct", "min", "max", "str_len")
+    assert {f: got[f] for f in fields} == {f: want[f] for f in fields}
+    assert got["kind"] == "string" and got["dtype"] == "string"
+
+
 def test_files_are_read_in_bounded_chunks_never_whole(events, monkeypatch):
     root, _ = events
     seen = []

@@ -788,3 +788,23 @@ def test_a_failing_column_raises_in_strict_mode(broken_numbers):
         profile(pd.DataFrame({"x": [1.0, 2.0]}), strict=True)
     assert isinstance(info.value.__cause__, RuntimeError)
     assert profile(pd.DataFrame({"s": ["a"]}), strict=True)["columns"][0]["kind"] == "string"
+
+
+def test_dictionary_encoded_strings_profile_as_the_strings_they_encode():
+    """``encoded_strings``: Arrow dictionaries read from storage are string columns (counted on
+    their codes); without it a dictionary array stays a categorical."""
+    rng = np.random.default_rng(5)
+    values = np.array(["a", "bb", "ccc", None, "déjà"], dtype=object)[rng.integers(0, 5, 5000)]
+    plain = pa.table({"s": pa.array(values)})
+    first = pa.array(values[:2000]).dictionary_encode()
+    # a second chunk with another dictionary: an unused entry and a null entry among them
+    codes = pa.array(np.where(values[2000:] == None, 3, rng.integers(0, 3, 3000)).astype(np.int32))  # noqa: E711
+    second_values = pa.array(["bb", "zz", "a", None, "unused"])
+    second = pa.DictionaryArray.from_arrays(codes, second_values)
+    want = profile(pa.table({"s": pa.chunked_array([pa.array(values[:2000]), second.dictionary_decode()])})).to_dict()
+    got = profile(pa.table({"s": pa.chunked_array([first, second])}), encoded_strings=True).to_dict()
+    assert got["columns"] == want["columns"] and got["schema"] == want["schema"]
+    assert got["columns"][0]["kind"] == "string" and got["columns"][0]["dtype"] == "string"
+    assert "unused" not in {t["value"] for t in got["columns"][0]["top_values"]}
+    assert profile(pa.table({"s": first})).to_dict()["columns"][0]["kind"] == "categorical"
+    assert profile(plain, encoded_strings=True).to_dict()["columns"] == profile(plain).to_dict()["columns"]
