@@ -7,6 +7,11 @@
 # the installs (about 5 minutes on a fresh machine) no longer add to CI's time. Their output
 # goes to a log that is printed if they fail. Arguments are passed to the main suite's pytest,
 # which ends with its 40 slowest steps (where CI's time goes).
+#
+# The main suite runs on two pytest-xdist workers: most of its time is spent waiting on
+# Airflow's processes (a scheduler's loop, a DAG file parsed, a task started), so two test
+# modules at a time use the two cores better than one. Tests that share a deployment run on
+# one worker (tests/conftest.py groups them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +21,7 @@ installer=$!
 trap 'kill -- -"$installer" 2>/dev/null || true; rm -f "$log"' EXIT
 
 status=0
-.venv/bin/pytest --durations=40 "$@" || status=$?
+.venv/bin/pytest -n 2 --dist loadgroup --durations=40 "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   exit "$status"
 fi

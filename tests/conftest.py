@@ -103,6 +103,26 @@ def installed_store(store_url):
     return store_url
 
 
+# Modules that write the same fixed paths (/tmp/ddtrack-ax: the Asset URIs of their DAGs).
+_SAME_FILES = frozenset({"test_asset_extra.py", "test_openlineage.py", "test_ecosystem_deployment.py"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a
+    package whose tests share a deployment (``tests/browser``, ``tests/integration/shared``)
+    is one group, modules that write the same files are one, every other module is its own
+    (its module-scoped deployment starts once, on one worker)."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO).parts
+        if parts[:2] == ("tests", "browser") or parts[:3] == ("tests", "integration", "shared"):
+            group = "/".join(parts[: 2 if parts[1] == "browser" else 3])
+        elif parts[-1] in _SAME_FILES:
+            group = "ddtrack-ax"
+        else:
+            group = "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under ``CI=true`` a skip is a failure: a missing browser, database, compiler or
