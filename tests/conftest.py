@@ -107,6 +107,7 @@ def installed_store(store_url):
 _SAME_FILES = frozenset({"test_asset_extra.py", "test_openlineage.py", "test_ecosystem_deployment.py"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into node ids
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a
     package whose tests share a deployment (``tests/browser``, ``tests/integration/shared``)
