@@ -43,6 +43,16 @@ def failing_record(run_id: str = "run_1", task_id: str = "load", dag_id: str = "
     return record
 
 
+@pytest.fixture(autouse=True)
+def no_ingest_in_flight():
+    """Other test modules of this process may have left their DAG runs' records on the ingest
+    thread: ingested while a test here has channels configured, their alerts would be queued
+    to this test's servers."""
+    from ddtrack.server.ingest_worker import worker
+
+    assert worker.wait_idle(120)
+
+
 @pytest.fixture
 def mail(monkeypatch):
     with smtp_server() as box:

@@ -11,6 +11,7 @@ OpenLineage events carry ddtrack's facets with the values of the stored profile.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -142,14 +143,17 @@ def test_airflow_asset_page_shows_the_row_count(deployment):
             page.goto(f"{deployment.base_url}/assets/{asset['id']}")
             editor = page.locator(".monaco-editor").first
             editor.wait_for()
-            # The extra is shown folded: unfold it, then the ddtrack entry inside it.
-            for _ in range(3):
-                folded = editor.locator(".codicon-folding-collapsed")
-                if folded.count() == 0:
+            # The extra is shown folded: unfold it, then the ddtrack entry inside it (each
+            # unfold re-renders the editor, which a loaded machine takes a while to do).
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while True:
+                text = editor.locator(".view-lines").inner_text().replace("\u00a0", " ")
+                if '"rows": 40' in text or time.monotonic() > deadline:
                     break
-                folded.first.click(force=True)
-                page.wait_for_timeout(300)
-            text = editor.locator(".view-lines").inner_text().replace("\u00a0", " ")
+                folded = editor.locator(".codicon-folding-collapsed")
+                if folded.count():
+                    folded.first.click(force=True)
+                page.wait_for_timeout(500)
             assert '"ddtrack"' in text and '"rows": 40' in text, text
             page.screenshot(path=str(IMG / "airflow_asset_event.png"))
         finally:
