@@ -346,7 +346,8 @@ def _infinities_select(sa_table: Any, columns: Sequence[_Column]) -> sa.Select:
 
 
 def _is_infinite(v: Any) -> bool:
-    return isinstance(v, float) and math.isinf(v)
+    """An infinite float, or an infinite ``numeric`` (PostgreSQL 14+ stores those too)."""
+    return isinstance(v, float | decimal.Decimal) and math.isinf(v)
 
 
 def _unpivot(source: Any, branches: Sequence[Any], label: str) -> Any:
@@ -526,9 +527,9 @@ class _BinPlan:
             fine = n_hist * (FINE_BINS // n_hist) if hi > lo else 1
             scale = fine / (hi - lo) if hi > lo else 0.0
             f = _as_float(value) if c.kind == "integer" else value  # float arithmetic, never numeric
-            # NULL for NULL (SQLAlchemy's own floor() for SQLite fails on NULL) and below lo (rows
-            # written since the moments); those above hi fall in the last bin
-            key = sa.case((f >= hi, fine - 1), (f >= lo, sa.func.floor((f - lo) * scale)))
+            # NULL (no bin) for NULL (SQLAlchemy's own floor() for SQLite fails on NULL), for
+            # infinities and for values outside [lo, hi] (rows written since the moments)
+            key = sa.case((f == hi, fine - 1), (sa.and_(f >= lo, f < hi), sa.func.floor((f - lo) * scale)))
         return cls(c, lo, hi, n, exact, n_hist, fine, key, value)
 
     def edges(self) -> np.ndarray:

@@ -268,7 +268,7 @@ def test_nan_counts_as_null_as_in_memory(engine_name, tmp_path):
     url = create_postgres_database() if engine_name == "postgres" else f"duckdb:///{tmp_path / 'w.db'}"
     engine = sa.create_engine(url)
     try:
-        values = [1.5, math.nan, math.inf, None, 2.5, -1.0, math.nan, -math.inf]
+        values = [1.5, math.nan, math.inf, None, 2.5, -1.0, math.nan, -math.inf, math.inf, math.inf, math.inf]
         with engine.begin() as conn:
             conn.execute(sa.text("CREATE TABLE m (x DOUBLE PRECISION)"))
             conn.execute(sa.text("INSERT INTO m VALUES (:x)"), [{"x": v} for v in values])
@@ -276,10 +276,34 @@ def test_nan_counts_as_null_as_in_memory(engine_name, tmp_path):
         expected = profile(pd.DataFrame({"x": values})).to_dict()["columns"][0]
         fields = ("count", "nulls", "min", "max", "mean", "infinities", "negatives", "zeros", "distinct")
         assert {f: col[f] for f in fields} == {f: expected[f] for f in fields}
+        # histogram and quantiles of the finite values only (an infinity in a bin moves the median)
+        assert col["histogram"]["counts"] == expected["histogram"]["counts"]
+        bound = (2.5 - -1.0) / sql_engine.FINE_BINS + 1e-9  # the finite values span [-1, 2.5]
+        assert all(abs(col["quantiles"][q] - v) <= bound for q, v in expected["quantiles"].items()), col["quantiles"]
     finally:
         engine.dispose()
         if engine_name == "postgres":
             drop_database(url)
+
+
+@pytest.mark.postgres
+def test_infinite_numerics_are_counted_not_binned():
+    """PostgreSQL's unconstrained ``numeric`` holds +-Infinity too: counted as infinities, the
+    extremes and histogram of the finite values, as for float columns."""
+    from dev_tools.airflow_local import create_postgres_database, drop_database
+
+    url = create_postgres_database()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE m (x numeric)"))
+            conn.execute(sa.text("INSERT INTO m VALUES (1.5), ('Infinity'), (NULL), (-2), ('-Infinity'), (0)"))
+        col = _in_place(Table("m", engine=engine)).profile["columns"][0]
+        assert (col["count"], col["nulls"], col["infinities"], col["min"], col["max"]) == (5, 1, 2, "-inf", "inf")
+        assert (col["negatives"], col["zeros"], sum(col["histogram"]["counts"])) == (2, 1, 3)
+    finally:
+        engine.dispose()
+        drop_database(url)
 
 
 def test_uris_follow_openlineage_dataset_naming(tmp_path):
