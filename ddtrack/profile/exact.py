@@ -19,7 +19,8 @@ The interface, for anything that holds data (frames here; SQL tables or Spark in
 Exactness and memory:
 
 * ``unique`` over one batch whose profile counted distinct values exactly costs nothing more
-  (the profile decides; :func:`wanted_exact` asks the profiler to count them exactly).  Otherwise the column's distinct keys are sorted: numbers exactly
+  (the profile decides; :func:`wanted_exact` asks the profiler to count them exactly).
+  Otherwise the column's distinct keys are sorted: numbers exactly
   (integers, and floats holding integers, as int64; other floats as float64; datetimes and
   durations as int64 nanoseconds), text and other objects as a 104-bit hash of their text
   (two keyed SipHash values; a false duplicate among N distinct values has probability below
