@@ -115,8 +115,10 @@ def pytest_collection_modifyitems(config, items):
     (its module-scoped deployment starts once, on one worker)."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO).parts
-        if parts[:2] == ("tests", "browser") or parts[:3] == ("tests", "integration", "shared"):
-            group = "/".join(parts[: 2 if parts[1] == "browser" else 3])
+        if parts[:2] == ("tests", "browser"):
+            group = "tests/browser"
+        elif parts[:3] == ("tests", "integration", "shared"):
+            group = "tests/integration/shared"
         elif parts[-1] in _SAME_FILES:
             group = "ddtrack-ax"
         else:

@@ -224,8 +224,9 @@ def test_public_module_is_light_and_shared_with_the_profile_package():
 
 # ---------------------------------------------------------------- judged on the data (ddtrack.profile.exact)
 def gate(frames, check_list, limit=2**28, keep=True):
-    """Results of the checks over the batches ``frames``, as a task judges them (``keep``:
-    string values_in reads the distinct values the profiler kept, else the data)."""
+    """Results of the checks over the batches ``frames``, as a task judges them (``keep``: the
+    profiler is asked for what the checks need, as the task asks it: the distinct values of
+    ``values_in`` columns and exact distinct counts of ``unique`` ones; else both read the data)."""
     from ddtrack.profile.exact import OutputEvidence, wanted_distinct, wanted_exact
 
     gathered, profiles = OutputEvidence(limit), []
