@@ -11,6 +11,9 @@ Seeds PostgreSQL with ``across_dags_speed.py``'s production-shaped lineage at a 
 * 100 open flags (``ddtrack.store.flags.flag``, the production write), each on a version in
   the middle of a DAG's history, so that each one's suspects walk reaches the 2,000-node bound;
 * ``ddtrack_dataset`` and the catalog by the production backfills;
+* every DAG's stale count kept as a deployment's ingest thread keeps it
+  (``ddtrack.server.stale_refresh.refresh`` passes; one pass after 200 DAGs were marked is
+  timed);
 * a migrated Airflow metastore at the same scale (``store_scale.seed_metastore``: 1,000
   ``dag``/``dag_version``/``serialized_dag`` rows, 50,000 ``dag_run`` rows, 1,000,000
   ``task_instance`` rows) and DAG tags.
@@ -110,6 +113,24 @@ def seed(store_url: str, meta_url: str, shape: scale.Shape) -> None:
             flags.flag(store_url, output_id, "bad batch from the vendor", "benchmark")
     print(f"  side tables seeded in {time.perf_counter() - t0:.0f} s")
     across_dags.seed_metastore(META_DB, meta_url, shape)
+
+
+def keep_stale_counts(store_url: str) -> None:
+    """Count every DAG's stale outputs as a deployment's ingest thread does in the background
+    (``ddtrack.server.stale_refresh``, 200 DAGs a pass), then time one pass after 200 DAGs
+    were marked (what a burst of ingests leaves it to do)."""
+    from ddtrack.server.stale_refresh import MAX_DAGS, refresh
+    from ddtrack.store.engine import get_engine
+    from ddtrack.store.models import StaleMark
+
+    with scale.step("stale counts of every DAG (background refresh passes)"):
+        while refresh(store_url):
+            pass
+    with get_engine(store_url).begin() as conn:
+        conn.execute(sa.insert(StaleMark.__table__), [{"dag_id": f"dag_{d}"} for d in range(MAX_DAGS)])
+    started = time.perf_counter()
+    counted = refresh(store_url)
+    print(f"  one refresh pass after {counted} DAGs were marked: {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
 def measure(store_url: str, meta_url: str) -> int:
@@ -266,6 +287,7 @@ def main() -> int:
 
         report = upgrade(store_url)
         print(f"Store schema: {report.before} -> {report.after}")
+    keep_stale_counts(store_url)
     if args.seed_only:
         return 0
     scale.sizes(store_url, meta_url)

@@ -9,7 +9,9 @@ table meanwhile, where ``ddtrack sync`` and the views' on-demand ingest also fin
 Records the capture middleware copied to the spool are stored here too, at once when it
 asks, and every ``SPOOL_CHECK_S`` while the database is away. Housekeeping (records past
 ``[ddtrack] retention_days``, and with ``follow_airflow_deletes`` those of runs Airflow
-deleted) runs here too, in one process of the deployment per hour.
+deleted) runs here too, in one process of the deployment per hour, and so does the refresh
+of the per-DAG stale counts home's badge reads (:mod:`ddtrack.server.stale_refresh`), in
+one process every few seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ HOUSEKEEPING_BUDGET_S = 20  # one pass's time on the ingest thread; the holder r
 HOUSEKEEPING_RESUME_S = 60
 ALERTS_CHECK_S = 15  # how often the outbox is looked at when nothing was ingested
 OVERDUE_CHECK_S = 300  # how often overdue outputs are swept into the outbox
+STALE_REFRESH_S = 10  # how often the stale counts' lease holder counts changed DAGs again
+STALE_RETRY_S = 60  # after a failed refresh (a database away, a store not upgraded)
 _QUEUE_LIMIT = 10_000
 _DRAIN = ("__drain__", "")
 
@@ -50,6 +54,8 @@ class IngestWorker:
         self._housekeeping_left = False  # this process's last pass stopped at its budget
         self._alerts_due = 0.0
         self._overdue_due = time.monotonic() + 30
+        self._stale_due = time.monotonic() + STALE_REFRESH_S
+        self._stale_problem = ""  # the last refresh failure, said once
 
     # -- called from Airflow's threads: never block, never raise -------------------------
 
@@ -107,6 +113,7 @@ class IngestWorker:
                 self._run_due_retries()
                 self._drain_spool_if_due()
                 self._housekeep_if_due()
+                self._refresh_stale_counts_if_due()
                 self._deliver_alerts(ingested=item is not None and item != _DRAIN)
             except Exception as exc:  # the thread must outlive any bug of ours
                 log.warning("ddtrack ingest thread error: %s", exc)
@@ -115,7 +122,7 @@ class IngestWorker:
 
     def _seconds_to_next_job(self) -> float:
         now = time.monotonic()
-        due = [self._spool_due if self._spool_due else now + SPOOL_CHECK_S]
+        due = [self._spool_due if self._spool_due else now + SPOOL_CHECK_S, self._stale_due]
         if self._retries:
             due.append(self._retries[0][0])
         if self._alerts_due:  # set once alerts were looked at: channels are configured
@@ -129,7 +136,8 @@ class IngestWorker:
             report = ingest_run(conf.metastore_url(), conf.store_url(), dag_id, run_id)
             problem = "; ".join(report.errors[:3]) if report.failed else ""
         except Exception as exc:
-            problem = f"{type(exc).__name__}: {exc}"
+            # The first line only: a database error goes on with its statement and its parameters.
+            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         if not problem:
             log.info("ddtrack ingested %s/%s: %d new, %d unchanged", dag_id, run_id, report.written, report.unchanged)
             return
@@ -187,6 +195,29 @@ class IngestWorker:
             log.info("ddtrack housekeeping: %s", done.summary())
         if self._housekeeping_left:  # a backlog: go on soon, between ingests
             self._housekeeping_due = time.monotonic() + HOUSEKEEPING_RESUME_S
+
+    def _refresh_stale_counts_if_due(self) -> None:
+        """Every few seconds, count again the DAGs whose staleness an ingest or a deletion
+        may have changed (in the one process holding the lease), so that home's stale badge
+        reads counts instead of working them out."""
+        if time.monotonic() < self._stale_due:
+            return
+        from ddtrack.server.stale_refresh import refresh
+
+        try:
+            counted = refresh(conf.store_url())
+        except Exception as exc:  # a database away, a store not upgraded yet: said once, not every minute
+            self._stale_due = time.monotonic() + STALE_RETRY_S
+            # The first line only: a database error goes on with its statement and its parameters.
+            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            level = logging.DEBUG if problem == self._stale_problem else logging.WARNING
+            self._stale_problem = problem
+            log.log(level, "ddtrack could not refresh the stale counts, tried again in %d s: %s", STALE_RETRY_S, problem)
+            return
+        self._stale_problem = ""
+        self._stale_due = time.monotonic() + STALE_REFRESH_S
+        if counted:
+            log.debug("ddtrack counted the stale outputs of %d DAG(s) again", counted)
 
     def _deliver_alerts(self, ingested: bool) -> None:
         """Queue overdue outputs every few minutes and hand what is due to the alert channels

@@ -40,6 +40,7 @@ from ddtrack.store.models import (
     TaskRun,
 )
 from ddtrack.store.profiles import COLUMN_STATS, WrittenOutput
+from ddtrack.store.stale_counts import mark as mark_stale
 
 log = logging.getLogger("ddtrack.ingest")
 
@@ -287,6 +288,7 @@ def write_record(session: Session, record: Mapping[str, Any], *, state: str | No
     )
     _put_back(session, kept, replaced, {w.row.name: w.row.id for w in written})
     _write_lineage(session, run, record)
+    mark_stale(session, [run.dag_id], _written_uris(record))
     _write_tags(session, run, record)
     insert_ignore(session, entries_of_record(record))
     # Imported here: it loads numpy (profile.drift), which processes that import ingest only
@@ -486,6 +488,13 @@ def _write_lineage(session: Session, run: TaskRun, record: Mapping[str, Any]) ->
     if rows:
         session.execute(insert(Lineage), rows)
     write_column_lineage(session, run, record)
+
+
+def _written_uris(record: Mapping[str, Any]) -> list[str]:
+    """The URIs a try wrote: its outputs' and its Asset outlets' (whose readers' staleness
+    this version may change)."""
+    outlets = [i.get("uri") for i in record.get("inputs") or [] if i.get("direction") == "output"]
+    return [str(u) for u in [*(o.get("uri") for o in record.get("outputs") or []), *outlets] if u]
 
 
 def _write_tags(session: Session, run: TaskRun, record: Mapping[str, Any]) -> None:

@@ -90,6 +90,32 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class StaleCount(Base):
+    """How many of a DAG's outputs are stale (their newest version missed a newer version of
+    an input), as the background refresh last computed it: home's badge reads these instead
+    of working staleness out across every DAG. Valid only while no :class:`StaleMark` of
+    the DAG is left (see :mod:`ddtrack.store.stale_counts`)."""
+
+    __tablename__ = "ddtrack_stale_count"
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    stale_outputs: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StaleMark(Base):
+    """A DAG whose staleness may have changed: written in the same transaction as the
+    versions that changed it (an ingest, a deletion), removed by the refresh that counted
+    the DAG again. Only ever inserted by writers, so ingests never wait on each other here."""
+
+    __tablename__ = "ddtrack_stale_mark"
+
+    id: Mapped[int] = _big_id()
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+
+    __table_args__ = (Index("ix_ddtrack_stale_mark_dag", "dag_id"),)
+
+
 class TaskRun(Base):
     __tablename__ = "ddtrack_task_run"
 

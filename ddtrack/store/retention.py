@@ -39,6 +39,7 @@ from ddtrack.store.models import (
     Tag,
     TaskRun,
 )
+from ddtrack.store.stale_counts import mark as mark_stale
 
 BATCH = 500
 HOUSEKEEPING = "housekeeping"  # the lease's name
@@ -90,6 +91,10 @@ def _counts(session: Session, ids: list[int]) -> dict[str, int]:
 
 
 def _delete(session: Session, ids: list[int]) -> None:
+    # The DAGs whose staleness these versions decided: theirs, and those reading what they wrote.
+    dags = session.execute(select(TaskRun.dag_id).where(TaskRun.id.in_(ids)).distinct()).scalars().all()
+    written = select(Lineage.uri).where(Lineage.task_run_id.in_(ids), Lineage.direction == "output").distinct()
+    mark_stale(session, dags, session.execute(written).scalars().all())
     # Children first: correct whether or not the database enforces the cascades.
     outputs = session.execute(select(Output.id, Output.dag_id, Output.task_id, Output.name).where(Output.task_run_id.in_(ids))).all()
     output_ids = [o.id for o in outputs]

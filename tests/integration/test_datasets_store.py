@@ -246,8 +246,9 @@ def test_upgrade_from_0005_fills_datasets_and_uri_entries(store_url, monkeypatch
     import ddtrack.store.ingest as ingest_module
 
     upgrade(store_url, "0005")
-    # Write the way 0005-era ingest did: no datasets, no URI catalog entries.
+    # Write the way 0005-era ingest did: no datasets, no URI catalog entries, no stale marks.
     monkeypatch.setattr(ingest_module, "record_outputs", lambda *a, **k: None)
+    monkeypatch.setattr(ingest_module, "mark_stale", lambda *a, **k: None)
     monkeypatch.setattr(
         ingest_module, "entries_of_record", lambda r: (e for e in catalog_entries(r) if e["kind"] != "uri")
     )

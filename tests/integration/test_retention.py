@@ -4,6 +4,7 @@ runs removed by ``airflow db clean``."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from ddtrack.store import retention
 from ddtrack.store.engine import session_factory
 from ddtrack.store.ingest import ingest_records
-from ddtrack.store.models import CatalogEntry, ColumnLineage, ColumnProfile, Output, TaskRun
+from ddtrack.store.models import CatalogEntry, ColumnLineage, ColumnProfile, Output, StaleCount, TaskRun
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -242,3 +243,49 @@ def test_a_lease_is_taken_once_until_it_expires(installed_store):
     assert not lease.take(installed_store, "work", 3600, holder="b")
     assert lease.take(installed_store, "other", 0, holder="b")  # another lease is its own
     assert lease.take(installed_store, "other", 3600, holder="c")  # expired at once: taken again
+
+
+@sqlite_only
+def test_a_failed_stale_refresh_is_said_once_then_retried_later(store_url, monkeypatch, request):
+    """A store not upgraded yet: the ingest thread's refresh of the stale counts fails with
+    one warning (not one a minute), waits STALE_RETRY_S, and works once the tables exist."""
+    from ddtrack.server import ingest_worker
+    from ddtrack.store.schema import upgrade
+
+    monkeypatch.setenv("AIRFLOW__DDTRACK__SQL_ALCHEMY_CONN", store_url)
+    # A handler on the logger itself: Airflow, imported by the first refresh, may reconfigure the root's.
+    said = Said(level=logging.DEBUG)
+    logger = logging.getLogger("ddtrack.ingest")
+    logger.addHandler(said)
+    monkeypatch.setattr(logger, "level", logging.DEBUG)
+    request.addfinalizer(lambda: logger.removeHandler(said))
+    worker = ingest_worker.IngestWorker()
+
+    def refresh_now() -> list[logging.LogRecord]:
+        said.records.clear()
+        worker._stale_due = 0
+        before = time.monotonic()
+        worker._refresh_stale_counts_if_due()
+        assert worker._stale_due >= before  # the next try is scheduled, not left due
+        return [r for r in said.records if "stale counts" in r.getMessage()]
+
+    first, again = refresh_now(), refresh_now()
+    assert [r.levelname for r in first] == ["WARNING"] and "tried again in 60 s" in first[0].getMessage()
+    assert [r.levelname for r in again] == ["DEBUG"]
+    assert worker._stale_due - time.monotonic() > ingest_worker.STALE_REFRESH_S  # the retry's longer wait
+    upgrade(store_url)
+    seed(store_url, old=0, recent=1)
+    assert refresh_now() == [] and worker._stale_problem == ""
+    with session_factory(store_url)() as s:
+        assert s.scalar(select(func.count()).select_from(StaleCount)) == 1  # the seeded DAG, counted
+
+
+class Said(logging.Handler):
+    """The records a logger handled."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

@@ -206,6 +206,7 @@ def test_upgrade_from_the_first_schema_keeps_data_and_catalogues_it(store_url, m
     # Write the way 0001-era ingest did: no catalog, no datasets yet.
     monkeypatch.setattr(ingest_module, "insert_ignore", lambda session, rows: None)
     monkeypatch.setattr(ingest_module, "record_outputs", lambda *args, **kwargs: None)
+    monkeypatch.setattr(ingest_module, "mark_stale", lambda *args, **kwargs: None)
     with session_factory(store_url)() as s, s.begin():
         ingest_module.write_record(s, make_record(run_id="old"))
     monkeypatch.undo()

@@ -75,7 +75,8 @@ def test_a_dag_page_asks_about_its_dag_only(store):
         assert found.counts["suspect"] == 1  # report_c's newest version reads the flagged load's descendants
         assert found.counts["flagged"] == 0 and found.counts["pii"] == 0
         on_datasets = [s for s in seen if "FROM ddtrack_dataset" in s]
-        assert on_datasets and all("ddtrack_dataset.dag_id = ?" in s for s in on_datasets), on_datasets
+        one_dag = ("ddtrack_dataset.dag_id = ?", "ddtrack_dataset.dag_id IN (?)")  # one bound DAG id
+        assert on_datasets and all(any(f in s for f in one_dag) for s in on_datasets), "\n\n".join(on_datasets)
         assert not [s for s in seen if "ORDER BY ddtrack_flag.flagged_at" in s]  # no listing of every open flag
         assert not [s for s in seen if "has_pii IS 1" in s and "dag_id = ?" not in s]  # no PII report
         # Home, for the same user, counts every readable DAG: the suspect versions downstream

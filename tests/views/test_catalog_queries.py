@@ -18,7 +18,11 @@ import pytest
 from records import make_record, run_in_process
 
 from ddtrack import queries
+from ddtrack.store import stale_counts
+from ddtrack.store.engine import get_engine
 from ddtrack.store.ingest import ingest_records
+from ddtrack.store.models import StaleCount
+from ddtrack.store.stale_counts import valid_counts
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 FARES = "s3://lake/fares.parquet"
@@ -281,6 +285,85 @@ def test_stale_outputs_with_their_reason(sources):
     page = queries.catalog_output(sources, "report", "read_fares", "report", allowed=ALLOWED)
     assert page.dataset.stale_reason == "fares.parquet changed 3 runs ago"
     assert queries.freshness_counts(sources, allowed=ALLOWED, now=T0 + 4 * HOUR) == {"ingest": (1, 0), "report": (1, 0)}
+
+
+# -- stale counts kept by the background refresh (ddtrack.store.stale_counts) ------------
+
+
+def _refresh(sources) -> int | None:
+    from ddtrack.server.stale_refresh import refresh
+
+    return refresh(sources.store_url)
+
+
+def _kept(sources) -> dict[str, int]:
+    """The stored counts a reader would trust (no mark left)."""
+    with get_engine(sources.store_url).connect() as conn:
+        return valid_counts(conn)
+
+
+def _tamper(sources, n: int) -> None:
+    """Overwrite every stored count, to see which ones the badge reads."""
+    with get_engine(sources.store_url).begin() as conn:
+        conn.execute(StaleCount.__table__.update().values(stale_outputs=n))
+
+
+def _stale(sources, now, allowed=None) -> dict[str, int]:
+    return {dag: c[0] for dag, c in queries.freshness_counts(sources, allowed=allowed, now=now).items()}
+
+
+def test_the_refresh_keeps_the_counts_the_badge_would_work_out(sources):
+    now = T0 + 4 * HOUR
+    live = queries.freshness_counts(sources, allowed=None, now=now)
+    assert _kept(sources) == {}  # nothing counted yet: worked out when asked
+    assert _refresh(sources) == 3
+    assert _kept(sources) == {"ingest": 1, "report": 1, "secret": 0}
+    assert queries.freshness_counts(sources, allowed=None, now=now) == live
+    assert _refresh(sources) == 0  # nothing changed since: nothing counted again
+    _tamper(sources, 7)
+    assert _stale(sources, now) == {"ingest": 7, "report": 7, "secret": 7}  # read, not worked out
+    assert _stale(sources, now, allowed=ALLOWED) == {"ingest": 7, "report": 7}  # only readable DAGs
+    assert queries.freshness_counts(sources, allowed=ALLOWED, now=now, dag_id="report") == {"report": (1, 0)}
+
+
+def test_a_new_version_marks_its_dag_and_the_readers_of_what_it_wrote(sources):
+    _refresh(sources)
+    _tamper(sources, 9)
+    read_again = [{"kind": "uri", "name": "fares", "uri": FARES}]
+    ingest_records(sources.store_url, [record("report", "r2", "read_fares", T0 + 6 * HOUR, "report", inputs=read_again)])
+    # report read fares after its last write: no longer stale, worked out; the others are kept.
+    assert _stale(sources, T0 + 6 * HOUR) == {"ingest": 9, "secret": 9}
+    ingest_records(sources.store_url, [record("ingest", "r5", "write_fares", T0 + 7 * HOUR, "fares", uri=FARES)])
+    # ingest's clean, report's read and secret's peek all missed this write of fares.
+    assert _stale(sources, T0 + 7 * HOUR) == {"ingest": 1, "report": 1, "secret": 1}
+    assert _refresh(sources) == 3
+    assert _kept(sources) == {"ingest": 1, "report": 1, "secret": 1}
+
+
+def test_deleting_versions_marks_the_dags_they_decided(sources):
+    from ddtrack.store.retention import delete_older_than
+
+    _refresh(sources)
+    _tamper(sources, 9)
+    # Deletes secret's mirror (T0 + 30 min), which wrote fares: secret and fares' readers are marked.
+    report = delete_older_than(sources.store_url, dt.datetime.now(dt.timezone.utc) - (T0 + 45 * MINUTE))
+    assert report.total_tries == 1
+    assert _stale(sources, T0 + 4 * HOUR) == {"ingest": 9, "report": 1}
+
+
+def test_a_refresh_deletes_only_the_marks_it_read(sources):
+    engine = get_engine(sources.store_url)
+    with engine.connect() as conn:
+        assert stale_counts.pending(conn, 1)[0] == ["ingest"]  # at most as many DAGs as asked
+        dags, marks = stale_counts.pending(conn, 200)
+    assert dags == ["ingest", "report", "secret"]
+    # A version lands while the refresh counts: its mark is not among those read.
+    ingest_records(sources.store_url, [record("report", "r2", "read_fares", T0 + 6 * HOUR, "report")])
+    with engine.begin() as conn:
+        stale_counts.store(conn, dags, {"ingest": 1, "report": 1}, marks)
+    assert _kept(sources) == {"ingest": 1, "secret": 0}  # report's count is not trusted
+    assert _refresh(sources) == 1
+    assert _kept(sources) == {"ingest": 1, "report": 0, "secret": 0}
 
 
 def test_overdue_outputs_within_their_window(sources):
