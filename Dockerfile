@@ -1,8 +1,8 @@
 # ddtrack's demo on the official Apache Airflow 3 image: the same entry point the tests run
 # outside Docker (tests/dev_tools/run_webserver.py), published on port 8080.
 #
-# Build stage: the official image has no C compiler, so ddtrack's wheel (with its C string
-# kernel, ddtrack/profile/_strcount.c) is built here and only the wheel is carried over.
+# Build stage: the official image has no C compiler, so ddtrack's wheel (with its C kernels,
+# ddtrack/profile/_strcount.c, _hll.c and _sort.c) is built here and only the wheel is carried over.
 FROM apache/airflow:3.3.2-python3.11 AS build
 USER 0
 # hadolint ignore=DL3008
@@ -21,7 +21,7 @@ COPY --from=build --chown=50000:0 /tmp/wheels /tmp/wheels
 
 USER 50000
 RUN pip install --no-cache-dir /tmp/wheels/ddtrack-*.whl \
-    && python -c "import ddtrack.plugin, dash, dash_cytoscape, a2wsgi; from ddtrack.profile import _strcount"
+    && python -c "import ddtrack.plugin, dash, dash_cytoscape, a2wsgi; from ddtrack.profile import _strcount, _hll, _sort"
 
 # The demo harness starts `airflow`/`ddtrack` from the interpreter's own bin directory.
 USER 0

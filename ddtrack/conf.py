@@ -281,7 +281,25 @@ def string_kernel() -> bool:
     """``DDTRACK_STRING_KERNEL`` (an environment variable of the workers, not an option: the
     profiler knows nothing of Airflow): ``0`` switches off the C kernel that counts strings,
     and Arrow's kernels count instead."""
-    return os.environ.get("DDTRACK_STRING_KERNEL", "1").strip().lower() not in ("0", "false", "no", "off")
+    return _switch("DDTRACK_STRING_KERNEL")
+
+
+def hll_kernel() -> bool:
+    """``DDTRACK_HLL_KERNEL`` (an environment variable of the workers, as above): ``0``
+    switches off the C kernel that builds the distinct-count sketch of numeric columns, and
+    numpy builds it instead (the same registers, more slowly)."""
+    return _switch("DDTRACK_HLL_KERNEL")
+
+
+def sort_kernel() -> bool:
+    """``DDTRACK_SORT_KERNEL`` (an environment variable of the workers, as above): ``0``
+    switches off the C radix sort of numeric columns, and numpy sorts them instead (the same
+    order).  Otherwise each process uses whichever of the two it measures faster."""
+    return _switch("DDTRACK_SORT_KERNEL")
+
+
+def _switch(variable: str) -> bool:
+    return os.environ.get(variable, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def drift_wasserstein() -> float:

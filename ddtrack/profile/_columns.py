@@ -387,7 +387,7 @@ def _select(
     span = float(int(hi) - int(lo)) if values.dtype.kind in "iu" else float(hi) - float(lo)
     scale = FINE_BINS / span if span > 0 else np.inf
     if n <= SELECT_SORT_MAX or depth >= SELECT_MAX_DEPTH or not (np.isfinite(scale) and span < 2.0**62):
-        s = np.sort(values)
+        s = _native.sorted_numbers(values)
         return s[ranks], np.searchsorted(s, thresholds, "left")
     idx = np.empty(n, dtype=np.uint16)  # FINE_BINS fits; a quarter of the memory traffic of intp
     counts = np.zeros(FINE_BINS, dtype=np.int64)
@@ -408,7 +408,7 @@ def _select(
     if kept.size > n // 8:  # skewed: the wanted bins hold much of the data; bin those again
         at_rank, kept_below = _select(kept, kept.min(), kept.max(), kept_ranks, thresholds, depth + 1)
     else:
-        kept.sort()  # our own copy
+        kept = _native.sorted_numbers(kept, owned=True)
         at_rank, kept_below = kept[kept_ranks], np.searchsorted(kept, thresholds, "left")
     below = before[threshold_bins] + kept_below - start[threshold_bins]
     return at_rank, np.clip(below, 0, n)
@@ -480,10 +480,7 @@ def _sorted(values: np.ndarray, owned: bool = False) -> np.ndarray:
     private copy in place, and copies otherwise (never reorders the caller's data)."""
     if values.size > 1 and values[0] <= values[-1] and _is_sorted(values):
         return values
-    if owned and values.flags.writeable:
-        values.sort()
-        return values
-    return np.sort(values)
+    return _native.sorted_numbers(values, owned)
 
 
 def _is_sorted(values: np.ndarray) -> bool:

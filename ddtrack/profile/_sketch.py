@@ -1,7 +1,9 @@
 """Mergeable sketches kept in a profile's ``sketch`` field.
 
 Two sketches, both vectorised in numpy so that building them costs a few milliseconds per
-million values (a per-item Python call into a sketch library would cost ~0.2 s per million):
+million values (a per-item Python call into a sketch library would cost ~0.2 s per million);
+the HyperLogLog of numbers is built by the optional C kernel ``_hll.c`` where it is built,
+with the same registers:
 
 * **HyperLogLog** (distinct counts): ``2**12`` one-byte registers (register = low 12 bits of
   the hash, rank = leading zeros of the high 52 bits + 1) over a 64-bit hash of each value, estimated with Ertl's improved raw estimator ("New cardinality estimation algorithms
@@ -31,6 +33,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from . import _native
 
 HLL_P = 12
 HLL_M = 1 << HLL_P
@@ -89,12 +93,19 @@ CHUNK = 1 << 16  # 64k values: a chunk's hash buffers (512 KB each) stay in L2 c
 
 
 def hll_of_numbers(values: np.ndarray) -> np.ndarray:
-    """HLL registers of numeric values (as :func:`hash_numbers`), without a full hash array."""
+    """HLL registers of numeric values (as :func:`hash_numbers`), without a full hash array:
+    by the C kernel in one pass where it is built, else in numpy."""
+    reg = np.zeros(HLL_M, dtype=np.uint8)
+    if _native.hll_update(reg, np.asarray(values)):
+        return reg
     return _hll_chunked(values, _hash_numbers_into)
 
 
 def hll_of_int64(values: np.ndarray, scale: int = 1) -> np.ndarray:
     """HLL registers of int64 values times ``scale`` (as :func:`hash_int64`)."""
+    reg = np.zeros(HLL_M, dtype=np.uint8)
+    if _native.hll_update(reg, np.asarray(values), scale=scale):
+        return reg
 
     def into(chunk: np.ndarray, buf: np.ndarray, tmp: np.ndarray) -> np.ndarray:
         np.multiply(chunk, np.int64(scale), out=buf.view(np.int64), casting="unsafe")

@@ -46,6 +46,7 @@ import numpy as np
 
 from ddtrack.checks import Check, Evidence, Unique, ValuesIn
 
+from . import _native
 from ._adapters import column_name
 
 OUTSIDE_KEPT = 1000  # distinct outside values remembered per values_in check
@@ -223,7 +224,7 @@ def _one_domain(domain: str, keys: np.ndarray, count: int | None = None) -> Keys
 
 def _distinct_sorted(keys: np.ndarray, stable: bool = False) -> np.ndarray:
     """Sorted distinct keys (``stable``: the input is two sorted runs, merged in linear time)."""
-    s = np.sort(keys, kind="stable" if stable else None)
+    s = np.sort(keys, kind="stable") if stable else _native.sorted_numbers(keys)
     if s.size < 2:
         return s
     keep = np.empty(s.size, dtype=bool)

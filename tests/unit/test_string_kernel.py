@@ -1,4 +1,5 @@
-"""The C kernel that counts Arrow strings in place (ddtrack/profile/_strcount.c).
+"""The C kernel that counts Arrow strings in place (ddtrack/profile/_strcount.c); that both
+C kernels are built and can be switched off.
 
 Its counts must equal Python's for every layout Arrow has (offsets of 32 and 64 bits,
 string views inline and in data buffers), for sliced and chunked arrays, with nulls, and
@@ -62,22 +63,33 @@ def sample(rows: int, seed: int, null_share: float = 0.05) -> list:
     return values.tolist()
 
 
-def test_kernel_is_built_where_a_compiler_is():
-    """Installing with a C compiler builds the kernel (it is optional only for machines
-    without one); a silent build failure would quietly slow every string column down."""
+KERNELS = {
+    "_strcount": ("available", "DDTRACK_STRING_KERNEL"),
+    "_hll": ("hll_available", "DDTRACK_HLL_KERNEL"),
+    "_sort": ("sort_available", "DDTRACK_SORT_KERNEL"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(KERNELS))
+def test_kernel_is_built_where_a_compiler_is(module):
+    """Installing with a C compiler builds both C kernels (they are optional only for machines
+    without one); a silent build failure would quietly slow every profile down."""
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if not (shutil.which(compiler) or shutil.which("cc")):
         pytest.skip("no C compiler here")
-    assert _native.available()
+    assert getattr(_native, KERNELS[module][0])()
 
 
-@kernel
-def test_environment_variable_switches_the_kernel_off():
-    code = "from ddtrack.profile import _native; print(_native.available())"
+@pytest.mark.parametrize("module", sorted(KERNELS))
+def test_environment_variable_switches_the_kernel_off(module):
+    check, variable = KERNELS[module]
+    if not getattr(_native, check)():
+        pytest.skip("C kernel not built (no C compiler at install)")
+    code = f"from ddtrack.profile import _native; print(_native.{check}())"
     for value, expected in (("0", "False"), ("off", "False"), ("1", "True")):
-        env = {**os.environ, "DDTRACK_STRING_KERNEL": value}
+        env = {**os.environ, variable: value}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        assert out.stdout.strip() == expected, value
+        assert out.stdout.strip() == expected, (variable, value)
 
 
 LAYOUTS = ["string", "large_string", "string_view", "sliced", "chunked", "polars"]
