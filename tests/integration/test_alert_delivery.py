@@ -204,7 +204,12 @@ def test_a_hanging_channel_never_delays_the_others(sqlite_store, monkeypatch, ma
         ingest_records(sqlite_store, [failing_record()])
         deliverer = notify.Deliverer()
         deliverer.deliver(sqlite_store, None)  # hands each digest to its channel's thread, returns
-        wait_for(lambda: len(mail.messages) == 1, what="the mail, while the webhook hangs")
+        try:
+            wait_for(lambda: len(mail.messages) == 1, timeout=60, what="the mail, while the webhook hangs")
+        except TimeoutError:  # say what became of the mail's rows
+            with session_factory(sqlite_store)() as s:
+                rows = [(d.channel, d.state, d.attempts, d.last_error) for d in s.scalars(select(AlertDelivery))]
+            raise AssertionError(f"no mail within 60 s while the webhook hangs; deliveries: {rows}") from None
         assert hanging.posts == []
         assert deliveries(sqlite_store) == [("mail", "sent")] * 2 + [("slack", "sending")] * 2
         # Past the send timeout the hung send counts as one failed attempt, to be tried again.
