@@ -51,10 +51,12 @@ sys.path.insert(0, {root!r})
 import psutil, pyarrow.parquet as pq
 from ddtrack.engines import profile_in_place
 from ddtrack.profile import profile
+from ddtrack.profile._profile import thread_budget
 from ddtrack.references import Files
 folder, which = sys.argv[1], sys.argv[2]
 profile_in_place(Files(folder + "/../warmup.parquet"))  # imports and first-call costs
 table = pq.read_table(folder) if which == "memory" else None
+threads = thread_budget()  # the in-memory profile's threads: the cores the load average leaves free
 rss0 = psutil.Process().memory_info().rss
 cpu0 = time.process_time()
 t0 = time.perf_counter()
@@ -67,7 +69,7 @@ else:
 elapsed = time.perf_counter() - t0
 cpu = time.process_time() - cpu0
 growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss0
-print(json.dumps({{"seconds": elapsed, "cpu": cpu, "growth": growth, "rows": prof["rows"]}}))
+print(json.dumps({{"seconds": elapsed, "cpu": cpu, "growth": growth, "rows": prof["rows"], "threads": threads}}))
 """
 
 
@@ -131,7 +133,8 @@ def main() -> int:
         assert memory["rows"] == files["rows"] == read["rows"], (memory, read, files)
         rounds.append((memory, files))
         reads.append(read)
-        print(f"round {i + 1}: in memory {memory['seconds']:.2f} s (CPU {memory['cpu']:.2f} s) | read only "
+        print(f"round {i + 1} (in memory on {memory['threads']} thread(s)): "
+              f"in memory {memory['seconds']:.2f} s (CPU {memory['cpu']:.2f} s) | read only "
               f"{read['seconds']:.2f} s (CPU {read['cpu']:.2f} s) | files {files['seconds']:.2f} s "
               f"(CPU {files['cpu']:.2f} s) x{files['seconds'] / memory['seconds']:.2f}, "
               f"files memory growth {files['growth'] / 2**20:.0f} MB")
