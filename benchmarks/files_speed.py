@@ -24,7 +24,9 @@ count against the other), the contenders in turn:
   too (as a task would).
 
 CPU time (all threads) is printed beside each wall time: on a shared machine it is the
-steadier figure.
+steadier figure.  Each round also says how many threads the in-memory profile had (the
+profiler's thread budget: the cores the load average leaves free), as one thread instead
+of two doubles the anchor.
 
 Memory: growth of the process's peak resident set (``ru_maxrss``) over its size just before
 the call (imports and a warm-up on a tiny file done first).  Targets (issue 21): files
