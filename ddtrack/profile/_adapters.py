@@ -350,13 +350,15 @@ def _is_text(t: Any) -> bool:
 
 def _dictionary_counts(arr: Any) -> tuple[Any, np.ndarray, int]:
     """(distinct non-null values, their counts, null count) of a dictionary-encoded string
-    Array or ChunkedArray, counted on the codes: one ``bincount`` per chunk, the chunks'
+    Array or ChunkedArray, counted on the codes: one ``bincount`` per chunk, added up while
+    chunks share one dictionary (batches of one Parquet row group do), and the different
     small dictionaries then merged by value.  Dictionary entries no row uses are left out."""
     import pyarrow as pa
 
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     nulls = 0
-    dictionaries, counts = [], []
+    raw: list[Any] = []  # each distinct run of dictionaries, as stored
+    counts: list[np.ndarray] = []
     for chunk in chunks:
         codes = chunk.indices.drop_null() if chunk.indices.null_count else chunk.indices
         n = np.bincount(np.asarray(codes.to_numpy(zero_copy_only=False)), minlength=len(chunk.dictionary))
@@ -366,9 +368,15 @@ def _dictionary_counts(arr: Any) -> tuple[Any, np.ndarray, int]:
             valid = np.asarray(dictionary.is_valid().to_numpy(zero_copy_only=False))
             nulls += int(n[~valid].sum())
             n = np.where(valid, n, 0)
-        dictionaries.append(dictionary.cast(pa.large_string()))
-        counts.append(n.astype(np.int64, copy=False))
-    if len(chunks) == 1:
+        if raw and dictionary.equals(raw[-1]):
+            counts[-1] += n
+            continue
+        raw.append(dictionary)
+        counts.append(n.astype(np.int64, copy=True))
+    dictionaries = [d.cast(pa.large_string()) for d in raw]
+    if not dictionaries:  # a chunked array of no chunks
+        return pa.array([], pa.large_string()), np.zeros(0, np.int64), nulls
+    if len(dictionaries) == 1:
         values, n = dictionaries[0], counts[0]
     else:
         merged = pa.table({"v": pa.concat_arrays(dictionaries), "n": np.concatenate(counts)}).group_by("v").aggregate(

@@ -808,3 +808,24 @@ def test_dictionary_encoded_strings_profile_as_the_strings_they_encode():
     assert "unused" not in {t["value"] for t in got["columns"][0]["top_values"]}
     assert profile(pa.table({"s": first})).to_dict()["columns"][0]["kind"] == "categorical"
     assert profile(plain, encoded_strings=True).to_dict()["columns"] == profile(plain).to_dict()["columns"]
+
+
+def test_chunks_sharing_a_dictionary_count_as_the_strings_they_encode():
+    """Batches of one Parquet row group share its dictionary: their counts are added up
+    (runs of one dictionary), and runs of different dictionaries merged by value."""
+    rng = np.random.default_rng(9)
+    shared = pa.array(["x", None, "yy", "unused"])
+    other = pa.array(["yy", "w"])
+
+    def chunk(dictionary: pa.Array, rows: int, codes: int) -> pa.DictionaryArray:
+        indices = pa.array(rng.integers(0, codes, rows).astype(np.int32), mask=rng.random(rows) < 0.1)
+        return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+    parts = [chunk(shared, 3000, 3), chunk(shared, 2000, 3), chunk(other, 1000, 2), chunk(shared, 500, 3)]
+    got = profile(pa.table({"s": pa.chunked_array(parts)}), encoded_strings=True).to_dict()["columns"]
+    want = profile(pa.table({"s": pa.chunked_array([p.dictionary_decode() for p in parts])})).to_dict()["columns"]
+    assert got == want
+    one_run = profile(pa.table({"s": pa.chunked_array(parts[:2])}), encoded_strings=True).to_dict()["columns"]
+    assert one_run == profile(pa.table({"s": pa.chunked_array([p.dictionary_decode() for p in parts[:2]])})).to_dict()["columns"]
+    empty = pa.table({"s": pa.chunked_array([], pa.dictionary(pa.int32(), pa.string()))})
+    assert profile(empty, encoded_strings=True).to_dict()["columns"][0]["count"] == 0
