@@ -13,6 +13,7 @@ install) or the array is not a string layout it knows; callers then use Arrow's 
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from typing import Any
@@ -21,30 +22,22 @@ import numpy as np
 
 from ddtrack import conf
 
-# DDTRACK_STRING_KERNEL=0 / DDTRACK_HLL_KERNEL=0 / DDTRACK_SORT_KERNEL=0 switch a kernel off: escape hatches for
-# native code (conf.py reads them from the environment, never from Airflow).
-if not conf.string_kernel():
-    _strcount = None
-else:
-    try:
-        from . import _strcount
-    except ImportError:  # installed without a C compiler
-        _strcount = None
-if not conf.hll_kernel():
-    _hll = None
-else:
-    try:
-        from . import _hll
-    except ImportError:
-        _hll = None
 
-if not conf.sort_kernel():
-    _sort = None
-else:
+def _kernel(name: str, switched_on: bool) -> Any:
+    """The C kernel module ``name``, or None when its switch is off (DDTRACK_STRING_KERNEL=0,
+    DDTRACK_HLL_KERNEL=0, DDTRACK_SORT_KERNEL=0: escape hatches for native code, read by
+    conf.py from the environment, never from Airflow) or it was not built (no C compiler)."""
+    if not switched_on:
+        return None
     try:
-        from . import _sort
+        return importlib.import_module(f"{__package__}.{name}")
     except ImportError:
-        _sort = None
+        return None
+
+
+_strcount = _kernel("_strcount", conf.string_kernel())
+_hll = _kernel("_hll", conf.hll_kernel())
+_sort = _kernel("_sort", conf.sort_kernel())
 
 HLL_FLOAT64, HLL_INT64_AS_NUMBER, HLL_INT64_SCALED = 0, 1, 2
 SORT_FLOAT64, SORT_INT64 = 0, 1
