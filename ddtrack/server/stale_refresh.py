@@ -16,6 +16,7 @@ from ddtrack.store.engine import get_engine
 LEASE = "stale-counts"
 LEASE_S = 60  # the holder renews it each pass; another process takes over a minute after it stops
 MAX_DAGS = 200
+_backfilled: set[str] = set()  # stores in which every DAG stored before 0011 has a count
 
 
 def refresh(store_url: str) -> int | None:
@@ -28,8 +29,9 @@ def refresh(store_url: str) -> int | None:
     # by the time it is read, so the counts see them (one snapshot on MariaDB/MySQL, later
     # statements on PostgreSQL and SQLite).
     with engine.connect() as conn:
-        dags, marks = stale_counts.pending(conn, MAX_DAGS)
-        if not dags:
+        dags, marks = stale_counts.pending(conn, MAX_DAGS, uncounted=store_url not in _backfilled)
+        if not dags:  # none marked, none uncounted: from now on only marks bring DAGs
+            _backfilled.add(store_url)
             return 0
         counts = stale_counts_of(conn, dags)
     with engine.begin() as conn:

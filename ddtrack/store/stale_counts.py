@@ -44,12 +44,16 @@ def mark(session: Session | Connection, dag_ids: Iterable[str], uris: Iterable[s
         session.execute(insert(StaleMark.__table__), [{"dag_id": d} for d in sorted(dags)])
 
 
-def pending(conn: Connection, limit: int) -> tuple[list[str], list[int]]:
-    """(up to ``limit`` DAGs to count again: marked ones first, then DAGs with outputs and no
-    count yet; the ids of those DAGs' marks, read now)."""
+def pending(conn: Connection, limit: int, uncounted: bool = True) -> tuple[list[str], list[int]]:
+    """(up to ``limit`` DAGs to count again: marked ones first, then, with ``uncounted``,
+    DAGs with outputs and no count yet; the ids of those DAGs' marks, read now).
+
+    Since migration 0011 a DAG gets outputs only through an ingest, which marks it: DAGs
+    with no count are those stored before it, so a caller that once found none can stop
+    asking (the question reads every DAG of ``ddtrack_dataset``)."""
     mk, sc, ds = StaleMark.__table__, StaleCount.__table__, Dataset.__table__
     dags = list(conn.execute(select(mk.c.dag_id).distinct().order_by(mk.c.dag_id).limit(limit)).scalars())
-    if len(dags) < limit:
+    if uncounted and len(dags) < limit:
         uncounted = ~exists().where(sc.c.dag_id == ds.c.dag_id)
         dags += conn.execute(
             select(ds.c.dag_id).where(uncounted).distinct().order_by(ds.c.dag_id).limit(limit - len(dags))

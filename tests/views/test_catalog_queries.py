@@ -379,3 +379,19 @@ def test_overdue_outputs_within_their_window(sources):
     assert queries.freshness_counts(sources, allowed=ALLOWED, now=late, dag_id="report") == {"report": (1, 0)}
     assert queries.freshness_counts(sources, allowed=ALLOWED, now=late, dag_id="secret") == {}
     assert [d.name for d in queries.overdue_outputs(sources, allowed=ALLOWED, now=late, dag_id="ingest")] == ["fares"]
+
+
+def test_once_every_dag_is_counted_the_refresh_stops_looking_for_uncounted_ones(sources, monkeypatch):
+    """DAGs stored before migration 0011 are counted once; after that only marks bring DAGs,
+    so an idle pass no longer reads every DAG of ddtrack_dataset."""
+    from ddtrack.server import stale_refresh
+
+    asked = []
+    pending = stale_counts.pending
+    monkeypatch.setattr(stale_refresh, "_backfilled", set())
+    monkeypatch.setattr(stale_counts, "pending", lambda conn, limit, uncounted=True: asked.append(uncounted) or pending(conn, limit, uncounted))
+    assert _refresh(sources) == 3 and _refresh(sources) == 0 and _refresh(sources) == 0
+    assert asked == [True, True, False]
+    ingest_records(sources.store_url, [record("report", "r2", "read_fares", T0 + 6 * HOUR, "report")])
+    assert _refresh(sources) == 1  # the mark still brings its DAG
+    assert _kept(sources) == {"ingest": 1, "report": 0, "secret": 0}
