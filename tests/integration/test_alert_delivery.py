@@ -44,13 +44,16 @@ def failing_record(run_id: str = "run_1", task_id: str = "load", dag_id: str = "
 
 
 @pytest.fixture(autouse=True)
-def no_ingest_in_flight():
-    """Other test modules of this process may have left their DAG runs' records on the ingest
-    thread: ingested while a test here has channels configured, their alerts would be queued
-    to this test's servers."""
+def no_background_delivery(monkeypatch):
+    """Keep this process's ingest thread out of these tests. Other modules run on this xdist
+    worker start it against the session's store; while a test here has channels configured
+    (process-wide, through the environment), its periodic pass would sweep that store for
+    overdue outputs and send their alerts to this test's servers. The tests here deliver
+    with their own ``Deliverer``."""
     from ddtrack.server.ingest_worker import worker
 
-    assert worker.wait_idle(120)
+    monkeypatch.setattr(worker, "_deliver_alerts", lambda ingested: None)
+    assert worker.wait_idle(120)  # a pass begun before the patch ends before the test starts
 
 
 @pytest.fixture
