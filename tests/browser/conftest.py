@@ -31,7 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 30_000
+# How long a page may take to show what a test waits for. Generous: another xdist worker may
+# be running a deployment with dozens of task processes on the same two cores (test_load).
+TIMEOUT_MS = 90_000
 
 sys.path.insert(0, str(REPO / "tests"))
 
