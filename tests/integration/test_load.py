@@ -53,8 +53,8 @@ def loaded(request, tmp_path_factory):
             # 48 task processes on a small machine heartbeat late; that is not what this tests.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "900",
             # Most of the 200 tries wait their turn in the executor's queue; on a slow machine the
-            # last wait past the default 600 s, and the scheduler then queues them again as a new
-            # try (a second, real try each, which ddtrack records: not what this counts).
+            # last ones wait longer than the default 600 s, and the scheduler queues them again as
+            # a second, real try, which ddtrack records (right, but not what this test counts).
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "3600",
             "DDTRACK_LOAD_FANOUT": str(fanout),
         },
