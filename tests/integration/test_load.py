@@ -52,7 +52,8 @@ def loaded(request, tmp_path_factory):
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
             "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "64",
             # Airflow starts a second, real try of a task in three ways, and ddtrack rightly records
-            # it; this test counts one try per map index, so none of them may fire under load:
+            # it. The tests below check such tries against Airflow's own record, but the load is
+            # what this module is about, so none of them should fire on a loaded small machine:
             # - a try queued longer than task_queued_timeout (default 600 s) is queued again;
             # - a scheduler whose own heartbeat is older than scheduler_health_check_threshold
             #   (default 30 s; one slow loop on a loaded 2-core machine) marks its job failed at
@@ -136,6 +137,9 @@ def _airflow_tries(metastore_url: str, run_id: str) -> tuple[dict[int, int], set
     return last, started
 
 
+_RESTART_WORDS = ("orphaned TaskInstances", "SchedulerJob instances as failed", "queued state for longer", "without a heartbeat")
+
+
 def _restarts(airflow: LocalAirflow) -> str:
     """The tries Airflow started again and the scheduler's own words for why (the settings
     above keep them away; if one comes, the test checks it and says so)."""
@@ -145,9 +149,6 @@ def _restarts(airflow: LocalAirflow) -> str:
     lines = airflow.log_tail("scheduler", chars=50_000_000).splitlines()
     reasons = [ln for ln in lines if any(w in ln for w in _RESTART_WORDS)]
     return f"Airflow started {len(again)} map indexes again ({again[:10]}...); scheduler log:\n" + "\n".join(reasons[-10:])
-
-
-_RESTART_WORDS = ("orphaned TaskInstances", "SchedulerJob instances as failed", "queued state for longer", "without a heartbeat")
 
 
 def test_no_record_lost_or_duplicated(loaded):
@@ -193,8 +194,8 @@ def test_each_stored_try_holds_the_record_its_task_pushed(loaded):
 
 
 def test_concurrent_sync_and_automatic_ingest_keep_one_copy(loaded):
-    """Three `ddtrack sync` processes at once over the same records: still one row per key."""
-    before = set(_keys(loaded.store, loaded.run_id))
+    """Three `ddtrack sync` processes at once over the same records: still one row per key,
+    every last try there and none Airflow never started."""
     procs = [
         subprocess.Popen([str(BIN / "ddtrack"), "sync"], env=loaded.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
@@ -202,4 +203,5 @@ def test_concurrent_sync_and_automatic_ingest_keep_one_copy(loaded):
     results = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [r[1][-2000:] for r in results]
     keys = _keys(loaded.store, loaded.run_id)
-    assert len(keys) == len(set(keys)) and set(keys) == before
+    assert len(keys) == len(set(keys))
+    assert set(loaded.last_try.items()) <= set(keys) <= loaded.started_tries, _restarts(loaded)
